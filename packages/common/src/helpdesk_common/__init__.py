@@ -1,0 +1,1 @@
+"""helpdesk_common: the small library every service shares."""

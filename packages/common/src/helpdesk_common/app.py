@@ -1,0 +1,194 @@
+"""The service application factory: one place wires database, bus, relay and observability.
+
+A service supplies its routers, migrations folder, consumers and background workers;
+``create_service_app`` returns a FastAPI app that on start applies migrations, connects to
+the broker (retrying in the background), runs the outbox relay and the consumers, and
+serves ``/metrics``, ``/health/live`` and ``/health/ready``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from helpdesk_common.bus import Bus
+from helpdesk_common.consumer import Consumer, start_consumer
+from helpdesk_common.db import create_driver_pool, create_engine, create_sessionmaker
+from helpdesk_common.dead_letters import dead_letter_router
+from helpdesk_common.errors import install_error_handlers
+from helpdesk_common.migrations import upgrade_to_head
+from helpdesk_common.observability import RequestContextMiddleware, configure_logging
+from helpdesk_common.outbox import run_relay
+from helpdesk_common.settings import ServiceSettings
+
+log = logging.getLogger("helpdesk.app")
+
+# A background worker receives the app (settings, sessionmaker, bus on app.state) and
+# runs until cancelled.
+Worker = Callable[[FastAPI], Awaitable[None]]
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/health/ready")
+    async def ready(request: Request) -> JSONResponse:
+        checks = {"database": "ok", "broker": "ok"}
+        try:
+            async with request.app.state.engine.connect() as connection:
+                await asyncio.wait_for(connection.execute(sa.text("SELECT 1")), timeout=2)
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        if not request.app.state.bus.is_connected:
+            checks["broker"] = "unavailable"
+        ok = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _supervise(name: str, worker: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background worker alive: log and restart it if it crashes."""
+    while True:
+        try:
+            await worker()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background worker %s crashed; restarting in 1s", name)
+            await asyncio.sleep(1)
+
+
+@contextlib.contextmanager
+def _settled_garbage_collector() -> Iterator[None]:
+    """Keep the start-up's objects out of collections, and collect young objects less often.
+
+    Under load the tickets service spent ~6 % of its CPU in the garbage collector and
+    paused for up to 130 ms in full collections, which walked the ~150,000 objects of the
+    framework, models and schemas every time: they are frozen (never collected; they live
+    as long as the app). A request allocates thousands of container objects, so with the
+    default threshold (700) the young generation was collected during most requests and
+    their live objects promoted, to be walked again; at 10,000 most of them are gone by
+    then. Together: GC time per request down ~4x, full-collection pauses ~5-10 ms.
+    """
+    gc.collect()
+    gc.freeze()
+    previous = gc.get_threshold()
+    gc.set_threshold(10_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()  # collectable again once this app is gone (tests start many)
+
+
+async def _close_pools(app: FastAPI) -> None:
+    if app.state.driver_pool is not None:
+        await app.state.driver_pool.close()
+    await app.state.engine.dispose()
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    routers: Sequence[APIRouter] = (),
+    migrations: Path | None = None,
+    consumers: Sequence[Consumer] = (),
+    workers: Sequence[Worker] = (),
+    on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+    run_relay_worker: bool = True,
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(
+            service=settings.service_name, level=settings.log_level, json=settings.log_json
+        )
+        engine = create_engine(settings)
+        sessionmaker = create_sessionmaker(engine)
+        bus = Bus(settings)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = sessionmaker
+        app.state.bus = bus
+        app.state.driver_pool = None
+        try:
+            if migrations is not None:
+                await upgrade_to_head(
+                    engine=engine, script_location=migrations, schema=settings.schema_name
+                )
+            if settings.db_driver_pool_size:
+                app.state.driver_pool = await create_driver_pool(settings)
+            if on_startup is not None:
+                await on_startup(app)
+        except BaseException:
+            await _close_pools(app)
+            raise
+
+        async def connect_and_consume() -> None:
+            await bus.connect()
+            for consumer in consumers:
+                await start_consumer(bus, consumer, sessionmaker)
+
+        tasks = [asyncio.create_task(_supervise("bus", connect_and_consume))]
+        if run_relay_worker:
+            tasks.append(
+                asyncio.create_task(
+                    _supervise(
+                        "outbox-relay",
+                        lambda: run_relay(
+                            sessionmaker,
+                            bus.publish,
+                            batch_size=settings.outbox_batch_size,
+                            poll_interval=settings.outbox_poll_interval,
+                            retention=timedelta(days=settings.outbox_retention_days),
+                        ),
+                    )
+                )
+            )
+        for worker in workers:
+            name = getattr(worker, "__name__", "worker")
+            tasks.append(asyncio.create_task(_supervise(name, lambda w=worker: w(app))))
+        log.info("%s started", settings.service_name)
+        try:
+            with _settled_garbage_collector():
+                yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await bus.close()
+            await _close_pools(app)
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.settings = settings
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    app.include_router(health_router())
+    if consumers:
+        app.include_router(dead_letter_router([c.name for c in consumers]))
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,193 @@
+"""RabbitMQ connection, topology and publishing (aio-pika).
+
+Topology, declared explicitly by whoever needs it:
+- one durable topic exchange (``helpdesk.events``); the routing key is the event type;
+- per consumer: a durable queue ``<name>`` bound to the event types it handles,
+  retry queues ``<name>.retry.<delay>ms`` whose TTL is a back-off delay and which dead-letter
+  back into ``<name>``, and a parking queue ``<name>.dead`` for messages that used up their
+  retries (inspect and replay them with :mod:`helpdesk_common.dead_letters`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import aio_pika
+import aiormq.connection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from aiormq import spec
+
+from helpdesk_common.observability import EVENTS_PUBLISHED
+from helpdesk_common.settings import ServiceSettings
+
+log = logging.getLogger("helpdesk.bus")
+
+# aiormq queues outgoing frames for the socket writer in a queue of 10: with more in flight,
+# each further publish waits for the writer task, one event-loop round per message. On a
+# service whose loop is busy with requests (tens of ms per round) a relay batch of 200
+# events took seconds, and the outbox fell behind by thousands of events under load.
+aiormq.connection.Connection.FRAME_BUFFER_SIZE = max(
+    aiormq.connection.Connection.FRAME_BUFFER_SIZE, 1024
+)
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+class PublishRefused(RuntimeError):
+    """The broker answered a publish with a nack: the message was not taken."""
+
+
+class Bus:
+    """One robust connection per process: a confirming publish channel, consumer channels."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._connected = asyncio.Event()
+
+    @property
+    def is_connected(self) -> bool:
+        return (
+            self.connection is not None
+            and not self.connection.is_closed
+            and self.connection.connected.is_set()
+        )
+
+    async def connect(self, *, max_backoff: float = 10.0) -> None:
+        """Connect, retrying until the broker answers; aio-pika reconnects after that."""
+        backoff = 0.5
+        while self.connection is None:
+            try:
+                connection = await aio_pika.connect_robust(
+                    self.settings.amqp_url,
+                    client_properties={"connection_name": self.settings.service_name},
+                    reconnect_interval=self.settings.broker_reconnect_interval,
+                )
+                channel = await connection.channel(publisher_confirms=True)
+                self._exchange = await declare_exchange(channel, self.settings)
+                self._channel = channel
+                self.connection = connection
+            except (OSError, aio_pika.exceptions.AMQPError) as exc:
+                log.warning("broker unreachable, retrying in %.1fs: %r", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(max_backoff, backoff * 2)
+        self._connected.set()
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    async def channel(self, *, prefetch: int | None = None) -> AbstractChannel:
+        if self.connection is None:
+            raise BrokerUnavailable("not connected to the broker")
+        channel = await self.connection.channel(publisher_confirms=True)
+        if prefetch:
+            await channel.set_qos(prefetch_count=prefetch)
+        return channel
+
+    async def publish(self, event_id: str, event_type: str, body: str) -> None:
+        """Publish one serialized envelope; returns once the broker confirmed it."""
+        if self._exchange is None or self._channel is None or not self.is_connected:
+            raise BrokerUnavailable("not connected to the broker")
+        # aio-pika's publish holds the channel's lock until the writer task has put the
+        # frames on the socket, two event-loop rounds per message: on a busy loop a relay
+        # batch of 200 took seconds. The lower layer without that wait (``wait=False``)
+        # queues the frames at once; the broker's confirm, awaited here, is what counts.
+        channel = await self._channel.get_underlay_channel()
+        confirmation = await channel.basic_publish(
+            body.encode(),
+            exchange=self._exchange.name,
+            routing_key=event_type,
+            properties=spec.Basic.Properties(
+                content_type="application/json",
+                delivery_mode=2,  # persistent
+                message_id=event_id,
+                message_type=event_type,
+                timestamp=datetime.now(UTC),
+                app_id=self.settings.service_name,
+            ),
+            # Unroutable (no queue bound to its type) is not an error: nobody wants it.
+            mandatory=False,
+            timeout=10,
+            wait=False,
+        )
+        if not isinstance(confirmation, spec.Basic.Ack):
+            raise PublishRefused(f"the broker refused event {event_id}: {confirmation!r}")
+        EVENTS_PUBLISHED.labels(event_type).inc()
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+            self.connection = None
+            self._channel = None
+            self._exchange = None
+            self._connected.clear()
+
+
+async def declare_exchange(channel: AbstractChannel, settings: ServiceSettings) -> AbstractExchange:
+    return await channel.declare_exchange(
+        settings.event_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+
+
+def dead_letter_queue_name(queue: str) -> str:
+    return f"{queue}.dead"
+
+
+def retry_queue_name(queue: str, delay: float) -> str:
+    # Named by delay, so changing the configured back-off declares new queues instead of
+    # clashing with the arguments of existing ones.
+    return f"{queue}.retry.{int(delay * 1000)}ms"
+
+
+def queue_arguments(settings: ServiceSettings) -> dict[str, int]:
+    if settings.queue_expires_seconds:
+        return {"x-expires": int(settings.queue_expires_seconds * 1000)}
+    return {}
+
+
+async def declare_consumer_queues(
+    channel: AbstractChannel,
+    settings: ServiceSettings,
+    *,
+    queue: str,
+    event_types: list[str],
+) -> AbstractQueue:
+    """The consumer's queue with its bindings, retry tiers and dead-letter queue."""
+    exchange = await declare_exchange(channel, settings)
+    dead = dead_letter_queue_name(queue)
+    await channel.declare_queue(dead, durable=True, arguments=queue_arguments(settings))
+    main = await channel.declare_queue(
+        queue,
+        durable=True,
+        # A message rejected without requeue (undecodable, say) is parked, never lost.
+        arguments={
+            **queue_arguments(settings),
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": dead,
+        },
+    )
+    for delay in settings.retry_delays:
+        await channel.declare_queue(
+            retry_queue_name(queue, delay),
+            durable=True,
+            arguments={
+                **queue_arguments(settings),
+                "x-message-ttl": int(delay * 1000),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": queue,
+            },
+        )
+    for event_type in event_types:
+        await main.bind(exchange, routing_key=event_type)
+    return main

@@ -1,0 +1,55 @@
+"""Integration event contracts: defined once here, used by producers and consumers alike.
+
+``CATALOGUE`` maps each routing key to its payload model; ``docs/events.md`` documents them
+and ``tests/test_contract_schemas.py`` snapshot-checks their JSON schema, so a change that
+is not additive is caught in review.
+"""
+
+from helpdesk_common.contracts.envelope import EventEnvelope, EventPayload
+from helpdesk_common.contracts.identity import (
+    UnitCreated,
+    UnitUpdated,
+    UserCreated,
+    UserDeactivated,
+    UserUpdated,
+)
+from helpdesk_common.contracts.tickets import (
+    TicketAssigned,
+    TicketClosed,
+    TicketCommented,
+    TicketCreated,
+    TicketEscalated,
+    TicketReopened,
+    TicketResolved,
+    TicketSlaBreached,
+    TicketSlaWarning,
+    TicketStatusChanged,
+)
+
+_MODELS: list[type[EventPayload]] = [
+    UserCreated,
+    UserUpdated,
+    UserDeactivated,
+    UnitCreated,
+    UnitUpdated,
+    TicketCreated,
+    TicketAssigned,
+    TicketStatusChanged,
+    TicketCommented,
+    TicketResolved,
+    TicketClosed,
+    TicketReopened,
+    TicketSlaWarning,
+    TicketSlaBreached,
+    TicketEscalated,
+]
+
+CATALOGUE: dict[str, type[EventPayload]] = {model.event_type: model for model in _MODELS}
+
+
+def parse_payload(envelope: EventEnvelope) -> EventPayload:
+    """The typed payload of an envelope; raises ``KeyError`` / ``ValidationError``."""
+    return CATALOGUE[envelope.event_type].model_validate(envelope.payload)
+
+
+__all__ = ["CATALOGUE", "EventEnvelope", "EventPayload", "parse_payload"]

@@ -1,0 +1,62 @@
+"""Events published by the identity service (``user.*``, ``unit.*``).
+
+Other services keep local copies of names, e-mail addresses and roles from these;
+every event carries the full current snapshot, so a consumer can upsert without ordering
+guarantees by comparing ``revision``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from helpdesk_common.contracts.envelope import EventPayload
+
+Role = Literal["requester", "agent", "admin", "leader"]
+Language = Literal["id", "en"]
+
+
+class UserSnapshot(EventPayload):
+    user_id: uuid.UUID
+    username: str
+    full_name: str
+    email: str | None
+    role: Role
+    unit_id: uuid.UUID | None
+    is_active: bool
+    language: Language = "id"
+    # Increases on every change; consumers ignore a snapshot older than the one they hold.
+    revision: int
+    updated_at: datetime
+
+
+class UserCreated(UserSnapshot):
+    event_type: ClassVar[str] = "user.created"
+
+
+class UserUpdated(UserSnapshot):
+    event_type: ClassVar[str] = "user.updated"
+
+
+class UserDeactivated(UserSnapshot):
+    event_type: ClassVar[str] = "user.deactivated"
+
+
+class UnitSnapshot(EventPayload):
+    unit_id: uuid.UUID
+    code: str
+    name: str
+    contact_name: str | None = None
+    contact_email: str | None = None
+    is_active: bool
+    revision: int
+    updated_at: datetime
+
+
+class UnitCreated(UnitSnapshot):
+    event_type: ClassVar[str] = "unit.created"
+
+
+class UnitUpdated(UnitSnapshot):
+    event_type: ClassVar[str] = "unit.updated"

@@ -1,0 +1,214 @@
+"""Transactional outbox: an event row saved in the business transaction, relayed later.
+
+``add_event`` writes the event into the service's ``outbox`` table inside the caller's
+transaction: rolled back with it, committed with it. ``run_relay`` publishes committed rows
+to RabbitMQ with publisher confirms and marks them published. Several relays (replicas) may
+run at once: each batch is claimed with ``FOR UPDATE SKIP LOCKED``. A crash between publish
+and mark publishes the row again; consumers' inbox makes that harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from helpdesk_common.contracts.envelope import EventEnvelope, EventPayload
+from helpdesk_common.observability import OUTBOX_BACKLOG, OUTBOX_RELAY_ERRORS
+
+log = logging.getLogger("helpdesk.outbox")
+
+messaging_metadata = sa.MetaData()
+
+outbox_table = sa.Table(
+    "outbox",
+    messaging_metadata,
+    sa.Column("event_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("position", sa.BigInteger, sa.Identity(), nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
+)
+
+inbox_table = sa.Table(
+    "inbox",
+    messaging_metadata,
+    sa.Column("consumer", sa.Text, primary_key=True),
+    sa.Column("event_id", pg.UUID(as_uuid=True), primary_key=True),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("processed_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+)
+
+
+sa.Index(
+    "ix_outbox_unpublished",
+    outbox_table.c.position,
+    postgresql_where=outbox_table.c.published_at.is_(None),
+)
+
+
+def create_messaging_tables(op: Operations) -> None:
+    """Called from a service's first migration: the outbox and inbox in its schema."""
+    messaging_metadata.create_all(op.get_bind())
+
+
+# -- writing -----------------------------------------------------------------------------
+
+_wakeups: set[asyncio.Event] = set()
+
+
+def wake_relays() -> None:
+    """Make the relays in this process publish at once instead of at their next poll.
+
+    Called by the commit hook below; call it yourself after committing events outside a
+    session transaction (a single statement run in autocommit mode).
+    """
+    for wakeup in _wakeups:
+        wakeup.set()
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    if session.info.pop("outbox_dirty", False):
+        wake_relays()
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop("outbox_dirty", None)
+
+
+def outbox_row(payload: EventPayload, *, producer: str) -> tuple[uuid.UUID, str, str]:
+    """``(event_id, event_type, body)`` of a new event, for a statement of the caller's own.
+
+    A hot path that writes its rows in one statement can insert its events in the same
+    statement; after the commit it calls :func:`wake_relays` (or, inside a session
+    transaction, :func:`events_written` so the commit does it).
+    """
+    envelope = EventEnvelope.wrap(payload, producer=producer)
+    return envelope.event_id, envelope.event_type, envelope.model_dump_json()
+
+
+def events_written(session: AsyncSession) -> None:
+    """The caller wrote outbox rows in ``session``'s transaction: wake the relays on commit."""
+    session.info["outbox_dirty"] = True
+
+
+async def add_event(
+    session: AsyncSession, payload: EventPayload, *, producer: str
+) -> EventEnvelope:
+    """Save ``payload`` as an event in the caller's transaction; returns its envelope."""
+    envelope = EventEnvelope.wrap(payload, producer=producer)
+    await session.execute(
+        sa.insert(outbox_table).values(
+            event_id=envelope.event_id,
+            event_type=envelope.event_type,
+            body=envelope.model_dump_json(),
+        )
+    )
+    events_written(session)
+    return envelope
+
+
+# -- relaying ----------------------------------------------------------------------------
+
+PublishFn = Callable[[str, str, str], Awaitable[None]]  # (event_id, event_type, body)
+
+
+async def relay_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], publish: PublishFn, *, batch_size: int
+) -> int:
+    """Publish one batch of committed events; returns how many were published."""
+    async with sessionmaker() as session, session.begin():
+        rows = (
+            await session.execute(
+                sa.select(outbox_table.c.event_id, outbox_table.c.event_type, outbox_table.c.body)
+                .where(outbox_table.c.published_at.is_(None))
+                .order_by(outbox_table.c.position)
+                .limit(batch_size)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not rows:
+            return 0
+        # Publisher confirms: each await returns once the broker has taken the message.
+        await asyncio.gather(*(publish(str(r.event_id), r.event_type, r.body) for r in rows))
+        await session.execute(
+            sa.update(outbox_table)
+            .where(outbox_table.c.event_id.in_([r.event_id for r in rows]))
+            .values(published_at=sa.func.now())
+        )
+    return len(rows)
+
+
+async def outbox_backlog(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session:
+        count = await session.scalar(
+            sa.select(sa.func.count()).where(outbox_table.c.published_at.is_(None))
+        )
+    return int(count or 0)
+
+
+async def purge_published(
+    sessionmaker: async_sessionmaker[AsyncSession], *, older_than: timedelta
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            sa.delete(outbox_table).where(outbox_table.c.published_at < sa.func.now() - older_than)
+        )
+
+
+async def run_relay(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    publish: PublishFn,
+    *,
+    batch_size: int = 200,
+    poll_interval: float = 0.5,
+    retention: timedelta = timedelta(days=7),
+    max_backoff: float = 30.0,
+) -> None:
+    """Relay forever: publish as soon as this process commits, else poll; back off on errors."""
+    wakeup = asyncio.Event()
+    _wakeups.add(wakeup)
+    backoff = poll_interval
+    rounds = 0
+    try:
+        while True:
+            try:
+                wakeup.clear()
+                published = await relay_batch(sessionmaker, publish, batch_size=batch_size)
+                backoff = poll_interval
+                rounds += 1
+                if rounds % 100 == 1:
+                    OUTBOX_BACKLOG.set(await outbox_backlog(sessionmaker))
+                    await purge_published(sessionmaker, older_than=retention)
+                if published == batch_size:
+                    continue  # a full batch: more are probably waiting
+                if published == 0:
+                    OUTBOX_BACKLOG.set(0)
+                # Sleep until a commit in this process wakes us (events arriving meanwhile
+                # make the next batch larger) or the poll interval catches other replicas'.
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(poll_interval):
+                        await wakeup.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                OUTBOX_RELAY_ERRORS.inc()
+                log.warning("outbox relay round failed, retrying in %.1fs: %r", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(max_backoff, backoff * 2)
+    finally:
+        _wakeups.discard(wakeup)

@@ -1,0 +1,80 @@
+"""Settings shared by every service, read from environment variables.
+
+Each service subclasses :class:`ServiceSettings` and sets its own ``env_prefix``
+(``TICKETS_``, ``IDENTITY_`` ...), so one machine can run several services side by side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that ship in examples and must never reach production.
+KNOWN_DEFAULT_SECRETS = {"changeme", "change-me", "secret", "password", "admin", "guest"}
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_", extra="ignore")
+
+    service_name: str = "service"
+    environment: str = Field(default="local", description="local, test, production")
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/helpdesk"
+    db_schema: str = Field(default="", description="PostgreSQL schema this service owns")
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    # A ping before every checkout hides a database restart from the next request, at the
+    # price of extra round trips on every request. Off by default: after a restart a request
+    # on a broken connection fails once (500, nothing half-written) and the pool replaces
+    # the connection; an event handler that fails that way is retried.
+    db_pool_pre_ping: bool = False
+    db_pool_recycle_seconds: int = 1800
+    # A plain asyncpg pool beside SQLAlchemy's, for a service's hot paths written as SQL
+    # (see helpdesk_common.db.create_driver_pool); 0: none.
+    db_driver_pool_size: int = 0
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    event_exchange: str = "helpdesk.events"
+    queue_prefix: str = Field(default="", description="prefix for queue names (tests isolate runs)")
+    broker_reconnect_interval: float = 2.0
+    consumer_prefetch: int = 32
+    # Tests set this so their throw-away queues disappear once idle; production leaves it unset.
+    queue_expires_seconds: float | None = None
+    # Delays (seconds) of the retry tiers before a failing message is parked in the DLQ.
+    retry_delays: list[float] = [1.0, 5.0, 30.0]
+
+    outbox_poll_interval: float = 0.5
+    outbox_batch_size: int = 200
+    outbox_retention_days: int = 7
+
+    jwt_public_key: str = ""
+    jwt_public_key_file: Path | None = None
+    jwt_issuer: str = "helpdesk-identity"
+    jwt_audience: str = "helpdesk"
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _load_public_key(self) -> Self:
+        if not self.jwt_public_key and self.jwt_public_key_file:
+            self.jwt_public_key = self.jwt_public_key_file.read_text()
+        return self
+
+    @property
+    def schema_name(self) -> str:
+        return self.db_schema or self.service_name
+
+    def queue_name(self, name: str) -> str:
+        return f"{self.queue_prefix}{name}"
+
+    def require_secret(self, field: str) -> None:
+        """Refuse to start in production with an empty or well-known secret."""
+        value = str(getattr(self, field) or "")
+        if self.environment == "production" and (
+            not value or value.lower() in KNOWN_DEFAULT_SECRETS
+        ):
+            raise ValueError(f"{field} must be set to a real secret when environment=production")

@@ -1,0 +1,84 @@
+"""The services' token check: verified tokens are remembered until they expire, never longer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from helpdesk_common.auth import CurrentUser, Principal, VerifiedTokens, sign_access_token
+from helpdesk_common.errors import install_error_handlers
+from helpdesk_common.settings import ServiceSettings
+
+
+def test_remembered_until_expiry():
+    tokens = VerifiedTokens()
+    principal = Principal(user_id=uuid.uuid4(), role="agent")
+    tokens.put("a", principal, time.time() + 60)
+    tokens.put("b", principal, time.time() - 1)
+    assert tokens.get("a") is principal
+    assert tokens.get("b") is None
+    assert tokens.get("c") is None
+
+
+def test_oldest_make_way_when_full():
+    tokens = VerifiedTokens(size=10)
+    principal = Principal(user_id=uuid.uuid4(), role="agent")
+    for i in range(25):
+        tokens.put(str(i), principal, time.time() + 60)
+    assert tokens.get("24") is principal
+    assert tokens.get("0") is None
+
+
+@pytest.fixture
+def app_and_keys(keypair):
+    private, public = keypair
+    app = FastAPI()
+    app.state.settings = ServiceSettings(jwt_public_key=public)
+    install_error_handlers(app)
+
+    @app.get("/me")
+    async def me(principal: CurrentUser) -> dict[str, str]:
+        return {"user_id": str(principal.user_id)}
+
+    return app, private
+
+
+def _token(private: str, ttl: timedelta) -> str:
+    principal = Principal(user_id=uuid.uuid4(), role="requester")
+    return sign_access_token(
+        principal, private_key=private, issuer="helpdesk-identity", audience="helpdesk", ttl=ttl
+    )
+
+
+def _client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+async def test_a_cached_token_is_refused_once_expired(app_and_keys):
+    app, private = app_and_keys
+    token = _token(private, timedelta(seconds=2))
+    async with _client(app) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/me", headers=headers)).status_code == 200
+        assert (await client.get("/me", headers=headers)).status_code == 200
+        await asyncio.sleep(2.1)
+        response = await client.get("/me", headers=headers)
+        assert response.status_code == 401
+
+
+async def test_a_bad_token_is_refused_every_time(app_and_keys):
+    app, private = app_and_keys
+    token = _token(private, timedelta(minutes=5))
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    async with _client(app) as client:
+        for _ in range(2):
+            headers = {"Authorization": f"Bearer {forged}"}
+            response = await client.get("/me", headers=headers)
+            assert response.status_code == 401
+            assert response.json()["error"]["code"] == "invalid_token"

@@ -1,0 +1,122 @@
+"""A consumer with ``batch_size`` > 1: waiting events share a transaction, failures go alone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from helpdesk_common.bus import Bus
+from helpdesk_common.consumer import Consumer, start_consumer
+from helpdesk_common.contracts import EventEnvelope, EventPayload
+from helpdesk_common.contracts.identity import UnitCreated
+from helpdesk_common.db import create_engine, create_sessionmaker
+from helpdesk_common.dead_letters import peek_dead_letters
+from helpdesk_common.outbox import inbox_table, messaging_metadata
+from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.testing import eventually
+
+
+def unit_created(name: str) -> EventEnvelope:
+    payload = UnitCreated(
+        unit_id=uuid.uuid4(),
+        code=name[:8].upper(),
+        name=name,
+        is_active=True,
+        revision=1,
+        updated_at=datetime.now(UTC),
+    )
+    return EventEnvelope.wrap(payload, producer="batchtest")
+
+
+@contextlib.asynccontextmanager
+async def consuming(
+    make_settings, consumer: Consumer
+) -> AsyncIterator[tuple[ServiceSettings, async_sessionmaker[AsyncSession], Bus]]:
+    settings = make_settings(
+        ServiceSettings, schema=f"batch_{uuid.uuid4().hex[:8]}", service_name="batchtest"
+    )
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(f'CREATE SCHEMA "{settings.schema_name}"'))
+        await connection.run_sync(messaging_metadata.create_all)
+    sessionmaker = create_sessionmaker(engine)
+    bus = Bus(settings)
+    try:
+        await bus.connect()
+        await start_consumer(bus, consumer, sessionmaker)
+        yield settings, sessionmaker, bus
+    finally:
+        await bus.close()
+        await engine.dispose()
+
+
+async def publish(bus: Bus, envelope: EventEnvelope) -> None:
+    await bus.publish(str(envelope.event_id), envelope.event_type, envelope.model_dump_json())
+
+
+async def test_waiting_events_share_transactions_and_each_runs_once(make_settings):
+    seen: list[tuple[uuid.UUID, int]] = []
+    consumer = Consumer(name=f"batch-{uuid.uuid4().hex[:6]}", batch_size=8)
+    gate = asyncio.Event()
+
+    @consumer.on("unit.created")
+    async def remember(session: AsyncSession, envelope: EventEnvelope, _: EventPayload) -> None:
+        await gate.wait()  # hold the first batches so the others queue up behind them
+        seen.append((envelope.event_id, id(session)))
+
+    async with consuming(make_settings, consumer) as (_, sessionmaker, bus):
+        envelopes = [unit_created(f"unit {n}") for n in range(30)]
+        for envelope in envelopes:
+            await publish(bus, envelope)
+        await publish(bus, envelopes[3])  # delivered twice, maybe in the same batch
+        await asyncio.sleep(0.3)
+        gate.set()
+        await eventually(lambda: len(seen) >= len(envelopes))
+        await asyncio.sleep(0.3)
+
+        handled = [event_id for event_id, _ in seen]
+        assert sorted(map(str, handled)) == sorted(str(e.event_id) for e in envelopes)
+        # Fewer transactions (sessions) than events: they were handled in batches.
+        assert len({session for _, session in seen}) < len(envelopes) / 2
+        async with sessionmaker() as session:
+            inbox = await session.scalar(sa.select(sa.func.count()).select_from(inbox_table))
+        assert inbox == len(envelopes)
+
+
+async def test_a_failing_event_is_retried_alone_and_the_rest_of_its_batch_goes_through(
+    make_settings,
+):
+    attempts: dict[str, int] = {}
+    consumer = Consumer(name=f"batchfail-{uuid.uuid4().hex[:6]}", batch_size=8)
+    gate = asyncio.Event()
+
+    @consumer.on("unit.created")
+    async def flaky(session: AsyncSession, envelope: EventEnvelope, payload: EventPayload) -> None:
+        await gate.wait()
+        name = payload.name  # type: ignore[attr-defined]
+        attempts[name] = attempts.get(name, 0) + 1
+        if name == "bad":
+            raise ValueError("downstream refused")
+
+    async with consuming(make_settings, consumer) as (settings, sessionmaker, bus):
+        names = [f"good {n}" for n in range(5)] + ["bad"] + [f"good {n}" for n in range(5, 10)]
+        for name in names:
+            await publish(bus, unit_created(name))
+        await asyncio.sleep(0.3)
+        gate.set()
+
+        queue = settings.queue_name(consumer.name)
+        letters = await eventually(lambda: peek_dead_letters(bus, queue), timeout=15)
+        assert len(letters) == 1 and "downstream refused" in (letters[0].last_error or "")
+        # Every good event committed exactly once, although some shared a batch with "bad"
+        # (their first try rolled back with it).
+        async with sessionmaker() as session:
+            inbox = await session.scalar(sa.select(sa.func.count()).select_from(inbox_table))
+        assert inbox == len(names) - 1
+        assert attempts["bad"] >= 1 + len(settings.retry_delays)
