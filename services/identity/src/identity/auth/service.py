@@ -1,0 +1,195 @@
+"""Sign-in, token refresh, sign-out and the signed-in user's own account.
+
+Steps that fail but must still change state (a failure counter, a revoked token family)
+return an :class:`AuthResult` carrying the error instead of raising it: the route commits
+first and raises afterwards, so the rejection is recorded rather than rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpdesk_common.auth import Principal
+from helpdesk_common.errors import ApiError
+from identity.audit.service import record
+from identity.auth import refresh, throttle
+from identity.auth.refresh import ClientInfo
+from identity.auth.schemas import MeOut, UnitBrief
+from identity.models import Unit, User, utcnow
+from identity.runtime import Runtime
+from identity.users.service import apply_changes
+
+log = logging.getLogger("identity.auth")
+
+
+@dataclass
+class AuthResult:
+    user: User | None = None
+    refresh_token: str | None = None
+    error: ApiError | None = None
+
+    def unwrap(self) -> tuple[User, str]:
+        """The user and their new refresh token; raises the recorded error, if any."""
+        if self.error is not None:
+            raise self.error
+        assert self.user is not None and self.refresh_token is not None
+        return self.user, self.refresh_token
+
+
+def invalid_credentials() -> ApiError:
+    # One message for an unknown user and a wrong password: no account enumeration.
+    return ApiError(401, "invalid_credentials", "Wrong username or password")
+
+
+def invalid_refresh_token(code: str = "invalid_refresh_token") -> ApiError:
+    return ApiError(401, code, "The refresh token is not valid; please sign in again")
+
+
+async def login(
+    session: AsyncSession, *, runtime: Runtime, username: str, password: str, client: ClientInfo
+) -> AuthResult:
+    now = utcnow()
+    ip = client.ip or "unknown"
+    if blocked := await throttle.ip_blocked_until(session, ip=ip, now=now):
+        return AuthResult(error=throttle.too_many_attempts(blocked, now))
+    user = await session.scalar(
+        sa.select(User)
+        .where(sa.func.lower(User.username) == username.strip().lower())
+        .with_for_update()
+    )
+    # A locked account is refused before the password is even checked, so guessing
+    # during the lock-out learns nothing.
+    if user is not None and (locked := throttle.account_locked_until(user, now)):
+        return AuthResult(error=throttle.too_many_attempts(locked, now))
+    if not await runtime.passwords.verify(user.password_hash if user else None, password):
+        return AuthResult(error=await _failed_login(session, runtime, user=user, ip=ip, now=now))
+    assert user is not None
+    if not user.is_active:
+        return AuthResult(error=ApiError(403, "account_disabled", "This account is disabled"))
+    throttle.clear_account_failures(user)
+    user.last_login_at = now
+    if runtime.passwords.needs_rehash(user.password_hash):
+        # The only moment the clear password is at hand: upgrade to the current parameters.
+        user.password_hash = await runtime.passwords.hash(password)
+    token = await refresh.issue(session, tokens=runtime.tokens, user_id=user.id, client=client)
+    return AuthResult(user=user, refresh_token=token)
+
+
+async def _failed_login(
+    session: AsyncSession, runtime: Runtime, *, user: User | None, ip: str, now: datetime
+) -> ApiError:
+    policy = runtime.policy
+    locked = throttle.record_account_failure(user, policy=policy, now=now) if user else None
+    blocked = await throttle.record_ip_failure(session, ip=ip, policy=policy, now=now)
+    until = max((t for t in (locked, blocked) if t is not None), default=None)
+    return throttle.too_many_attempts(until, now) if until else invalid_credentials()
+
+
+async def rotate(
+    session: AsyncSession, *, runtime: Runtime, token: str, client: ClientInfo
+) -> AuthResult:
+    """Use a refresh token up and issue its successor in the same family."""
+    now = utcnow()
+    row = await refresh.find_for_update(session, token=token)
+    if row is None or row.revoked_at is not None:
+        return AuthResult(error=invalid_refresh_token())
+    if row.rotated_at is not None:
+        # Only one party can hold the latest token: an old one coming back means it was
+        # copied. End the whole session, the thief's and the owner's alike.
+        log.warning("refresh token reused for user %s: revoking its session", row.user_id)
+        await refresh.revoke_family(session, family_id=row.family_id, reason="reuse_detected")
+        return AuthResult(error=invalid_refresh_token("refresh_token_reused"))
+    if row.expires_at <= now:
+        return AuthResult(error=invalid_refresh_token("refresh_token_expired"))
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        await refresh.revoke_family(session, family_id=row.family_id, reason="user_disabled")
+        return AuthResult(error=ApiError(401, "account_disabled", "This account is disabled"))
+    row.rotated_at = now
+    new = await refresh.issue(
+        session, tokens=runtime.tokens, user_id=user.id, client=client, family_id=row.family_id
+    )
+    return AuthResult(user=user, refresh_token=new)
+
+
+async def logout(session: AsyncSession, *, token: str) -> None:
+    """End the session the token belongs to; an unknown token is silently ignored."""
+    row = await refresh.find_for_update(session, token=token)
+    if row is not None:
+        await refresh.revoke_family(session, family_id=row.family_id, reason="logout")
+
+
+async def current_user(
+    session: AsyncSession, *, principal: Principal, for_update: bool = False
+) -> User:
+    """The caller's row; a token outliving its account's deactivation is refused."""
+    query = sa.select(User).where(User.id == principal.user_id)
+    if for_update:
+        query = query.with_for_update()
+    user = await session.scalar(query)
+    if user is None or not user.is_active:
+        raise ApiError(401, "account_disabled", "This account no longer exists or is disabled")
+    return user
+
+
+async def profile(session: AsyncSession, *, user: User) -> MeOut:
+    unit = await session.get(Unit, user.unit_id) if user.unit_id else None
+    return MeOut.model_validate(user).model_copy(
+        update={"unit": UnitBrief.model_validate(unit) if unit else None}
+    )
+
+
+async def update_profile(
+    session: AsyncSession, *, principal: Principal, changes: dict[str, Any]
+) -> User:
+    user = await current_user(session, principal=principal, for_update=True)
+    return await apply_changes(session, actor=None, user=user, changes=changes)
+
+
+async def change_password(
+    session: AsyncSession,
+    *,
+    runtime: Runtime,
+    principal: Principal,
+    current_password: str,
+    new_password: str,
+    client: ClientInfo,
+) -> AuthResult:
+    """Replace the password; every other session ends and this one gets a fresh pair."""
+    now = utcnow()
+    user = await current_user(session, principal=principal, for_update=True)
+    if locked := throttle.account_locked_until(user, now):
+        return AuthResult(error=throttle.too_many_attempts(locked, now))
+    if not await runtime.passwords.verify(user.password_hash, current_password):
+        # Counted like a failed sign-in: a stolen access token must not allow guessing.
+        locked = throttle.record_account_failure(user, policy=runtime.policy, now=now)
+        wrong = ApiError(
+            400, "wrong_password", "The current password is not correct", field="current_password"
+        )
+        return AuthResult(error=throttle.too_many_attempts(locked, now) if locked else wrong)
+    if new_password == current_password:
+        same = ApiError(
+            422, "password_unchanged", "Choose a password you do not use now", field="new_password"
+        )
+        return AuthResult(error=same)
+    user.password_hash = await runtime.passwords.hash(new_password)
+    user.must_change_password = False
+    user.password_changed_at = now
+    throttle.clear_account_failures(user)
+    # Revoke before issuing: the new token must survive the revocation.
+    await refresh.revoke_user(session, user_id=user.id, reason="password_changed")
+    token = await refresh.issue(session, tokens=runtime.tokens, user_id=user.id, client=client)
+    await record(
+        session,
+        actor=principal,
+        action="user.password_changed",
+        entity_type="user",
+        entity_id=user.id,
+    )
+    return AuthResult(user=user, refresh_token=token)

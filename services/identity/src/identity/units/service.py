@@ -1,0 +1,90 @@
+"""Units (SKPD): create, change, list. Every change publishes a snapshot and is audited."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpdesk_common.auth import Principal
+from helpdesk_common.contracts.identity import UnitCreated, UnitUpdated
+from identity.audit.service import record
+from identity.errors import flush_or_conflict, not_found
+from identity.events import publish_unit, unit_json
+from identity.models import Unit, utcnow
+from identity.pagination import PageParams, contains, fetch_page
+
+
+async def get_unit(session: AsyncSession, *, unit_id: uuid.UUID, for_update: bool = False) -> Unit:
+    query = sa.select(Unit).where(Unit.id == unit_id)
+    if for_update:
+        # Serialises concurrent changes so that revisions strictly increase.
+        query = query.with_for_update()
+    unit = await session.scalar(query)
+    if unit is None:
+        raise not_found("unit")
+    return unit
+
+
+async def create_unit(
+    session: AsyncSession, *, actor: Principal | None, fields: dict[str, Any]
+) -> Unit:
+    now = utcnow()
+    unit = Unit(id=uuid.uuid4(), revision=1, created_at=now, updated_at=now, **fields)
+    session.add(unit)
+    await flush_or_conflict(session)
+    await publish_unit(session, unit, event=UnitCreated)
+    await record(
+        session,
+        actor=actor,
+        action="unit.created",
+        entity_type="unit",
+        entity_id=unit.id,
+        after=unit_json(unit),
+    )
+    return unit
+
+
+async def update_unit(
+    session: AsyncSession, *, actor: Principal, unit_id: uuid.UUID, changes: dict[str, Any]
+) -> Unit:
+    """Apply ``changes``; a request that changes nothing leaves no event and no audit entry."""
+    unit = await get_unit(session, unit_id=unit_id, for_update=True)
+    changed = {k: v for k, v in changes.items() if getattr(unit, k) != v}
+    if not changed:
+        return unit
+    before = unit_json(unit)
+    for key, value in changed.items():
+        setattr(unit, key, value)
+    unit.revision += 1
+    unit.updated_at = utcnow()
+    await flush_or_conflict(session)
+    await publish_unit(session, unit, event=UnitUpdated)
+    action = "unit.deactivated" if changed.get("is_active") is False else "unit.updated"
+    await record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="unit",
+        entity_id=unit.id,
+        before=before,
+        after=unit_json(unit),
+    )
+    return unit
+
+
+async def list_units(
+    session: AsyncSession,
+    *,
+    page: PageParams,
+    is_active: bool | None = None,
+    q: str | None = None,
+) -> tuple[list[Unit], int]:
+    query = sa.select(Unit).order_by(Unit.name, Unit.id)
+    if is_active is not None:
+        query = query.where(Unit.is_active == is_active)
+    if q:
+        query = query.where(sa.or_(contains(Unit.code, q), contains(Unit.name, q)))
+    return await fetch_page(session, query, page=page)

@@ -1,0 +1,79 @@
+"""Units (SKPD).
+
+Reading: any signed-in user may list units (a requester's form needs the names); a
+requester sees the contact person only of their own unit (personal data, PDP law) and may
+open only their own unit. Changing: administrators only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from helpdesk_common.auth import CurrentUser, Principal, require_roles
+from helpdesk_common.db import SessionDep
+from helpdesk_common.errors import ApiError
+from identity.models import Unit
+from identity.pagination import Page, PageDep
+from identity.units import service
+from identity.units.schemas import UnitCreate, UnitOut, UnitUpdate
+from identity.validation import reject_nulls
+
+router = APIRouter(prefix="/units", tags=["units"])
+
+AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+def _visible(unit: Unit, principal: Principal) -> UnitOut:
+    out = UnitOut.model_validate(unit)
+    if principal.is_staff or out.id == principal.unit_id:
+        return out
+    return out.model_copy(update={"contact_name": None, "contact_email": None})
+
+
+@router.get("")
+async def list_units(
+    principal: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    is_active: bool | None = None,
+    q: str | None = None,
+) -> Page[UnitOut]:
+    """Ordered by name; ``q`` searches code and name."""
+    async with session.begin():
+        units, total = await service.list_units(session, page=page, is_active=is_active, q=q)
+    return Page(
+        items=[_visible(u, principal) for u in units],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_unit(body: UnitCreate, admin: AdminUser, session: SessionDep) -> UnitOut:
+    async with session.begin():
+        unit = await service.create_unit(session, actor=admin, fields=body.model_dump())
+    return UnitOut.model_validate(unit)
+
+
+@router.get("/{unit_id}")
+async def get_unit(unit_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> UnitOut:
+    if not principal.is_staff and principal.unit_id != unit_id:
+        raise ApiError(403, "forbidden", "You may only view your own unit")
+    async with session.begin():
+        unit = await service.get_unit(session, unit_id=unit_id)
+    return UnitOut.model_validate(unit)
+
+
+@router.patch("/{unit_id}")
+async def update_unit(
+    unit_id: uuid.UUID, body: UnitUpdate, admin: AdminUser, session: SessionDep
+) -> UnitOut:
+    changes = body.model_dump(exclude_unset=True)
+    reject_nulls(changes, fields=("code", "name", "is_active"))
+    async with session.begin():
+        unit = await service.update_unit(session, actor=admin, unit_id=unit_id, changes=changes)
+    return UnitOut.model_validate(unit)

@@ -1,0 +1,51 @@
+"""Field types shared by request schemas; a violation becomes a 422 naming the field."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from helpdesk_common.errors import ApiError
+from identity.settings import MIN_PASSWORD_LENGTH
+
+Role = Literal["requester", "agent", "admin", "leader"]
+Language = Literal["id", "en"]
+
+# Deliberately permissive (one @, a dotted domain, no spaces): the address is confirmed by
+# the mail it receives, and strict RFC parsing would reject real government addresses.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def _strip(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _email(value: str) -> str:
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("not a valid e-mail address")
+    local, _, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+Email = Annotated[str, BeforeValidator(_strip), AfterValidator(_email)]
+Username = Annotated[
+    str,
+    BeforeValidator(_strip),
+    StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$"),
+]
+UnitCode = Annotated[
+    str,
+    BeforeValidator(_strip),
+    StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$"),
+]
+Name = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200)]
+NewPassword = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
+
+
+def reject_nulls(changes: dict[str, object], *, fields: tuple[str, ...]) -> None:
+    """In a PATCH, ``null`` clears optional fields; these ones cannot be cleared."""
+    for field in fields:
+        if field in changes and changes[field] is None:
+            raise ApiError(422, "validation_error", f"{field} may not be null", field=field)
