@@ -1,0 +1,97 @@
+"""Authentication at the edge: bearer tokens verified once, then remembered until they expire.
+
+An EdDSA verification costs tens of microseconds of CPU; a client sends the same token with
+every request for its whole lifetime, so the gateway keeps the outcome of a successful
+verification (the subject) keyed by the token string until the token's own ``exp``. Failed
+verifications are never cached: they are cheap to repeat and an attacker can vary them freely.
+Services verify the token again themselves, so this is a filter, not the last line of defence.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+import jwt
+
+from helpdesk_common.auth import verify_access_token
+from helpdesk_common.errors import ApiError
+
+# (method, path) pairs reachable without a token: signing in and fetching the verification key.
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("POST", "/api/identity/auth/login"),
+        ("POST", "/api/identity/auth/refresh"),
+        ("GET", "/api/identity/auth/public-key"),
+    }
+)
+
+
+def is_public(method: str, path: str) -> bool:
+    return (method, path) in PUBLIC_ROUTES
+
+
+def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header of raw ASGI headers, if any."""
+    for key, value in headers:
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
+                return None
+            return token
+    return None
+
+
+class TokenVerifier:
+    """Verifies access tokens with the identity service's public key, with a bounded cache."""
+
+    def __init__(self, *, public_key: str, issuer: str, audience: str, cache_size: int) -> None:
+        self._public_key = public_key
+        self._issuer = issuer
+        self._audience = audience
+        self._cache_size = cache_size
+        # token -> (subject, exp as a UNIX timestamp); least recently used first.
+        self._cache: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._public_key)
+
+    def cached_subject(self, token: str) -> str | None:
+        """The subject of a token verified earlier and not expired since, else ``None``."""
+        entry = self._cache.get(token)
+        if entry is None:
+            return None
+        subject, expires = entry
+        if time.time() >= expires:
+            del self._cache[token]
+            return None
+        self._cache.move_to_end(token)
+        return subject
+
+    def verify(self, token: str) -> str:
+        """The token's subject; raises ``ApiError(401)`` for an invalid or expired token."""
+        subject = self.cached_subject(token)
+        if subject is not None:
+            return subject
+        principal = verify_access_token(
+            token, public_key=self._public_key, issuer=self._issuer, audience=self._audience
+        )
+        subject = str(principal.user_id)
+        if self._cache_size:
+            # The signature was just checked; reading the claims again only fetches ``exp``,
+            # which the shared verifier does not return.
+            claims = jwt.decode(token, options={"verify_signature": False})
+            self._cache[token] = (subject, float(claims["exp"]))
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return subject
+
+
+def not_configured_error() -> ApiError:
+    return ApiError(
+        503,
+        "auth_not_configured",
+        "The gateway has no token verification key (GATEWAY_JWT_PUBLIC_KEY)",
+    )

@@ -1,0 +1,216 @@
+"""One OpenAPI document for the whole API, merged from the services' own documents.
+
+Each deployed service's ``/openapi.json`` is fetched, its paths are prefixed with
+``/api/<service>`` (as the gateway routes them), operation ids and tags get the service name,
+and ``components`` are merged: a name defined identically by several services is kept once;
+a name defined differently is renamed ``<service>_<name>`` in every service that defines it,
+together with all ``$ref`` pointing at it. A service that cannot be reached is left out and
+listed in ``x-services``; the merged document is cached briefly (shorter while one is missing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from gateway.auth import PUBLIC_ROUTES
+from gateway.proxy import BLOCKED_FIRST_SEGMENTS
+from gateway.settings import SERVICES
+from gateway.upstreams import Upstream, fetch_json
+
+log = logging.getLogger("helpdesk.gateway.openapi")
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+SECURITY_SCHEME = "bearerAuth"
+# While a service is missing from the document, try again sooner than the normal cache time.
+_RETRY_INCOMPLETE = 5.0
+
+
+def _is_internal(path: str) -> bool:
+    first = next((segment for segment in path.split("/") if segment), "")
+    return first in BLOCKED_FIRST_SEGMENTS
+
+
+def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
+    """A copy of ``node`` with every ``$ref`` found in ``renames`` replaced."""
+    if isinstance(node, dict):
+        return {
+            key: (
+                renames.get(value, value)
+                if key == "$ref" and isinstance(value, str)
+                else _rewrite_refs(value, renames)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(item, renames) for item in node]
+    return node
+
+
+def _component_renames(documents: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Per service: '#/components/<section>/<name>' -> its new ref, for clashing names."""
+    definitions: dict[tuple[str, str], dict[str, str]] = {}
+    for service, document in documents.items():
+        for section, items in (document.get("components") or {}).items():
+            if not isinstance(items, dict):
+                continue
+            for name, definition in items.items():
+                canonical = json.dumps(definition, sort_keys=True)
+                definitions.setdefault((section, name), {})[service] = canonical
+    renames: dict[str, dict[str, str]] = {service: {} for service in documents}
+    for (section, name), by_service in definitions.items():
+        if len(set(by_service.values())) > 1:
+            for service in by_service:
+                old = f"#/components/{section}/{name}"
+                renames[service][old] = f"#/components/{section}/{service}_{name}"
+    return renames
+
+
+def merge_documents(
+    documents: dict[str, dict[str, Any]],
+    services: dict[str, str],
+    *,
+    version: str = "1",
+) -> dict[str, Any]:
+    """Merge the services' documents (``{service: openapi}``) into the gateway's document.
+
+    ``services`` is each known service's status ("ok", "unavailable", "not_deployed").
+    """
+    renames = _component_renames(documents)
+    paths: dict[str, Any] = {}
+    components: dict[str, dict[str, Any]] = {}
+    tags: list[dict[str, Any]] = []
+    for service, original in documents.items():
+        document = _rewrite_refs(original, renames[service])
+        for section, items in (document.get("components") or {}).items():
+            if not isinstance(items, dict):
+                continue
+            merged = components.setdefault(section, {})
+            for name, definition in items.items():
+                ref = f"#/components/{section}/{name}"
+                new_name = renames[service].get(ref, ref).rsplit("/", 1)[1]
+                merged[new_name] = definition
+        for tag in document.get("tags") or []:
+            if isinstance(tag, dict) and "name" in tag:
+                tags.append({**tag, "name": f"{service}: {tag['name']}"})
+        for path, item in (document.get("paths") or {}).items():
+            if _is_internal(path):
+                continue
+            public_path = f"/api/{service}{path}"
+            item = copy.copy(item)
+            for method in HTTP_METHODS:
+                operation = item.get(method)
+                if not isinstance(operation, dict):
+                    continue
+                operation = dict(operation)
+                if "operationId" in operation:
+                    operation["operationId"] = f"{service}_{operation['operationId']}"
+                operation["tags"] = [f"{service}: {t}" for t in operation.get("tags", [])] or [
+                    service
+                ]
+                if (method.upper(), public_path) in PUBLIC_ROUTES:
+                    operation["security"] = []
+                item[method] = operation
+            paths[public_path] = item
+    components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "Access token from POST /api/identity/auth/login",
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Helpdesk API",
+            "version": version,
+            "description": (
+                "All services of the helpdesk behind one gateway. Every path needs a bearer "
+                "token except signing in, refreshing a token and fetching the public key."
+            ),
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": components,
+        "security": [{SECURITY_SCHEME: []}],
+        "tags": tags,
+        "x-services": services,
+    }
+
+
+class OpenApiAggregator:
+    """Fetches and merges the services' documents, cached for ``ttl`` seconds."""
+
+    def __init__(
+        self, upstreams: Callable[[], dict[str, Upstream]], *, ttl: float, timeout: float
+    ) -> None:
+        self._upstreams = upstreams
+        self._ttl = ttl
+        self._timeout = timeout
+        self._document: dict[str, Any] | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+
+    async def document(self) -> dict[str, Any]:
+        if self._document is not None and time.monotonic() < self._expires:
+            return self._document
+        async with self._lock:  # one refresh at a time; the others take its result
+            if self._document is not None and time.monotonic() < self._expires:
+                return self._document
+            document, complete = await self._build()
+            self._document = document
+            self._expires = time.monotonic() + (
+                self._ttl if complete else min(self._ttl, _RETRY_INCOMPLETE)
+            )
+            return document
+
+    async def _fetch(self, upstream: Upstream) -> dict[str, Any] | None:
+        try:
+            status, body = await fetch_json(upstream, "/openapi.json", timeout=self._timeout)
+        except Exception as exc:
+            log.warning("no OpenAPI document from %s: %s", upstream.name, type(exc).__name__)
+            return None
+        if status != 200 or not isinstance(body, dict):
+            log.warning("no OpenAPI document from %s: HTTP %s", upstream.name, status)
+            return None
+        return body
+
+    async def _build(self) -> tuple[dict[str, Any], bool]:
+        upstreams = self._upstreams()
+        fetched = await asyncio.gather(*(self._fetch(u) for u in upstreams.values()))
+        documents = {
+            name: doc for name, doc in zip(upstreams, fetched, strict=True) if doc is not None
+        }
+        services = {
+            name: (
+                "not_deployed"
+                if name not in upstreams
+                else "ok"
+                if name in documents
+                else "unavailable"
+            )
+            for name in SERVICES
+        }
+        return merge_documents(documents, services), len(documents) == len(upstreams)
+
+
+def openapi_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/api/openapi.json")
+    async def combined_openapi(request: Request) -> JSONResponse:
+        aggregator: OpenApiAggregator = request.app.state.openapi
+        return JSONResponse(await aggregator.document())
+
+    @router.get("/api/docs")
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Helpdesk API")
+
+    return router

@@ -1,0 +1,88 @@
+"""One long-lived HTTP client (keep-alive connection pool) per upstream service.
+
+aiohttp rather than httpx: measured on this project's 2-core machine, proxying a small JSON
+POST cost the gateway about 0.3 ms of CPU with aiohttp against about 2 ms with httpx/httpcore
+(see gateway/README.md), and the gateway shares those cores with the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+import aiohttp
+from yarl import URL
+
+from gateway.settings import GatewaySettings
+
+
+@dataclass(frozen=True)
+class Upstream:
+    name: str
+    base_url: str
+    session: aiohttp.ClientSession
+
+    def url(self, raw_path: str, query: str = "") -> URL:
+        """The service URL for an already percent-encoded path, taken as is (no re-quoting)."""
+        target = self.base_url + raw_path
+        if query:
+            target += "?" + query
+        return URL(target, encoded=True)
+
+
+def _session(settings: GatewaySettings) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=settings.upstream_max_connections,
+        limit_per_host=settings.upstream_max_connections,
+        keepalive_timeout=settings.upstream_keepalive_timeout,
+        # Service addresses are fixed for the process's life; DNS of a container platform
+        # can change on redeploy, so cache briefly rather than forever.
+        ttl_dns_cache=10,
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        # Waiting for a pooled connection plus connecting: a saturated or dead service fails
+        # fast instead of piling requests up in the gateway.
+        connect=settings.connect_timeout,
+        sock_connect=settings.connect_timeout,
+        sock_read=settings.read_timeout,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        # The session is shared by every user: it must never keep one user's cookies.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        # Bodies pass through byte for byte; the client negotiates encodings with the service.
+        auto_decompress=False,
+        # Forward exactly the client's headers, nothing aiohttp would add on its own.
+        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        trust_env=False,
+        raise_for_status=False,
+    )
+
+
+def create_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
+    """Must run inside the event loop (aiohttp binds its sessions to it)."""
+    return {
+        name: Upstream(name=name, base_url=url, session=_session(settings))
+        for name, url in settings.upstream_urls().items()
+    }
+
+
+async def close_upstreams(upstreams: dict[str, Upstream]) -> None:
+    await asyncio.gather(*(u.session.close() for u in upstreams.values()))
+
+
+async def fetch_json(upstream: Upstream, path: str, *, timeout: float) -> tuple[int, object]:
+    """GET a service's own endpoint (readiness, OpenAPI); (status, parsed JSON or None)."""
+    async with upstream.session.get(
+        upstream.url(path),
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        headers={"Accept": "application/json"},
+    ) as response:
+        body = await response.read()
+        try:
+            return response.status, json.loads(body)
+        except ValueError:
+            return response.status, None

@@ -1,0 +1,149 @@
+// Calls to the gateway (/api/<service>/...), with the access token, one refresh on 401,
+// and the shared error shape {"error": {"code", "message", "fields"}, "request_id"}.
+
+import { t } from "./i18n.js";
+
+const ACCESS = "helpdesk.access_token";
+const REFRESH = "helpdesk.refresh_token";
+
+export class ApiError extends Error {
+  constructor({ status, code, message, fields, requestId, retryAfter, data }) {
+    super(message || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code || "error";
+    this.fields = fields || [];
+    this.requestId = requestId || null;
+    this.retryAfter = retryAfter || null;
+    this.data = data || null;
+  }
+}
+
+// -- tokens (this tab only) -------------------------------------------------------------
+
+export const session = {
+  get access() {
+    return sessionStorage.getItem(ACCESS);
+  },
+  get refresh() {
+    return sessionStorage.getItem(REFRESH);
+  },
+  store(pair) {
+    sessionStorage.setItem(ACCESS, pair.access_token);
+    sessionStorage.setItem(REFRESH, pair.refresh_token);
+  },
+  clear() {
+    sessionStorage.removeItem(ACCESS);
+    sessionStorage.removeItem(REFRESH);
+  },
+};
+
+let refresher = null;
+let refreshing = null;
+let onExpired = () => {};
+
+/** app.js registers how to exchange the refresh token, and what to do when that fails. */
+export function configureAuth({ refresh, expired }) {
+  refresher = refresh;
+  onExpired = expired;
+}
+
+async function refreshOnce() {
+  // Concurrent 401s share one refresh: a refresh token can be used only once.
+  if (!refreshing) {
+    refreshing = (async () => {
+      try {
+        return await refresher();
+      } finally {
+        refreshing = null;
+      }
+    })();
+  }
+  return refreshing;
+}
+
+// -- requests ---------------------------------------------------------------------------
+
+export function queryString(params) {
+  const q = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value === undefined || value === null || value === "" || value === false) continue;
+    if (Array.isArray(value)) value.forEach((v) => q.append(key, v));
+    else q.append(key, String(value));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+async function send(path, { method, query, body, headers, auth }) {
+  const h = { Accept: "application/json", ...(headers || {}) };
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  if (auth && session.access) h.Authorization = `Bearer ${session.access}`;
+  try {
+    return await fetch(path + queryString(query), {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError({ status: 0, code: "network", message: t("err.network") });
+  }
+}
+
+async function errorFrom(res) {
+  const data = await res.json().catch(() => null);
+  const err = data && typeof data.error === "object" ? data.error : {};
+  return new ApiError({
+    status: res.status,
+    code: err.code || `http_${res.status}`,
+    message: err.message || t("err.generic", { status: res.status }),
+    fields: Array.isArray(err.fields) ? err.fields : [],
+    requestId: data?.request_id || res.headers.get("X-Request-ID"),
+    retryAfter: res.headers.get("Retry-After"),
+    data: err,
+  });
+}
+
+/**
+ * api("/api/tickets/tickets", {query: {...}}) -> parsed JSON (null for 204).
+ * A 401 on a signed-in request refreshes the tokens once and repeats the request.
+ */
+export async function api(path, { method = "GET", query, body, headers, auth = true } = {}) {
+  let res = await send(path, { method, query, body, headers, auth });
+  if (res.status === 401 && auth && session.refresh && refresher) {
+    let refreshed = false;
+    try {
+      refreshed = await refreshOnce();
+    } catch {
+      refreshed = false;
+    }
+    if (!refreshed) {
+      onExpired();
+      throw await errorFrom(res);
+    }
+    res = await send(path, { method, query, body, headers, auth });
+  }
+  if (!res.ok) {
+    const err = await errorFrom(res);
+    if (err.status === 401 && auth) onExpired();
+    throw err;
+  }
+  if (res.status === 204) return null;
+  const text = await res.text();
+  return text ? JSON.parse(text) : null;
+}
+
+/** The If-Match header for a ticket version (the tickets API's ETag is "<version>"). */
+export const ifMatch = (version) => ({ "If-Match": `"${version}"` });
+
+/** Every page of a cursor-paginated list, up to `max` items. */
+export async function fetchAll(path, query, { max = 2000, pageSize = 100 } = {}) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await api(path, { query: { ...query, limit: pageSize, cursor } });
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor && items.length < max);
+  return { items: items.slice(0, max), capped: Boolean(cursor) || items.length > max };
+}
