@@ -1,0 +1,71 @@
+"""The tickets service: ``uvicorn tickets.main:create_app --factory``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+
+from helpdesk_common.app import create_service_app
+from helpdesk_common.db import create_engine, create_sessionmaker
+from tickets.directory.consumer import identity_consumer
+from tickets.directory.views import router as directory_router
+from tickets.http import BodySizeLimitMiddleware, install_json_error_handler
+from tickets.masterdata.cache import MasterDataCache
+from tickets.masterdata.views import router as masterdata_router
+from tickets.settings import TicketsSettings
+from tickets.sla.scheduler import sla_scheduler
+from tickets.tickets.env import TicketsEnv
+from tickets.tickets.numbering import TicketNumbers
+from tickets.tickets.policy import build_policy
+from tickets.tickets.views import router as tickets_router
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: TicketsSettings | None = None) -> FastAPI:
+    settings = settings or TicketsSettings()
+    # Fail at start-up, not on the first request, when the policy overrides are wrong.
+    policy = build_policy(settings.policy_overrides)
+
+    async def on_startup(app: FastAPI) -> None:
+        # Requests wait for the master-data cache (and a new year's number sequence) while
+        # they hold a pooled connection and a ticket's lock; if these in turn waited for the
+        # pool, a busy service would deadlock once all pooled connections were held so.
+        # They are rare, so they open a connection of their own (unpooled).
+        side_engine = create_engine(settings, pooled=False)
+        numbers = TicketNumbers(
+            side_engine,
+            prefix=settings.number_prefix,
+            timezone=settings.timezone,
+            schema=settings.schema_name,
+        )
+        year = numbers.year_of(datetime.now(UTC))
+        await numbers.ensure(year, year + 1)
+        masterdata = MasterDataCache(
+            create_sessionmaker(side_engine),
+            timezone=settings.timezone,
+            ttl=settings.masterdata_cache_seconds,
+        )
+        await masterdata.get()
+        app.state.tickets_env = TicketsEnv(
+            settings=settings, policy=policy, masterdata=masterdata, numbers=numbers
+        )
+
+    app = create_service_app(
+        settings=settings,
+        title="Helpdesk tickets",
+        routers=[tickets_router, masterdata_router, directory_router],
+        migrations=MIGRATIONS,
+        consumers=[identity_consumer()],
+        workers=[sla_scheduler] if settings.run_scheduler else [],
+        on_startup=on_startup,
+    )
+    install_json_error_handler(app)
+    # Innermost, so the request id is already set when a too-large body is refused.
+    app.user_middleware.append(
+        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    )
+    return app

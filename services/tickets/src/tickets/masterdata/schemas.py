@@ -1,0 +1,150 @@
+"""Request and response bodies of the master-data endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{0,49}$")]
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+# At most a year of working minutes.
+Minutes = Annotated[int, Field(ge=1, le=525_600)]
+
+
+class StrictBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PriorityCreate(StrictBody):
+    code: Code
+    name: Name
+    rank: Annotated[int, Field(ge=0, le=1000)]
+    is_default: bool = False
+
+
+class PriorityUpdate(StrictBody):
+    name: Name | None = None
+    rank: Annotated[int, Field(ge=0, le=1000)] | None = None
+    is_default: bool | None = None
+    is_active: bool | None = None
+
+
+class PriorityOut(BaseModel):
+    code: str
+    name: str
+    rank: int
+    is_default: bool
+    is_active: bool
+    first_response_minutes: int | None
+    resolution_minutes: int | None
+
+
+class SlaPolicyIn(StrictBody):
+    first_response_minutes: Minutes
+    resolution_minutes: Minutes
+
+    @model_validator(mode="after")
+    def _resolution_after_response(self) -> SlaPolicyIn:
+        if self.resolution_minutes < self.first_response_minutes:
+            raise ValueError("resolution_minutes must not be shorter than first_response_minutes")
+        return self
+
+
+class SlaPolicyOut(BaseModel):
+    priority: str
+    first_response_minutes: int
+    resolution_minutes: int
+    updated_at: datetime
+
+
+class CategoryCreate(StrictBody):
+    name: Name
+    description: Description | None = None
+    default_priority: Code | None = None
+
+
+class CategoryUpdate(StrictBody):
+    name: Name | None = None
+    description: Description | None = None
+    default_priority: Code | None = None
+    is_active: bool | None = None
+
+
+class CategoryOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    default_priority: str | None
+    is_active: bool
+
+
+class OfficeWindow(StrictBody):
+    weekday: Annotated[int, Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")]
+    start: time
+    end: time
+
+
+class OfficeHoursIn(StrictBody):
+    days: Annotated[list[OfficeWindow], Field(min_length=1, max_length=50)]
+
+
+class OfficeHoursOut(BaseModel):
+    timezone: str
+    days: list[OfficeWindow]
+
+
+class HolidayIn(StrictBody):
+    date: date
+    name: Name
+
+
+class HolidayOut(BaseModel):
+    id: uuid.UUID
+    date: date
+    name: str
+
+
+class PriorityRuleIn(StrictBody):
+    keyword: Keyword | None = None
+    unit_id: uuid.UUID | None = None
+    category_id: uuid.UUID | None = None
+    priority: Code
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> PriorityRuleIn:
+        if self.keyword is None and self.unit_id is None and self.category_id is None:
+            raise ValueError("a rule needs at least one of keyword, unit_id, category_id")
+        return self
+
+
+class PriorityRuleUpdate(StrictBody):
+    keyword: Keyword | None = None
+    unit_id: uuid.UUID | None = None
+    category_id: uuid.UUID | None = None
+    priority: Code | None = None
+    is_active: bool | None = None
+
+
+class PriorityRuleOut(BaseModel):
+    id: uuid.UUID
+    keyword: str | None
+    unit_id: uuid.UUID | None
+    category_id: uuid.UUID | None
+    priority: str
+    is_active: bool
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor_id: uuid.UUID | None
+    actor_name: str
+    action: str
+    entity_id: str
+    before: dict[str, object] | None
+    after: dict[str, object] | None

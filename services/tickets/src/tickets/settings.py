@@ -1,0 +1,48 @@
+"""Settings of the tickets service (environment variables prefixed ``TICKETS_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from helpdesk_common.settings import ServiceSettings
+
+
+class TicketsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TICKETS_", extra="ignore")
+
+    service_name: str = "tickets"
+    # Create, the lifecycle actions and edits run plain SQL on this asyncpg pool; reads,
+    # comments, master data, the relay and the scheduler use SQLAlchemy's (db_pool_size).
+    # Requests beyond it wait for a connection; none are opened and closed per request.
+    db_driver_pool_size: int = 20
+
+    # Office hours and holidays are wall-clock times in this zone; ticket numbers take
+    # their year from it too.
+    timezone: str = "Asia/Jakarta"
+    number_prefix: str = "TKT"
+    web_base_url: str | None = Field(
+        default=None, description="public URL of the web client, for links in events"
+    )
+
+    # SLA: warn at this share of a target, escalate at this share (1.0 = at the breach).
+    sla_warning_ratio: float = Field(default=0.75, gt=0, lt=1)
+    sla_escalation_ratio: float = Field(default=1.0, ge=1)
+    escalation_roles: list[str] = ["leader"]
+    # Resolved tickets that nobody confirms or reopens close after this many days.
+    auto_close_days: float = Field(default=3, gt=0)
+    run_scheduler: bool = True
+    scheduler_interval_seconds: float = Field(default=30, gt=0)
+    scheduler_batch_size: int = Field(default=100, ge=1)
+
+    # Master data (categories, priorities, SLA, calendar, rules) is cached per process;
+    # a change made through another replica is seen after at most this long.
+    masterdata_cache_seconds: float = Field(default=10, ge=0)
+
+    # Fine-grained rights as policy: action -> roles, replacing the built-in defaults
+    # (see tickets.tickets.policy), e.g. TICKETS_POLICY_OVERRIDES='{"reassign": ["admin"]}'.
+    policy_overrides: dict[str, list[str]] = {}
+
+    max_body_bytes: int = 1_000_000
+    page_size_default: int = 25
+    page_size_max: int = 100

@@ -1,0 +1,164 @@
+"""Tickets, their comments and their timeline."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import Mapped, configure_mappers, mapped_column
+
+from tickets.db import Base
+
+STATUSES = ("new", "in_progress", "pending", "resolved", "closed", "rejected")
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(unique=True)
+    title: Mapped[str]
+    description: Mapped[str]
+    category_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("categories.id"))
+    priority: Mapped[str] = mapped_column(sa.ForeignKey("priorities.code"))
+    # How the priority was chosen: manual, rule, category or default.
+    priority_source: Mapped[str]
+    unit_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("units.id"))
+    requester_id: Mapped[uuid.UUID | None]
+    requester_name: Mapped[str | None]
+    created_by_id: Mapped[uuid.UUID]
+    created_by_name: Mapped[str]
+    created_by_role: Mapped[str]
+    contact_name: Mapped[str | None]
+    contact_phone: Mapped[str | None]
+    contact_email: Mapped[str | None]
+    channel: Mapped[str]
+    status: Mapped[str]
+    # The reason given with the last reject / pending / reopen.
+    status_reason: Mapped[str | None]
+    assignee_id: Mapped[uuid.UUID | None]
+    assignee_name: Mapped[str | None]
+    result_summary: Mapped[str | None]
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    # Optimistic concurrency: every change increments it; it is the ETag.
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # Metrics in working seconds (office hours only; resolution excludes paused time).
+    first_response_seconds: Mapped[int | None]
+    resolution_seconds: Mapped[int | None]
+
+    # SLA: targets copied from the policy of the ticket's priority, in working minutes.
+    sla_first_response_minutes: Mapped[int | None]
+    sla_resolution_minutes: Mapped[int | None]
+    # The instants at which each threshold is reached (warning, due, escalation).
+    first_response_warn_at: Mapped[datetime | None]
+    first_response_due_at: Mapped[datetime | None]
+    first_response_escalate_at: Mapped[datetime | None]
+    resolution_warn_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    resolution_escalate_at: Mapped[datetime | None]
+    # When each threshold fired: set once, so each event is emitted once per ticket.
+    first_response_warned_at: Mapped[datetime | None]
+    first_response_breached_at: Mapped[datetime | None]
+    first_response_escalated_at: Mapped[datetime | None]
+    resolution_warned_at: Mapped[datetime | None]
+    resolution_breached_at: Mapped[datetime | None]
+    resolution_escalated_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    # The resolution clock stops while pending or resolved: since when, and how much
+    # working time it has been stopped before (which pushes the due dates out).
+    sla_paused_since: Mapped[datetime | None]
+    sla_paused_seconds: Mapped[int] = mapped_column(default=0)
+    # The earliest threshold still to fire; the scheduler's only search key.
+    sla_next_check_at: Mapped[datetime | None]
+
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        sa.Computed(
+            "setweight(to_tsvector('indonesian', coalesce(number, '') || ' ' || title), 'A')"
+            " || setweight(to_tsvector('indonesian', description), 'B')",
+            persisted=True,
+        ),
+        deferred=True,
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN {STATUSES!r}", name="status"),
+        sa.Index("ix_tickets_created", "created_at", "id"),
+        sa.Index("ix_tickets_unit_created", "unit_id", "created_at", "id"),
+        sa.Index("ix_tickets_status_created", "status", "created_at"),
+        sa.Index("ix_tickets_assignee", "assignee_id", "status"),
+        sa.Index("ix_tickets_search", "search", postgresql_using="gin"),
+        sa.Index(
+            "ix_tickets_sla_next_check",
+            "sla_next_check_at",
+            postgresql_where=sa.text("sla_next_check_at IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_tickets_resolved_open",
+            "resolved_at",
+            postgresql_where=sa.text("status = 'resolved'"),
+        ),
+    )
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tickets.id"))
+    author_id: Mapped[uuid.UUID | None]
+    author_name: Mapped[str]
+    author_role: Mapped[str]
+    body: Mapped[str]
+    # Internal notes are for IT staff only; a requester never sees them anywhere.
+    internal: Mapped[bool]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (sa.Index("ix_comments_ticket", "ticket_id", "created_at"),)
+
+
+class TimelineEntry(Base):
+    """One immutable line of a ticket's history (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "timeline"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("tickets.id"))
+    at: Mapped[datetime]
+    kind: Mapped[str]
+    actor_id: Mapped[uuid.UUID | None]
+    actor_name: Mapped[str]
+    actor_role: Mapped[str]
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]
+    note: Mapped[str | None]
+    internal: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (sa.Index("ix_timeline_ticket", "ticket_id", "id"),)
+
+
+_TICKET_COLUMNS = [c for c in Ticket.__table__.columns if c.name != "search"]
+
+
+def make_ticket(values: Mapping[str, Any]) -> Ticket:
+    """A Ticket in no session from column values (missing ones are None).
+
+    The hot paths read and write tickets with plain SQL; building the object this way
+    skips the ORM's per-attribute bookkeeping of ``Ticket(...)`` (~10 µs instead of ~70).
+    Later changes to its attributes work as on any detached object.
+    """
+    mapper = Ticket.__mapper__
+    if not mapper.configured:
+        configure_mappers()
+    ticket = mapper.class_manager.new_instance()
+    ticket.__dict__.update({c.key: values.get(c.name) for c in _TICKET_COLUMNS})
+    return ticket

@@ -1,0 +1,56 @@
+"""Human-readable ticket numbers (``TKT-2026-000123``) from one PostgreSQL sequence per year.
+
+A sequence hands out numbers without any lock held for the transaction, so parallel creates
+never wait on each other; the price is that a rolled-back create leaves a gap, which is
+acceptable for a reference number. The year's sequence is created on first use (and for
+the current and next year at start-up) under an advisory lock, outside the request's
+transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+NUMBER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*-\d{4}-\d{1,12}$")
+
+
+def sequence_name(year: int) -> str:
+    return f"ticket_number_{year}"
+
+
+class TicketNumbers:
+    def __init__(self, engine: AsyncEngine, *, prefix: str, timezone: str, schema: str) -> None:
+        self._engine = engine
+        self._prefix = prefix
+        self._timezone = ZoneInfo(timezone)
+        self._schema = schema
+        self._ready: set[int] = set()
+
+    def year_of(self, instant: datetime) -> int:
+        return instant.astimezone(self._timezone).year
+
+    def format(self, year: int, value: int) -> str:
+        return f"{self._prefix}-{year}-{value:06d}"
+
+    async def sequence_for(self, year: int) -> str:
+        """The name of the year's sequence, created if this process has not seen it yet."""
+        if year not in self._ready:
+            await self.ensure(year)
+        return sequence_name(year)
+
+    async def ensure(self, *years: int) -> None:
+        async with self._engine.begin() as connection:
+            # Two replicas creating the same sequence at once would collide in the catalog.
+            lock = zlib.crc32(f"ticket-numbers:{self._schema}".encode())
+            await connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+            for year in years:
+                await connection.execute(
+                    sa.text(f'CREATE SEQUENCE IF NOT EXISTS "{sequence_name(int(year))}"')
+                )
+        self._ready.update(years)

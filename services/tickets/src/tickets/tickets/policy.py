@@ -1,0 +1,227 @@
+"""Who may do what to a ticket, and where each action leads: policy as data, not code.
+
+Two tables decide every request:
+
+- ``DEFAULT_ROLES``: action -> the roles that may perform it (overridable per deployment
+  with ``TICKETS_POLICY_OVERRIDES``, e.g. ``{"reassign": ["admin"]}``);
+- ``TRANSITIONS``: (status, action) -> the status after it. A pair missing from the table
+  is an illegal transition (409, with the actions that are allowed instead).
+
+A role missing an action gets 403; unit scoping (a requester sees only their own unit's
+tickets, everything else is 404) is applied before either table is consulted.
+
+Administrators read every ticket and dispatch (assign, reassign, close), edit and comment
+on them; the operational steps (verify, claim, pend, resolve) belong to agents, and an
+administrator who also works tickets does so with an agent account. Leaders only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from helpdesk_common.errors import ApiError
+
+Status = Literal["new", "in_progress", "pending", "resolved", "closed", "rejected"]
+Action = Literal[
+    "create",
+    "edit",
+    "comment",
+    "comment_internal",
+    "accept",
+    "claim",
+    "assign",
+    "reassign",
+    "reject",
+    "pending",
+    "resume",
+    "resolve",
+    "confirm",
+    "reopen",
+    "close",
+    "auto_close",
+]
+
+STATUSES: tuple[Status, ...] = ("new", "in_progress", "pending", "resolved", "closed", "rejected")
+OPEN_STATUSES: tuple[Status, ...] = ("new", "in_progress", "pending")
+STATUS_LABELS: dict[str, str] = {
+    "new": "Baru",
+    "in_progress": "Diproses",
+    "pending": "Tertunda",
+    "resolved": "Selesai",
+    "closed": "Ditutup",
+    "rejected": "Ditolak",
+}
+ROLES = ("requester", "agent", "admin", "leader")
+SYSTEM_ROLE = "system"
+
+DEFAULT_ROLES: dict[Action, frozenset[str]] = {
+    "create": frozenset({"requester", "agent"}),
+    "edit": frozenset({"agent", "admin"}),
+    "comment": frozenset({"requester", "agent", "admin"}),
+    "comment_internal": frozenset({"agent", "admin"}),
+    "accept": frozenset({"agent"}),
+    "claim": frozenset({"agent"}),
+    "assign": frozenset({"agent", "admin"}),
+    "reassign": frozenset({"agent", "admin"}),
+    "reject": frozenset({"agent"}),
+    "pending": frozenset({"agent"}),
+    # The requester answered what the agent was waiting for.
+    "resume": frozenset({"agent", "requester"}),
+    "resolve": frozenset({"agent"}),
+    "confirm": frozenset({"requester"}),
+    "reopen": frozenset({"requester", "agent"}),
+    "close": frozenset({"agent", "admin"}),
+    "auto_close": frozenset({SYSTEM_ROLE}),
+}
+
+# Actions that leave the status as it is are listed too: they are legal only there.
+TRANSITIONS: dict[tuple[Status, Action], Status] = {
+    ("new", "accept"): "in_progress",
+    ("new", "claim"): "in_progress",
+    ("new", "assign"): "new",
+    ("new", "reassign"): "new",
+    ("new", "reject"): "rejected",
+    ("new", "edit"): "new",
+    ("new", "comment"): "new",
+    ("new", "comment_internal"): "new",
+    ("in_progress", "claim"): "in_progress",
+    ("in_progress", "assign"): "in_progress",
+    ("in_progress", "reassign"): "in_progress",
+    ("in_progress", "pending"): "pending",
+    ("in_progress", "resolve"): "resolved",
+    ("in_progress", "edit"): "in_progress",
+    ("in_progress", "comment"): "in_progress",
+    ("in_progress", "comment_internal"): "in_progress",
+    ("pending", "assign"): "pending",
+    ("pending", "reassign"): "pending",
+    ("pending", "resume"): "in_progress",
+    ("pending", "resolve"): "resolved",
+    ("pending", "edit"): "pending",
+    ("pending", "comment"): "pending",
+    ("pending", "comment_internal"): "pending",
+    ("resolved", "confirm"): "closed",
+    ("resolved", "reopen"): "in_progress",
+    ("resolved", "close"): "closed",
+    ("resolved", "auto_close"): "closed",
+    ("resolved", "comment"): "resolved",
+    ("resolved", "comment_internal"): "resolved",
+    ("rejected", "comment"): "rejected",
+    ("rejected", "comment_internal"): "rejected",
+}
+
+# Shown to clients as the actions they can take on a ticket (allowed_actions).
+TICKET_ACTIONS: tuple[Action, ...] = (
+    "accept",
+    "claim",
+    "assign",
+    "reassign",
+    "reject",
+    "pending",
+    "resume",
+    "resolve",
+    "confirm",
+    "reopen",
+    "close",
+    "edit",
+    "comment",
+    "comment_internal",
+)
+
+VERBS: dict[str, str] = {
+    "accept": "accept",
+    "claim": "claim",
+    "assign": "assign",
+    "reassign": "reassign",
+    "reject": "reject",
+    "pending": "put on hold",
+    "resume": "resume",
+    "resolve": "resolve",
+    "confirm": "confirm",
+    "reopen": "reopen",
+    "close": "close",
+    "auto_close": "close",
+    "edit": "edit",
+    "comment": "comment on",
+    "comment_internal": "add internal notes to",
+    "create": "create",
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    roles: Mapping[str, frozenset[str]]
+
+    def may(self, role: str, action: str) -> bool:
+        return role in self.roles.get(action, frozenset())
+
+    def allowed_actions(self, *, role: str, status: str, assigned: bool) -> list[str]:
+        """What ``role`` can do to a ticket in ``status`` right now."""
+        allowed = []
+        for action in TICKET_ACTIONS:
+            if (status, action) not in TRANSITIONS or not self.may(role, action):
+                continue
+            # Claiming never takes a ticket from someone; assign vs reassign by holder.
+            if action == "claim" and assigned:
+                continue
+            if action == "assign" and assigned:
+                continue
+            if action == "reassign" and not assigned:
+                continue
+            allowed.append(action)
+        return allowed
+
+    def require_role(self, *, role: str, action: str) -> None:
+        if not self.may(role, action):
+            allowed = sorted(self.roles.get(action, ()))
+            raise ApiError(
+                403,
+                "forbidden",
+                f"Role '{role}' may not {VERBS.get(action, action)} tickets"
+                + (f" (allowed: {', '.join(allowed)})" if allowed else ""),
+            )
+
+    def check(self, *, role: str, status: str, action: str, assigned: bool) -> Status:
+        """The status after ``action``; 403 for the wrong role, 409 for the wrong status."""
+        self.require_role(role=role, action=action)
+        target = TRANSITIONS.get((status, action))  # type: ignore[call-overload]
+        if target is None:
+            allowed = self.allowed_actions(role=role, status=status, assigned=assigned)
+            raise ApiError(
+                409,
+                "invalid_transition",
+                f"Cannot {VERBS.get(action, action)} a ticket that is {status} "
+                f"({STATUS_LABELS.get(status, status)}); "
+                + (
+                    f"allowed now: {', '.join(allowed)}"
+                    if allowed
+                    else "no action of yours is allowed now"
+                ),
+                extra={"status": status, "action": action, "allowed_actions": allowed},
+            )
+        return target
+
+    def matrix(self) -> list[dict[str, object]]:
+        """The whole table, for ``GET /policy`` and the documentation."""
+        return [
+            {
+                "from_status": status,
+                "action": action,
+                "to_status": target,
+                "roles": sorted(self.roles.get(action, ())),
+            }
+            for (status, action), target in TRANSITIONS.items()
+        ]
+
+
+def build_policy(overrides: Mapping[str, list[str]] | None = None) -> Policy:
+    roles: dict[str, frozenset[str]] = dict(DEFAULT_ROLES)
+    for action, allowed in (overrides or {}).items():
+        if action not in DEFAULT_ROLES:
+            raise ValueError(f"unknown action {action!r} in policy overrides")
+        unknown = set(allowed) - set(ROLES) - {SYSTEM_ROLE}
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)} for action {action!r}")
+        roles[action] = frozenset(allowed)
+    return Policy(roles=roles)

@@ -1,0 +1,254 @@
+"""Reading tickets: lookup by id or number, unit scoping, search and cursor pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement, Select
+
+from helpdesk_common.auth import Principal
+from helpdesk_common.errors import ApiError
+from tickets.directory.models import Unit
+from tickets.masterdata.models import Priority
+from tickets.tickets.models import Comment, Ticket, TimelineEntry
+from tickets.tickets.numbering import NUMBER_PATTERN
+from tickets.tickets.present import Loaded
+
+# Stands in for "no due date" so that sorting by due date puts those last.
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def parse_ref(ref: str) -> uuid.UUID | str:
+    """A ticket's UUID, or its number (``TKT-2026-000123``, any case) as a string."""
+    value = ref.strip()
+    if NUMBER_PATTERN.match(value.upper()):
+        return value.upper()
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ApiError(
+            422,
+            "invalid_ticket_id",
+            "Not a ticket id: expected a UUID or a ticket number such as TKT-2026-000123",
+            field="ticket_id",
+        ) from None
+
+
+def ticket_matches(ref: str) -> ColumnElement[bool]:
+    """A ticket by its UUID or by its number."""
+    key = parse_ref(ref)
+    return Ticket.number == key if isinstance(key, str) else Ticket.id == key
+
+
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """Requesters see their own unit's tickets only; staff see all."""
+    if principal.role == "requester":
+        if principal.unit_id is None:
+            return sa.false()
+        return Ticket.unit_id == principal.unit_id
+    return sa.true()
+
+
+async def load_ticket(
+    session: AsyncSession, *, principal: Principal, ref: str, lock: bool = False
+) -> Loaded:
+    """The ticket, or 404 (also for a ticket the caller may not see: no hint it exists)."""
+    query = (
+        sa.select(Ticket, Unit.name)
+        .join(Unit, Unit.id == Ticket.unit_id)
+        .where(ticket_matches(ref), visible_to(principal))
+    )
+    if lock:
+        query = query.with_for_update(of=Ticket)
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise ApiError(404, "not_found", "Ticket not found")
+    return Loaded(ticket=row[0], unit_name=row[1])
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    statuses: Sequence[str] = ()
+    unit_id: uuid.UUID | None = None
+    category_id: uuid.UUID | None = None
+    priority: str | None = None
+    assignee_id: uuid.UUID | None = None
+    unassigned: bool = False
+    requester_id: uuid.UUID | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    overdue: bool | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class SortKey:
+    name: str
+    descending: bool
+
+    @property
+    def expression(self) -> ColumnElement[Any]:
+        return SORT_EXPRESSIONS[self.name]
+
+
+SORT_EXPRESSIONS: dict[str, Any] = {
+    "created_at": Ticket.created_at,
+    "updated_at": Ticket.updated_at,
+    "number": Ticket.number,
+    "priority": Priority.rank,
+    "due": sa.func.coalesce(Ticket.resolution_due_at, FAR_FUTURE),
+}
+TIMESTAMP_SORTS = {"created_at", "updated_at", "due"}
+
+
+def parse_sort(value: str) -> SortKey:
+    descending = value.startswith("-")
+    name = value.lstrip("-+")
+    if name not in SORT_EXPRESSIONS:
+        raise ApiError(
+            422,
+            "invalid_sort",
+            f"Unknown sort {name!r}; use one of {', '.join(SORT_EXPRESSIONS)} "
+            "(prefix '-' for descending)",
+            field="sort",
+        )
+    return SortKey(name=name, descending=descending)
+
+
+def encode_cursor(sort: SortKey, value: Any, ticket_id: uuid.UUID) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([sort.name, value, str(ticket_id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(sort: SortKey, cursor: str) -> tuple[Any, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        name, value, ticket_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if name != sort.name:
+            raise ValueError("cursor of another sort order")
+        if sort.name in TIMESTAMP_SORTS:
+            value = datetime.fromisoformat(value)
+        elif sort.name == "priority":
+            value = int(value)
+        else:
+            value = str(value)
+        return value, uuid.UUID(ticket_id)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ApiError(
+            422, "invalid_cursor", "The cursor is not valid for this listing", field="cursor"
+        ) from exc
+
+
+def _overdue(now: datetime) -> ColumnElement[bool]:
+    return sa.or_(
+        sa.and_(
+            Ticket.status == "new",
+            Ticket.first_response_at.is_(None),
+            Ticket.first_response_due_at <= now,
+        ),
+        sa.and_(
+            Ticket.status.in_(("new", "in_progress")),
+            Ticket.sla_paused_since.is_(None),
+            Ticket.resolution_due_at <= now,
+        ),
+    )
+
+
+def _apply_filters(query: Select[Any], *, filters: TicketFilters, now: datetime) -> Select[Any]:
+    if filters.statuses:
+        query = query.where(Ticket.status.in_(filters.statuses))
+    if filters.unit_id is not None:
+        query = query.where(Ticket.unit_id == filters.unit_id)
+    if filters.category_id is not None:
+        query = query.where(Ticket.category_id == filters.category_id)
+    if filters.priority is not None:
+        query = query.where(Ticket.priority == filters.priority)
+    if filters.assignee_id is not None:
+        query = query.where(Ticket.assignee_id == filters.assignee_id)
+    if filters.unassigned:
+        query = query.where(Ticket.assignee_id.is_(None))
+    if filters.requester_id is not None:
+        query = query.where(Ticket.requester_id == filters.requester_id)
+    if filters.created_from is not None:
+        query = query.where(Ticket.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        query = query.where(Ticket.created_at < filters.created_to)
+    if filters.overdue is True:
+        query = query.where(_overdue(now))
+    elif filters.overdue is False:
+        query = query.where(sa.not_(_overdue(now)))
+    if filters.q:
+        text = filters.q.strip()
+        if NUMBER_PATTERN.match(text.upper()):
+            query = query.where(Ticket.number == text.upper())
+        else:
+            query = query.where(
+                Ticket.search.bool_op("@@")(sa.func.websearch_to_tsquery("indonesian", text))
+            )
+    return query
+
+
+async def search_tickets(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    filters: TicketFilters,
+    sort: SortKey,
+    cursor: str | None,
+    limit: int,
+    now: datetime,
+) -> tuple[list[Loaded], str | None]:
+    key = sort.expression
+    query = (
+        sa.select(Ticket, Unit.name, key.label("sort_key"))
+        .join(Unit, Unit.id == Ticket.unit_id)
+        .where(visible_to(principal))
+    )
+    if sort.name == "priority":
+        query = query.join(Priority, Priority.code == Ticket.priority)
+    query = _apply_filters(query, filters=filters, now=now)
+    if cursor:
+        value, after_id = decode_cursor(sort, cursor)
+        position = sa.tuple_(key, Ticket.id)
+        boundary = sa.tuple_(sa.literal(value, key.type), sa.literal(after_id, Ticket.id.type))
+        query = query.where(position < boundary if sort.descending else position > boundary)
+    if sort.descending:
+        query = query.order_by(key.desc(), Ticket.id.desc())
+    else:
+        query = query.order_by(key.asc(), Ticket.id.asc())
+    rows = (await session.execute(query.limit(limit + 1))).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(sort, last.sort_key, last[0].id)
+    return [Loaded(ticket=row[0], unit_name=row[1]) for row in rows], next_cursor
+
+
+async def list_comments(
+    session: AsyncSession, *, principal: Principal, ticket_id: uuid.UUID
+) -> list[Comment]:
+    query = sa.select(Comment).where(Comment.ticket_id == ticket_id)
+    if principal.role == "requester":
+        query = query.where(sa.not_(Comment.internal))
+    return list((await session.scalars(query.order_by(Comment.created_at, Comment.id))).all())
+
+
+async def list_timeline(
+    session: AsyncSession, *, principal: Principal, ticket_id: uuid.UUID
+) -> list[TimelineEntry]:
+    query = sa.select(TimelineEntry).where(TimelineEntry.ticket_id == ticket_id)
+    if principal.role == "requester":
+        query = query.where(sa.not_(TimelineEntry.internal))
+    return list((await session.scalars(query.order_by(TimelineEntry.id))).all())

@@ -1,0 +1,154 @@
+"""Request and response bodies of the ticket endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2_000)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()\-]{5,30}$")]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+PriorityCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Channel = Literal["web", "api", "email", "webhook", "phone", "walk_in"]
+
+
+class StrictBody(BaseModel):
+    # A misspelt field is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class TicketCreate(StrictBody):
+    title: Title
+    description: Text
+    category_id: uuid.UUID
+    # Requesters create for their own unit (may be omitted); agents must name the unit.
+    unit_id: uuid.UUID | None = None
+    # Staff only: otherwise chosen by the rules (keywords, unit, category default).
+    priority: PriorityCode | None = None
+    # Agents creating on someone's behalf may name the requesting user.
+    requester_id: uuid.UUID | None = None
+    contact_name: Short | None = None
+    contact_phone: Phone | None = None
+    contact_email: Email | None = None
+    channel: Channel = "web"
+
+
+class TicketUpdate(StrictBody):
+    title: Title | None = None
+    description: Text | None = None
+    category_id: uuid.UUID | None = None
+    priority: PriorityCode | None = None
+    contact_name: Short | None = None
+    contact_phone: Phone | None = None
+    contact_email: Email | None = None
+    # Alternative to the If-Match header.
+    version: int | None = Field(default=None, ge=1)
+
+
+class VersionedBody(StrictBody):
+    # Optional: when given (or If-Match is sent) a stale version gets 412.
+    version: int | None = Field(default=None, ge=1)
+
+
+class AssignBody(VersionedBody):
+    assignee_id: uuid.UUID
+
+
+class ReasonBody(VersionedBody):
+    reason: Reason
+
+
+class OptionalReasonBody(VersionedBody):
+    reason: Reason | None = None
+
+
+class ResolveBody(VersionedBody):
+    result_summary: Text
+
+
+class CommentCreate(StrictBody):
+    body: Text
+    internal: bool = False
+
+
+class TicketOut(BaseModel):
+    id: uuid.UUID
+    number: str
+    title: str
+    description: str
+    status: str
+    status_label: str
+    priority: str
+    priority_name: str
+    priority_source: str
+    category_id: uuid.UUID | None
+    category_name: str | None
+    unit_id: uuid.UUID
+    unit_name: str | None
+    requester_id: uuid.UUID | None
+    requester_name: str | None
+    created_by_id: uuid.UUID
+    created_by_name: str
+    contact_name: str | None
+    contact_phone: str | None
+    contact_email: str | None
+    channel: str
+    assignee_id: uuid.UUID | None
+    assignee_name: str | None
+    status_reason: str | None
+    result_summary: str | None
+    reopen_count: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    first_response_seconds: int | None
+    resolution_seconds: int | None
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    sla_paused: bool
+    first_response_breached: bool
+    resolution_breached: bool
+    escalation_level: int
+    overdue: bool
+    allowed_actions: list[str]
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    next_cursor: str | None
+
+
+class CommentOut(BaseModel):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    author_id: uuid.UUID | None
+    author_name: str
+    author_role: str
+    body: str
+    internal: bool
+    created_at: datetime
+
+
+class TimelineOut(BaseModel):
+    id: int
+    at: datetime
+    kind: str
+    actor_id: uuid.UUID | None
+    actor_name: str
+    actor_role: str
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+    note: str | None
+    internal: bool
