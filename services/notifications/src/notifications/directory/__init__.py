@@ -1,0 +1,1 @@
+"""Local copy of users and units, kept from identity events."""

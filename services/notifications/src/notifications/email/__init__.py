@@ -1,0 +1,1 @@
+"""E-mail deliveries: rendering, queueing and sending over SMTP."""

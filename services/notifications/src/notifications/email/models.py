@@ -1,0 +1,63 @@
+"""One row per mail to send: rendered at enqueue time, so a retry sends the very same mail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from notifications.base import Base
+
+DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
+
+
+class EmailDelivery(Base):
+    __tablename__ = "email_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # Orders listings and serves as their cursor (ids are random).
+    seq: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), unique=True)
+    # The event that caused the mail (NULL for an administrator's test mail).
+    event_id: Mapped[uuid.UUID | None]
+    event_type: Mapped[str] = mapped_column(sa.Text)
+    ticket_id: Mapped[uuid.UUID | None]
+    ticket_number: Mapped[str | None] = mapped_column(sa.Text)
+    # Lower-cased address: the same person never gets one event's mail twice.
+    recipient: Mapped[str] = mapped_column(sa.Text)
+    recipient_name: Mapped[str | None] = mapped_column(sa.Text)
+    user_id: Mapped[uuid.UUID | None]
+    language: Mapped[str] = mapped_column(sa.Text)
+    subject: Mapped[str] = mapped_column(sa.Text)
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str] = mapped_column(sa.Text)
+
+    status: Mapped[str] = mapped_column(sa.Text, default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    # When the delivery is due. Claiming a delivery pushes this to the end of the claim's lease,
+    # so a delivery whose sender vanished (crash) falls due again by itself.
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    failed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "recipient", name="uq_email_deliveries_event_recipient"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'sending', 'sent', 'failed')", name="status_known"
+        ),
+        # The sender's claim query scans only unfinished rows, in due order.
+        sa.Index(
+            "ix_email_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=sa.text("status IN ('pending', 'sending')"),
+        ),
+        sa.Index("ix_email_deliveries_status_seq", "status", "seq"),
+    )

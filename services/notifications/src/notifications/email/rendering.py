@@ -1,0 +1,126 @@
+"""Rendering notifications from Jinja2 templates, in Bahasa Indonesia or English.
+
+Each kind of notification has ``templates/<lang>/<kind>.txt`` and ``<kind>.html``. The text
+template also sets two variables read by the service: ``subject`` (the mail's subject and the
+in-app title) and ``summary`` (the in-app body).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+from markupsafe import Markup, escape
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+LANGUAGES = ("id", "en")
+DEFAULT_LANGUAGE = "id"
+
+STATUS_LABELS = {
+    "id": {
+        "new": "Baru",
+        "in_progress": "Diproses",
+        "pending": "Tertunda",
+        "resolved": "Selesai",
+        "closed": "Ditutup",
+        "rejected": "Ditolak",
+    },
+    "en": {
+        "new": "New",
+        "in_progress": "In progress",
+        "pending": "Pending",
+        "resolved": "Resolved",
+        "closed": "Closed",
+        "rejected": "Rejected",
+    },
+}
+PRIORITY_LABELS = {
+    "id": {"low": "Rendah", "normal": "Normal", "high": "Tinggi", "critical": "Kritis"},
+    "en": {"low": "Low", "normal": "Normal", "high": "High", "critical": "Critical"},
+}
+SLA_TARGET_LABELS = {
+    "id": {"first_response": "respons pertama", "resolution": "penyelesaian"},
+    "en": {"first_response": "first response", "resolution": "resolution"},
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    summary: str
+    text: str
+    html: str
+
+
+def one_line(value: str, *, limit: int = 200) -> str:
+    """Collapse whitespace: a subject must never carry a line break (header injection)."""
+    collapsed = re.sub(r"\s+", " ", value).strip()
+    return collapsed if len(collapsed) <= limit else collapsed[: limit - 1].rstrip() + "…"
+
+
+def _nl2br(value: str | None) -> Markup:
+    # Escape first, then turn line breaks into <br>: user text stays inert in the HTML mail.
+    return Markup("<br>\n").join(escape(value or "").splitlines())
+
+
+class Renderer:
+    def __init__(self, *, timezone: str = "Asia/Jakarta", templates: Path = TEMPLATES) -> None:
+        try:
+            self._zone: ZoneInfo | None = ZoneInfo(timezone)
+        except ZoneInfoNotFoundError:
+            self._zone = None
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            # Templates ship with the code: no need to stat the files on every render.
+            auto_reload=False,
+        )
+        self._env.filters["nl2br"] = _nl2br
+
+    def language(self, value: str | None) -> str:
+        return value if value in LANGUAGES else DEFAULT_LANGUAGE
+
+    def _helpers(self, language: str) -> dict[str, Any]:
+        statuses = STATUS_LABELS[language]
+        priorities = PRIORITY_LABELS[language]
+        targets = SLA_TARGET_LABELS[language]
+
+        def when(value: datetime | None) -> str:
+            if value is None:
+                return "-"
+            if self._zone is not None:
+                local = value.astimezone(self._zone)
+                zone = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+                label = zone.get(str(self._zone), local.strftime("%Z"))
+            else:
+                local, label = value, "UTC"
+            return f"{local:%d-%m-%Y %H:%M} {label}"
+
+        return {
+            "status_label": lambda code: statuses.get(code, code),
+            "priority_label": lambda code: priorities.get(code, code),
+            "target_label": lambda code: targets.get(code, code),
+            "when": when,
+        }
+
+    def render(self, kind: str, *, language: str, context: dict[str, Any]) -> Rendered:
+        language = self.language(language)
+        values = {**context, **self._helpers(language), "language": language}
+        text_module = self._env.get_template(f"{language}/{kind}.txt").make_module(values)
+        subject = one_line(str(text_module.subject))
+        html = self._env.get_template(f"{language}/{kind}.html").render(values, subject=subject)
+        return Rendered(
+            subject=subject,
+            summary=one_line(str(text_module.summary), limit=500),
+            text=str(text_module),
+            html=html,
+        )

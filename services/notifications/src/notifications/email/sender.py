@@ -1,0 +1,351 @@
+"""The sender: claims due deliveries and sends them over several reused SMTP connections.
+
+Three kinds of task cooperate in one process:
+- new deliveries of this process's handlers arrive already claimed, in memory, as the
+  handler's transaction commits (as many as there is room for: see
+  :mod:`notifications.email.service`); the claimer takes the other due deliveries from
+  PostgreSQL (``FOR UPDATE SKIP LOCKED``, so replicas share the work) when a handler left
+  some unclaimed, else on a short poll (due retries, deliveries of another replica);
+- ``email_send_concurrency`` workers, each with its own kept-open SMTP connection, send them;
+- the recorder writes the outcomes back in batches (sent, retry later, failed), gathering
+  them for ``RECORD_GATHER_SECONDS`` first.
+Sending and recording are separate so that a mail goes out the moment it is claimed and the
+database sees one short transaction per batch, not one per mail.
+
+Delivery is at least once: should the process die after the server accepted a mail but
+before the outcome was written, the mail goes out again when its claim's lease runs out
+(with the same Message-ID, so mail clients can tell it is the same message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notifications.email.compose import compose_message
+from notifications.email.service import (
+    ClaimedDelivery,
+    FailedAttempt,
+    Handoff,
+    claim_due,
+    purge_finished,
+    record_results,
+    register_wakeup,
+    release,
+    unfinished_count,
+    unregister_wakeup,
+)
+from notifications.email.smtp import SmtpConnection, describe, is_permanent
+from notifications.settings import NotificationsSettings
+from notifications.settings_admin.service import SmtpConfigStore
+
+log = logging.getLogger("notifications.sender")
+
+EMAILS_SENT = Counter("notifications_emails_sent_total", "E-mails accepted by the SMTP server")
+EMAIL_FAILURES = Counter(
+    "notifications_email_failures_total",
+    "Failed send attempts, by outcome (retry scheduled, or failed for good)",
+    ["outcome"],
+)
+EMAIL_SEND_SECONDS = Histogram(
+    "notifications_email_send_seconds",
+    "Time to hand one e-mail to the SMTP server",
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
+)
+EMAIL_DELIVERY_SECONDS = Histogram(
+    "notifications_email_delivery_seconds",
+    "From the delivery being queued to the SMTP server accepting it",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+)
+EMAILS_IN_FLIGHT = Gauge("notifications_emails_in_flight", "Claimed deliveries not yet sent")
+EMAIL_BACKLOG = Gauge(
+    "notifications_email_backlog", "Deliveries not yet sent (pending or being sent), all replicas"
+)
+
+# The recorder waits this long for more outcomes before writing a batch. It delays nothing
+# but the "sent" mark (the mail is out already); the price is that a crash in this window
+# sends those mails again when their lease ends, as a crash before the write always did.
+RECORD_GATHER_SECONDS = 0.05
+
+
+def _raise_if_cancelled() -> None:
+    """Stop a loop whose cancellation a library swallowed.
+
+    On Python 3.11, ``asyncio.wait_for`` (used inside aiosmtplib and asyncpg) can drop a
+    cancellation that arrives just as the awaited call completes; the task then runs on as if
+    nothing happened. The request stays visible in ``Task.cancelling()``, so each loop checks it.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+class EmailSender:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: NotificationsSettings,
+        smtp_config: SmtpConfigStore,
+        handoff: Handoff | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._handoff = handoff
+        self._settings = settings
+        self._smtp_config = smtp_config
+        self._concurrency = settings.email_send_concurrency
+        # Claim a little ahead of the workers so none of them waits on the database, and
+        # refill only once half of that is used up: claims come in batches, not one per mail.
+        self._capacity = self._concurrency * 4
+        self._refill_at = self._capacity // 2
+        self._lease = timedelta(seconds=settings.email_claim_lease_seconds)
+        # Room promised to handlers whose transactions have not committed yet.
+        self._reserved = 0
+        self._running = False
+        self._queue: asyncio.Queue[ClaimedDelivery] = asyncio.Queue()
+        self._wakeup = asyncio.Event()
+        # Claimed by this sender and not yet finished (queued or being sent).
+        self._claimed: dict[uuid.UUID, ClaimedDelivery] = {}
+        self._more_due = False
+        self._sent: list[uuid.UUID] = []
+        self._failures: list[FailedAttempt] = []
+        self._results_ready = asyncio.Event()
+
+    # -- taking deliveries straight from this process's handlers ---------------------------
+
+    @property
+    def lease(self) -> timedelta:
+        return self._lease
+
+    def reserve(self, count: int) -> int:
+        if not self._running:
+            return 0
+        room = self._capacity - len(self._claimed) - self._reserved
+        taken = max(0, min(count, room))
+        self._reserved += taken
+        return taken
+
+    def release(self, count: int) -> None:
+        self._reserved = max(0, self._reserved - count)
+
+    def accept(self, deliveries: list[ClaimedDelivery]) -> None:
+        # Called as the handler's transaction commits: they are ours, claimed in the database.
+        self.release(len(deliveries))
+        for delivery in deliveries:
+            self._claimed[delivery.id] = delivery
+            self._queue.put_nowait(delivery)
+        EMAILS_IN_FLIGHT.set(len(self._claimed))
+
+    async def run(self) -> None:
+        register_wakeup(self._wakeup)
+        self._running = True
+        if self._handoff is not None:
+            self._handoff.attach(self)
+        workers = [
+            asyncio.create_task(self._work(), name=f"smtp-sender-{n}")
+            for n in range(self._concurrency)
+        ]
+        recorder = asyncio.create_task(self._record_loop(), name="smtp-recorder")
+        housekeeper = asyncio.create_task(self._housekeeping_loop(), name="smtp-housekeeping")
+        helpers = [*workers, recorder, housekeeper]
+        try:
+            await self._claim_loop()
+        finally:
+            self._running = False
+            if self._handoff is not None:
+                self._handoff.detach(self)
+            unregister_wakeup(self._wakeup)
+            for task in helpers:
+                task.cancel()
+            # Bounded: a worker stuck in a library call must not keep the service from stopping.
+            await asyncio.wait(helpers, timeout=5)
+            await self._shutdown_cleanly()
+
+    # -- claiming -------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        poll = self._settings.email_poll_interval
+        backoff = poll
+        while True:
+            _raise_if_cancelled()
+            self._wakeup.clear()
+            room = min(
+                self._capacity - len(self._claimed) - self._reserved,
+                self._settings.email_claim_batch_size,
+            )
+            claimed: list[ClaimedDelivery] = []
+            if room > 0:
+                try:
+                    async with self._sessionmaker() as session, session.begin():
+                        claimed = await claim_due(session, limit=room, lease=self._lease)
+                    backoff = poll
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("claiming e-mail deliveries failed, retrying: %r", exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(30.0, backoff * 2)
+                    continue
+                for delivery in claimed:
+                    self._claimed[delivery.id] = delivery
+                    self._queue.put_nowait(delivery)
+                EMAILS_IN_FLIGHT.set(len(self._claimed))
+            # A full claim (or no room) means more may be due: the workers wake this loop once
+            # they have worked the backlog down to the refill mark. Otherwise sleep until new
+            # deliveries commit or the poll is due.
+            self._more_due = room <= 0 or len(claimed) == room
+            if self._more_due and len(self._claimed) <= self._refill_at:
+                continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the awaited thing completes, and the sender would never stop.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll):
+                    await self._wakeup.wait()
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        connection = SmtpConnection(idle_close_seconds=self._settings.smtp_idle_close_seconds)
+        try:
+            while True:
+                _raise_if_cancelled()
+                try:
+                    async with asyncio.timeout(self._settings.smtp_idle_close_seconds):
+                        delivery = await self._queue.get()
+                except TimeoutError:
+                    await connection.close_if_idle()
+                    continue
+                await self._send_one(connection, delivery)
+        finally:
+            await connection.close()
+
+    async def _send_one(self, connection: SmtpConnection, delivery: ClaimedDelivery) -> None:
+        started = time.perf_counter()
+        try:
+            config = await self._smtp_config.current()
+            message = compose_message(
+                delivery_id=delivery.id,
+                sender=config.sender,
+                recipient=delivery.recipient,
+                recipient_name=delivery.recipient_name,
+                subject=delivery.subject,
+                body_text=delivery.body_text,
+                body_html=delivery.body_html,
+                ticket_id=delivery.ticket_id,
+                ticket_number=delivery.ticket_number,
+                event_type=delivery.event_type,
+            )
+            await connection.send(config, message, recipient=delivery.recipient)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._failures.append(
+                FailedAttempt(
+                    id=delivery.id,
+                    attempts=delivery.attempts,
+                    error=describe(exc),
+                    permanent=is_permanent(exc),
+                )
+            )
+            log.warning(
+                "e-mail %s to %s failed (attempt %d): %s",
+                delivery.id,
+                delivery.recipient,
+                delivery.attempts,
+                describe(exc),
+            )
+        else:
+            self._sent.append(delivery.id)
+            EMAILS_SENT.inc()
+            EMAIL_SEND_SECONDS.observe(time.perf_counter() - started)
+            EMAIL_DELIVERY_SECONDS.observe(
+                max(0.0, (datetime.now(UTC) - delivery.created_at).total_seconds())
+            )
+        self._claimed.pop(delivery.id, None)
+        EMAILS_IN_FLIGHT.set(len(self._claimed))
+        self._results_ready.set()
+        if self._more_due and len(self._claimed) <= self._refill_at:
+            self._wakeup.set()
+
+    # -- recording ------------------------------------------------------------------------
+
+    async def _record_loop(self) -> None:
+        while True:
+            _raise_if_cancelled()
+            await self._results_ready.wait()
+            await asyncio.sleep(RECORD_GATHER_SECONDS)
+            self._results_ready.clear()
+            try:
+                await self._record_pending_results()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The results stay in memory and are written on the next round; the rows
+                # remain claimed meanwhile, so nobody sends them again.
+                log.warning("recording e-mail results failed, retrying: %r", exc)
+                await asyncio.sleep(1.0)
+                self._results_ready.set()
+
+    async def _record_pending_results(self) -> None:
+        sent, self._sent = self._sent, []
+        failures, self._failures = self._failures, []
+        if not sent and not failures:
+            return
+        try:
+            async with self._sessionmaker() as session, session.begin():
+                await record_results(
+                    session,
+                    sent=sent,
+                    failures=failures,
+                    retry_delays=self._settings.email_retry_delays,
+                )
+        except BaseException:
+            self._sent[:0] = sent
+            self._failures[:0] = failures
+            raise
+        for failure in failures:
+            retried = not failure.permanent and failure.attempts <= len(
+                self._settings.email_retry_delays
+            )
+            EMAIL_FAILURES.labels("retry" if retried else "failed").inc()
+        if failures:
+            # A retry may be due sooner than the next poll when delays are short.
+            self._wakeup.set()
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    async def _housekeeping_loop(self) -> None:
+        retention = timedelta(days=self._settings.email_retention_days)
+        while True:
+            _raise_if_cancelled()
+            try:
+                async with self._sessionmaker() as session, session.begin():
+                    EMAIL_BACKLOG.set(await unfinished_count(session))
+                    purged = await purge_finished(session, older_than=retention)
+                if purged:
+                    log.info("purged %d e-mail deliveries past retention", purged)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("e-mail housekeeping failed: %r", exc)
+            await asyncio.sleep(self._settings.email_housekeeping_interval)
+
+    async def _shutdown_cleanly(self) -> None:
+        """Write what was sent and hand back what was claimed but never attempted."""
+        unattempted = list(self._claimed)
+        self._claimed.clear()
+        try:
+            async with asyncio.timeout(5):
+                await self._record_pending_results()
+                async with self._sessionmaker() as session, session.begin():
+                    await release(session, ids=unattempted)
+        except Exception as exc:
+            # Anything left claimed falls due again when its lease runs out.
+            log.warning("could not hand back claimed e-mail deliveries on stop: %r", exc)

@@ -1,0 +1,422 @@
+"""The e-mail delivery queue in PostgreSQL: enqueue, claim, record results, retry.
+
+Deliveries are written by the event handlers inside the inbox transaction and sent later by
+the sender worker; SMTP never runs inside a handler, so a slow or absent mail server cannot
+hold up the event flow.
+
+A sender in the same process with room to spare takes new deliveries straight from the
+handler: they are inserted already claimed by it (``sending``, first attempt, the claim's
+lease) and handed over, in memory, once the transaction commits. That saves a claim (an
+update of every row) and its wait per mail. The guarantees are those of a claim: other
+replicas leave the rows alone until the lease ends, and should this process die before the
+outcome is written, the rows fall due again when it does. Rows the sender has no room for
+are inserted pending and claimed as usual (``claim_due``), by any replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from helpdesk_common.errors import ApiError
+from notifications.email.models import EmailDelivery
+from notifications.rawdb import driver_connection
+
+# -- waking the sender, handing deliveries over ------------------------------------------
+
+_wakeups: set[asyncio.Event] = set()
+_DIRTY = "email_deliveries_enqueued"
+_HANDOFF = "email_deliveries_handed_off"
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    id: uuid.UUID
+    event_id: uuid.UUID | None
+    event_type: str
+    ticket_id: uuid.UUID | None
+    ticket_number: str | None
+    recipient: str
+    recipient_name: str | None
+    subject: str
+    body_text: str
+    body_html: str
+    attempts: int
+    created_at: datetime
+
+
+class Outlet(Protocol):
+    """A sender in this process that takes deliveries straight from the handlers."""
+
+    lease: timedelta
+
+    def reserve(self, count: int) -> int:
+        """Room for up to ``count`` more deliveries: how many it takes (0 to count)."""
+
+    def release(self, count: int) -> None:
+        """Give back reserved room that was not used (rolled back, or a duplicate)."""
+
+    def accept(self, deliveries: list[ClaimedDelivery]) -> None:
+        """Send these (committed as claimed by this process, within reserved room)."""
+
+
+class Handoff:
+    """Links an app's event handlers to its running sender (one per app, not per process:
+    tests run several apps, on other schemas, in one process)."""
+
+    def __init__(self) -> None:
+        self.outlet: Outlet | None = None
+
+    def attach(self, outlet: Outlet) -> None:
+        if self.outlet is None:
+            self.outlet = outlet
+
+    def detach(self, outlet: Outlet) -> None:
+        if self.outlet is outlet:
+            self.outlet = None
+
+
+def register_wakeup(event: asyncio.Event) -> None:
+    _wakeups.add(event)
+
+
+def unregister_wakeup(event: asyncio.Event) -> None:
+    _wakeups.discard(event)
+
+
+def mark_enqueued(session: AsyncSession) -> None:
+    """Wake this process's senders once the caller's transaction commits."""
+    session.info[_DIRTY] = True
+
+
+@dataclass
+class _Handoff:
+    outlet: Outlet
+    reserved: int
+    deliveries: list[ClaimedDelivery]
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _wake_senders(session: Session) -> None:
+    # Only after commit: the rows exist for everyone, and the claim query can see them.
+    for handoff in session.info.pop(_HANDOFF, ()):
+        handoff.outlet.release(handoff.reserved - len(handoff.deliveries))
+        handoff.outlet.accept(handoff.deliveries)
+    if session.info.pop(_DIRTY, False):
+        for wakeup in _wakeups:
+            wakeup.set()
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_DIRTY, None)
+    for handoff in session.info.pop(_HANDOFF, ()):
+        handoff.outlet.release(handoff.reserved)
+
+
+# -- enqueueing -------------------------------------------------------------------------
+
+
+_DELIVERY_COLUMNS = (
+    ("event_id", "uuid"),
+    ("event_type", "text"),
+    ("ticket_id", "uuid"),
+    ("ticket_number", "text"),
+    ("recipient", "text"),
+    ("recipient_name", "text"),
+    ("user_id", "uuid"),
+    ("language", "text"),
+    ("subject", "text"),
+    ("body_text", "text"),
+    ("body_html", "text"),
+)
+_NAMES = ", ".join(name for name, _ in _DELIVERY_COLUMNS)
+# Every row in one statement, one array per column (the text never changes, so asyncpg
+# prepares it once per connection). The first $2 rows are claimed by this process's sender
+# (lease $3). A row whose (event, address) pair is already queued is skipped: a redelivered
+# event never mails anyone twice; RETURNING tells which rows are new.
+_ENQUEUE = f"""
+INSERT INTO email_deliveries (id, {_NAMES}, status, attempts, next_attempt_at)
+SELECT id, {_NAMES},
+       CASE WHEN n <= $2 THEN 'sending' ELSE 'pending' END,
+       CASE WHEN n <= $2 THEN 1 ELSE 0 END,
+       CASE WHEN n <= $2 THEN now() + $3::interval ELSE now() END
+  FROM unnest($1::uuid[], {
+    ", ".join(f"${n}::{kind}[]" for n, (_, kind) in enumerate(_DELIVERY_COLUMNS, start=4))
+}) WITH ORDINALITY AS r (id, {_NAMES}, n)
+ON CONFLICT ON CONSTRAINT uq_email_deliveries_event_recipient DO NOTHING
+RETURNING id
+"""
+
+
+async def enqueue_deliveries(
+    session: AsyncSession, *, rows: Sequence[dict[str, Any]], handoff: Handoff | None = None
+) -> None:
+    """Insert deliveries; one (event, address) pair is only ever queued once.
+
+    With a ``handoff`` whose sender is running, as many as that sender has room for are
+    claimed for it and handed over when the transaction commits; the others wait, pending,
+    for a claim.
+    """
+    if not rows:
+        return
+    outlet = handoff.outlet if handoff is not None else None
+    claimed = outlet.reserve(len(rows)) if outlet is not None else 0
+    ids = [uuid.uuid4() for _ in rows]
+    try:
+        connection = await driver_connection(session)
+        inserted = {
+            record[0]
+            for record in await connection.fetch(
+                _ENQUEUE,
+                ids,
+                claimed,
+                outlet.lease if outlet is not None else timedelta(0),
+                *([row.get(name) for row in rows] for name, _ in _DELIVERY_COLUMNS),
+            )
+        }
+    except BaseException:
+        if outlet is not None:
+            outlet.release(claimed)
+        raise
+    if outlet is not None and claimed:
+        now = datetime.now(UTC)
+        handed = [
+            ClaimedDelivery(
+                id=delivery_id,
+                event_id=row.get("event_id"),
+                event_type=row["event_type"],
+                ticket_id=row.get("ticket_id"),
+                ticket_number=row.get("ticket_number"),
+                recipient=row["recipient"],
+                recipient_name=row.get("recipient_name"),
+                subject=row["subject"],
+                body_text=row["body_text"],
+                body_html=row["body_html"],
+                attempts=1,
+                created_at=now,
+            )
+            for delivery_id, row in zip(ids[:claimed], rows[:claimed], strict=True)
+            if delivery_id in inserted
+        ]
+        session.info.setdefault(_HANDOFF, []).append(_Handoff(outlet, claimed, handed))
+    if any(delivery_id in inserted for delivery_id in ids[claimed:]):
+        mark_enqueued(session)
+
+
+# -- claiming and recording results ------------------------------------------------------
+
+_CLAIMED_COLUMNS = (
+    "id, event_id, event_type, ticket_id, ticket_number, recipient, recipient_name, "
+    "subject, body_text, body_html, attempts, created_at"
+)
+# SKIP LOCKED lets several replicas claim side by side without waiting on each other. The
+# claim pushes next_attempt_at to the end of the lease: should this sender die mid-send,
+# the delivery falls due again by itself.
+_CLAIM = f"""
+UPDATE email_deliveries
+   SET status = 'sending', attempts = attempts + 1, next_attempt_at = now() + $2::interval
+ WHERE id IN (SELECT id FROM email_deliveries
+               WHERE status IN ('pending', 'sending') AND next_attempt_at <= now()
+               ORDER BY next_attempt_at
+               LIMIT $1
+               FOR UPDATE SKIP LOCKED)
+RETURNING {_CLAIMED_COLUMNS}
+"""
+
+
+async def claim_due(
+    session: AsyncSession, *, limit: int, lease: timedelta
+) -> list[ClaimedDelivery]:
+    """Take up to ``limit`` due deliveries for this sender, oldest first."""
+    connection = await driver_connection(session)
+    claimed = [ClaimedDelivery(*record) for record in await connection.fetch(_CLAIM, limit, lease)]
+    claimed.sort(key=lambda d: d.created_at)
+    return claimed
+
+
+@dataclass(frozen=True)
+class FailedAttempt:
+    id: uuid.UUID
+    attempts: int
+    error: str
+    permanent: bool
+
+
+def retry_delay(attempts: int, delays: Sequence[float]) -> float | None:
+    """Seconds until the next attempt after ``attempts`` failures; None once exhausted."""
+    if attempts > len(delays):
+        return None
+    base = delays[attempts - 1]
+    # A little jitter spreads the retries of a batch that failed together (server down), so
+    # they do not all hit the server again in the same instant when it comes back.
+    return base * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
+
+
+# Only rows still claimed ('sending') are updated: an administrator's action in between wins.
+_MARK_SENT = """
+UPDATE email_deliveries SET status = 'sent', sent_at = now(), last_error = NULL
+ WHERE id = ANY($1::uuid[]) AND status = 'sending'
+"""
+# A NULL delay means no more attempts: failed for good.
+_MARK_FAILED = """
+UPDATE email_deliveries AS d
+   SET last_error = f.error,
+       status = CASE WHEN f.delay IS NULL THEN 'failed' ELSE 'pending' END,
+       failed_at = CASE WHEN f.delay IS NULL THEN now() ELSE d.failed_at END,
+       next_attempt_at = CASE WHEN f.delay IS NULL THEN d.next_attempt_at
+                              ELSE now() + make_interval(secs => f.delay) END
+  FROM unnest($1::uuid[], $2::text[], $3::float8[]) AS f (id, error, delay)
+ WHERE d.id = f.id AND d.status = 'sending'
+"""
+
+
+async def record_results(
+    session: AsyncSession,
+    *,
+    sent: Sequence[uuid.UUID],
+    failures: Sequence[FailedAttempt],
+    retry_delays: Sequence[float],
+) -> None:
+    """Write a batch of outcomes: one statement for the sent, one for the failed."""
+    connection = await driver_connection(session)
+    if sent:
+        await connection.execute(_MARK_SENT, list(sent))
+    if failures:
+        await connection.execute(
+            _MARK_FAILED,
+            [failure.id for failure in failures],
+            [failure.error[:2000] for failure in failures],
+            [
+                None if failure.permanent else retry_delay(failure.attempts, retry_delays)
+                for failure in failures
+            ],
+        )
+
+
+_RELEASE = """
+UPDATE email_deliveries
+   SET status = 'pending', attempts = greatest(attempts - 1, 0), next_attempt_at = now()
+ WHERE id = ANY($1::uuid[]) AND status = 'sending'
+"""
+
+
+async def release(session: AsyncSession, *, ids: Sequence[uuid.UUID]) -> None:
+    """Hand back claimed deliveries that were never attempted (the sender is stopping)."""
+    if not ids:
+        return
+    connection = await driver_connection(session)
+    await connection.execute(_RELEASE, list(ids))
+
+
+# -- housekeeping -----------------------------------------------------------------------
+
+
+async def unfinished_count(session: AsyncSession) -> int:
+    count = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(EmailDelivery)
+        .where(EmailDelivery.status.in_(("pending", "sending")))
+    )
+    return int(count or 0)
+
+
+async def purge_finished(session: AsyncSession, *, older_than: timedelta, limit: int = 5000) -> int:
+    """Delete sent and failed deliveries past retention (their bodies hold personal data).
+
+    A bounded batch per call keeps each delete short; the next round takes the rest.
+    """
+    old = (
+        sa.select(EmailDelivery.id)
+        .where(
+            EmailDelivery.status.in_(("sent", "failed")),
+            EmailDelivery.created_at < sa.func.now() - older_than,
+        )
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        sa.delete(EmailDelivery).where(EmailDelivery.id.in_(old)).returning(EmailDelivery.id)
+    )
+    return len(result.all())
+
+
+# -- administration ---------------------------------------------------------------------
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    ticket_id: uuid.UUID | None,
+    before: int | None,
+    limit: int,
+) -> list[EmailDelivery]:
+    query = sa.select(EmailDelivery).order_by(EmailDelivery.seq.desc()).limit(limit)
+    if status is not None:
+        query = query.where(EmailDelivery.status == status)
+    if ticket_id is not None:
+        query = query.where(EmailDelivery.ticket_id == ticket_id)
+    if before is not None:
+        query = query.where(EmailDelivery.seq < before)
+    return list(await session.scalars(query))
+
+
+async def get_delivery(session: AsyncSession, *, delivery_id: uuid.UUID) -> EmailDelivery:
+    delivery = await session.get(EmailDelivery, delivery_id)
+    if delivery is None:
+        raise ApiError(404, "not_found", "No such e-mail delivery")
+    return delivery
+
+
+async def delivery_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        sa.select(EmailDelivery.status, sa.func.count()).group_by(EmailDelivery.status)
+    )
+    counts = {"pending": 0, "sending": 0, "sent": 0, "failed": 0}
+    counts.update({status: int(count) for status, count in rows})
+    return counts
+
+
+async def retry_delivery(session: AsyncSession, *, delivery_id: uuid.UUID) -> EmailDelivery:
+    """Put a failed delivery back in the queue with a fresh set of attempts."""
+    delivery = await session.get(EmailDelivery, delivery_id, with_for_update=True)
+    if delivery is None:
+        raise ApiError(404, "not_found", "No such e-mail delivery")
+    if delivery.status != "failed":
+        raise ApiError(
+            409,
+            "not_failed",
+            f"Only a failed delivery can be retried; this one is {delivery.status}",
+        )
+    delivery.status = "pending"
+    delivery.attempts = 0
+    delivery.failed_at = None
+    delivery.next_attempt_at = sa.func.now()
+    await session.flush()
+    await session.refresh(delivery)
+    mark_enqueued(session)
+    return delivery
+
+
+async def retry_all_failed(session: AsyncSession) -> int:
+    result = await session.execute(
+        sa.update(EmailDelivery)
+        .where(EmailDelivery.status == "failed")
+        .values(status="pending", attempts=0, failed_at=None, next_attempt_at=sa.func.now())
+        .returning(EmailDelivery.id)
+    )
+    count = len(result.all())
+    if count:
+        mark_enqueued(session)
+    return count

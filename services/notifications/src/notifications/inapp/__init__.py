@@ -1,0 +1,1 @@
+"""In-app notifications: a list per user with read state."""

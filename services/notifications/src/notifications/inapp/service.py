@@ -1,0 +1,102 @@
+"""In-app notifications: create from events, list, count and mark read."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpdesk_common.errors import ApiError
+from notifications.inapp.models import Notification
+from notifications.rawdb import driver_connection
+
+_NOTIFICATION_COLUMNS = (
+    ("user_id", "uuid"),
+    ("event_id", "uuid"),
+    ("event_type", "text"),
+    ("ticket_id", "uuid"),
+    ("ticket_number", "text"),
+    ("title", "text"),
+    ("body", "text"),
+    ("link", "text"),
+    ("created_at", "timestamptz"),
+)
+_NAMES = ", ".join(name for name, _ in _NOTIFICATION_COLUMNS)
+# One statement for all rows, one array per column (see notifications.rawdb); an event
+# redelivered after a crash adds nothing.
+_ADD = f"""
+INSERT INTO notifications (id, {_NAMES})
+SELECT id, {_NAMES.replace("created_at", "coalesce(created_at, now())")}
+  FROM unnest($1::uuid[], {
+    ", ".join(f"${n}::{kind}[]" for n, (_, kind) in enumerate(_NOTIFICATION_COLUMNS, start=2))
+}) AS r (id, {_NAMES})
+ON CONFLICT ON CONSTRAINT uq_notifications_event_user DO NOTHING
+"""
+
+
+async def add_notifications(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    connection = await driver_connection(session)
+    await connection.execute(
+        _ADD,
+        [uuid.uuid4() for _ in rows],
+        *([row.get(name) for row in rows] for name, _ in _NOTIFICATION_COLUMNS),
+    )
+
+
+async def list_notifications(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    unread_only: bool,
+    before: int | None,
+    limit: int,
+) -> list[Notification]:
+    query = (
+        sa.select(Notification)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.seq.desc())
+        .limit(limit)
+    )
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    if before is not None:
+        query = query.where(Notification.seq < before)
+    return list(await session.scalars(query))
+
+
+async def unread_count(session: AsyncSession, *, user_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
+    return int(count or 0)
+
+
+async def mark_read(
+    session: AsyncSession, *, user_id: uuid.UUID, notification_id: uuid.UUID
+) -> Notification:
+    notification = await session.get(Notification, notification_id)
+    # Someone else's notification answers like a missing one: ids reveal nothing.
+    if notification is None or notification.user_id != user_id:
+        raise ApiError(404, "not_found", "No such notification")
+    if notification.read_at is None:
+        notification.read_at = sa.func.now()
+        await session.flush()
+        await session.refresh(notification)
+    return notification
+
+
+async def mark_all_read(session: AsyncSession, *, user_id: uuid.UUID) -> int:
+    result = await session.execute(
+        sa.update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=sa.func.now())
+        .returning(Notification.id)
+    )
+    return len(result.all())

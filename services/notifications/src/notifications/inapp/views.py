@@ -1,0 +1,91 @@
+"""The current user's in-app notifications (gateway: /api/notifications/notifications...)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from helpdesk_common.auth import CurrentUser
+from helpdesk_common.db import SessionDep
+from notifications.inapp import service
+from notifications.inapp.models import Notification
+from notifications.inapp.schemas import (
+    NotificationOut,
+    NotificationPage,
+    ReadAllResult,
+    UnreadCount,
+)
+from notifications.pagination import next_cursor, parse_cursor
+
+router = APIRouter(prefix="/notifications", tags=["in-app notifications"])
+
+
+def to_out(notification: Notification) -> NotificationOut:
+    return NotificationOut(
+        id=notification.id,
+        event_type=notification.event_type,
+        ticket_id=notification.ticket_id,
+        ticket_number=notification.ticket_number,
+        title=notification.title,
+        body=notification.body,
+        link=notification.link,
+        created_at=notification.created_at,
+        read_at=notification.read_at,
+        is_read=notification.read_at is not None,
+    )
+
+
+@router.get("")
+async def list_my_notifications(
+    principal: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    unread: Annotated[bool, Query(description="only unread notifications")] = False,
+) -> NotificationPage:
+    async with session.begin():
+        items = await service.list_notifications(
+            session,
+            user_id=principal.user_id,
+            unread_only=unread,
+            before=parse_cursor(cursor),
+            limit=limit,
+        )
+        count = await service.unread_count(session, user_id=principal.user_id)
+    return NotificationPage(
+        items=[to_out(n) for n in items],
+        next_cursor=next_cursor([n.seq for n in items], limit=limit),
+        unread_count=count,
+    )
+
+
+@router.get("/unread-count")
+async def my_unread_count(principal: CurrentUser, session: SessionDep) -> UnreadCount:
+    async with session.begin():
+        return UnreadCount(
+            unread_count=await service.unread_count(session, user_id=principal.user_id)
+        )
+
+
+@router.post("/read-all")
+async def mark_all_my_notifications_read(
+    principal: CurrentUser, session: SessionDep
+) -> ReadAllResult:
+    async with session.begin():
+        marked = await service.mark_all_read(session, user_id=principal.user_id)
+        # Counted again rather than assumed 0: a notification may have arrived meanwhile.
+        count = await service.unread_count(session, user_id=principal.user_id)
+    return ReadAllResult(marked_read=marked, unread_count=count)
+
+
+@router.post("/{notification_id}/read")
+async def mark_notification_read(
+    notification_id: uuid.UUID, principal: CurrentUser, session: SessionDep
+) -> NotificationOut:
+    async with session.begin():
+        notification = await service.mark_read(
+            session, user_id=principal.user_id, notification_id=notification_id
+        )
+    return to_out(notification)

@@ -1,0 +1,69 @@
+"""The notifications service: ``uvicorn notifications.main:create_app --factory``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from helpdesk_common.app import create_service_app
+from helpdesk_common.db import create_engine, create_sessionmaker
+from notifications.consumer import build_consumer
+from notifications.email.rendering import Renderer
+from notifications.email.sender import EmailSender
+from notifications.email.service import Handoff
+from notifications.email.views import router as deliveries_router
+from notifications.inapp.views import router as inapp_router
+from notifications.settings import NotificationsSettings
+from notifications.settings_admin.crypto import PasswordCipher
+from notifications.settings_admin.service import SmtpConfigStore
+from notifications.settings_admin.views import router as smtp_settings_router
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
+    settings = settings or NotificationsSettings()
+    renderer = Renderer(timezone=settings.timezone)
+    cipher = PasswordCipher(settings.secret_key)
+    # The handlers give new deliveries straight to this app's sender (see email.service).
+    handoff = Handoff()
+
+    async def on_startup(app: FastAPI) -> None:
+        app.state.smtp_config = SmtpConfigStore(
+            sessionmaker=app.state.sessionmaker, settings=settings, cipher=cipher
+        )
+
+    async def email_sender(app: FastAPI) -> None:
+        # A pool of its own: the consumer's handlers (up to ``consumer_prefetch`` at once)
+        # would otherwise hold every shared connection and the sender would wait behind them.
+        engine = create_engine(
+            settings.model_copy(
+                update={"db_pool_size": settings.email_db_pool_size, "db_max_overflow": 0}
+            )
+        )
+        sender = EmailSender(
+            sessionmaker=create_sessionmaker(engine),
+            settings=settings,
+            smtp_config=app.state.smtp_config,
+            handoff=handoff,
+        )
+        app.state.email_sender = sender
+        try:
+            await sender.run()
+        finally:
+            await engine.dispose()
+
+    app = create_service_app(
+        settings=settings,
+        title="Helpdesk notifications",
+        routers=[inapp_router, smtp_settings_router, deliveries_router],
+        migrations=MIGRATIONS,
+        consumers=[build_consumer(settings=settings, renderer=renderer, handoff=handoff)],
+        workers=[email_sender],
+        on_startup=on_startup,
+    )
+    app.state.renderer = renderer
+    app.state.cipher = cipher
+    app.state.email_handoff = handoff
+    return app

@@ -1,0 +1,133 @@
+"""Ticket events become queued e-mails and in-app notifications, in the inbox transaction.
+
+Nothing is sent here: the handler only writes rows, so it is fast, it is undone with the
+inbox row if anything fails, and a redelivered event (already in the inbox) adds nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpdesk_common.consumer import Consumer
+from helpdesk_common.contracts import EventEnvelope, EventPayload
+from helpdesk_common.contracts.tickets import TicketEvent
+from notifications.email.rendering import Renderer
+from notifications.email.service import Handoff, enqueue_deliveries
+from notifications.inapp.service import add_notifications
+from notifications.routing.recipients import plan_recipients
+from notifications.settings import NotificationsSettings
+
+# The template (``templates/<lang>/<kind>.*``) of each ticket event.
+KIND_BY_EVENT = {
+    "ticket.created": "created",
+    "ticket.assigned": "assigned",
+    "ticket.status_changed": "status_changed",
+    "ticket.commented": "commented",
+    "ticket.resolved": "resolved",
+    "ticket.closed": "closed",
+    "ticket.reopened": "reopened",
+    "ticket.sla_warning": "sla_warning",
+    "ticket.sla_breached": "sla_breached",
+    "ticket.escalated": "escalated",
+}
+
+NOTIFICATIONS_PLANNED = Counter(
+    "notifications_planned_total",
+    "Notifications created from events, by event type and channel",
+    ["event_type", "channel"],
+)
+
+
+def ticket_link(settings: NotificationsSettings, ticket_id: object) -> str:
+    return f"{settings.web_base_url.rstrip('/')}/#/tickets/{ticket_id}"
+
+
+async def notify_ticket_event(
+    session: AsyncSession,
+    *,
+    envelope: EventEnvelope,
+    payload: TicketEvent,
+    settings: NotificationsSettings,
+    renderer: Renderer,
+    handoff: Handoff | None = None,
+) -> None:
+    recipients = await plan_recipients(session, payload=payload, settings=settings)
+    if not recipients:
+        return
+    kind = KIND_BY_EVENT[envelope.event_type]
+    ticket = payload.ticket
+    link = ticket_link(settings, ticket.ticket_id)
+    deliveries: list[dict[str, Any]] = []
+    in_app: list[dict[str, Any]] = []
+    for recipient in recipients:
+        rendered = renderer.render(
+            kind,
+            language=recipient.language,
+            context={
+                "brand": settings.brand_name,
+                "recipient": recipient,
+                "ticket": ticket,
+                "event": payload,
+                "actor": payload.actor,
+                "link": link,
+            },
+        )
+        if recipient.email is not None:
+            deliveries.append(
+                {
+                    "event_id": envelope.event_id,
+                    "event_type": envelope.event_type,
+                    "ticket_id": ticket.ticket_id,
+                    "ticket_number": ticket.number,
+                    "recipient": recipient.email,
+                    "recipient_name": recipient.name or None,
+                    "user_id": recipient.user_id,
+                    "language": renderer.language(recipient.language),
+                    "subject": rendered.subject,
+                    "body_text": rendered.text,
+                    "body_html": rendered.html,
+                }
+            )
+        if recipient.user_id is not None and recipient.in_app:
+            in_app.append(
+                {
+                    "user_id": recipient.user_id,
+                    "event_id": envelope.event_id,
+                    "event_type": envelope.event_type,
+                    "ticket_id": ticket.ticket_id,
+                    "ticket_number": ticket.number,
+                    "title": rendered.subject,
+                    "body": rendered.summary,
+                    "link": link,
+                    "created_at": envelope.occurred_at,
+                }
+            )
+    await enqueue_deliveries(session, rows=deliveries, handoff=handoff)
+    await add_notifications(session, rows=in_app)
+    NOTIFICATIONS_PLANNED.labels(envelope.event_type, "email").inc(len(deliveries))
+    NOTIFICATIONS_PLANNED.labels(envelope.event_type, "in_app").inc(len(in_app))
+
+
+def register(
+    consumer: Consumer,
+    *,
+    settings: NotificationsSettings,
+    renderer: Renderer,
+    handoff: Handoff | None = None,
+) -> None:
+    async def handle(session: AsyncSession, envelope: EventEnvelope, payload: EventPayload) -> None:
+        assert isinstance(payload, TicketEvent)
+        await notify_ticket_event(
+            session,
+            envelope=envelope,
+            payload=payload,
+            settings=settings,
+            renderer=renderer,
+            handoff=handoff,
+        )
+
+    for event_type in KIND_BY_EVENT:
+        consumer.on(event_type)(handle)

@@ -1,0 +1,227 @@
+"""Who hears what, decided from the event's ticket snapshot and the local directory.
+
+| event                  | recipients                                                       |
+|------------------------|------------------------------------------------------------------|
+| ticket.created         | requester, unit contact, active agents (``notify_agents_on_created``) |
+| ticket.assigned        | the new assignee                                                 |
+| ticket.status_changed  | requester, unit contact (not for resolved / closed: see below)   |
+| ticket.resolved        | requester, unit contact (with the result summary)                |
+| ticket.closed          | requester, unit contact                                          |
+| ticket.reopened        | assignee                                                         |
+| ticket.commented       | assignee; requester too if the comment is public                 |
+| ticket.sla_warning     | assignee                                                         |
+| ticket.sla_breached    | assignee, users with a role in ``sla_breach_roles``              |
+| ticket.escalated       | assignee, users with a role in the event's ``escalated_to_roles``|
+
+``ticket.status_changed`` accompanies every transition; for resolved and closed the specific
+event carries more (the result summary, automatic closing), so the generic one stays silent
+and nobody gets two mails for one transition. The actor is left out (``notify_actor``),
+except that a requester who creates a ticket still gets the e-mail receipt with its number
+(no in-app notice of their own action). Inactive users are left out, and an address gets at
+most one mail per event.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpdesk_common.contracts.tickets import (
+    TicketAssigned,
+    TicketCommented,
+    TicketEscalated,
+    TicketEvent,
+    TicketStatusChanged,
+)
+from notifications.directory.service import KnownUser, directory_excerpt
+from notifications.settings import NotificationsSettings
+
+log = logging.getLogger("notifications.routing")
+
+STAFF_ROLES = frozenset({"agent", "admin", "leader"})
+
+UNKNOWN_RECIPIENTS = Counter(
+    "notifications_unknown_recipients_total",
+    "Recipients missing from the local directory (no e-mail address known, in-app only)",
+)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    # requester, unit_contact, assignee, agent, supervisor: templates word the mail by it.
+    reason: str
+    name: str
+    language: str
+    email: str | None  # None: in-app only
+    user_id: uuid.UUID | None  # None: e-mail only (a unit's contact address)
+    in_app: bool = True
+
+
+@dataclass(frozen=True)
+class _Audience:
+    requester_side: bool = False
+    requester_only: bool = False
+    assignee: bool = False
+    agents: bool = False
+    roles: frozenset[str] = frozenset()
+
+
+def _audience(payload: TicketEvent, settings: NotificationsSettings) -> _Audience:
+    match payload.event_type:
+        case "ticket.created":
+            return _Audience(requester_side=True, agents=settings.notify_agents_on_created)
+        case "ticket.assigned":
+            return _Audience(assignee=True)
+        case "ticket.status_changed":
+            assert isinstance(payload, TicketStatusChanged)
+            if payload.to_status in ("resolved", "closed"):
+                return _Audience()
+            return _Audience(requester_side=True)
+        case "ticket.resolved" | "ticket.closed":
+            return _Audience(requester_side=True)
+        case "ticket.reopened" | "ticket.sla_warning":
+            return _Audience(assignee=True)
+        case "ticket.commented":
+            assert isinstance(payload, TicketCommented)
+            return _Audience(assignee=True, requester_only=not payload.internal)
+        case "ticket.sla_breached":
+            return _Audience(assignee=True, roles=frozenset(settings.sla_breach_roles))
+        case "ticket.escalated":
+            assert isinstance(payload, TicketEscalated)
+            return _Audience(assignee=True, roles=frozenset(payload.escalated_to_roles))
+    return _Audience()
+
+
+def _from_user(
+    reason: str, user_id: uuid.UUID, known: KnownUser | None, fallback_name: str | None
+) -> Recipient | None:
+    if known is None:
+        # Not (yet) in the local copy: in-app still works, e-mail needs an address.
+        UNKNOWN_RECIPIENTS.inc()
+        log.info("user %s is not in the directory; in-app notification only", user_id)
+        return Recipient(reason, fallback_name or "", "id", None, user_id)
+    if not known.is_active:
+        return None
+    return Recipient(reason, known.full_name, known.language, known.email, user_id)
+
+
+async def plan_recipients(
+    session: AsyncSession, *, payload: TicketEvent, settings: NotificationsSettings
+) -> list[Recipient]:
+    audience = _audience(payload, settings)
+    ticket = payload.ticket
+    assignee_id = payload.assignee_id if isinstance(payload, TicketAssigned) else ticket.assignee_id
+    wants_requester = audience.requester_side or audience.requester_only
+    wanted_ids = {payload.actor.user_id}
+    if wants_requester:
+        wanted_ids.add(ticket.requester_id)
+    if audience.assignee:
+        wanted_ids.add(assignee_id)
+    roles = set(audience.roles)
+    if audience.agents:
+        roles.add("agent")
+    # Everything the event may need from the directory, in one round trip.
+    excerpt = await directory_excerpt(
+        session,
+        user_ids=[i for i in wanted_ids if i is not None],
+        roles=roles,
+        unit_id=ticket.unit_id if audience.requester_side else None,
+    )
+    directory = excerpt.users
+
+    candidates: list[Recipient | None] = []
+    if wants_requester and ticket.requester_id is not None:
+        candidates.append(
+            _from_user(
+                "requester",
+                ticket.requester_id,
+                directory.get(ticket.requester_id),
+                ticket.requester_name,
+            )
+        )
+    if audience.requester_side:
+        unit = excerpt.unit
+        if unit is not None and unit.is_active and unit.contact_email:
+            candidates.append(
+                Recipient(
+                    "unit_contact", unit.contact_name or unit.name, "id", unit.contact_email, None
+                )
+            )
+    if audience.assignee and assignee_id is not None:
+        assignee_name = ticket.assignee_name
+        if isinstance(payload, TicketAssigned):
+            assignee_name = payload.assignee_name
+        candidates.append(
+            _from_user("assignee", assignee_id, directory.get(assignee_id), assignee_name)
+        )
+    if audience.agents:
+        for user in excerpt.active_with_roles(["agent"]):
+            candidates.append(
+                Recipient("agent", user.full_name, user.language, user.email, user.user_id)
+            )
+    if audience.roles:
+        for user in excerpt.active_with_roles(audience.roles):
+            candidates.append(
+                Recipient("supervisor", user.full_name, user.language, user.email, user.user_id)
+            )
+
+    actor_id = payload.actor.user_id
+    actor = directory.get(actor_id) if actor_id is not None else None
+    actor_email = (actor.email or "").lower() if actor is not None else ""
+    staff_only = isinstance(payload, TicketCommented) and payload.internal
+
+    recipients: list[Recipient] = []
+    seen_users: set[uuid.UUID] = set()
+    seen_emails: set[str] = set()
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        email = (candidate.email or "").strip().lower() or None
+        in_app = True
+        is_actor = (candidate.user_id is not None and candidate.user_id == actor_id) or (
+            candidate.user_id is None and email is not None and email == actor_email
+        )
+        if is_actor and not settings.notify_actor:
+            if payload.event_type == "ticket.created" and candidate.reason == "requester":
+                in_app = False  # the receipt mail only
+            else:
+                continue
+        if staff_only and not _is_staff(candidate, directory):
+            # Defence in depth: an internal note reaches IT staff known as such, nobody else.
+            continue
+        if candidate.user_id is not None:
+            if candidate.user_id in seen_users:
+                continue
+            seen_users.add(candidate.user_id)
+        if email is not None and email in seen_emails:
+            email = None  # this address already gets this event's mail
+        if email is None and (candidate.user_id is None or not in_app):
+            continue
+        if email is not None:
+            seen_emails.add(email)
+        recipients.append(
+            Recipient(
+                candidate.reason,
+                candidate.name,
+                candidate.language,
+                email,
+                candidate.user_id,
+                in_app=in_app,
+            )
+        )
+    return recipients
+
+
+def _is_staff(candidate: Recipient, directory: dict[uuid.UUID, KnownUser]) -> bool:
+    if candidate.user_id is None:
+        return False  # a bare address (unit contact) is never staff
+    known = directory.get(candidate.user_id)
+    if known is None:
+        # Only IT staff can hold a ticket, so an assignee not yet in the directory is staff;
+        # it gets the in-app notification (no address is known for a mail anyway).
+        return candidate.reason == "assignee"
+    return known.role in STAFF_ROLES

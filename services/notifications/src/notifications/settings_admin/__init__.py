@@ -1,0 +1,1 @@
+"""SMTP settings managed by an administrator."""
