@@ -1,0 +1,348 @@
+"""Run the whole helpdesk on this machine, each service as its own process (no Docker).
+
+Started by ``scripts/up``, which first makes sure PostgreSQL and RabbitMQ run and the Python
+workspace is installed. This script then:
+- keeps local state under ``.local/`` (signing keys, the first admin's password, S3 data, logs);
+- creates the ``helpdesk`` database when missing (each service migrates its own schema);
+- starts an S3 server (SeaweedFS, ``weed mini``), a mail catcher, the services and the gateway;
+- waits until every one is ready, prints the gateway URL and the admin login;
+- stops everything on Ctrl-C (or SIGTERM), and stops everything if one process dies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from helpdesk_common.auth import generate_keypair
+
+ROOT = Path(__file__).resolve().parents[2]
+COLOURS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m", "\033[31m", "\033[37m"]
+RESET = "\033[0m"
+
+
+@dataclass
+class Process:
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    ready_url: str | None = None
+    handle: asyncio.subprocess.Process | None = None
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".local")
+    parser.add_argument("--gateway-port", type=int, default=8000)
+    parser.add_argument(
+        "--port-offset", type=int, default=0, help="shift every port (run a second copy)"
+    )
+    parser.add_argument("--database", default="helpdesk")
+    parser.add_argument("--pg-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument(
+        "--namespace", default="", help="prefix of exchange and queue names (isolates a copy)"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--no-s3", action="store_true", help="do not start the S3 server")
+    # The ticket flow is the busiest path; one Python process uses one core at most.
+    parser.add_argument(
+        "--tickets-workers",
+        type=int,
+        default=int(os.environ.get("TICKETS_WORKERS", "2")),
+        help="uvicorn worker processes of the tickets service (env TICKETS_WORKERS)",
+    )
+    parser.add_argument(
+        "--smtp",
+        metavar="HOST:PORT",
+        help="send notification mail to this SMTP server instead of the mail catcher",
+    )
+    return parser.parse_args(argv)
+
+
+def local_secret(state: Path, name: str) -> str:
+    """A random secret made on first start and kept in the state folder."""
+    path = state / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def ensure_state(state: Path) -> tuple[Path, Path, str]:
+    """Signing keys and the first administrator's password, made once and kept."""
+    (state / "keys").mkdir(parents=True, exist_ok=True)
+    (state / "logs").mkdir(exist_ok=True)
+    private, public = state / "keys" / "jwt-private.pem", state / "keys" / "jwt-public.pem"
+    if not private.exists():
+        private_pem, public_pem = generate_keypair()
+        private.write_text(private_pem)
+        private.chmod(0o600)
+        public.write_text(public_pem)
+    return private, public, local_secret(state, "admin-password")
+
+
+async def ensure_database(pg_dsn: str, name: str) -> str:
+    connection = await asyncpg.connect(pg_dsn)
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    base = pg_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], admin_password: str):
+    offset = args.port_offset
+    host = args.host
+    gateway_port = args.gateway_port + offset
+    ports = {"identity": 8101, "tickets": 8102, "notifications": 8103}
+    ports = {name: port + offset for name, port in ports.items()}
+    smtp_port, mail_web_port, s3_port = 1025 + offset, 8025 + offset, 8333 + offset
+    gateway_url = f"http://{host}:{gateway_port}"
+    smtp_host, notify_smtp_port = host, smtp_port
+    if args.smtp:
+        smtp_host, _, external_port = args.smtp.rpartition(":")
+        notify_smtp_port = int(external_port)
+    private_key, public_key = keys
+    uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--host", host, "--no-access-log"]
+
+    def common(prefix: str) -> dict[str, str]:
+        return {
+            f"{prefix}_DATABASE_URL": database_url,
+            f"{prefix}_AMQP_URL": args.amqp_url,
+            f"{prefix}_JWT_PUBLIC_KEY_FILE": str(public_key),
+            f"{prefix}_EVENT_EXCHANGE": f"{args.namespace}helpdesk.events",
+            f"{prefix}_QUEUE_PREFIX": args.namespace,
+        }
+
+    processes = []
+    if not args.no_s3:
+        s3_dir = args.state_dir / "s3"
+        s3_dir.mkdir(parents=True, exist_ok=True)
+        processes.append(
+            Process(
+                "s3",
+                [
+                    shutil.which("weed") or "weed",
+                    "mini",
+                    f"-dir={s3_dir}",
+                    f"-ip={host}",
+                    f"-ip.bind={host}",
+                    f"-s3.port={s3_port}",
+                    f"-master.port={9333 + offset}",
+                    f"-volume.port={9340 + offset}",
+                    f"-filer.port={8888 + offset}",
+                    f"-admin.port={23646 + offset}",
+                    f"-admin.port.grpc={33646 + offset}",
+                    f"-s3.port.lance={9102 + offset}",
+                    f"-s3.port.iceberg={8181 + offset}",
+                    f"-metricsPort={9101 + offset}",
+                    "-webdav=false",
+                    "-admin.ui=false",
+                    "-bucket=helpdesk-attachments",
+                ],
+                env={"AWS_ACCESS_KEY_ID": "helpdesk", "AWS_SECRET_ACCESS_KEY": "helpdesk-local"},
+                ready_url=f"http://{host}:{s3_port}/healthz",
+            )
+        )
+    processes.append(
+        Process(
+            "mail",
+            [
+                sys.executable,
+                str(ROOT / "deploy" / "local" / "mailcatcher.py"),
+                "--host",
+                host,
+                "--smtp-port",
+                str(smtp_port),
+                "--http-port",
+                str(mail_web_port),
+            ],
+            ready_url=f"http://{host}:{mail_web_port}/api/messages",
+        )
+    )
+    processes.append(
+        Process(
+            "identity",
+            [*uvicorn, "--port", str(ports["identity"]), "identity.main:create_app"],
+            env={
+                **common("IDENTITY"),
+                "IDENTITY_JWT_PRIVATE_KEY_FILE": str(private_key),
+                "IDENTITY_BOOTSTRAP_ADMIN_PASSWORD": admin_password,
+            },
+            ready_url=f"http://{host}:{ports['identity']}/health/ready",
+        )
+    )
+    processes.append(
+        Process(
+            "tickets",
+            [
+                *uvicorn,
+                "--port",
+                str(ports["tickets"]),
+                *(["--workers", str(args.tickets_workers)] if args.tickets_workers > 1 else []),
+                "tickets.main:create_app",
+            ],
+            env={**common("TICKETS"), "TICKETS_WEB_BASE_URL": gateway_url},
+            ready_url=f"http://{host}:{ports['tickets']}/health/ready",
+        )
+    )
+    processes.append(
+        Process(
+            "notifications",
+            [*uvicorn, "--port", str(ports["notifications"]), "notifications.main:create_app"],
+            env={
+                **common("NOTIFICATIONS"),
+                "NOTIFICATIONS_SMTP_HOST": smtp_host,
+                "NOTIFICATIONS_SMTP_PORT": str(notify_smtp_port),
+                "NOTIFICATIONS_WEB_BASE_URL": gateway_url,
+                "NOTIFICATIONS_SECRET_KEY": local_secret(args.state_dir, "notifications-secret"),
+            },
+            ready_url=f"http://{host}:{ports['notifications']}/health/ready",
+        )
+    )
+    processes.append(
+        Process(
+            "gateway",
+            [*uvicorn, "--port", str(gateway_port), "gateway.main:create_app"],
+            env={
+                "GATEWAY_IDENTITY_URL": f"http://{host}:{ports['identity']}",
+                "GATEWAY_TICKETS_URL": f"http://{host}:{ports['tickets']}",
+                "GATEWAY_NOTIFICATIONS_URL": f"http://{host}:{ports['notifications']}",
+                "GATEWAY_JWT_PUBLIC_KEY_FILE": str(public_key),
+            },
+            ready_url=f"{gateway_url}/health/ready",
+        )
+    )
+    urls = {
+        "gateway": gateway_url,
+        "mail": f"http://{host}:{mail_web_port}",
+        "s3": f"http://{host}:{s3_port}",
+    }
+    return processes, urls
+
+
+async def pump(process: Process, colour: str, log_dir: Path) -> None:
+    """Copy a process's output to the console (prefixed) and to its log file."""
+    assert process.handle is not None and process.handle.stdout is not None
+    prefix = f"{colour}{process.name:>13} |{RESET} "
+    with (log_dir / f"{process.name}.log").open("ab") as log_file:
+        async for line in process.handle.stdout:
+            log_file.write(line)
+            log_file.flush()
+            sys.stdout.write(prefix + line.decode(errors="replace"))
+            sys.stdout.flush()
+
+
+async def start(process: Process, colour: str, log_dir: Path) -> asyncio.Task[None]:
+    process.handle = await asyncio.create_subprocess_exec(
+        *process.command,
+        cwd=ROOT,
+        env={**os.environ, **process.env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return asyncio.create_task(pump(process, colour, log_dir))
+
+
+async def wait_ready(process: Process, client: httpx.AsyncClient, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while process.ready_url:
+        if process.handle is not None and process.handle.returncode is not None:
+            raise RuntimeError(f"{process.name} exited with code {process.handle.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            response = await client.get(process.ready_url, timeout=2)
+            if response.status_code < 500 and response.status_code != 404:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{process.name} was not ready within {timeout:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+async def stop(processes: list[Process]) -> None:
+    for process in reversed(processes):
+        if process.handle is not None and process.handle.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.handle.pid, signal.SIGTERM)
+    for process in processes:
+        if process.handle is None:
+            continue
+        try:
+            await asyncio.wait_for(process.handle.wait(), timeout=10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.handle.pid, signal.SIGKILL)
+
+
+async def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    private, public, admin_password = ensure_state(args.state_dir)
+    database_url = await ensure_database(args.pg_dsn, args.database)
+    processes, urls = plan(args, database_url, (private, public), admin_password)
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+
+    pumps = []
+    exit_code = 0
+    try:
+        async with httpx.AsyncClient() as client:
+            # Infrastructure first (S3, mail), then identity (others need its users), then the
+            # rest together, the gateway last.
+            for index, process in enumerate(processes):
+                pumps.append(
+                    await start(process, COLOURS[index % len(COLOURS)], args.state_dir / "logs")
+                )
+                if process.name in ("identity", "notifications", "gateway"):
+                    waiting = [p for p in processes[: index + 1] if p.ready_url]
+                    await asyncio.gather(*(wait_ready(p, client) for p in waiting))
+        elapsed = time.monotonic() - started
+        print(
+            f"\n\033[1mHelpdesk is running\033[0m (started in {elapsed:.1f}s)\n"
+            f"  Web client and API : {urls['gateway']}/   (API docs: {urls['gateway']}/api/docs)\n"
+            f"  Administrator      : admin / {admin_password}\n"
+            f"  Mail catcher       : {urls['mail']}/\n"
+            + ("" if args.no_s3 else f"  S3 (SeaweedFS)     : {urls['s3']}/\n")
+            + f"  Logs               : {args.state_dir / 'logs'}/\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        watchers = [asyncio.create_task(p.handle.wait()) for p in processes if p.handle]
+        stop_waiter = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait([stop_waiter, *watchers], return_when=asyncio.FIRST_COMPLETED)
+        if stop_waiter not in done:
+            dead = [p.name for p in processes if p.handle and p.handle.returncode is not None]
+            print(f"process exited: {', '.join(dead)}; stopping everything", file=sys.stderr)
+            exit_code = 1
+    except RuntimeError as exc:
+        print(f"start-up failed: {exc}", file=sys.stderr)
+        exit_code = 1
+    finally:
+        await stop(processes)
+        for task in pumps:
+            task.cancel()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Shared by scripts/up and scripts/test: make sure the tools and the infrastructure this
+# project needs are installed and running on a Debian machine, installing what is missing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$HOME/.local/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  log "installing $* (apt)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_uv() {
+  if ! command -v uv >/dev/null 2>&1; then
+    log "installing uv (pip)"
+    python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+  fi
+}
+
+ensure_python_env() {
+  ensure_uv
+  log "syncing the Python workspace (uv sync)"
+  (cd "$ROOT" && uv sync --all-packages --frozen --quiet)
+}
+
+ensure_postgres() {
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return; fi
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then apt_install postgresql; fi
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  log "starting PostgreSQL $version"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+  pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL did not start" >&2; exit 1; }
+  # Local development and tests connect as postgres over loopback without a password.
+  if ! psql -h 127.0.0.1 -U postgres -tAc 'select 1' >/dev/null 2>&1; then
+    local hba
+    hba="$(ls /etc/postgresql/"$version"/main/pg_hba.conf)"
+    log "allowing trust auth on loopback for local development ($hba)"
+    as_root sed -i -E 's/^(host\s+all\s+all\s+127\.0\.0\.1\/32\s+)\S+/\1trust/' "$hba"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  fi
+}
+
+ensure_rabbitmq() {
+  if (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then return; fi
+  if ! command -v rabbitmq-server >/dev/null 2>&1; then apt_install rabbitmq-server; fi
+  log "starting RabbitMQ"
+  as_root rabbitmq-server -detached || true
+  for _ in $(seq 1 120); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && return; sleep 0.5; done
+  echo "RabbitMQ did not start" >&2
+  exit 1
+}
+
+ensure_infrastructure() {
+  ensure_postgres
+  ensure_rabbitmq
+}

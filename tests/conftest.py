@@ -1,0 +1,25 @@
+"""One whole system, started the README's way, shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from helpdesk_common.testing import LocalSystem, local_system
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+async def system(
+    tmp_path_factory: pytest.TempPathFactory, run_id: str
+) -> AsyncIterator[LocalSystem]:
+    async with local_system(
+        root=ROOT,
+        state_dir=tmp_path_factory.mktemp("system-state"),
+        run_id=run_id,
+    ) as started:
+        yield started
+    assert started.process.returncode == 0, "".join(started.output[-50:])
