@@ -1,0 +1,249 @@
+"""What the benchmarks share: a started system, seeded users, a load loop, CPU accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+# The gateway's per-client limit protects a real deployment; the benchmark is one client.
+BENCH_ENV = {
+    "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
+    "GATEWAY_RATE_LIMIT_BURST": "1000000",
+    "GATEWAY_LOG_LEVEL": "WARNING",
+    "IDENTITY_LOG_LEVEL": "WARNING",
+    "TICKETS_LOG_LEVEL": "WARNING",
+    "NOTIFICATIONS_LOG_LEVEL": "WARNING",
+}
+
+
+@dataclass
+class Seed:
+    unit_id: str
+    category_id: str
+    requester_token: str
+    agent_token: str
+    requester_email: str
+
+
+class Api:
+    """A thin JSON client over aiohttp (cheaper per request than httpx on a loaded CPU)."""
+
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+        self.base_url = base_url
+        self.session = session
+
+    async def call(
+        self, method: str, path: str, *, token: str | None = None, body: Any = None
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.session.request(
+            method, self.base_url + path, json=body, headers=headers
+        ) as response:
+            data = await response.json(content_type=None) if response.content_length != 0 else None
+            return response.status, data
+
+    async def ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        status, data = await self.call(method, path, **kwargs)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path} -> {status}: {data}")
+        return data
+
+
+async def login(api: Api, username: str, password: str) -> str:
+    data = await api.ok(
+        "POST", "/api/identity/auth/login", body={"username": username, "password": password}
+    )
+    return data["access_token"]
+
+
+async def seed(api: Api, admin_password: str) -> Seed:
+    """A unit, a requester and an agent, known to the tickets service (via events)."""
+    admin = await login(api, "admin", admin_password)
+    tag = uuid.uuid4().hex[:6]
+    unit = await api.ok(
+        "POST",
+        "/api/identity/units",
+        token=admin,
+        body={
+            "code": f"BENCH{tag}".upper(),
+            "name": f"Dinas Uji {tag}",
+            "contact_email": f"kontak-{tag}@example.go.id",
+        },
+    )
+    password = "bench-password-1"
+    requester_email = f"pemohon-{tag}@example.go.id"
+    await api.ok(
+        "POST",
+        "/api/identity/users",
+        token=admin,
+        body={
+            "username": f"pemohon{tag}",
+            "full_name": "Pemohon Uji",
+            "email": requester_email,
+            "role": "requester",
+            "unit_id": unit["id"],
+            "password": password,
+        },
+    )
+    await api.ok(
+        "POST",
+        "/api/identity/users",
+        token=admin,
+        body={
+            "username": f"petugas{tag}",
+            "full_name": "Petugas Uji",
+            "email": f"petugas-{tag}@example.go.id",
+            "role": "agent",
+            "password": password,
+        },
+    )
+    requester = await login(api, f"pemohon{tag}", password)
+    agent = await login(api, f"petugas{tag}", password)
+    categories = await api.ok("GET", "/api/tickets/categories", token=agent)
+    items = categories["items"] if isinstance(categories, dict) else categories
+    category_id = items[0]["id"]
+    # The tickets service learns units and users from identity's events.
+    deadline = time.monotonic() + 30
+    while True:
+        status, data = await api.call(
+            "POST",
+            "/api/tickets/tickets",
+            token=requester,
+            body={
+                "title": "Pemanasan",
+                "description": "tiket pemanasan",
+                "category_id": category_id,
+            },
+        )
+        if status == 201:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"tickets service never accepted the seeded unit: {status} {data}")
+        await asyncio.sleep(0.2)
+    return Seed(unit["id"], category_id, requester, agent, requester_email)
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        lat = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return (
+                round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else float("nan")
+            )
+
+        return {
+            "phase": self.name,
+            "requests": len(lat),
+            "errors": len(self.errors),
+            "first_errors": self.errors[:3],
+            "seconds": round(self.seconds, 2),
+            "throughput_per_s": round(len(lat) / self.seconds, 1) if self.seconds else 0,
+            "p50_ms": pct(0.50),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+            "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else float("nan"),
+        }
+
+
+async def run_closed_loop(
+    phase: Phase, jobs: list[Callable[[], Awaitable[list[float]]]], *, concurrency: int
+) -> None:
+    """Run ``jobs`` with ``concurrency`` workers; each job returns its request latencies."""
+    queue: asyncio.Queue[Callable[[], Awaitable[list[float]]]] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+
+    async def worker() -> None:
+        while not queue.empty():
+            job = queue.get_nowait()
+            try:
+                phase.latencies.extend(await job())
+            except Exception as exc:
+                phase.errors.append(repr(exc)[:300])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    phase.seconds = time.perf_counter() - started
+
+
+async def timed(coro: Awaitable[Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = await coro
+    return time.perf_counter() - started, result
+
+
+class CpuMeter:
+    """CPU seconds per process group: the system's processes, PostgreSQL, RabbitMQ, us."""
+
+    def __init__(self, root_pid: int) -> None:
+        self.root_pid = root_pid
+        self.start: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        root = psutil.Process(self.root_pid)
+        mine = psutil.Process()
+        procs = [(self._label(p), p) for p in root.children(recursive=True)]
+        for proc in psutil.process_iter(["name", "cmdline"]):
+            name = proc.info["name"] or ""
+            if name.startswith("postgres"):
+                procs.append(("postgresql", proc))
+            elif name == "beam.smp":
+                procs.append(("rabbitmq", proc))
+        procs.append(("load generator", mine))
+        for label, proc in procs:
+            try:
+                times = proc.cpu_times()
+                totals[label] = totals.get(label, 0.0) + times.user + times.system
+            except psutil.Error:
+                continue
+        return totals
+
+    @staticmethod
+    def _label(proc: psutil.Process) -> str:
+        try:
+            cmd = " ".join(proc.cmdline())
+        except psutil.Error:
+            return "other"
+        for name in ("identity", "tickets", "notifications", "gateway", "mailcatcher"):
+            if f"{name}.main" in cmd or f"{name}.py" in cmd:
+                return name
+        return "s3" if "weed" in cmd else "other"
+
+    def begin(self) -> None:
+        self.start = self._sample()
+
+    def end(self, seconds: float) -> dict[str, float]:
+        now = self._sample()
+        return {
+            label: round(100 * (now[label] - self.start.get(label, 0.0)) / seconds, 1)
+            for label in sorted(now)
+            if now[label] - self.start.get(label, 0.0) > 0.01
+        }
+
+
+def save(name: str, result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(result, indent=2))
+    return path

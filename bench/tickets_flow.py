@@ -1,0 +1,149 @@
+"""Ticket throughput through the gateway: create at concurrency 32, then claim -> resolve.
+
+    uv run python bench/tickets_flow.py [--tickets 5000] [--concurrency 32]
+
+Starts the whole system (deploy/local/up.py) on shifted ports with its own database, seeds
+a unit, a requester and an agent, then measures, all on this machine:
+1. creates: POST /api/tickets/tickets as the requester;
+2. workflow: per ticket, POST .../claim then POST .../resolve as the agent;
+and checks that every event left the outbox. Prints throughput, p50/p95/p99 and CPU per
+process (100 % = one core), and saves the figures under bench/results/.
+Target (issue #3): >= 500 creates/s with p99 < 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import BENCH_ENV, ROOT, Api, CpuMeter, Phase, run_closed_loop, save, seed, timed
+
+from helpdesk_common.testing import PG_ADMIN_DSN, local_system
+
+
+async def outbox_backlog(database: str) -> int:
+    dsn = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
+    connection = await asyncpg.connect(dsn)
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM tickets.outbox WHERE published_at IS NULL"
+            )
+        )
+    finally:
+        await connection.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory() as state:
+        async with local_system(
+            root=ROOT,
+            state_dir=Path(state),
+            run_id=run_id,
+            extra_env=BENCH_ENV,
+        ) as system:
+            connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                api = Api(system.gateway_url, session)
+                seeded = await seed(api, system.admin_password)
+                meter = CpuMeter(system.process.pid)
+                ticket_ids: list[str] = []
+
+                async def create(i: int) -> list[float]:
+                    seconds, data = await timed(
+                        api.ok(
+                            "POST",
+                            "/api/tickets/tickets",
+                            token=seeded.requester_token,
+                            body={
+                                "title": f"Printer lantai {i % 5} tidak bisa mencetak",
+                                "description": "Printer di ruang rapat tidak merespons sejak pagi.",
+                                "category_id": seeded.category_id,
+                            },
+                        )
+                    )
+                    ticket_ids.append(data["id"])
+                    return [seconds]
+
+                async def work(ticket_id: str) -> list[float]:
+                    claimed, _ = await timed(
+                        api.ok(
+                            "POST",
+                            f"/api/tickets/tickets/{ticket_id}/claim",
+                            token=seeded.agent_token,
+                        )
+                    )
+                    resolved, _ = await timed(
+                        api.ok(
+                            "POST",
+                            f"/api/tickets/tickets/{ticket_id}/resolve",
+                            token=seeded.agent_token,
+                            body={"result_summary": "Driver printer dipasang ulang."},
+                        )
+                    )
+                    return [claimed, resolved]
+
+                warmup = Phase("warm-up")
+                await run_closed_loop(
+                    warmup,
+                    [lambda i=i: create(i) for i in range(200)],
+                    concurrency=args.concurrency,
+                )
+                ticket_ids.clear()
+
+                creates = Phase("create")
+                meter.begin()
+                await run_closed_loop(
+                    creates,
+                    [lambda i=i: create(i) for i in range(args.tickets)],
+                    concurrency=args.concurrency,
+                )
+                create_cpu = meter.end(creates.seconds)
+
+                workflow = Phase("claim+resolve")
+                meter.begin()
+                await run_closed_loop(
+                    workflow,
+                    [lambda t=t: work(t) for t in ticket_ids],
+                    concurrency=args.concurrency,
+                )
+                workflow_cpu = meter.end(workflow.seconds)
+
+                database = f"helpdesk_sys_{run_id}"
+                drained_at = time.perf_counter()
+                while (backlog := await outbox_backlog(database)) > 0:
+                    if time.perf_counter() - drained_at > 30:
+                        break
+                    await asyncio.sleep(0.1)
+                result = {
+                    "tickets": args.tickets,
+                    "concurrency": args.concurrency,
+                    "startup_seconds": system.startup_seconds,
+                    "create": creates.summary(),
+                    "create_cpu_percent": create_cpu,
+                    "workflow": workflow.summary(),
+                    "workflow_cpu_percent": workflow_cpu,
+                    "outbox_backlog_after": backlog,
+                    "outbox_drain_seconds": round(time.perf_counter() - drained_at, 2),
+                }
+    print(json.dumps(result, indent=2))
+    print(f"saved to {save('tickets_flow', result)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    asyncio.run(main(parser.parse_args()))
