@@ -1,4 +1,4 @@
-"""The SMTP client on its own, against aiosmtpd: pipelining or not, refusals, TLS, timeouts."""
+"""The SMTP connection on its own, against aiosmtpd: reuse, refusals, TLS, timeouts."""
 
 from __future__ import annotations
 
@@ -28,10 +28,9 @@ from notifications.settings_admin.service import SmtpConfig
 
 
 class Server:
-    """Keeps what it accepted; refuses some addresses; may offer PIPELINING and log commands."""
+    """Keeps what it accepted and refuses some addresses."""
 
-    def __init__(self, *, pipelining: bool) -> None:
-        self.pipelining = pipelining
+    def __init__(self) -> None:
         self.refuse: set[str] = set()
         self.received: list[tuple[str, list[str], bytes]] = []
         self.sessions = 0
@@ -39,8 +38,6 @@ class Server:
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname, responses):
         self.sessions += 1
         session.host_name = hostname
-        if self.pipelining:
-            responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address, options):
@@ -88,16 +85,14 @@ def start(handler: Server, **kwargs: Any) -> Controller:
     return controller
 
 
-@pytest.mark.parametrize("pipelining", [True, False])
-async def test_mails_and_refusals_share_one_connection(pipelining):
-    server = Server(pipelining=pipelining)
+async def test_mails_and_refusals_share_one_connection():
+    server = Server()
     server.refuse.add("nobody@example.test")
     controller = start(server)
     connection = SmtpConnection()
     try:
         settings = config(controller.port)
         await connection.send(settings, message("a@example.test"), recipient="a@example.test")
-        assert connection.pipelining is pipelining
         with pytest.raises(SmtpRecipientRefused) as refused:
             await connection.send(
                 settings, message("nobody@example.test"), recipient="nobody@example.test"
@@ -117,7 +112,7 @@ async def test_mails_and_refusals_share_one_connection(pipelining):
 
 
 async def test_dots_and_bare_line_breaks_arrive_intact():
-    server = Server(pipelining=True)
+    server = Server()
     controller = start(server)
     connection = SmtpConnection()
     raw = b"Subject: titik\r\n\r\n.awal baris\r\n..dua titik\nbaris LF saja\r\n."
@@ -131,7 +126,7 @@ async def test_dots_and_bare_line_breaks_arrive_intact():
 
 
 async def test_an_address_that_would_break_the_command_is_refused_before_sending():
-    server = Server(pipelining=True)
+    server = Server()
     controller = start(server)
     connection = SmtpConnection()
     try:
@@ -158,7 +153,7 @@ async def test_a_server_that_stops_answering_times_out_and_the_next_mail_reconne
                 await asyncio.sleep(5)
             return await super().handle_DATA(server, session, envelope)
 
-    server = Stalling(pipelining=True)
+    server = Stalling()
     controller = start(server)
     connection = SmtpConnection()
     settings = config(controller.port, timeout=0.5)
@@ -212,7 +207,7 @@ def server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 async def test_tls_with_and_without_certificate_checks(certificate, security):
-    server = Server(pipelining=True)
+    server = Server()
     tls = server_context(certificate)
     kwargs = {"tls_context": tls, "require_starttls": True}
     if security == "tls":
@@ -243,10 +238,10 @@ async def test_tls_with_and_without_certificate_checks(certificate, security):
 async def test_under_uvloop_as_the_service_runs(certificate):
     """uvicorn runs the service on uvloop, whose transports differ from asyncio's."""
     uvloop = pytest.importorskip("uvloop")
-    server = Server(pipelining=True)
+    server = Server()
     controller = start(server, tls_context=server_context(certificate))
 
-    async def send_two() -> bool:
+    async def send_two() -> None:
         connection = SmtpConnection()
         try:
             for security in ("none", "starttls"):
@@ -255,19 +250,18 @@ async def test_under_uvloop_as_the_service_runs(certificate):
                     message("a@example.test"),
                     recipient="a@example.test",
                 )
-            return connection.pipelining
         finally:
             await connection.close()
 
-    def in_uvloop() -> bool:
+    def in_uvloop() -> None:
         loop = uvloop.new_event_loop()
         try:
-            return loop.run_until_complete(send_two())
+            loop.run_until_complete(send_two())
         finally:
             loop.close()
 
     try:
-        assert await asyncio.to_thread(in_uvloop)
+        await asyncio.to_thread(in_uvloop)
         assert len(server.received) == 2
     finally:
         controller.stop()
