@@ -77,7 +77,7 @@ async def test_smtp_down_then_up_delivers_exactly_one_mail(service_factory, star
         # The ticket flow is not held up meanwhile: new events are handled at once.
         agent = await svc.add_user("agent")
         later = await svc.publish(tickets.created(unit, requester))
-        await svc.wait_processed(later, timeout=2)
+        await svc.wait_processed(later, timeout=10)
         async with svc.sessionmaker() as session:
             assert await session.scalar(
                 sa.select(sa.func.count())
