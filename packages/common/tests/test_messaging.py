@@ -17,6 +17,7 @@ from helpdesk_common.bus import Bus, dead_letter_queue_name
 from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.contracts import EventEnvelope, EventPayload
 from helpdesk_common.contracts.identity import UnitCreated
+from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import peek_dead_letters, replay_dead_letters
 from helpdesk_common.outbox import add_event, messaging_metadata, outbox_table, run_relay
@@ -211,3 +212,41 @@ async def test_undecodable_message_is_parked_and_consumer_keeps_going(make_setti
         letters = await eventually(lambda: peek_dead_letters(bus, queue))
         assert len(letters) == 1 and letters[0].body == {"not": "an envelope"}
         assert dead_letter_queue_name(queue).endswith(".dead")
+
+
+async def test_event_published_before_its_consumer_first_ran_waits_for_it(make_settings):
+    """A first start: identity publishes before the tickets service ever declared its queue."""
+    handled: list[uuid.UUID] = []
+    consumer = Consumer(name="tickets.identity")
+
+    async def remember(session: AsyncSession, envelope: EventEnvelope, _: EventPayload) -> None:
+        handled.append(envelope.event_id)
+
+    for event_type in SUBSCRIPTIONS["tickets.identity"]:
+        consumer.on(event_type)(remember)
+
+    async with messaging_service(make_settings) as (_, producer_sessions, producer_bus):
+        await producer_bus.wait_connected()
+        async with producer_sessions() as session, session.begin():
+            early = unit_created("sebelum konsumen")
+            envelope = await add_event(session, early, producer="msgtest")
+        await eventually(lambda: _no_backlog(producer_sessions))
+        async with messaging_service(make_settings, relay=False) as (_, sessions, bus):
+            await bus.wait_connected()
+            await start_consumer(bus, consumer, sessions)
+            await eventually(lambda: envelope.event_id in handled)
+
+
+async def _no_backlog(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
+    return await unpublished(sessionmaker) == 0
+
+
+async def test_a_consumer_whose_handlers_differ_from_its_subscription_refuses_to_start(
+    make_settings,
+):
+    consumer = Consumer(name="tickets.identity")
+    consumer.on("unit.created")(lambda *_: None)
+    async with messaging_service(make_settings, relay=False) as (_, sessionmaker, bus):
+        await bus.wait_connected()
+        with pytest.raises(ValueError, match=r"contracts\.subscriptions"):
+            await start_consumer(bus, consumer, sessionmaker)

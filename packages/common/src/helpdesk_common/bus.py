@@ -2,7 +2,9 @@
 
 Topology, declared explicitly by whoever needs it:
 - one durable topic exchange (``helpdesk.events``); the routing key is the event type;
-- per consumer: a durable queue ``<name>`` bound to the event types it handles,
+- per consumer: a durable queue ``<name>`` bound to the event types it handles (every
+  service declares the queues of all consumers in ``contracts.subscriptions`` on connect,
+  so no event is dropped for want of a queue before its consumer first ran),
   retry queues ``<name>.retry.<delay>ms`` whose TTL is a back-off delay and which dead-letter
   back into ``<name>``, and a parking queue ``<name>.dead`` for messages that used up their
   retries (inspect and replay them with :mod:`helpdesk_common.dead_letters`).
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 import aiormq.connection
@@ -24,6 +27,7 @@ from aio_pika.abc import (
 )
 from aiormq import spec
 
+from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_common.observability import EVENTS_PUBLISHED
 from helpdesk_common.settings import ServiceSettings
 
@@ -76,6 +80,7 @@ class Bus:
                 )
                 channel = await connection.channel(publisher_confirms=True)
                 self._exchange = await declare_exchange(channel, self.settings)
+                await declare_subscriber_queues(connection, self.settings)
                 self._channel = channel
                 self.connection = connection
             except (OSError, aio_pika.exceptions.AMQPError) as exc:
@@ -156,6 +161,43 @@ def queue_arguments(settings: ServiceSettings) -> dict[str, int]:
     return {}
 
 
+def _main_queue_arguments(settings: ServiceSettings, queue: str) -> dict[str, Any]:
+    # A message rejected without requeue (undecodable, say) is parked, never lost.
+    return {
+        **queue_arguments(settings),
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": dead_letter_queue_name(queue),
+    }
+
+
+async def declare_subscriber_queues(
+    connection: AbstractRobustConnection, settings: ServiceSettings
+) -> None:
+    """Every consumer's queue, dead-letter queue and bindings (not its retry tiers, which
+    only the consumer uses): see :mod:`helpdesk_common.contracts.subscriptions`."""
+    for name, event_types in SUBSCRIPTIONS.items():
+        queue = settings.queue_name(name)
+        # A channel per queue: a declaration the broker refuses closes its channel.
+        channel = await connection.channel()
+        try:
+            exchange = await declare_exchange(channel, settings)
+            await channel.declare_queue(
+                dead_letter_queue_name(queue), durable=True, arguments=queue_arguments(settings)
+            )
+            main = await channel.declare_queue(
+                queue, durable=True, arguments=_main_queue_arguments(settings, queue)
+            )
+            for event_type in event_types:
+                await main.bind(exchange, routing_key=event_type)
+        except aio_pika.exceptions.ChannelPreconditionFailed as exc:
+            # The queue exists with other arguments (another service's settings): it
+            # exists, which is all this is for; its consumer keeps it as it wants.
+            log.warning("queue %s exists with other arguments: %s", queue, exc)
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+
+
 async def declare_consumer_queues(
     channel: AbstractChannel,
     settings: ServiceSettings,
@@ -168,14 +210,7 @@ async def declare_consumer_queues(
     dead = dead_letter_queue_name(queue)
     await channel.declare_queue(dead, durable=True, arguments=queue_arguments(settings))
     main = await channel.declare_queue(
-        queue,
-        durable=True,
-        # A message rejected without requeue (undecodable, say) is parked, never lost.
-        arguments={
-            **queue_arguments(settings),
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": dead,
-        },
+        queue, durable=True, arguments=_main_queue_arguments(settings, queue)
     )
     for delay in settings.retry_delays:
         await channel.declare_queue(

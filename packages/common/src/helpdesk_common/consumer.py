@@ -40,6 +40,7 @@ from helpdesk_common.bus import (
 )
 from helpdesk_common.context import reset_correlation_id, set_correlation_id
 from helpdesk_common.contracts import CATALOGUE, EventEnvelope, EventPayload
+from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_common.observability import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_FAILED
 from helpdesk_common.outbox import inbox_table
 from helpdesk_common.settings import ServiceSettings
@@ -262,6 +263,13 @@ async def start_consumer(
 ) -> None:
     """Declare the consumer's topology and start consuming (restored on reconnect)."""
     settings = bus.settings
+    subscribed = SUBSCRIPTIONS.get(consumer.name)
+    if subscribed is not None and set(subscribed) != set(consumer.handlers):
+        # Producers declare this queue from SUBSCRIPTIONS: the two must agree.
+        raise ValueError(
+            f"consumer {consumer.name!r} handles {sorted(consumer.handlers)}, but "
+            f"contracts.subscriptions lists {sorted(subscribed)}"
+        )
     queue_name = settings.queue_name(consumer.name)
     channel = await bus.channel(prefetch=settings.consumer_prefetch)
     queue = await declare_consumer_queues(

@@ -208,6 +208,10 @@ async def run_relay(
             except Exception as exc:
                 OUTBOX_RELAY_ERRORS.inc()
                 log.warning("outbox relay round failed, retrying in %.1fs: %r", backoff, exc)
+                # The broker being down is when the backlog matters: keep the gauge true.
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(5):
+                        OUTBOX_BACKLOG.set(await outbox_backlog(sessionmaker))
                 await asyncio.sleep(backoff)
                 backoff = min(max_backoff, backoff * 2)
     finally:

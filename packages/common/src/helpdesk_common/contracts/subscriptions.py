@@ -1,0 +1,36 @@
+"""Who consumes what: each consumer's queue and the event types bound to it, defined once.
+
+Every service declares all of these queues and bindings when it connects to the broker (see
+:func:`helpdesk_common.bus.declare_subscriber_queues`). An event published before its
+consumer ever ran (the first administrator's ``user.created``, on a first start) then waits
+in the consumer's queue instead of being dropped by the exchange for want of a binding.
+A consumer refuses to start when its handlers differ from its entry here.
+"""
+
+from __future__ import annotations
+
+_IDENTITY_EVENTS = (
+    "user.created",
+    "user.updated",
+    "user.deactivated",
+    "unit.created",
+    "unit.updated",
+)
+_TICKET_EVENTS = (
+    "ticket.created",
+    "ticket.assigned",
+    "ticket.status_changed",
+    "ticket.commented",
+    "ticket.resolved",
+    "ticket.closed",
+    "ticket.reopened",
+    "ticket.sla_warning",
+    "ticket.sla_breached",
+    "ticket.escalated",
+)
+
+# Consumer name (its queue is ``settings.queue_name(name)``) -> the event types it handles.
+SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "notifications": _IDENTITY_EVENTS + _TICKET_EVENTS,
+    "tickets.identity": _IDENTITY_EVENTS,
+}
