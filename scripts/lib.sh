@@ -19,10 +19,19 @@ apt_install() {
 }
 
 ensure_uv() {
-  if ! command -v uv >/dev/null 2>&1; then
-    log "installing uv (pip)"
-    python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+  if command -v uv >/dev/null 2>&1; then return; fi
+  log "installing uv"
+  if python3 -m pip install --quiet --user uv 2>/dev/null; then return; fi
+  # Debian's own Python has no pip and refuses installs outside a venv (PEP 668):
+  # put uv in a venv of its own and link it onto the PATH.
+  local venv="$HOME/.local/share/helpdesk-uv"
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    apt_install python3-venv
+    python3 -m venv "$venv"
   fi
+  "$venv/bin/python" -m pip install --quiet uv
+  mkdir -p "$HOME/.local/bin"
+  ln -sf "$venv/bin/uv" "$HOME/.local/bin/uv"
 }
 
 ensure_python_env() {

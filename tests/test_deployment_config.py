@@ -32,6 +32,13 @@ def _fields(settings: type[BaseSettings]) -> set[str]:
     return {f"{prefix}{name}".upper() for name in settings.model_fields}
 
 
+def test_build_context_leaves_out_local_state_and_secrets() -> None:
+    # The context is the repository root: keys and the admin password in .local/, the venv
+    # and the git history must not be sent to the builder (nor end up in a layer).
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", ".local"} <= ignored
+
+
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_service_is_built_from_its_dockerfile(name: str) -> None:
     service = COMPOSE["services"][name]
