@@ -204,6 +204,20 @@ class CpuMeter:
         root = psutil.Process(self.root_pid)
         mine = psutil.Process()
         procs = [(self._label(p), p) for p in root.children(recursive=True)]
+        # A worker process (uvicorn --workers, multiprocessing spawn) has a command line of
+        # its own: it counts for the nearest ancestor that names a service.
+        label_of = {proc.pid: label for label, proc in procs}
+        for n, (label, proc) in enumerate(procs):
+            ancestor = proc
+            while label == "other":
+                try:
+                    ancestor = ancestor.parent()
+                except psutil.Error:
+                    break
+                if ancestor is None or ancestor.pid not in label_of:
+                    break
+                label = label_of[ancestor.pid]
+            procs[n] = (label, proc)
         for proc in psutil.process_iter(["name", "cmdline"]):
             name = proc.info["name"] or ""
             if name.startswith("postgres"):
