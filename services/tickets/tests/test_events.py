@@ -157,6 +157,61 @@ async def test_each_action_emits_its_events_once(world, amqp_url):
     assert rejected[0].payload["reason"] == "Duplikat"
 
 
+async def test_staff_close_and_reopen_each_emit_their_event_once(world, amqp_url):
+    requester = await world.person("requester", unit_id=await world.unit())
+    agent = await world.person("agent")
+    admin = await world.person("admin", name="Admin Kominfo")
+    async with tap(world.settings, amqp_url) as seen:
+        ticket = await world.create(requester)
+        for who, action, body in [
+            (agent, "claim", {}),
+            (agent, "resolve", {"result_summary": "Sudah diperbaiki"}),
+            (requester, "reopen", {"reason": "Masih error"}),
+            (agent, "resolve", {"result_summary": "Diganti baru"}),
+            # Confirmed by phone: staff close it.
+            (admin, "close", {"reason": "Dikonfirmasi lewat telepon"}),
+        ]:
+            response = await world.act(who, ticket, action, **body)
+            assert response.status_code == 200, (action, response.text)
+        assert response.json()["status"] == "closed"
+
+        def of_type(event_type: str) -> list[EventEnvelope]:
+            return [e for e in events_of(seen, ticket["id"]) if e.event_type == event_type]
+
+        expected = Counter(
+            {
+                "ticket.created": 1,
+                "ticket.assigned": 1,
+                "ticket.status_changed": 5,
+                "ticket.resolved": 2,
+                "ticket.reopened": 1,
+                "ticket.closed": 1,
+            }
+        )
+        await eventually(
+            lambda: Counter(e.event_type for e in events_of(seen, ticket["id"])) == expected,
+            timeout=15,
+        )
+        await asyncio.sleep(0.5)  # time for a duplicate to show up, were there one
+
+    reopened, closed = of_type("ticket.reopened"), of_type("ticket.closed")
+    assert len(reopened) == 1 and len(closed) == 1
+    assert reopened[0].payload["reason"] == "Masih error"
+    assert reopened[0].payload["actor"]["role"] == "requester"
+    assert reopened[0].payload["ticket"]["status"] == "in_progress"
+    assert closed[0].payload["automatic"] is False
+    assert closed[0].payload["actor"] == {
+        "user_id": str(admin.user_id),
+        "name": "Admin Kominfo",
+        "role": "admin",
+    }
+    assert closed[0].payload["ticket"]["status"] == "closed"
+    assert closed[0].payload["ticket"]["closed_at"]
+    assert Counter(e.event_type for e in events_of(seen, ticket["id"])) == expected
+    for envelope in (*reopened, *closed):
+        CATALOGUE[envelope.event_type].model_validate(envelope.payload)
+
+
 async def test_refused_actions_publish_nothing(world, amqp_url):
     requester = await world.person("requester", unit_id=await world.unit())
     agent = await world.person("agent")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -219,6 +220,49 @@ async def test_another_units_ticket_is_a_404_for_a_requester_everywhere(world):
         assert response.status_code == 200, role
 
 
+async def test_another_units_requester_gets_404_on_staff_actions_by_id_or_number(world):
+    """Unit scoping comes before the role check: no 403 that would betray the ticket."""
+    owner = await world.person("requester", unit_id=await world.unit())
+    stranger = await world.person("requester", unit_id=await world.unit())
+    agent = await world.person("agent")
+    fresh = await world.create(owner)
+    held = await world.create(owner)
+    held = (await world.act(agent, held, "claim")).json()
+    actions: list[tuple[dict, str, dict | None]] = [
+        (fresh, "claim", None),
+        (fresh, "assign", {"assignee_id": str(agent.user_id)}),
+        (fresh, "accept", None),
+        (fresh, "reject", {"reason": "Bukan urusan kami"}),
+        (held, "pending", {"reason": "Menunggu data"}),
+        (held, "resolve", {"result_summary": "Sudah beres"}),
+        (held, "close", None),
+    ]
+    for ticket, action, body in actions:
+        for ref in (ticket["id"], ticket["number"], ticket["number"].lower()):
+            response = await world.client.post(
+                f"/tickets/{ref}/{action}", json=body, headers=stranger.headers
+            )
+            assert response.status_code == 404, (action, ref, response.text)
+            assert response.json()["error"]["code"] == "not_found"
+        # The same request from the ticket's own unit is a 403: the role is what is missing.
+        response = await world.client.post(
+            f"/tickets/{ticket['number']}/{action}", json=body, headers=owner.headers
+        )
+        assert response.status_code == 403, (action, response.text)
+    for path in ("", "/comments", "/timeline"):
+        response = await world.client.get(
+            f"/tickets/{fresh['number']}{path}", headers=stranger.headers
+        )
+        assert response.status_code == 404, (path, response.text)
+        response = await world.client.get(
+            f"/tickets/{fresh['number']}{path}", headers=owner.headers
+        )
+        assert response.status_code == 200, (path, response.text)
+    for ticket in (fresh, held):
+        current = (await world.client.get(f"/tickets/{ticket['id']}", headers=agent.headers)).json()
+        assert (current["status"], current["version"]) == (ticket["status"], ticket["version"])
+
+
 # -- edit -----------------------------------------------------------------------------------
 
 
@@ -267,6 +311,31 @@ async def test_requesters_and_leaders_cannot_edit(world):
         assert response.status_code == 403
 
 
+async def test_finished_tickets_cannot_be_edited(world):
+    requester = await world.person("requester", unit_id=await world.unit())
+    agent = await world.person("agent")
+    steps = {
+        "resolved": [("claim", {}), ("resolve", {"result_summary": "Selesai"})],
+        "closed": [("claim", {}), ("resolve", {"result_summary": "Selesai"}), ("close", {})],
+        "rejected": [("reject", {"reason": "Tidak valid"})],
+    }
+    for status, actions in steps.items():
+        ticket = await world.create(requester)
+        for action, body in actions:
+            ticket = (await world.act(agent, ticket, action, **body)).json()
+        assert ticket["status"] == status
+        for who in (agent, await world.person("admin")):
+            response = await world.client.patch(
+                f"/tickets/{ticket['id']}",
+                json={"title": "Judul diubah belakangan", "version": ticket["version"]},
+                headers=who.headers,
+            )
+            assert response.status_code == 409, (status, who.role, response.text)
+            assert response.json()["error"]["code"] == "invalid_transition"
+        current = (await world.client.get(f"/tickets/{ticket['id']}", headers=agent.headers)).json()
+        assert current["title"] == ticket["title"] and current["version"] == ticket["version"]
+
+
 # -- comments and timeline ------------------------------------------------------------------
 
 
@@ -309,6 +378,84 @@ async def test_internal_notes_never_reach_the_requester(world):
     # A public comment by staff is the first response; comments leave the version alone.
     current = (await world.client.get(path, headers=agent.headers)).json()
     assert current["first_response_at"] is not None and current["version"] == 1
+
+
+async def test_internal_notes_and_comments_by_role(world):
+    requester = await world.person("requester", unit_id=await world.unit())
+    ticket = await world.create(requester)
+    path = f"/tickets/{ticket['id']}/comments"
+    expected = {
+        # (role, internal) -> status
+        ("requester", True): 403,
+        ("agent", True): 201,
+        ("admin", True): 201,
+        ("leader", True): 403,
+        ("leader", False): 403,
+    }
+    for (role, internal), status in expected.items():
+        who = requester if role == "requester" else await world.person(role)
+        response = await world.client.post(
+            path, json={"body": f"Catatan {role}", "internal": internal}, headers=who.headers
+        )
+        assert response.status_code == status, (role, internal, response.text)
+        if status == 201:
+            assert response.json()["internal"] is True
+            assert response.json()["author_role"] == role
+    staff = await world.person("agent", known=False)
+    stored = (await world.client.get(path, headers=staff.headers)).json()
+    assert sorted(c["author_role"] for c in stored) == ["admin", "agent"]
+    assert (await world.client.get(path, headers=requester.headers)).json() == []
+
+
+async def test_bad_comment_and_action_bodies_name_the_field_and_write_nothing(world):
+    requester = await world.person("requester", unit_id=await world.unit())
+    agent = await world.person("agent")
+    ticket = await world.create(requester)
+    ticket = (await world.act(agent, ticket, "claim")).json()
+    path = f"/tickets/{ticket['id']}"
+
+    async def written() -> tuple[int, int, int]:
+        comments = (await world.client.get(f"{path}/comments", headers=agent.headers)).json()
+        timeline = (await world.client.get(f"{path}/timeline", headers=agent.headers)).json()
+        current = (await world.client.get(path, headers=agent.headers)).json()
+        return len(comments), len(timeline), current["version"]
+
+    before = await written()
+    raw = {**agent.headers, "Content-Type": "application/json"}
+    not_json = b'{"body": "tidak selesai'
+    # (endpoint, request, the field the error names)
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("comments", {"content": not_json}, "body"),
+        ("comments", {"content": b"[1, 2"}, "body"),
+        ("comments", {"json": {"body": "x" * 10_001}}, "body"),
+        ("comments", {"json": {"body": "   "}}, "body"),
+        ("comments", {"json": {"body": "Halo", "internal": "barangkali"}}, "internal"),
+        ("comments", {"json": {"body": "Halo", "visibility": "all"}}, "visibility"),
+        ("assign", {"content": not_json}, "body"),
+        ("assign", {"json": {"assignee_id": "bukan-uuid"}}, "assignee_id"),
+        ("assign", {"json": {"assignee_id": 42}}, "assignee_id"),
+        ("assign", {"json": {}}, "assignee_id"),
+        ("resolve", {"content": not_json}, "body"),
+        ("resolve", {"json": {"result_summary": "x" * 10_001}}, "result_summary"),
+        ("pending", {"json": {"reason": "Menunggu", "version": 0}}, "version"),
+        ("close", {"json": {"reason": "x" * 2_001}}, "reason"),
+    ]
+    for endpoint, request, field in cases:
+        response = await world.client.post(f"{path}/{endpoint}", headers=raw, **request)
+        case = (endpoint, request, response.text)
+        # Not JSON at all is a 400; JSON that does not fit is a 422.
+        assert response.status_code == (400 if "content" in request else 422), case
+        assert field in [f["field"] for f in response.json()["error"]["fields"]], case
+
+    response = await world.client.post(
+        f"{path}/comments",
+        content=b'{"body": "' + b"x" * world.settings.max_body_bytes + b'"}',
+        headers=raw,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["fields"][0]["field"] == "body"
+
+    assert await written() == before
 
 
 async def test_timeline_records_every_change_and_cannot_be_changed(world):
@@ -426,6 +573,47 @@ async def test_listing_filters_search_sort_and_cursor(world):
         response = await world.client.get("/tickets", params=params, headers=requester.headers)
         assert response.status_code == 422, params
         assert response.json()["error"]["fields"][0]["field"] == field
+
+
+async def set_due(world, ticket: dict[str, Any], **dues: datetime) -> None:
+    """Move a ticket's SLA targets (instead of waiting for them to pass)."""
+    async with world.app.state.sessionmaker() as session, session.begin():
+        await session.execute(
+            sa.update(Ticket).where(Ticket.id == uuid.UUID(ticket["id"])).values(**dues)
+        )
+
+
+async def test_listing_overdue_and_priority_filters_find_matching_tickets(world):
+    unit = await world.unit()
+    requester = await world.person("requester", unit_id=unit)
+    agent = await world.person("agent")
+    past = datetime.now(UTC) - timedelta(days=2)
+    late_response = await world.create(requester)
+    await set_due(world, late_response, first_response_due_at=past)
+    late_work = await world.create(requester)
+    late_work = (await world.act(agent, late_work, "claim")).json()
+    await set_due(world, late_work, resolution_due_at=past)
+    # Waiting for the requester: the clock is paused, so a passed target is not overdue.
+    paused = await world.create(requester)
+    await world.act(agent, paused, "claim")
+    paused = (await world.act(agent, paused, "pending", reason="Menunggu data")).json()
+    await set_due(world, paused, resolution_due_at=past)
+    on_time = await world.create(agent, unit_id=str(unit), priority="high")
+
+    async def ids(**params) -> list[str]:
+        response = await world.client.get(
+            "/tickets", params={"unit_id": str(unit), "limit": 50, **params}, headers=agent.headers
+        )
+        assert response.status_code == 200, response.text
+        return [t["id"] for t in response.json()["items"]]
+
+    assert sorted(await ids(overdue="true")) == sorted([late_response["id"], late_work["id"]])
+    assert sorted(await ids(overdue="false")) == sorted([paused["id"], on_time["id"]])
+    listed = (await world.client.get(f"/tickets/{late_work['id']}", headers=agent.headers)).json()
+    assert listed["overdue"] is True
+    assert await ids(priority="high") == [on_time["id"]]
+    normal = await ids(priority="normal")
+    assert on_time["id"] not in normal and late_response["id"] in normal
 
 
 async def test_policy_endpoint_publishes_the_matrix(world):
