@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
@@ -443,3 +444,48 @@ async def test_finished_deliveries_are_purged_after_retention(service):
         for d in await service.deliveries(event_id=event_id)
     )
     assert left == [("pending", 40), ("sent", 1)]
+
+
+# With the bug the event loop hangs until pytest-timeout interrupts the spinning loop,
+# which kills the sender task; the checks below then fail.
+@pytest.mark.timeout(10)
+async def test_a_sender_whose_room_is_all_reserved_waits_instead_of_spinning(service, smtp_sink):
+    """Handlers reserve room before their transaction commits. A claim loop that found no
+    room and looped straight back never yielded: the event loop hung, and with it the very
+    transactions that were to give the room back."""
+    sender = EmailSender(
+        sessionmaker=service.sessionmaker,
+        settings=service.settings.model_copy(update={"email_poll_interval": 0.02}),
+        smtp_config=service.app.state.smtp_config,
+    )
+    task = asyncio.create_task(sender.run())
+    try:
+        await asyncio.sleep(0.1)  # running, idle
+        held = sender.reserve(1000)
+        assert held > 0
+        # The poll falls due several times while all room is held; the loop must go on.
+        started = asyncio.get_running_loop().time()
+        await asyncio.sleep(0.3)
+        assert not task.done(), "the sender stopped"
+        assert asyncio.get_running_loop().time() - started < 8, "the event loop was blocked"
+        sender.release(held)
+        address = f"reserved-{uuid.uuid4().hex[:8]}@example.test"
+        async with service.sessionmaker() as session, session.begin():
+            await enqueue_deliveries(
+                session,
+                rows=[
+                    {
+                        "event_id": uuid.uuid4(),
+                        "event_type": "ticket.created",
+                        "recipient": address,
+                        "language": "id",
+                        "subject": "Uji",
+                        "body_text": "teks",
+                        "body_html": "<p>teks</p>",
+                    }
+                ],
+            )
+        await eventually(lambda: smtp_sink.to(address))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -134,6 +134,8 @@ class EmailSender:
 
     def release(self, count: int) -> None:
         self._reserved = max(0, self._reserved - count)
+        if self._more_due:
+            self._wakeup.set()  # room again for deliveries waiting in the database
 
     def accept(self, deliveries: list[ClaimedDelivery]) -> None:
         # Called as the handler's transaction commits: they are ours, claimed in the database.
@@ -201,8 +203,11 @@ class EmailSender:
             # they have worked the backlog down to the refill mark. Otherwise sleep until new
             # deliveries commit or the poll is due.
             self._more_due = room <= 0 or len(claimed) == room
-            if self._more_due and len(self._claimed) <= self._refill_at:
+            if claimed and len(claimed) == room and len(self._claimed) <= self._refill_at:
                 continue
+            # No room (handlers' uncommitted transactions may hold it all) must wait, never
+            # loop straight back: this loop would then never yield, and the transactions
+            # that are to give the room back could never commit.
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
             # that arrives as the awaited thing completes, and the sender would never stop.
             with contextlib.suppress(TimeoutError):
