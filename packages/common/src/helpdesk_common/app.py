@@ -164,6 +164,7 @@ def create_service_app(
                             bus.publish,
                             batch_size=settings.outbox_batch_size,
                             poll_interval=settings.outbox_poll_interval,
+                            gather=settings.outbox_gather_seconds,
                             retention=timedelta(days=settings.outbox_retention_days),
                         ),
                     )

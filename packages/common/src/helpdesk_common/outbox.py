@@ -175,6 +175,7 @@ async def run_relay(
     *,
     batch_size: int = 200,
     poll_interval: float = 0.5,
+    gather: float = 0.0,
     retention: timedelta = timedelta(days=7),
     max_backoff: float = 30.0,
 ) -> None:
@@ -200,9 +201,12 @@ async def run_relay(
                 # Sleep until a commit in this process wakes us (events arriving meanwhile
                 # make the next batch larger) or the poll interval catches other replicas'.
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+                woken = False
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(poll_interval):
-                        await wakeup.wait()
+                        woken = await wakeup.wait()
+                if woken and gather:
+                    await asyncio.sleep(gather)  # let more commits join this round
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

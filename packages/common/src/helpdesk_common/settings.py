@@ -47,6 +47,9 @@ class ServiceSettings(BaseSettings):
     retry_delays: list[float] = [1.0, 5.0, 30.0]
 
     outbox_poll_interval: float = 0.5
+    # After a commit wakes the relay it waits this long for more events, so that under load
+    # one relay round (a transaction and a batch of confirms) carries many events, not one.
+    outbox_gather_seconds: float = Field(default=0.02, ge=0, le=1)
     outbox_batch_size: int = 200
     outbox_retention_days: int = 7
 
