@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,24 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from helpdesk_common.bus import Bus
 from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.contracts import EventEnvelope, EventPayload
-from helpdesk_common.contracts.identity import UnitCreated
 from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import peek_dead_letters
 from helpdesk_common.outbox import inbox_table, messaging_metadata
 from helpdesk_common.settings import ServiceSettings
-from helpdesk_common.testing import eventually
+from helpdesk_common.testing import eventually, sample_unit_created
 
 
 def unit_created(name: str) -> EventEnvelope:
-    payload = UnitCreated(
-        unit_id=uuid.uuid4(),
-        code=name[:8].upper(),
-        name=name,
-        is_active=True,
-        revision=1,
-        updated_at=datetime.now(UTC),
-    )
-    return EventEnvelope.wrap(payload, producer="batchtest")
+    return EventEnvelope.wrap(sample_unit_created(name), producer="batchtest")
 
 
 @contextlib.asynccontextmanager

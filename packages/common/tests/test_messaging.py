@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -16,24 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from helpdesk_common.bus import Bus, dead_letter_queue_name
 from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.contracts import EventEnvelope, EventPayload
-from helpdesk_common.contracts.identity import UnitCreated
 from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import peek_dead_letters, replay_dead_letters
 from helpdesk_common.outbox import add_event, messaging_metadata, outbox_table, run_relay
 from helpdesk_common.settings import ServiceSettings
-from helpdesk_common.testing import TcpProxy, event_tap, eventually
-
-
-def unit_created(name: str = "Dinas Kominfo") -> UnitCreated:
-    return UnitCreated(
-        unit_id=uuid.uuid4(),
-        code=name[:8].upper(),
-        name=name,
-        is_active=True,
-        revision=1,
-        updated_at=datetime.now(UTC),
-    )
+from helpdesk_common.testing import TcpProxy, event_tap, eventually, sample_unit_created
 
 
 @contextlib.asynccontextmanager
@@ -79,7 +66,7 @@ async def test_committed_event_is_published_with_its_envelope(make_settings, amq
     async with messaging_service(make_settings) as (settings, sessionmaker, bus):
         await bus.wait_connected()
         async with event_tap(settings) as seen:
-            payload = unit_created()
+            payload = sample_unit_created()
             async with sessionmaker() as session, session.begin():
                 envelope = await add_event(session, payload, producer="msgtest")
             await eventually(lambda: len(seen) == 1)
@@ -96,11 +83,11 @@ async def test_rolled_back_transaction_publishes_nothing(make_settings, amqp_url
         async with event_tap(settings) as seen:
             with pytest.raises(RuntimeError):
                 async with sessionmaker() as session, session.begin():
-                    await add_event(session, unit_created("rolled back"), producer="msgtest")
+                    await add_event(session, sample_unit_created("rolled back"), producer="msgtest")
                     raise RuntimeError("business rule failed")
             # A committed marker event proves the relay ran after the rollback.
             async with sessionmaker() as session, session.begin():
-                marker = await add_event(session, unit_created("marker"), producer="msgtest")
+                marker = await add_event(session, sample_unit_created("marker"), producer="msgtest")
             await eventually(lambda: any(e.event_id == marker.event_id for e in seen))
             await asyncio.sleep(0.3)
             assert [e.payload["name"] for e in seen] == ["marker"]
@@ -119,7 +106,8 @@ async def test_event_committed_while_broker_is_down_is_published_when_it_returns
             await proxy.cut()
             await eventually(lambda: not bus.is_connected)
             async with sm() as session, session.begin():
-                envelope = await add_event(session, unit_created("offline"), producer="msgtest")
+                offline = sample_unit_created("offline")
+                envelope = await add_event(session, offline, producer="msgtest")
             await asyncio.sleep(1.0)
             assert seen == []
             assert await unpublished(sm) == 1
@@ -147,10 +135,10 @@ async def test_same_event_delivered_twice_is_handled_once(make_settings):
     async with messaging_service(make_settings, relay=False) as (_, sessionmaker, bus):
         await bus.wait_connected()
         await start_consumer(bus, consumer, sessionmaker)
-        envelope = EventEnvelope.wrap(unit_created(), producer="msgtest")
+        envelope = EventEnvelope.wrap(sample_unit_created(), producer="msgtest")
         await publish_raw(bus, envelope)
         await publish_raw(bus, envelope)
-        other = EventEnvelope.wrap(unit_created("other"), producer="msgtest")
+        other = EventEnvelope.wrap(sample_unit_created("other"), producer="msgtest")
         await publish_raw(bus, other)
         await eventually(lambda: other.event_id in handled)
         await asyncio.sleep(0.3)
@@ -172,7 +160,7 @@ async def test_failing_message_is_retried_then_dead_lettered_and_can_be_replayed
         await bus.wait_connected()
         await start_consumer(bus, consumer, sessionmaker)
         queue = settings.queue_name(consumer.name)
-        envelope = EventEnvelope.wrap(unit_created(), producer="msgtest")
+        envelope = EventEnvelope.wrap(sample_unit_created(), producer="msgtest")
         await publish_raw(bus, envelope)
 
         # One first attempt plus one per configured retry delay, then parked.
@@ -206,7 +194,7 @@ async def test_undecodable_message_is_parked_and_consumer_keeps_going(make_setti
         await bus.wait_connected()
         await start_consumer(bus, consumer, sessionmaker)
         await bus.publish(str(uuid.uuid4()), "unit.created", '{"not": "an envelope"}')
-        await publish_raw(bus, EventEnvelope.wrap(unit_created("after"), producer="msgtest"))
+        await publish_raw(bus, EventEnvelope.wrap(sample_unit_created("after"), producer="msgtest"))
         await eventually(lambda: handled == ["after"])
         queue = settings.queue_name(consumer.name)
         letters = await eventually(lambda: peek_dead_letters(bus, queue))
@@ -228,7 +216,7 @@ async def test_event_published_before_its_consumer_first_ran_waits_for_it(make_s
     async with messaging_service(make_settings) as (_, producer_sessions, producer_bus):
         await producer_bus.wait_connected()
         async with producer_sessions() as session, session.begin():
-            early = unit_created("sebelum konsumen")
+            early = sample_unit_created("sebelum konsumen")
             envelope = await add_event(session, early, producer="msgtest")
         await eventually(lambda: _no_backlog(producer_sessions))
         async with messaging_service(make_settings, relay=False) as (_, sessions, bus):

@@ -11,7 +11,6 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,25 +26,13 @@ from helpdesk_common.bus import Bus
 from helpdesk_common.consumer import Consumer
 from helpdesk_common.context import REQUEST_ID_HEADER, current_correlation_id
 from helpdesk_common.contracts import EventEnvelope, EventPayload
-from helpdesk_common.contracts.identity import UnitCreated
 from helpdesk_common.db import SessionDep, create_engine, create_sessionmaker
 from helpdesk_common.outbox import add_event, messaging_metadata, outbox_table, run_relay
 from helpdesk_common.settings import ServiceSettings
-from helpdesk_common.testing import TcpProxy, app_client, eventually
+from helpdesk_common.testing import TcpProxy, app_client, eventually, sample_unit_created
 
 PRODUCER = "optest"
 handler_log = logging.getLogger("helpdesk.test.operability")
-
-
-def unit_created(name: str) -> UnitCreated:
-    return UnitCreated(
-        unit_id=uuid.uuid4(),
-        code=name[:8].upper(),
-        name=name,
-        is_active=True,
-        revision=1,
-        updated_at=datetime.now(UTC),
-    )
 
 
 def probe_router() -> APIRouter:
@@ -59,7 +46,7 @@ def probe_router() -> APIRouter:
     @router.post("/units/{name}")
     async def create_unit(name: str, session: SessionDep) -> dict[str, str]:
         async with session.begin():
-            envelope = await add_event(session, unit_created(name), producer=PRODUCER)
+            envelope = await add_event(session, sample_unit_created(name), producer=PRODUCER)
         return {"event_id": str(envelope.event_id)}
 
     return router
@@ -390,7 +377,7 @@ async def test_two_relays_on_one_outbox_publish_every_event_exactly_once(make_se
             async with sessionmakers[0]() as session, session.begin():
                 for number in range(events):
                     envelope = await add_event(
-                        session, unit_created(f"relay {number}"), producer=PRODUCER
+                        session, sample_unit_created(f"relay {number}"), producer=PRODUCER
                     )
                     expected.add(str(envelope.event_id))
 

@@ -18,7 +18,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from fastapi import FastAPI
 
 from helpdesk_common.auth import Principal, generate_keypair, sign_access_token
 from helpdesk_common.contracts import EventEnvelope
+from helpdesk_common.contracts.identity import UnitCreated
 from helpdesk_common.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -39,6 +40,18 @@ PG_ADMIN_DSN = os.environ.get(
     "HELPDESK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 AMQP_URL = os.environ.get("HELPDESK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def sample_unit_created(name: str = "Dinas Kominfo") -> UnitCreated:
+    """A valid ``unit.created`` payload, for tests that need some event to move around."""
+    return UnitCreated(
+        unit_id=uuid.uuid4(),
+        code=name[:8].upper(),
+        name=name,
+        is_active=True,
+        revision=1,
+        updated_at=datetime.now(UTC),
+    )
 
 
 @pytest.fixture(scope="session")
