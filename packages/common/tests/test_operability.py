@@ -483,3 +483,28 @@ async def test_request_id_travels_through_the_outbox_into_the_consumers_logs(mak
     assert traced["service"] == PRODUCER
     assert traced["level"] == "INFO"
     assert lines["handled unit untraced"]["correlation_id"] == generated_id
+
+
+async def test_not_ready_until_its_consumers_consume(make_settings):
+    """Connected to the broker is not enough: a replica whose consumers have not started
+    (here one that refuses to, its handlers differing from its subscription) gets no
+    traffic."""
+    broken = Consumer(name="tickets.identity")
+    broken.on("unit.created")(lambda *_: None)
+    settings = make_settings(
+        ServiceSettings, schema=f"ops_{uuid.uuid4().hex[:8]}", service_name=PRODUCER
+    )
+    app = create_service_app(
+        settings=settings,
+        title="operability test",
+        routers=[probe_router()],
+        consumers=[broken],
+        on_startup=create_messaging_schema,
+    )
+    async with app_client(app) as client:
+        await asyncio.wait_for(app.state.bus.wait_connected(), timeout=10)
+        await asyncio.sleep(0.5)  # time for the consumer to have started, were it able to
+        response = await client.get("/health/ready")
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"database": "ok", "broker": "starting"}
+        await assert_live(client)

@@ -56,6 +56,9 @@ def health_router() -> APIRouter:
             checks["database"] = f"unavailable: {type(exc).__name__}"
         if not request.app.state.bus.is_connected:
             checks["broker"] = "unavailable"
+        elif not getattr(request.app.state, "consumers_started", True):
+            # Connected, but its queues are not declared and consumed yet.
+            checks["broker"] = "starting"
         ok = all(value == "ok" for value in checks.values())
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", "checks": checks},
@@ -148,10 +151,13 @@ def create_service_app(
             await _close_pools(app)
             raise
 
+        app.state.consumers_started = not consumers
+
         async def connect_and_consume() -> None:
             await bus.connect()
             for consumer in consumers:
                 await start_consumer(bus, consumer, sessionmaker)
+            app.state.consumers_started = True
 
         tasks = [asyncio.create_task(_supervise("bus", connect_and_consume))]
         if run_relay_worker:
