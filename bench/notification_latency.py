@@ -34,7 +34,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH_ENV, ROOT, Api, CpuMeter, save, seed
+from common import BENCH_ENV, ROOT, Api, CpuMeter, reference_loop_seconds, save, seed
 
 from helpdesk_common.testing import free_port, local_system
 
@@ -175,6 +175,21 @@ class SinkProcess:
             await self._reader
 
 
+def by_tenth(sent_at: dict[str, float], sink: Any, recipient: str) -> list[float]:
+    """p99 of the requester's mail latency for each tenth of the tickets, in creation order."""
+    ordered = sorted(sent_at.items(), key=lambda item: item[1])
+    size = max(1, len(ordered) // 10)
+    tenths = []
+    for start in range(0, len(ordered), size):
+        latencies = [
+            sink.arrivals[number][recipient] - created
+            for number, created in ordered[start : start + size]
+            if recipient in sink.arrivals.get(number, {})
+        ]
+        tenths.append(percentiles(latencies)["p99_ms"])
+    return tenths[:10]
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     if not ordered:
@@ -270,6 +285,7 @@ async def measure(
         for arrived in rcpts.values()
     ]
     return {
+        "reference_loop_seconds": reference_loop_seconds(),
         "offered_rate_per_s": args.rate,
         "seconds": args.seconds,
         "tickets_created": len(sent_at),
@@ -279,6 +295,8 @@ async def measure(
         "mails_received": sink.count,
         "requester_mail_latency": percentiles(to_requester),
         "all_mails_latency": percentiles(every_mail),
+        # Whether latency held steady or a backlog built up during the load.
+        "requester_p99_ms_by_tenth_of_the_load": by_tenth(sent_at, sink, requester),
         "tickets_with_mail_missing_2s_after_load": len(late),
         "all_mail_delivered_seconds_after_load": drained_after,
         "cpu_percent_during_load": cpu,

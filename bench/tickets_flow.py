@@ -27,7 +27,18 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH_ENV, ROOT, Api, CpuMeter, Phase, run_closed_loop, save, seed, timed
+from common import (
+    BENCH_ENV,
+    ROOT,
+    Api,
+    CpuMeter,
+    Phase,
+    reference_loop_seconds,
+    run_closed_loop,
+    save,
+    seed,
+    timed,
+)
 
 from helpdesk_common.testing import PG_ADMIN_DSN, local_system
 
@@ -128,6 +139,7 @@ async def main(args: argparse.Namespace) -> None:
                         break
                     await asyncio.sleep(0.1)
                 result = {
+                    "reference_loop_seconds": reference_loop_seconds(),
                     "tickets": args.tickets,
                     "concurrency": args.concurrency,
                     "startup_seconds": system.startup_seconds,
