@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.app import create_service_app
+from helpdesk_common.auth import CurrentUser
 from helpdesk_common.bus import Bus
 from helpdesk_common.consumer import Consumer
 from helpdesk_common.context import REQUEST_ID_HEADER, current_correlation_id
@@ -42,6 +43,10 @@ def probe_router() -> APIRouter:
     @router.get("/items/{item_id}")
     async def get_item(item_id: int) -> dict[str, int]:
         return {"item_id": item_id}
+
+    @router.get("/me")
+    async def me(principal: CurrentUser) -> dict[str, str]:
+        return {"user_id": str(principal.user_id)}
 
     @router.post("/units/{name}")
     async def create_unit(name: str, session: SessionDep) -> dict[str, str]:
@@ -508,3 +513,52 @@ async def test_not_ready_until_its_consumers_consume(make_settings):
         assert response.status_code == 503
         assert response.json()["checks"] == {"database": "ok", "broker": "starting"}
         await assert_live(client)
+
+
+async def test_a_disabled_users_token_is_refused_before_it_expires(make_settings, make_token):
+    """The service re-reads its list of disabled users (from its own tables) every few
+    seconds; a token of a user on it gets 401 although its signature is still valid."""
+    disabled: set[uuid.UUID] = set()
+
+    async def disabled_users(session: AsyncSession) -> set[uuid.UUID]:
+        await session.execute(sa.text("SELECT 1"))  # read in the service's own database
+        return set(disabled)
+
+    settings = make_settings(
+        ServiceSettings,
+        schema=f"ops_{uuid.uuid4().hex[:8]}",
+        service_name=PRODUCER,
+        disabled_users_refresh_seconds=0.1,
+    )
+    app = create_service_app(
+        settings=settings,
+        title="operability test",
+        routers=[probe_router()],
+        on_startup=create_messaging_schema,
+        disabled_users=disabled_users,
+    )
+    leaving, staying = uuid.uuid4(), uuid.uuid4()
+    leaving_token = make_token("agent", user_id=leaving)
+    staying_token = make_token("agent", user_id=staying)
+    async with app_client(app) as client:
+
+        async def me(token: str) -> httpx.Response:
+            return await client.get("/me", headers={"Authorization": f"Bearer {token}"})
+
+        assert (await me(leaving_token)).status_code == 200
+        disabled.add(leaving)
+
+        async def refused() -> httpx.Response | None:
+            response = await me(leaving_token)
+            return response if response.status_code == 401 else None
+
+        response = await eventually(refused, timeout=5)
+        assert response.json()["error"]["code"] == "account_disabled"
+        assert (await me(staying_token)).status_code == 200
+
+        disabled.discard(leaving)  # re-enabled: the same token counts again
+        await eventually(lambda: _status(me(leaving_token), 200), timeout=5)
+
+
+async def _status(response: Any, expected: int) -> bool:
+    return (await response).status_code == expected

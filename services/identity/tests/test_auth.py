@@ -6,11 +6,13 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from helpdesk_common.auth import generate_keypair
+from helpdesk_common.testing import eventually
 from identity.auth import refresh, throttle
 from identity.models import LoginIpThrottle, RefreshToken, User, utcnow
 
@@ -300,3 +302,22 @@ async def test_housekeeping_forgets_expired_tokens_and_stale_addresses(api):
             sa.select(sa.func.count()).where(RefreshToken.user_id == uuid.UUID(user["id"]))
         )
     assert tokens == 0
+
+
+async def test_a_disabled_users_access_token_stops_working_before_it_expires(api):
+    user = await api.create_user()
+    token = await api.token_for(user["username"], PASSWORD)
+    assert (await api.client.get("/auth/me", headers=api.bearer(token))).status_code == 200
+
+    disabled = await api.client.post(
+        f"/users/{user['id']}/disable", headers=await api.admin_headers()
+    )
+    assert disabled.status_code == 200, disabled.text
+
+    async def refused() -> httpx.Response | None:
+        response = await api.client.get("/auth/me", headers=api.bearer(token))
+        return response if response.status_code == 401 else None
+
+    # Within the service's re-read interval, not the token's 15 minutes.
+    response = await eventually(refused, timeout=api.settings.disabled_users_refresh_seconds + 10)
+    assert response.json()["error"]["code"] == "account_disabled"

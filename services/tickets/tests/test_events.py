@@ -276,6 +276,14 @@ async def test_identity_events_keep_the_local_directory(world):
     assert response.status_code == 200 and response.json()["assignee_name"] == "Dewi Lestari"
     await publish(world, UserDeactivated(**user, is_active=False, revision=2))
     await eventually(lambda: _equals(user_active(), False))
+    # Dewi's access token, though signed and unexpired, is refused once the service has
+    # re-read who is disabled.
+    dewi = {"Authorization": f"Bearer {world.make_token('agent', user_id=user_id)}"}
+
+    async def dewi_refused() -> bool:
+        return (await world.client.get("/tickets", headers=dewi)).status_code == 401
+
+    await eventually(dewi_refused, timeout=15)
     other = await world.create(requester)
     response = await world.act(dispatcher, other, "assign", assignee_id=str(user_id))
     assert response.status_code == 422

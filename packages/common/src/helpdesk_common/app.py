@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.bus import Bus
 from helpdesk_common.consumer import Consumer, start_consumer
@@ -36,6 +38,26 @@ log = logging.getLogger("helpdesk.app")
 # A background worker receives the app (settings, sessionmaker, bus on app.state) and
 # runs until cancelled.
 Worker = Callable[[FastAPI], Awaitable[None]]
+# Reads the ids of disabled users from the service's own tables (its user directory).
+DisabledUsers = Callable[[AsyncSession], Awaitable[set[uuid.UUID]]]
+
+
+async def _load_disabled_users(app: FastAPI, load: DisabledUsers) -> None:
+    async with app.state.sessionmaker() as session:
+        app.state.disabled_users = frozenset(await load(session))
+
+
+def _disabled_users_worker(load: DisabledUsers) -> Worker:
+    async def refresh_disabled_users(app: FastAPI) -> None:
+        while True:
+            await asyncio.sleep(app.state.settings.disabled_users_refresh_seconds)
+            try:
+                await _load_disabled_users(app, load)
+            except Exception as exc:
+                # The previous list stays in force; tokens still expire on their own.
+                log.warning("reading disabled users failed: %r", exc)
+
+    return refresh_disabled_users
 
 
 def health_router() -> APIRouter:
@@ -124,7 +146,13 @@ def create_service_app(
     workers: Sequence[Worker] = (),
     on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
     run_relay_worker: bool = True,
+    disabled_users: DisabledUsers | None = None,
 ) -> FastAPI:
+    """``disabled_users``: refuse the tokens of users it lists (read at start, then every
+    ``disabled_users_refresh_seconds``), rather than until the tokens expire."""
+    if disabled_users is not None:
+        workers = [*workers, _disabled_users_worker(disabled_users)]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(
@@ -147,6 +175,8 @@ def create_service_app(
                 app.state.driver_pool = await create_driver_pool(settings)
             if on_startup is not None:
                 await on_startup(app)
+            if disabled_users is not None:
+                await _load_disabled_users(app, disabled_users)
         except BaseException:
             await _close_pools(app)
             raise

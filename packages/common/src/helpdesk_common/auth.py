@@ -177,6 +177,11 @@ async def get_principal(request: Request) -> Principal:
             audience=settings.jwt_audience,
         )
         verified.put(token, principal, expires)
+    disabled: frozenset[uuid.UUID] = getattr(state, "disabled_users", frozenset())
+    if principal.user_id in disabled:
+        # A signed token outlives its user's deactivation by up to its lifetime; the
+        # service's own copy of the user directory says it no longer counts.
+        raise ApiError(401, "account_disabled", "This account has been disabled")
     return principal
 
 

@@ -46,6 +46,10 @@ class ServiceSettings(BaseSettings):
     # Delays (seconds) of the retry tiers before a failing message is parked in the DLQ.
     retry_delays: list[float] = [1.0, 5.0, 30.0]
 
+    # How often a service re-reads which users are disabled (their tokens are refused even
+    # before they expire): the longest a disabled user keeps access to this service.
+    disabled_users_refresh_seconds: float = Field(default=5.0, gt=0)
+
     outbox_poll_interval: float = 0.5
     # After a commit wakes the relay it waits this long for more events, so that under load
     # one relay round (a transaction and a batch of confirms) carries many events, not one.

@@ -16,6 +16,7 @@ from identity.runtime import Runtime
 from identity.settings import IdentitySettings
 from identity.tokens import resolve_signing_keys
 from identity.units.views import router as units_router
+from identity.users.service import disabled_user_ids
 from identity.users.views import router as users_router
 
 log = logging.getLogger("identity")
@@ -44,6 +45,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         workers=[housekeeping],
         on_startup=on_startup,
+        disabled_users=disabled_user_ids,
     )
     app.state.runtime = runtime
     return app

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from helpdesk_common.app import create_service_app
 from helpdesk_common.db import create_engine, create_sessionmaker
 from notifications.consumer import build_consumer
+from notifications.directory.service import disabled_user_ids
 from notifications.email.rendering import Renderer
 from notifications.email.sender import EmailSender
 from notifications.email.service import Handoff
@@ -62,6 +63,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         consumers=[build_consumer(settings=settings, renderer=renderer, handoff=handoff)],
         workers=[email_sender],
         on_startup=on_startup,
+        disabled_users=disabled_user_ids,
     )
     app.state.renderer = renderer
     app.state.cipher = cipher

@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from helpdesk_common.app import create_service_app
 from helpdesk_common.db import create_engine, create_sessionmaker
 from tickets.directory.consumer import identity_consumer
+from tickets.directory.service import disabled_user_ids
 from tickets.directory.views import router as directory_router
 from tickets.http import BodySizeLimitMiddleware, install_json_error_handler
 from tickets.masterdata.cache import MasterDataCache
@@ -62,6 +63,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         consumers=[identity_consumer()],
         workers=[sla_scheduler] if settings.run_scheduler else [],
         on_startup=on_startup,
+        disabled_users=disabled_user_ids,
     )
     install_json_error_handler(app)
     # Innermost, so the request id is already set when a too-large body is refused.

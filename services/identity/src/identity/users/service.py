@@ -226,3 +226,8 @@ async def list_users(
             sa.or_(contains(User.username, q), contains(User.full_name, q), contains(User.email, q))
         )
     return await fetch_page(session, query, page=page)
+
+
+async def disabled_user_ids(session: AsyncSession) -> set[uuid.UUID]:
+    """Disabled users: their access tokens are refused before they expire."""
+    return set(await session.scalars(sa.select(User.id).where(User.is_active.is_(False))))

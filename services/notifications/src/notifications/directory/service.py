@@ -136,3 +136,12 @@ async def directory_excerpt(
         else:
             unit = KnownUnit(key, name, contact_name, email, active)
     return DirectoryExcerpt(users=users, unit=unit)
+
+
+async def disabled_user_ids(session: AsyncSession) -> set[uuid.UUID]:
+    """Users identity has disabled: their tokens are refused here before they expire."""
+    return set(
+        await session.scalars(
+            sa.select(DirectoryUser.user_id).where(DirectoryUser.is_active.is_(False))
+        )
+    )

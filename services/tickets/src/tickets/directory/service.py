@@ -81,3 +81,8 @@ async def list_agents(session: AsyncSession) -> list[User]:
             )
         ).all()
     )
+
+
+async def disabled_user_ids(session: AsyncSession) -> set[uuid.UUID]:
+    """Users identity has disabled: their tokens are refused here before they expire."""
+    return set(await session.scalars(sa.select(User.id).where(User.is_active.is_(False))))
