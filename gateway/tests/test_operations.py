@@ -169,10 +169,16 @@ async def test_openapi_is_cached(run_gateway, upstream):
         assert (await gw.get("/api/openapi.json")).json() == first
 
 
-async def test_swagger_ui(gateway: httpx.AsyncClient):
+async def test_swagger_ui_is_served_whole_by_the_gateway(gateway: httpx.AsyncClient):
     response = await gateway.get("/api/docs")
     assert response.status_code == 200
     assert "/api/openapi.json" in response.text
+    # Nothing from a CDN: an intranet without internet access gets working docs.
+    assert "cdn." not in response.text and "https://" not in response.text.split("<body>")[0]
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/api/docs/assets/{asset}" in response.text
+        served = await gateway.get(f"/api/docs/assets/{asset}")
+        assert served.status_code == 200 and len(served.content) > 10_000, asset
 
 
 async def test_web_client(gateway: httpx.AsyncClient):

@@ -19,11 +19,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
+from swagger_ui_bundle import swagger_ui_path
 
 from gateway.auth import TokenVerifier
 from gateway.health import health_router
 from gateway.observability import GatewayContextMiddleware
-from gateway.openapi import OpenApiAggregator, openapi_router
+from gateway.openapi import SWAGGER_UI_ASSETS, OpenApiAggregator, openapi_router
 from gateway.proxy import Proxy, ProxyDispatcher
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
@@ -101,6 +102,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router())
     app.include_router(openapi_router())
+    app.mount(SWAGGER_UI_ASSETS, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/", WebClientFiles(directory=WEB_DIR, html=True), name="web")
 
     # add_middleware wraps: the last one added is the outermost.

@@ -31,6 +31,8 @@ log = logging.getLogger("helpdesk.gateway.openapi")
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 SECURITY_SCHEME = "bearerAuth"
+# Where the gateway serves Swagger UI's files (from the swagger-ui-bundle package).
+SWAGGER_UI_ASSETS = "/api/docs/assets"
 # While a service is missing from the document, try again sooner than the normal cache time.
 _RETRY_INCOMPLETE = 5.0
 
@@ -211,6 +213,14 @@ def openapi_router() -> APIRouter:
 
     @router.get("/api/docs")
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Helpdesk API")
+        # Swagger UI's files come from the gateway, not a CDN: offices on an intranet
+        # without internet access get working docs, and no third party sees who reads them.
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Helpdesk API",
+            swagger_js_url=f"{SWAGGER_UI_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI_ASSETS}/favicon-32x32.png",
+        )
 
     return router

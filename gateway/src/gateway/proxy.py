@@ -41,6 +41,8 @@ log = logging.getLogger("helpdesk.gateway.proxy")
 
 # Paths under /api/ that the gateway answers itself (FastAPI routes), not a service.
 GATEWAY_API_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"})
+# Served by the gateway itself too: Swagger UI's own files.
+GATEWAY_API_PREFIX = "/api/docs/"
 
 # Service endpoints for operators, not the public: scraped and probed on the services directly.
 BLOCKED_FIRST_SEGMENTS = frozenset({"metrics", "health"})
@@ -491,7 +493,12 @@ class ProxyDispatcher:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/api/") or path in GATEWAY_API_PATHS:
+        if (
+            scope["type"] != "http"
+            or not path.startswith("/api/")
+            or path in GATEWAY_API_PATHS
+            or path.startswith(GATEWAY_API_PREFIX)
+        ):
             await self.app(scope, receive, send)
             return
         service, _, rest = path[5:].partition("/")
