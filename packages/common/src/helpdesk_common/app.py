@@ -190,22 +190,21 @@ def create_service_app(
             app.state.consumers_started = True
 
         tasks = [asyncio.create_task(_supervise("bus", connect_and_consume))]
-        if run_relay_worker:
-            tasks.append(
-                asyncio.create_task(
-                    _supervise(
-                        "outbox-relay",
-                        lambda: run_relay(
-                            sessionmaker,
-                            bus.publish,
-                            batch_size=settings.outbox_batch_size,
-                            poll_interval=settings.outbox_poll_interval,
-                            gather=settings.outbox_gather_seconds,
-                            retention=timedelta(days=settings.outbox_retention_days),
-                        ),
-                    )
-                )
+
+        async def relay() -> None:
+            # Nothing to do before the first connection; later outages the relay rides out.
+            await bus.wait_connected()
+            await run_relay(
+                sessionmaker,
+                bus.publish,
+                batch_size=settings.outbox_batch_size,
+                poll_interval=settings.outbox_poll_interval,
+                gather=settings.outbox_gather_seconds,
+                retention=timedelta(days=settings.outbox_retention_days),
             )
+
+        if run_relay_worker:
+            tasks.append(asyncio.create_task(_supervise("outbox-relay", relay)))
         for worker in workers:
             name = getattr(worker, "__name__", "worker")
             tasks.append(asyncio.create_task(_supervise(name, lambda w=worker: w(app))))
