@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -178,20 +179,25 @@ async def run_relay(
     gather: float = 0.0,
     retention: timedelta = timedelta(days=7),
     max_backoff: float = 30.0,
+    housekeeping_interval: float = 30.0,
 ) -> None:
-    """Relay forever: publish as soon as this process commits, else poll; back off on errors."""
+    """Relay forever: publish as soon as this process commits, else poll; back off on errors.
+
+    Every ``housekeeping_interval`` seconds (by the clock, not per round: under load rounds
+    come every few milliseconds) it also counts the backlog and purges old published rows.
+    """
     wakeup = asyncio.Event()
     _wakeups.add(wakeup)
     backoff = poll_interval
-    rounds = 0
+    housekeeping_due = time.monotonic()
     try:
         while True:
             try:
                 wakeup.clear()
                 published = await relay_batch(sessionmaker, publish, batch_size=batch_size)
                 backoff = poll_interval
-                rounds += 1
-                if rounds % 100 == 1:
+                if time.monotonic() >= housekeeping_due:
+                    housekeeping_due = time.monotonic() + housekeeping_interval
                     OUTBOX_BACKLOG.set(await outbox_backlog(sessionmaker))
                     await purge_published(sessionmaker, older_than=retention)
                 if published == batch_size:
