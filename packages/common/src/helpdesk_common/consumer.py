@@ -39,7 +39,7 @@ from helpdesk_common.bus import (
     retry_queue_name,
 )
 from helpdesk_common.context import reset_correlation_id, set_correlation_id
-from helpdesk_common.contracts import CATALOGUE, EventEnvelope, EventPayload
+from helpdesk_common.contracts import CATALOGUE, EventEnvelope, EventPayload, parse_payload
 from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_common.observability import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_FAILED
 from helpdesk_common.outbox import inbox_table
@@ -81,8 +81,7 @@ class PoisonMessage(Exception):
 def decode(message: AbstractIncomingMessage) -> tuple[EventEnvelope, EventPayload]:
     try:
         envelope = EventEnvelope.model_validate_json(message.body)
-        model = CATALOGUE[envelope.event_type]
-        return envelope, model.model_validate(envelope.payload)
+        return envelope, parse_payload(envelope)
     except (ValidationError, KeyError, ValueError) as exc:
         raise PoisonMessage(f"undecodable event: {exc}") from exc
 
@@ -276,10 +275,13 @@ async def start_consumer(
         channel, settings, queue=queue_name, event_types=sorted(consumer.handlers)
     )
 
-    async def on_message(message: AbstractIncomingMessage) -> None:
+    async def on_message(
+        message: AbstractIncomingMessage,
+        decoded: tuple[EventEnvelope, EventPayload] | None = None,
+    ) -> None:
         token = None
         try:
-            envelope, payload = decode(message)
+            envelope, payload = decoded or decode(message)
             token = set_correlation_id(envelope.correlation_id)
             handler = consumer.handlers.get(envelope.event_type)
             if handler is None:
@@ -310,20 +312,22 @@ async def start_consumer(
 
     async def on_batch(messages: list[AbstractIncomingMessage]) -> None:
         events: list[tuple[AbstractIncomingMessage, Handler, EventEnvelope, EventPayload]] = []
-        alone: list[AbstractIncomingMessage] = []
+        # Handled one by one, with what was already decoded (None: parked as poison there).
+        alone: list[tuple[AbstractIncomingMessage, tuple[EventEnvelope, EventPayload] | None]] = []
         for message in messages:
             try:
                 envelope, payload = decode(message)
             except PoisonMessage:
-                alone.append(message)  # parked by the one-by-one path
+                alone.append((message, None))
                 continue
             handler = consumer.handlers.get(envelope.event_type)
             if handler is None:
-                alone.append(message)  # acknowledged as ignored
+                alone.append((message, (envelope, payload)))  # acknowledged as ignored
             else:
                 events.append((message, handler, envelope, payload))
         if len(events) == 1:
-            alone.append(events.pop()[0])
+            message, _, envelope, payload = events.pop()
+            alone.append((message, (envelope, payload)))
         if events:
             try:
                 ran = await handle_batch(
@@ -333,7 +337,7 @@ async def start_consumer(
                 log.warning(
                     "a batch of %d events failed, handling them one by one: %r", len(events), exc
                 )
-                alone.extend(message for message, _, _, _ in events)
+                alone.extend((message, (envelope, pay)) for message, _, envelope, pay in events)
             else:
                 for (message, _, envelope, _), processed in zip(events, ran, strict=True):
                     outcome = "processed" if processed else "duplicate"
@@ -343,8 +347,8 @@ async def start_consumer(
                     except Exception as exc:
                         # Redelivered later; the inbox makes that harmless.
                         log.warning("could not acknowledge %s: %r", message.message_id, exc)
-        for message in alone:
-            await on_message(message)
+        for message, decoded in alone:
+            await on_message(message, decoded)
 
     if consumer.batch_size > 1:
         batcher = _Batcher(
