@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,9 +79,13 @@ class Bus:
                     client_properties={"connection_name": self.settings.service_name},
                     reconnect_interval=self.settings.broker_reconnect_interval,
                 )
-                channel = await connection.channel(publisher_confirms=True)
-                self._exchange = await declare_exchange(channel, self.settings)
-                await declare_subscriber_queues(connection, self.settings)
+                try:
+                    channel = await connection.channel(publisher_confirms=True)
+                    self._exchange = await declare_exchange(channel, self.settings)
+                    await declare_subscriber_queues(connection, self.settings)
+                except BaseException:
+                    await connection.close()  # the next attempt opens a new one
+                    raise
                 self._channel = channel
                 self.connection = connection
             except (OSError, aio_pika.exceptions.AMQPError) as exc:
@@ -170,6 +175,22 @@ def _main_queue_arguments(settings: ServiceSettings, queue: str) -> dict[str, An
     }
 
 
+async def _declare_bound_queue(
+    channel: AbstractChannel, settings: ServiceSettings, *, queue: str, event_types: Iterable[str]
+) -> AbstractQueue:
+    """A consumer's queue, its dead-letter queue, and its bindings to the event types."""
+    exchange = await declare_exchange(channel, settings)
+    await channel.declare_queue(
+        dead_letter_queue_name(queue), durable=True, arguments=queue_arguments(settings)
+    )
+    main = await channel.declare_queue(
+        queue, durable=True, arguments=_main_queue_arguments(settings, queue)
+    )
+    for event_type in event_types:
+        await main.bind(exchange, routing_key=event_type)
+    return main
+
+
 async def declare_subscriber_queues(
     connection: AbstractRobustConnection, settings: ServiceSettings
 ) -> None:
@@ -180,15 +201,7 @@ async def declare_subscriber_queues(
         # A channel per queue: a declaration the broker refuses closes its channel.
         channel = await connection.channel()
         try:
-            exchange = await declare_exchange(channel, settings)
-            await channel.declare_queue(
-                dead_letter_queue_name(queue), durable=True, arguments=queue_arguments(settings)
-            )
-            main = await channel.declare_queue(
-                queue, durable=True, arguments=_main_queue_arguments(settings, queue)
-            )
-            for event_type in event_types:
-                await main.bind(exchange, routing_key=event_type)
+            await _declare_bound_queue(channel, settings, queue=queue, event_types=event_types)
         except aio_pika.exceptions.ChannelPreconditionFailed as exc:
             # The queue exists with other arguments (another service's settings): it
             # exists, which is all this is for; its consumer keeps it as it wants.
@@ -206,12 +219,6 @@ async def declare_consumer_queues(
     event_types: list[str],
 ) -> AbstractQueue:
     """The consumer's queue with its bindings, retry tiers and dead-letter queue."""
-    exchange = await declare_exchange(channel, settings)
-    dead = dead_letter_queue_name(queue)
-    await channel.declare_queue(dead, durable=True, arguments=queue_arguments(settings))
-    main = await channel.declare_queue(
-        queue, durable=True, arguments=_main_queue_arguments(settings, queue)
-    )
     for delay in settings.retry_delays:
         await channel.declare_queue(
             retry_queue_name(queue, delay),
@@ -223,6 +230,4 @@ async def declare_consumer_queues(
                 "x-dead-letter-routing-key": queue,
             },
         )
-    for event_type in event_types:
-        await main.bind(exchange, routing_key=event_type)
-    return main
+    return await _declare_bound_queue(channel, settings, queue=queue, event_types=event_types)
