@@ -78,7 +78,7 @@ def health_router() -> APIRouter:
             checks["database"] = f"unavailable: {type(exc).__name__}"
         if not request.app.state.bus.is_connected:
             checks["broker"] = "unavailable"
-        elif not getattr(request.app.state, "consumers_started", True):
+        elif not request.app.state.consumers_started:
             # Connected, but its queues are not declared and consumed yet.
             checks["broker"] = "starting"
         ok = all(value == "ok" for value in checks.values())
@@ -145,7 +145,6 @@ def create_service_app(
     consumers: Sequence[Consumer] = (),
     workers: Sequence[Worker] = (),
     on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
-    run_relay_worker: bool = True,
     disabled_users: DisabledUsers | None = None,
 ) -> FastAPI:
     """``disabled_users``: refuse the tokens of users it lists (read at start, then every
@@ -161,7 +160,6 @@ def create_service_app(
         engine = create_engine(settings)
         sessionmaker = create_sessionmaker(engine)
         bus = Bus(settings)
-        app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
         app.state.bus = bus
@@ -182,11 +180,15 @@ def create_service_app(
             raise
 
         app.state.consumers_started = not consumers
+        started: set[str] = set()
 
         async def connect_and_consume() -> None:
             await bus.connect()
+            # Restarted after a failure: a consumer already consuming must not start twice.
             for consumer in consumers:
-                await start_consumer(bus, consumer, sessionmaker)
+                if consumer.name not in started:
+                    await start_consumer(bus, consumer, sessionmaker)
+                    started.add(consumer.name)
             app.state.consumers_started = True
 
         tasks = [asyncio.create_task(_supervise("bus", connect_and_consume))]
@@ -203,8 +205,7 @@ def create_service_app(
                 retention=timedelta(days=settings.outbox_retention_days),
             )
 
-        if run_relay_worker:
-            tasks.append(asyncio.create_task(_supervise("outbox-relay", relay)))
+        tasks.append(asyncio.create_task(_supervise("outbox-relay", relay)))
         for worker in workers:
             name = getattr(worker, "__name__", "worker")
             tasks.append(asyncio.create_task(_supervise(name, lambda w=worker: w(app))))
