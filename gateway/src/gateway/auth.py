@@ -12,10 +12,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-import jwt
-
-from helpdesk_common.auth import verify_access_token
-from helpdesk_common.errors import ApiError
+from helpdesk_common.auth import verify_with_expiry
 
 # (method, path) pairs reachable without a token: signing in and fetching the verification key.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
@@ -75,23 +72,12 @@ class TokenVerifier:
         subject = self.cached_subject(token)
         if subject is not None:
             return subject
-        principal = verify_access_token(
+        principal, expires = verify_with_expiry(
             token, public_key=self._public_key, issuer=self._issuer, audience=self._audience
         )
         subject = str(principal.user_id)
         if self._cache_size:
-            # The signature was just checked; reading the claims again only fetches ``exp``,
-            # which the shared verifier does not return.
-            claims = jwt.decode(token, options={"verify_signature": False})
-            self._cache[token] = (subject, float(claims["exp"]))
+            self._cache[token] = (subject, expires)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return subject
-
-
-def not_configured_error() -> ApiError:
-    return ApiError(
-        503,
-        "auth_not_configured",
-        "The gateway has no token verification key (GATEWAY_JWT_PUBLIC_KEY)",
-    )

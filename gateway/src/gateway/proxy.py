@@ -40,7 +40,7 @@ from helpdesk_common.errors import ApiError
 log = logging.getLogger("helpdesk.gateway.proxy")
 
 # Paths under /api/ that the gateway answers itself (FastAPI routes), not a service.
-GATEWAY_API_PATHS = frozenset({"/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"})
+GATEWAY_API_PATHS = frozenset({"/api/openapi.json", "/api/docs"})
 # Served by the gateway itself too: Swagger UI's own files.
 GATEWAY_API_PREFIX = "/api/docs/"
 

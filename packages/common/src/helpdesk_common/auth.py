@@ -84,11 +84,14 @@ def sign_access_token(
 
 def verify_access_token(token: str, *, public_key: str, issuer: str, audience: str) -> Principal:
     """The principal of a valid token; ``ApiError(401)`` for anything else."""
-    return _verify(token, public_key=public_key, issuer=issuer, audience=audience)[0]
+    return verify_with_expiry(token, public_key=public_key, issuer=issuer, audience=audience)[0]
 
 
-def _verify(token: str, *, public_key: str, issuer: str, audience: str) -> tuple[Principal, float]:
-    """The principal of a valid token and its expiry (UNIX time); ``ApiError(401)`` else."""
+def verify_with_expiry(
+    token: str, *, public_key: str, issuer: str, audience: str
+) -> tuple[Principal, float]:
+    """The principal of a valid token and its expiry (UNIX time), for caching the outcome
+    until then; ``ApiError(401)`` for anything else."""
     try:
         claims = jwt.decode(
             token,
@@ -170,7 +173,7 @@ async def get_principal(request: Request) -> Principal:
     principal = verified.get(token)
     if principal is None:
         settings = state.settings
-        principal, expires = _verify(
+        principal, expires = verify_with_expiry(
             token,
             public_key=settings.jwt_public_key,
             issuer=settings.jwt_issuer,
