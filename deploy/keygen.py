@@ -7,20 +7,13 @@ unless they already exist.
 import sys
 from pathlib import Path
 
-from helpdesk_common.auth import generate_keypair
+from helpdesk_common.auth import ensure_keypair
 
 
 def main(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    private, public = directory / "jwt-private.pem", directory / "jwt-public.pem"
-    if private.exists() and public.exists():
-        print(f"signing keys already in {directory}")
-        return
-    private_pem, public_pem = generate_keypair()
-    private.write_text(private_pem)
-    private.chmod(0o600)
-    public.write_text(public_pem)
-    print(f"new signing keys written to {directory}")
+    _, _, made = ensure_keypair(directory)
+    state = "new signing keys written to" if made else "signing keys already in"
+    print(f"{state} {directory}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from helpdesk_common.auth import generate_keypair
+from helpdesk_common.auth import ensure_keypair
 
 ROOT = Path(__file__).resolve().parents[2]
 COLOURS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m", "\033[31m", "\033[37m"]
@@ -83,14 +83,8 @@ def local_secret(state: Path, name: str) -> str:
 
 def ensure_state(state: Path) -> tuple[Path, Path, str]:
     """Signing keys and the first administrator's password, made once and kept."""
-    (state / "keys").mkdir(parents=True, exist_ok=True)
+    private, public, _ = ensure_keypair(state / "keys")
     (state / "logs").mkdir(exist_ok=True)
-    private, public = state / "keys" / "jwt-private.pem", state / "keys" / "jwt-public.pem"
-    if not private.exists():
-        private_pem, public_pem = generate_keypair()
-        private.write_text(private_pem)
-        private.chmod(0o600)
-        public.write_text(public_pem)
     return private, public, local_secret(state, "admin-password")
 
 

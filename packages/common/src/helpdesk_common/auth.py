@@ -10,6 +10,7 @@ import itertools
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import jwt
@@ -53,6 +54,20 @@ def generate_keypair() -> tuple[str, str]:
         .decode()
     )
     return private_pem, public_pem
+
+
+def ensure_keypair(directory: Path) -> tuple[Path, Path, bool]:
+    """``jwt-private.pem`` and ``jwt-public.pem`` in ``directory``, made once and kept;
+    the third value says whether they were made now."""
+    directory.mkdir(parents=True, exist_ok=True)
+    private, public = directory / "jwt-private.pem", directory / "jwt-public.pem"
+    if private.exists() and public.exists():
+        return private, public, False
+    private_pem, public_pem = generate_keypair()
+    private.write_text(private_pem)
+    private.chmod(0o600)
+    public.write_text(public_pem)
+    return private, public, True
 
 
 def sign_access_token(
