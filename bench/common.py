@@ -137,6 +137,18 @@ async def seed(api: Api, admin_password: str) -> Seed:
     return Seed(unit["id"], category_id, requester, agent, requester_email)
 
 
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max of latencies given in seconds, in milliseconds."""
+    ordered = sorted(seconds)
+
+    def at(p: float) -> float:
+        if not ordered:
+            return float("nan")
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
+
+    return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": at(1.0)}
+
+
 @dataclass
 class Phase:
     name: str
@@ -145,13 +157,8 @@ class Phase:
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
-        lat = sorted(self.latencies)
-
-        def pct(p: float) -> float:
-            return (
-                round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else float("nan")
-            )
-
+        lat = self.latencies
+        spread = percentiles(lat)
         return {
             "phase": self.name,
             "requests": len(lat),
@@ -159,9 +166,9 @@ class Phase:
             "first_errors": self.errors[:3],
             "seconds": round(self.seconds, 2),
             "throughput_per_s": round(len(lat) / self.seconds, 1) if self.seconds else 0,
-            "p50_ms": pct(0.50),
-            "p95_ms": pct(0.95),
-            "p99_ms": pct(0.99),
+            "p50_ms": spread["p50_ms"],
+            "p95_ms": spread["p95_ms"],
+            "p99_ms": spread["p99_ms"],
             "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else float("nan"),
         }
 

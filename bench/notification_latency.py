@@ -34,7 +34,16 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH_ENV, ROOT, Api, CpuMeter, reference_loop_seconds, save, seed
+from common import (
+    BENCH_ENV,
+    ROOT,
+    Api,
+    CpuMeter,
+    percentiles,
+    reference_loop_seconds,
+    save,
+    seed,
+)
 
 from helpdesk_common.testing import free_port, local_system
 
@@ -188,17 +197,6 @@ def by_tenth(sent_at: dict[str, float], sink: Any, recipient: str) -> list[float
         ]
         tenths.append(percentiles(latencies)["p99_ms"])
     return tenths[:10]
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    if not ordered:
-        return {"p50_ms": float("nan"), "p95_ms": float("nan"), "p99_ms": float("nan")}
-
-    def at(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
-
-    return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": at(1.0)}
 
 
 async def main(args: argparse.Namespace) -> None:
