@@ -11,7 +11,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, Request
 from pydantic import BaseModel
 
+from helpdesk_common.contracts.identity import Role
 from helpdesk_common.errors import ApiError
 
-Role = Literal["requester", "agent", "admin", "leader"]
 ALGORITHM = "EdDSA"
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from helpdesk_common.contracts.identity import Language, Role
 from helpdesk_common.db import service_metadata
 
-ROLES = ("requester", "agent", "admin", "leader")
-LANGUAGES = ("id", "en")
+ROLES = get_args(Role)
+LANGUAGES = get_args(Language)
 
 
 def utcnow() -> datetime:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from helpdesk_common.errors import ApiError
 from identity.settings import MIN_PASSWORD_LENGTH
-
-Role = Literal["requester", "agent", "admin", "leader"]
-Language = Literal["id", "en"]
 
 # Deliberately permissive (one @, a dotted domain, no spaces): the address is confirmed by
 # the mail it receives, and strict RFC parsing would reject real government addresses.

@@ -5,8 +5,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from helpdesk_common.contracts.identity import Language
 from identity.users.schemas import UserOut
-from identity.validation import Email, Language, Name, NewPassword
+from identity.validation import Email, Name, NewPassword
 
 
 class LoginIn(BaseModel):

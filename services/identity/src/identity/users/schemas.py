@@ -5,7 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from identity.validation import Email, Language, Name, NewPassword, Role, Username
+from helpdesk_common.contracts.identity import Language, Role
+from identity.validation import Email, Name, NewPassword, Username
 
 
 class UserCreate(BaseModel):

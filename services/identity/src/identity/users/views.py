@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, status
 
 from helpdesk_common.auth import Principal, require_roles
+from helpdesk_common.contracts.identity import Role
 from helpdesk_common.db import SessionDep
 from identity.pagination import Page, PageDep
 from identity.runtime import RuntimeDep
@@ -25,7 +26,7 @@ from identity.users.schemas import (
     UserOut,
     UserUpdate,
 )
-from identity.validation import Role, reject_nulls
+from identity.validation import reject_nulls
 
 router = APIRouter(prefix="/users", tags=["users"])
 
