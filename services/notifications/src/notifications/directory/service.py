@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.contracts.identity import UnitSnapshot, UserSnapshot
+from helpdesk_common.db import driver_connection
 from notifications.directory.models import DirectoryUnit, DirectoryUser
-from notifications.rawdb import driver_connection
 
 
 async def upsert_user(session: AsyncSession, *, snapshot: UserSnapshot) -> None:

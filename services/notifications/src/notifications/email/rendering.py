@@ -47,6 +47,7 @@ SLA_TARGET_LABELS = {
     "id": {"first_response": "respons pertama", "resolution": "penyelesaian"},
     "en": {"first_response": "first response", "resolution": "resolution"},
 }
+ZONE_LABELS = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Rendered:
     summary: str
     text: str
     html: str
+    language: str  # the language rendered in (``Renderer.language`` of the one asked for)
 
 
 def one_line(value: str, *, limit: int = 200) -> str:
@@ -74,6 +76,8 @@ class Renderer:
             self._zone: ZoneInfo | None = ZoneInfo(timezone)
         except ZoneInfoNotFoundError:
             self._zone = None
+        # Indonesia's own abbreviations; other zones take theirs from the date (``%Z``).
+        self._zone_label = ZONE_LABELS.get(str(self._zone)) if self._zone is not None else None
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(templates),
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
@@ -85,36 +89,36 @@ class Renderer:
             auto_reload=False,
         )
         self._env.filters["nl2br"] = _nl2br
+        # The templates' helpers, built once per language rather than per render.
+        self._helpers = {language: self._build_helpers(language) for language in LANGUAGES}
 
     def language(self, value: str | None) -> str:
         return value if value in LANGUAGES else DEFAULT_LANGUAGE
 
-    def _helpers(self, language: str) -> dict[str, Any]:
+    def _when(self, value: datetime | None) -> str:
+        if value is None:
+            return "-"
+        if self._zone is not None:
+            local = value.astimezone(self._zone)
+            label = self._zone_label or local.strftime("%Z")
+        else:
+            local, label = value, "UTC"
+        return f"{local:%d-%m-%Y %H:%M} {label}"
+
+    def _build_helpers(self, language: str) -> dict[str, Any]:
         statuses = STATUS_LABELS[language]
         priorities = PRIORITY_LABELS[language]
         targets = SLA_TARGET_LABELS[language]
-
-        def when(value: datetime | None) -> str:
-            if value is None:
-                return "-"
-            if self._zone is not None:
-                local = value.astimezone(self._zone)
-                zone = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
-                label = zone.get(str(self._zone), local.strftime("%Z"))
-            else:
-                local, label = value, "UTC"
-            return f"{local:%d-%m-%Y %H:%M} {label}"
-
         return {
             "status_label": lambda code: statuses.get(code, code),
             "priority_label": lambda code: priorities.get(code, code),
             "target_label": lambda code: targets.get(code, code),
-            "when": when,
+            "when": self._when,
         }
 
     def render(self, kind: str, *, language: str, context: dict[str, Any]) -> Rendered:
         language = self.language(language)
-        values = {**context, **self._helpers(language), "language": language}
+        values = {**context, **self._helpers[language], "language": language}
         text_module = self._env.get_template(f"{language}/{kind}.txt").make_module(values)
         subject = one_line(str(text_module.subject))
         html = self._env.get_template(f"{language}/{kind}.html").render(values, subject=subject)
@@ -123,4 +127,5 @@ class Renderer:
             summary=one_line(str(text_module.summary), limit=500),
             text=str(text_module),
             html=html,
+            language=language,
         )

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-DeliveryStatusParam = Literal["pending", "sending", "sent", "failed"]
+from notifications.email.models import DeliveryStatus
+
+# The listing's status filter: the statuses a delivery can have.
+DeliveryStatusParam = DeliveryStatus
 
 
 class DeliveryOut(BaseModel):

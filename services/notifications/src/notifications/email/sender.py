@@ -305,7 +305,7 @@ class EmailSender:
             return
         try:
             async with self._sessionmaker() as session, session.begin():
-                await record_results(
+                retried, failed = await record_results(
                     session,
                     sent=sent,
                     failures=failures,
@@ -315,11 +315,10 @@ class EmailSender:
             self._sent[:0] = sent
             self._failures[:0] = failures
             raise
-        for failure in failures:
-            retried = not failure.permanent and failure.attempts <= len(
-                self._settings.email_retry_delays
-            )
-            EMAIL_FAILURES.labels("retry" if retried else "failed").inc()
+        if retried:
+            EMAIL_FAILURES.labels("retry").inc(retried)
+        if failed:
+            EMAIL_FAILURES.labels("failed").inc(failed)
         if failures:
             # A retry may be due sooner than the next poll when delays are short.
             self._wakeup.set()

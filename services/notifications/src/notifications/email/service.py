@@ -28,9 +28,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import ApiError
 from notifications.email.models import EmailDelivery
-from notifications.rawdb import driver_connection
 
 # -- waking the sender, handing deliveries over ------------------------------------------
 
@@ -287,21 +287,28 @@ async def record_results(
     sent: Sequence[uuid.UUID],
     failures: Sequence[FailedAttempt],
     retry_delays: Sequence[float],
-) -> None:
-    """Write a batch of outcomes: one statement for the sent, one for the failed."""
+) -> tuple[int, int]:
+    """Write a batch of outcomes: one statement for the sent, one for the failed.
+
+    Returns how many of ``failures`` were (retried, failed for good).
+    """
     connection = await driver_connection(session)
     if sent:
         await connection.execute(_MARK_SENT, list(sent))
-    if failures:
-        await connection.execute(
-            _MARK_FAILED,
-            [failure.id for failure in failures],
-            [failure.error[:2000] for failure in failures],
-            [
-                None if failure.permanent else retry_delay(failure.attempts, retry_delays)
-                for failure in failures
-            ],
-        )
+    if not failures:
+        return 0, 0
+    delays = [
+        None if failure.permanent else retry_delay(failure.attempts, retry_delays)
+        for failure in failures
+    ]
+    await connection.execute(
+        _MARK_FAILED,
+        [failure.id for failure in failures],
+        [failure.error[:2000] for failure in failures],
+        delays,
+    )
+    retried = sum(delay is not None for delay in delays)
+    return retried, len(delays) - retried
 
 
 _RELEASE = """
@@ -372,8 +379,10 @@ async def list_deliveries(
     return list(await session.scalars(query))
 
 
-async def get_delivery(session: AsyncSession, *, delivery_id: uuid.UUID) -> EmailDelivery:
-    delivery = await session.get(EmailDelivery, delivery_id)
+async def get_delivery(
+    session: AsyncSession, *, delivery_id: uuid.UUID, for_update: bool = False
+) -> EmailDelivery:
+    delivery = await session.get(EmailDelivery, delivery_id, with_for_update=for_update)
     if delivery is None:
         raise ApiError(404, "not_found", "No such e-mail delivery")
     return delivery
@@ -390,9 +399,7 @@ async def delivery_counts(session: AsyncSession) -> dict[str, int]:
 
 async def retry_delivery(session: AsyncSession, *, delivery_id: uuid.UUID) -> EmailDelivery:
     """Put a failed delivery back in the queue with a fresh set of attempts."""
-    delivery = await session.get(EmailDelivery, delivery_id, with_for_update=True)
-    if delivery is None:
-        raise ApiError(404, "not_found", "No such e-mail delivery")
+    delivery = await get_delivery(session, delivery_id=delivery_id, for_update=True)
     if delivery.status != "failed":
         raise ApiError(
             409,

@@ -21,7 +21,6 @@ from notifications.settings_admin.service import SmtpConfig
 _UNSAFE_ADDRESS = re.compile(r"[\x00-\x20\x7f<>]")
 
 # aiosmtplib's errors, re-exported under the names the rest of the service uses.
-SmtpError = aiosmtplib.SMTPException
 SmtpTimeout = aiosmtplib.SMTPTimeoutError
 SmtpRecipientRefused = aiosmtplib.SMTPRecipientRefused
 

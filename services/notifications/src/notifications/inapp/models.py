@@ -40,3 +40,8 @@ class Notification(Base):
             postgresql_where=sa.text("read_at IS NULL"),
         ),
     )
+
+    @property
+    def is_read(self) -> bool:
+        # Read by NotificationOut (from_attributes) next to the columns.
+        return self.read_at is not None

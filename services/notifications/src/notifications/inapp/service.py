@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import ApiError
 from notifications.inapp.models import Notification
-from notifications.rawdb import driver_connection
 
 _NOTIFICATION_COLUMNS = (
     ("user_id", "uuid"),
@@ -25,8 +25,8 @@ _NOTIFICATION_COLUMNS = (
     ("created_at", "timestamptz"),
 )
 _NAMES = ", ".join(name for name, _ in _NOTIFICATION_COLUMNS)
-# One statement for all rows, one array per column (see notifications.rawdb); an event
-# redelivered after a crash adds nothing.
+# One statement for all rows, one array per column (see helpdesk_common.db.driver_connection);
+# an event redelivered after a crash adds nothing.
 _ADD = f"""
 INSERT INTO notifications (id, {_NAMES})
 SELECT id, {_NAMES.replace("created_at", "coalesce(created_at, now())")}

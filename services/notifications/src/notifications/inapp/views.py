@@ -23,18 +23,7 @@ router = APIRouter(prefix="/notifications", tags=["in-app notifications"])
 
 
 def to_out(notification: Notification) -> NotificationOut:
-    return NotificationOut(
-        id=notification.id,
-        event_type=notification.event_type,
-        ticket_id=notification.ticket_id,
-        ticket_number=notification.ticket_number,
-        title=notification.title,
-        body=notification.body,
-        link=notification.link,
-        created_at=notification.created_at,
-        read_at=notification.read_at,
-        is_read=notification.read_at is not None,
-    )
+    return NotificationOut.model_validate(notification)
 
 
 @router.get("")

@@ -85,7 +85,7 @@ async def notify_ticket_event(
                     "recipient": recipient.email,
                     "recipient_name": recipient.name or None,
                     "user_id": recipient.user_id,
-                    "language": renderer.language(recipient.language),
+                    "language": rendered.language,
                     "subject": rendered.subject,
                     "body_text": rendered.text,
                     "body_html": rendered.html,
