@@ -86,6 +86,18 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    # A body that is not JSON at all is a 400 naming the body, not a field called '12'.
+    for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error", "malformed")
+            return JSONResponse(
+                error_body(
+                    "invalid_json",
+                    f"The request body is not valid JSON: {reason}",
+                    fields=[{"field": "body", "message": f"not valid JSON: {reason}"}],
+                ),
+                status_code=400,
+            )
     fields = [
         {"field": _field_path(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
         for err in exc.errors()

@@ -1,12 +1,8 @@
-"""HTTP details shared by the routers: versions from If-Match, body limits, JSON errors."""
+"""HTTP details shared by the routers: versions from If-Match, body limits."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpdesk_common.errors import ApiError, error_body
@@ -102,26 +98,3 @@ class BodySizeLimitMiddleware:
 
 async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
-
-
-def install_json_error_handler(app: FastAPI) -> None:
-    """A body that is not JSON at all is a 400 naming the body, not a field called '12'."""
-    Handler = Callable[[Request, Exception], Awaitable[Response]]
-    fallback: Handler = app.exception_handlers[RequestValidationError]  # type: ignore[assignment]
-
-    async def handle(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        for error in exc.errors():
-            if error.get("type") == "json_invalid":
-                reason = (error.get("ctx") or {}).get("error", "malformed")
-                return JSONResponse(
-                    error_body(
-                        "invalid_json",
-                        f"The request body is not valid JSON: {reason}",
-                        fields=[{"field": "body", "message": f"not valid JSON: {reason}"}],
-                    ),
-                    status_code=400,
-                )
-        return await fallback(request, exc)
-
-    app.add_exception_handler(RequestValidationError, handle)

@@ -13,7 +13,7 @@ from helpdesk_common.db import create_engine, create_sessionmaker
 from tickets.directory.consumer import identity_consumer
 from tickets.directory.service import disabled_user_ids
 from tickets.directory.views import router as directory_router
-from tickets.http import BodySizeLimitMiddleware, install_json_error_handler
+from tickets.http import BodySizeLimitMiddleware
 from tickets.masterdata.cache import MasterDataCache
 from tickets.masterdata.views import router as masterdata_router
 from tickets.settings import TicketsSettings
@@ -65,7 +65,6 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         on_startup=on_startup,
         disabled_users=disabled_user_ids,
     )
-    install_json_error_handler(app)
     # Innermost, so the request id is already set when a too-large body is refused.
     app.user_middleware.append(
         Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
