@@ -56,16 +56,6 @@ async def upsert_user(session: AsyncSession, *, snapshot: UserSnapshot) -> bool:
     return (await session.execute(statement)).first() is not None
 
 
-async def get_active_agent(session: AsyncSession, *, user_id: uuid.UUID) -> User | None:
-    return await session.scalar(
-        sa.select(User).where(User.id == user_id, User.role == "agent", User.is_active)
-    )
-
-
-async def get_active_user(session: AsyncSession, *, user_id: uuid.UUID) -> User | None:
-    return await session.scalar(sa.select(User).where(User.id == user_id, User.is_active))
-
-
 async def list_units(session: AsyncSession, *, include_inactive: bool = False) -> list[Unit]:
     query = sa.select(Unit).order_by(Unit.name)
     if not include_inactive:

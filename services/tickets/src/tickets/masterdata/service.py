@@ -110,7 +110,8 @@ def _update(
 ) -> None:
     """Apply ``changes`` and audit what actually changed (nothing changed: no audit line).
 
-    ``touch`` stamps ``updated_at``; the caller flushes and refreshes to read it back.
+    ``touch`` stamps ``updated_at`` with the database's clock when the change is flushed;
+    a caller that returns it (SLA policies) flushes and refreshes to read it back.
     """
     before, after = _apply(entity, changes)
     if after:
@@ -210,8 +211,7 @@ async def update_priority(
     if changes.get("is_default"):
         await _clear_default(session, keep=code)
     _update(session, priority, changes, actor=actor, action="priority.updated", entity_id=code)
-    await session.flush()
-    await session.refresh(priority)
+    # Everything PriorityOut shows was set here; the change is flushed at the commit.
     return _priority_out(priority, await session.get(SlaPolicy, code))
 
 
@@ -313,8 +313,7 @@ async def update_category(
     _update(
         session, category, changes, actor=actor, action="category.updated", entity_id=category_id
     )
-    await session.flush()
-    await session.refresh(category)
+    # Everything CategoryOut shows was set here; the change is flushed at the commit.
     return _category_out(category)
 
 

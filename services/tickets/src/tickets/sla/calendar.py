@@ -64,9 +64,6 @@ class WorkingCalendar:
     def has_working_time(self) -> bool:
         return any(self.windows.values())
 
-    def is_working_day(self, day: date) -> bool:
-        return day not in self.holidays and bool(self.windows.get(day.weekday()))
-
     def _spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The day's working spans as UTC instants."""
         spans = self._day_spans.get(day)

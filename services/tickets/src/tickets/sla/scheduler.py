@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
+from helpdesk_common.contracts.envelope import EventPayload
 from helpdesk_common.contracts.tickets import (
     TicketEscalated,
     TicketSlaBreached,
@@ -42,7 +46,27 @@ async def _fire_thresholds(
 ) -> list[tuple[str, str]]:
     """Fire what is due; returns the (event, target) pairs that fired."""
     ticket = loaded.ticket
+    # None of the snapshot's fields change below (only the *_at stamps and the escalation
+    # level, which it does not carry), so one snapshot serves every event of this ticket.
+    ticket_snapshot = snapshot(loaded, env=env, master=master)
     fired: list[tuple[str, str]] = []
+
+    async def fire(
+        kind: str, target: str, *, after: dict[str, Any], note: str, payload: EventPayload
+    ) -> None:
+        fired.append((kind, target))
+        record(
+            session,
+            ticket=ticket,
+            actor=SYSTEM_ACTOR,
+            kind=kind,
+            now=now,
+            after=after,
+            note=note,
+            internal=True,
+        )
+        await emit(session, env=env, payload=payload)
+
     for target, running in (
         ("first_response", first_response_running(ticket)),
         ("resolution", resolution_running(ticket)),
@@ -62,22 +86,13 @@ async def _fire_thresholds(
             setattr(ticket, f"{target}_warned_at", now)
             # Late scheduler (replicas down): a warning after the breach helps nobody.
             if due_at > now:
-                fired.append(("sla_warning", target))
-                record(
-                    session,
-                    ticket=ticket,
-                    actor=SYSTEM_ACTOR,
-                    kind="sla_warning",
-                    now=now,
+                await fire(
+                    "sla_warning",
+                    target,
                     after={"target": target, "due_at": due_at.isoformat()},
                     note=f"Peringatan SLA: target {TARGET_LABELS[target]} hampir terlewati",
-                    internal=True,
-                )
-                await emit(
-                    session,
-                    env=env,
                     payload=TicketSlaWarning(
-                        ticket=snapshot(loaded, env=env, master=master),
+                        ticket=ticket_snapshot,
                         actor=SYSTEM_ACTOR,
                         target=target,  # type: ignore[arg-type]
                         due_at=due_at,
@@ -86,22 +101,13 @@ async def _fire_thresholds(
                 )
         if due_at <= now and getattr(ticket, f"{target}_breached_at") is None:
             setattr(ticket, f"{target}_breached_at", now)
-            fired.append(("sla_breached", target))
-            record(
-                session,
-                ticket=ticket,
-                actor=SYSTEM_ACTOR,
-                kind="sla_breached",
-                now=now,
+            await fire(
+                "sla_breached",
+                target,
                 after={"target": target, "due_at": due_at.isoformat()},
                 note=f"SLA terlewati: target {TARGET_LABELS[target]}",
-                internal=True,
-            )
-            await emit(
-                session,
-                env=env,
                 payload=TicketSlaBreached(
-                    ticket=snapshot(loaded, env=env, master=master),
+                    ticket=ticket_snapshot,
                     actor=SYSTEM_ACTOR,
                     target=target,  # type: ignore[arg-type]
                     due_at=due_at,
@@ -114,31 +120,22 @@ async def _fire_thresholds(
         ):
             setattr(ticket, f"{target}_escalated_at", now)
             ticket.escalation_level += 1
-            fired.append(("escalated", target))
             roles = list(env.settings.escalation_roles)
             reason = (
                 f"Eskalasi otomatis: target {TARGET_LABELS[target]} terlewati"
                 f" (jatuh tempo {due_at.astimezone(master.calendar.timezone):%d-%m-%Y %H:%M})"
             )
-            record(
-                session,
-                ticket=ticket,
-                actor=SYSTEM_ACTOR,
-                kind="escalated",
-                now=now,
+            await fire(
+                "escalated",
+                target,
                 after={
                     "target": target,
                     "escalation_level": ticket.escalation_level,
                     "escalated_to_roles": roles,
                 },
                 note=reason,
-                internal=True,
-            )
-            await emit(
-                session,
-                env=env,
                 payload=TicketEscalated(
-                    ticket=snapshot(loaded, env=env, master=master),
+                    ticket=ticket_snapshot,
                     actor=SYSTEM_ACTOR,
                     target=target,  # type: ignore[arg-type]
                     reason=reason,
@@ -149,30 +146,45 @@ async def _fire_thresholds(
     return fired
 
 
+async def _claim_batch(
+    session: AsyncSession,
+    *,
+    env: TicketsEnv,
+    where: Sequence[sa.ColumnElement[bool]],
+    order_by: sa.ColumnElement[Any] | InstrumentedAttribute[Any],
+) -> list[Loaded]:
+    """Lock one batch of matching tickets, skipping those another replica holds."""
+    rows = (
+        await session.execute(
+            sa.select(Ticket, Unit.name)
+            .join(Unit, Unit.id == Ticket.unit_id)
+            .where(*where)
+            .order_by(order_by)
+            .limit(env.settings.scheduler_batch_size)
+            .with_for_update(of=Ticket, skip_locked=True)
+        )
+    ).all()
+    return [Loaded(ticket, unit_name) for ticket, unit_name in rows]
+
+
 async def run_sla_pass(
     sessionmaker: async_sessionmaker[AsyncSession], *, env: TicketsEnv, now: datetime
 ) -> int:
     """Fire every threshold due by ``now`` for one batch of tickets; returns the batch size."""
     master = await env.masterdata.get()
     async with sessionmaker() as session, session.begin():
-        rows = (
-            await session.execute(
-                sa.select(Ticket, Unit.name)
-                .join(Unit, Unit.id == Ticket.unit_id)
-                .where(Ticket.sla_next_check_at <= now)
-                .order_by(Ticket.sla_next_check_at)
-                .limit(env.settings.scheduler_batch_size)
-                .with_for_update(of=Ticket, skip_locked=True)
-            )
-        ).all()
+        batch = await _claim_batch(
+            session,
+            env=env,
+            where=[Ticket.sla_next_check_at <= now],
+            order_by=Ticket.sla_next_check_at,
+        )
         fired: list[tuple[str, str]] = []
-        for ticket, unit_name in rows:
-            fired += await _fire_thresholds(
-                session, env=env, master=master, loaded=Loaded(ticket, unit_name), now=now
-            )
+        for loaded in batch:
+            fired += await _fire_thresholds(session, env=env, master=master, loaded=loaded, now=now)
     for event, target in fired:
         SLA_EVENTS.labels(event, target).inc()
-    return len(rows)
+    return len(batch)
 
 
 async def run_auto_close_pass(
@@ -182,23 +194,17 @@ async def run_auto_close_pass(
     master = await env.masterdata.get()
     cutoff = now - timedelta(days=env.settings.auto_close_days)
     async with sessionmaker() as session, session.begin():
-        rows = (
-            await session.execute(
-                sa.select(Ticket, Unit.name)
-                .join(Unit, Unit.id == Ticket.unit_id)
-                .where(Ticket.status == "resolved", Ticket.resolved_at <= cutoff)
-                .order_by(Ticket.resolved_at)
-                .limit(env.settings.scheduler_batch_size)
-                .with_for_update(of=Ticket, skip_locked=True)
-            )
-        ).all()
-        for ticket, unit_name in rows:
-            await auto_close(
-                session, env=env, master=master, loaded=Loaded(ticket, unit_name), now=now
-            )
-    if rows:
-        SLA_EVENTS.labels("auto_close", "resolution").inc(len(rows))
-    return len(rows)
+        batch = await _claim_batch(
+            session,
+            env=env,
+            where=[Ticket.status == "resolved", Ticket.resolved_at <= cutoff],
+            order_by=Ticket.resolved_at,
+        )
+        for loaded in batch:
+            await auto_close(session, env=env, master=master, loaded=loaded, now=now)
+    if batch:
+        SLA_EVENTS.labels("auto_close", "resolution").inc(len(batch))
+    return len(batch)
 
 
 async def run_scheduler_once(

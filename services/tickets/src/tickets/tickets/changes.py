@@ -27,24 +27,29 @@ ORM: none of the session, flush and statement-compilation work around them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.envelope import EventPayload
 from helpdesk_common.contracts.tickets import Actor, TicketSnapshot, TicketStatusChanged
 from helpdesk_common.errors import ApiError
-from helpdesk_common.outbox import add_event, outbox_row
+from helpdesk_common.outbox import add_event, outbox_row, wake_relays
 from tickets.masterdata.cache import MasterData
 from tickets.sla.schedule import RESOLUTION_CLOCK_RUNS, next_check, start_clock, stop_clock
 from tickets.tickets.env import TicketsEnv
-from tickets.tickets.models import Ticket, TimelineEntry, make_ticket
+from tickets.tickets.models import (
+    TICKET_COLUMNS,
+    Ticket,
+    TimelineEntry,
+    json_param,
+    make_ticket,
+    sql_placeholder,
+)
 from tickets.tickets.present import Loaded, actor_of, jsonable, snapshot
 from tickets.tickets.queries import parse_ref
 
@@ -159,7 +164,8 @@ async def run_change(
 ) -> Change:
     """Read, authorise, ``apply`` and save a change on asyncpg ``connection`` (outside any
     transaction: the write commits by itself), again from a fresh read while the ticket
-    was changed in between. Nothing is saved when ``apply`` prepared no timeline line."""
+    was changed in between. Nothing is saved when ``apply`` prepared no timeline line.
+    The relays are woken once a saved change's events are committed."""
     for _ in range(ATTEMPTS):
         change = await begin_change(
             connection,
@@ -171,7 +177,11 @@ async def run_change(
             now=now,
         )
         await apply(change)
-        if change.line is None or await save_change(connection, change):
+        if change.line is None:
+            return change
+        if await save_change(connection, change):
+            if change.events:
+                wake_relays()  # committed by the statement itself
             return change
     raise ApiError(
         409,
@@ -320,8 +330,7 @@ def status_changed(change: Change, *, from_status: str, reason: str | None = Non
 
 # -- the SQL ----------------------------------------------------------------------------
 
-_TYPES = postgresql.dialect()
-_COLUMNS = [c.name for c in Ticket.__table__.columns if c.name != "search"]
+_COLUMNS = [c.name for c in TICKET_COLUMNS]
 
 
 def _read_sql(key: str) -> str:
@@ -345,20 +354,14 @@ _MUTABLE = [
     and not c.name.startswith("created_by_")
 ]
 _LINE = ["at", "kind", "actor_id", "actor_name", "actor_role", "before", "after", "note"]
-_LINE_TYPES = {c.name: c.type.compile(_TYPES) for c in TimelineEntry.__table__.columns}
-
-
-def _line_value(name: str, position: int) -> str:
-    cast = _LINE_TYPES[name]
-    # JSON goes over the wire as text: independent of the connection's JSON codecs.
-    return f"${position}::text::jsonb" if cast == "JSONB" else f"${position}::{cast}"
 
 
 def _build_change_sql() -> str:
     sets = ", ".join(f"{c.name} = ${i}" for i, c in enumerate(_MUTABLE, start=3))
     first = len(_MUTABLE) + 3
     names = [*_LINE, "internal"]
-    line = ", ".join(_line_value(name, first + i) for i, name in enumerate(names))
+    timeline = TimelineEntry.__table__.c
+    line = ", ".join(sql_placeholder(timeline[name], first + i) for i, name in enumerate(names))
     events = first + len(names)
     return f"""
 WITH changed AS (
@@ -386,7 +389,7 @@ async def save_change(connection: Any, change: Change) -> bool:
     if the row is still as read; False (nothing written) if it changed in between.
 
     Outside a transaction the statement commits by itself: the caller wakes the relays
-    when the change had events.
+    when the change had events (:func:`run_change` does).
     """
     assert change.line is not None, "apply_change first"
     ticket, line = change.ticket, change.line
@@ -396,14 +399,10 @@ async def save_change(connection: Any, change: Change) -> bool:
         ticket.id,
         change.row_version,
         *(getattr(ticket, c.key) for c in _MUTABLE),
-        *(_json(line[name]) if name in ("before", "after") else line[name] for name in _LINE),
+        *(json_param(line[name]) for name in _LINE),
         line["internal"],
         [row[0] for row in rows],
         [row[1] for row in rows],
         [row[2] for row in rows],
     )
     return bool(written)
-
-
-def _json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value)

@@ -12,8 +12,9 @@ Creating tickets is the hot path (hundreds a second at peak). One SQL statement 
                     FROM inserted, drawn)
     SELECT inserted.number, drawn.unit_name FROM inserted, drawn
 
-A statement is atomic, so it runs on a connection in autocommit mode: no BEGIN and COMMIT
-round trips around it (see ``helpdesk_common.db.autocommit_connection``). The event is
+A statement is atomic, so it runs on an asyncpg connection outside any transaction (the
+service's driver pool, ``helpdesk_common.db.create_driver_pool``): no BEGIN and COMMIT
+round trips around it. The event is
 prepared in Python before the number and the unit's name are known; the statement puts
 them into its JSON. An unknown or inactive unit yields no row: nothing is inserted, no
 number is drawn. The SQL is plain text sent to asyncpg, which prepares it once per
@@ -22,34 +23,29 @@ connection: the SQLAlchemy layers would cost more CPU than the database's own wo
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
-from sqlalchemy.dialects import postgresql
+from tickets.tickets.models import (
+    TICKET_COLUMNS,
+    Ticket,
+    TimelineEntry,
+    json_param,
+    sql_placeholder,
+)
 
-from tickets.tickets.models import Ticket, TimelineEntry
-
-_TYPES = postgresql.dialect()
 # Filled in by the statement (number) or by the database (search, the timeline's id).
-_TICKET_COLUMNS = [c for c in Ticket.__table__.columns if c.name not in ("number", "search")]
+_TICKET_COLUMNS = [c for c in TICKET_COLUMNS if c.name != "number"]
 _TIMELINE_COLUMNS = [
     c for c in TimelineEntry.__table__.columns if c.name not in ("id", "ticket_id")
 ]
 
 
-def _placeholder(column: Any, position: int) -> str:
-    # Values in a SELECT list have no column to take their type from: cast them. JSON goes
-    # over the wire as text, independent of the connection's JSON codecs.
-    cast = column.type.compile(_TYPES)
-    return f"${position}::text::jsonb" if cast == "JSONB" else f"${position}::{cast}"
-
-
 def _build() -> str:
-    ticket_values = ", ".join(_placeholder(c, i) for i, c in enumerate(_TICKET_COLUMNS, start=6))
+    ticket_values = ", ".join(sql_placeholder(c, i) for i, c in enumerate(_TICKET_COLUMNS, start=6))
     first_line = 6 + len(_TICKET_COLUMNS)
     line_values = ", ".join(
-        _placeholder(c, i) for i, c in enumerate(_TIMELINE_COLUMNS, start=first_line)
+        sql_placeholder(c, i) for i, c in enumerate(_TIMELINE_COLUMNS, start=first_line)
     )
     return f"""
 WITH drawn AS (
@@ -99,13 +95,9 @@ async def insert_new_ticket(
         event[0],
         event[1],
         *(getattr(ticket, c.key) for c in _TICKET_COLUMNS),
-        *(_json(line.get(c.name)) for c in _TIMELINE_COLUMNS),
+        *(json_param(line.get(c.name)) for c in _TIMELINE_COLUMNS),
         event[2],
     )
     if row is None:
         return None
     return str(row["number"]), str(row["unit_name"])
-
-
-def _json(value: Any) -> Any:
-    return json.dumps(value) if isinstance(value, dict) else value

@@ -56,8 +56,7 @@ async def act(
     **fields: Any,
 ) -> Loaded:
     """Run lifecycle ``action`` on the ticket ``ref`` on asyncpg ``connection`` (outside a
-    transaction: see changes.run_change); the caller wakes the relays afterwards (every
-    action writes events)."""
+    transaction: see changes.run_change, which also wakes the relays)."""
     change = await run_change(
         connection,
         env=env,

@@ -35,8 +35,9 @@ class TicketNumbers:
     def year_of(self, instant: datetime) -> int:
         return instant.astimezone(self._timezone).year
 
-    def format(self, year: int, value: int) -> str:
-        return f"{self._prefix}-{year}-{value:06d}"
+    def prefix_for(self, year: int) -> str:
+        """What the year's numbers start with (``TKT-2026-``); the digits follow."""
+        return f"{self._prefix}-{year}-"
 
     async def sequence_for(self, year: int) -> str:
         """The name of the year's sequence, created if this process has not seen it yet."""

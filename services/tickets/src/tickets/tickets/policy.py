@@ -18,12 +18,13 @@ administrator who also works tickets does so with an agent account. Leaders only
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, get_args
 
+from helpdesk_common.contracts.tickets import TicketStatus
 from helpdesk_common.errors import ApiError
 
-Status = Literal["new", "in_progress", "pending", "resolved", "closed", "rejected"]
+Status = TicketStatus
 Action = Literal[
     "create",
     "edit",
@@ -43,8 +44,7 @@ Action = Literal[
     "auto_close",
 ]
 
-STATUSES: tuple[Status, ...] = ("new", "in_progress", "pending", "resolved", "closed", "rejected")
-OPEN_STATUSES: tuple[Status, ...] = ("new", "in_progress", "pending")
+STATUSES: tuple[Status, ...] = get_args(TicketStatus)
 STATUS_LABELS: dict[str, str] = {
     "new": "Baru",
     "in_progress": "Diproses",
@@ -149,15 +149,33 @@ VERBS: dict[str, str] = {
 }
 
 
+# Far more than roles x statuses x assigned or not.
+_ALLOWED_CACHE_SIZE = 1024
+
+
 @dataclass(frozen=True)
 class Policy:
     roles: Mapping[str, frozenset[str]]
+    # (role, status, assigned) -> allowed actions, kept on first use: a list page asks for
+    # every ticket shown (up to 100), and the answer depends on nothing else.
+    _allowed: dict[tuple[str, str, bool], tuple[str, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def may(self, role: str, action: str) -> bool:
         return role in self.roles.get(action, frozenset())
 
     def allowed_actions(self, *, role: str, status: str, assigned: bool) -> list[str]:
         """What ``role`` can do to a ticket in ``status`` right now."""
+        key = (role, status, assigned)
+        allowed = self._allowed.get(key)
+        if allowed is None:
+            allowed = tuple(self._compute_allowed(role=role, status=status, assigned=assigned))
+            if len(self._allowed) < _ALLOWED_CACHE_SIZE:  # bounded, whatever callers pass
+                self._allowed[key] = allowed
+        return list(allowed)
+
+    def _compute_allowed(self, *, role: str, status: str, assigned: bool) -> list[str]:
         allowed = []
         for action in TICKET_ACTIONS:
             if (status, action) not in TRANSITIONS or not self.may(role, action):

@@ -178,7 +178,7 @@ async def create_ticket(
         line=_created_line(ticket, actor=actor_of(principal)),
         event=_created_event(ticket, env=env, master=master, principal=principal),
         sequence=await env.numbers.sequence_for(year),
-        number_prefix=f"{env.settings.number_prefix}-{year}-",
+        number_prefix=env.numbers.prefix_for(year),
     )
     if inserted is None:
         raise ApiError(422, "unknown_unit", "Unknown or inactive unit (SKPD)", field="unit_id")

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from helpdesk_common.auth import CurrentUser, Principal
 from helpdesk_common.db import DriverPool, SessionDep
 from helpdesk_common.errors import ApiError
-from helpdesk_common.outbox import wake_relays
 from tickets.http import etag, expected_version
 from tickets.metrics import TICKET_ACTIONS
 from tickets.tickets import lifecycle, queries, service
@@ -295,7 +294,6 @@ def _action_endpoint(route: ActionRoute) -> Callable[..., Awaitable[TicketOut]]:
                 now=utcnow(),
                 **{name: getattr(body, name) for name in fields if body is not None},
             )
-        wake_relays()  # every action writes events; they are committed now
         return await present(
             loaded, env=env, principal=principal, response=response, action=route.action
         )
