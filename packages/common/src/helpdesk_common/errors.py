@@ -21,8 +21,88 @@ from helpdesk_common.context import current_correlation_id
 log = logging.getLogger("helpdesk.errors")
 
 
+class DomainError(Exception):
+    """A rule of the domain said no. Raised by domain and service code, which know nothing
+    of HTTP: the edge (the error handler below) maps each kind to a status code, so
+    lifecycle rules can be unit-tested without a web server or a database.
+
+    ``code`` is the stable machine-readable reason, ``message`` the human one, ``field``
+    the input it concerns and ``extra`` further facts for the client (e.g. the current
+    version of a stale record).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.extra = extra or {}
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or the caller may not know that it does."""
+
+
+class PermissionDenied(DomainError):
+    """The caller's role may not do this."""
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but its values break a rule (usually names a field)."""
+
+
+class Conflict(DomainError):
+    """The current state does not allow this (an illegal transition, a duplicate)."""
+
+
+class StaleVersion(DomainError):
+    """The caller's version of the record is not the current one (optimistic locking)."""
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials (a wrong password, an expired refresh token)."""
+
+
+class TooManyRequests(DomainError):
+    """Throttled; ``retry_after`` seconds until the caller may try again."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int, **kwargs: Any) -> None:
+        super().__init__(code, message, **kwargs)
+        self.retry_after = retry_after
+
+
+# The edge's one mapping from a domain error to HTTP; the most specific class wins.
+DOMAIN_STATUS: dict[type, int] = {
+    NotFound: 404,
+    PermissionDenied: 403,
+    InvalidInput: 422,
+    Conflict: 409,
+    StaleVersion: 412,
+    Unauthenticated: 401,
+    TooManyRequests: 429,
+}
+
+
+def status_of(error: DomainError) -> int:
+    for cls in type(error).__mro__:
+        status = DOMAIN_STATUS.get(cls)
+        if status is not None:
+            return status
+    return 400
+
+
 class ApiError(Exception):
-    """Raised by service code for a client-visible error."""
+    """Raised by HTTP-layer code (routes, dependencies) for a client-visible error.
+
+    Domain and service code raise a :class:`DomainError` instead.
+    """
 
     def __init__(
         self,
@@ -84,6 +164,22 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = status_of(exc)
+    fields = [{"field": exc.field, "message": exc.message}] if exc.field else None
+    headers: dict[str, str] | None = None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return JSONResponse(
+        error_body(exc.code, exc.message, fields=fields, extra=exc.extra),
+        status_code=status,
+        headers=headers,
+    )
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # A body that is not JSON at all is a 400 naming the body, not a field called '12'.
@@ -129,6 +225,7 @@ async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal, get_args
 
 from helpdesk_common.contracts.envelope import EventPayload
 
 Role = Literal["requester", "agent", "admin", "leader"]
 Language = Literal["id", "en"]
+
+# The role constants every service uses; nothing declares its own list of roles.
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
+# The IT office's staff who work tickets: their first reaction stops the first-response clock.
+IT_STAFF_ROLES: Final[frozenset[Role]] = frozenset({"agent", "admin"})
+# Everyone but requesters: they may read internal notes and every unit's tickets.
+INTERNAL_ROLES: Final[frozenset[Role]] = frozenset({"agent", "admin", "leader"})
 
 
 class UserSnapshot(EventPayload):
