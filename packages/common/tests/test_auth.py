@@ -12,7 +12,10 @@ import pytest
 from fastapi import FastAPI
 
 from helpdesk_common.auth import CurrentUser, Principal, VerifiedTokens, sign_access_token
+from helpdesk_common.bus import Bus
+from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.errors import install_error_handlers
+from helpdesk_common.runtime import Runtime
 from helpdesk_common.settings import ServiceSettings
 
 
@@ -39,7 +42,14 @@ def test_oldest_make_way_when_full():
 def app_and_keys(keypair):
     private, public = keypair
     app = FastAPI()
-    app.state.settings = ServiceSettings(jwt_public_key=public)
+    settings = ServiceSettings(jwt_public_key=public)
+    engine = create_engine(settings)  # never connects: these routes use no database
+    app.state.runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        bus=Bus(settings),
+    )
     install_error_handlers(app)
 
     @app.get("/me")

@@ -30,8 +30,9 @@ from helpdesk_common.context import REQUEST_ID_HEADER, current_correlation_id
 from helpdesk_common.contracts import EventEnvelope, EventPayload
 from helpdesk_common.db import SessionDep, create_engine, create_sessionmaker
 from helpdesk_common.outbox import add_event, messaging_metadata, outbox_table, run_relay
+from helpdesk_common.runtime import Runtime
 from helpdesk_common.settings import ServiceSettings
-from helpdesk_common.testing import TcpProxy, app_client, eventually, sample_unit_created
+from helpdesk_testing import TcpProxy, app_client, eventually, sample_unit_created
 
 PRODUCER = "optest"
 handler_log = logging.getLogger("helpdesk.test.operability")
@@ -58,11 +59,12 @@ def probe_router() -> APIRouter:
     return router
 
 
-async def create_messaging_schema(app: FastAPI) -> None:
-    schema = app.state.settings.schema_name
-    async with app.state.engine.begin() as connection:
+async def create_messaging_schema(runtime: Runtime) -> Runtime:
+    schema = runtime.settings.schema_name
+    async with runtime.engine.begin() as connection:
         await connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         await connection.run_sync(messaging_metadata.create_all)
+    return runtime
 
 
 async def is_consuming(bus: Bus, queue: str) -> bool:
@@ -92,10 +94,10 @@ async def running_service(
         title="operability test",
         routers=[probe_router()],
         consumers=consumers,
-        on_startup=create_messaging_schema,
+        build_runtime=create_messaging_schema,
     )
     async with app_client(app) as client:
-        bus: Bus = app.state.bus
+        bus: Bus = app.state.runtime.bus
         await asyncio.wait_for(bus.wait_connected(), timeout=10)
         for consumer in consumers:
             queue = settings.queue_name(consumer.name)
@@ -179,7 +181,7 @@ async def test_event_metrics_move_when_events_are_published_consumed_failed_and_
         raise ValueError("downstream refused")
 
     async with running_service(make_settings, consumers=[ok, failing]) as (app, client):
-        settings: ServiceSettings = app.state.settings
+        settings: ServiceSettings = app.state.runtime.settings
         ok_queue = settings.queue_name(ok.name)
         failing_queue = settings.queue_name(failing.name)
         before = await scrape(client)
@@ -487,10 +489,10 @@ async def test_not_ready_until_its_consumers_consume(make_settings):
         title="operability test",
         routers=[probe_router()],
         consumers=[broken],
-        on_startup=create_messaging_schema,
+        build_runtime=create_messaging_schema,
     )
     async with app_client(app) as client:
-        await asyncio.wait_for(app.state.bus.wait_connected(), timeout=10)
+        await asyncio.wait_for(app.state.runtime.bus.wait_connected(), timeout=10)
         await asyncio.sleep(0.5)  # time for the consumer to have started, were it able to
         response = await client.get("/health/ready")
         assert response.status_code == 503
@@ -517,7 +519,7 @@ async def test_a_disabled_users_token_is_refused_before_it_expires(make_settings
         settings=settings,
         title="operability test",
         routers=[probe_router()],
-        on_startup=create_messaging_schema,
+        build_runtime=create_messaging_schema,
         disabled_users=disabled_users,
     )
     leaving, staying = uuid.uuid4(), uuid.uuid4()

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.settings import ServiceSettings
-from helpdesk_common.testing import app_client, event_tap
+from helpdesk_testing import app_client, event_tap
 from identity.main import create_app
 from identity.settings import IdentitySettings
 
@@ -58,7 +58,7 @@ class Api:
     def __init__(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         self.client = client
         self.app = app
-        self.settings: IdentitySettings = app.state.settings
+        self.settings: IdentitySettings = app.state.runtime.settings
         self._admin_token: str | None = None
 
     async def login(self, username: str, password: str, *, ip: str | None = None) -> httpx.Response:
@@ -101,13 +101,13 @@ class Api:
 async def running(settings: IdentitySettings) -> AsyncIterator[Api]:
     app = create_app(settings)
     async with app_client(app) as client:
-        await app.state.bus.wait_connected()
+        await app.state.runtime.bus.wait_connected()
         yield Api(client, app)
 
 
 @contextlib.asynccontextmanager
 async def tap(settings: ServiceSettings, amqp_url: str) -> AsyncIterator[list[EventEnvelope]]:
-    """Every event that reaches the exchange (see helpdesk_common.testing.event_tap)."""
+    """Every event that reaches the exchange (see helpdesk_testing.event_tap)."""
     async with event_tap(settings.model_copy(update={"amqp_url": amqp_url})) as seen:
         yield seen
 

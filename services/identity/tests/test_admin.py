@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from helpdesk_common.testing import eventually
+from helpdesk_testing import eventually
 
 PASSWORD = "Rahasia-123"
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from helpdesk_common.auth import generate_keypair
-from helpdesk_common.testing import eventually
+from helpdesk_testing import eventually
 from identity.auth import refresh, throttle
 from identity.models import LoginIpThrottle, RefreshToken, User, utcnow
 
@@ -263,7 +263,7 @@ async def test_password_change_ends_other_sessions(api):
 async def test_hash_made_with_old_parameters_is_upgraded_on_login(api):
     user = await api.create_user()
     old_hash = PasswordHasher(time_cost=2, memory_cost=512, parallelism=1).hash(PASSWORD)
-    sessionmaker = api.app.state.sessionmaker
+    sessionmaker = api.app.state.runtime.sessionmaker
     async with sessionmaker() as session, session.begin():
         await session.execute(
             sa.update(User).where(User.id == uuid.UUID(user["id"])).values(password_hash=old_hash)
@@ -292,11 +292,11 @@ async def test_housekeeping_forgets_expired_tokens_and_stale_addresses(api):
     await api.login(user["username"], PASSWORD, ip=ip)
     await api.login(user["username"], "wrong-password", ip=ip)
     later = utcnow() + timedelta(days=30)
-    async with api.app.state.sessionmaker() as session, session.begin():
+    async with api.app.state.runtime.sessionmaker() as session, session.begin():
         purged = await refresh.purge_expired(session, before=later)
         await throttle.purge_stale(session, policy=api.app.state.runtime.policy, now=later)
     assert purged >= 1
-    async with api.app.state.sessionmaker() as session:
+    async with api.app.state.runtime.sessionmaker() as session:
         assert await session.get(LoginIpThrottle, ip) is None
         tokens = await session.scalar(
             sa.select(sa.func.count()).where(RefreshToken.user_id == uuid.UUID(user["id"]))

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from helpdesk_common.auth import generate_keypair
-from helpdesk_common.testing import app_client, eventually
+from helpdesk_testing import app_client, eventually
 from identity.main import create_app
 from identity.settings import IdentitySettings
 
@@ -85,7 +85,7 @@ async def test_without_a_private_key_outside_production_a_key_is_generated(
         token = login.json()["access_token"]
         me = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200
-    assert public == app.state.settings.jwt_public_key
+    assert public == app.state.runtime.settings.jwt_public_key
     # The app configures logging to stdout (replacing pytest's log capture).
     assert "throw-away key" in capsys.readouterr().out
 
@@ -115,14 +115,16 @@ def test_public_key_that_does_not_match_the_private_key_is_refused(identity_sett
         create_app(identity_settings("identity_boot_mismatch", jwt_public_key=other_public))
 
 
-def test_private_key_can_come_from_a_file(identity_settings, keypair, tmp_path):
+async def test_private_key_can_come_from_a_file(identity_settings, keypair, tmp_path):
     key_file = tmp_path / "identity.pem"
     key_file.write_text(keypair[0])
     settings = identity_settings(
         "identity_boot_file", jwt_private_key="", jwt_private_key_file=key_file
     )
     app = create_app(settings)
-    assert app.state.settings.jwt_public_key.split() == keypair[1].split()
+    async with app_client(app) as client:
+        public = (await client.get("/auth/public-key")).json()["public_key"]
+    assert public.split() == keypair[1].split()
 
 
 def test_empty_environment_values_mean_unset(monkeypatch):
@@ -152,7 +154,7 @@ async def test_bootstrap_username_taken_by_a_non_admin_stops_the_start(identity_
         )
         assert created.status_code == 201
         # No administrator left (an operator's mistake in the database, say).
-        async with app.state.sessionmaker() as session, session.begin():
+        async with app.state.runtime.sessionmaker() as session, session.begin():
             await session.execute(sa.text("DELETE FROM users WHERE role = 'admin'"))
     again = identity_settings("identity_boot_taken", bootstrap_admin_username="HELPER")
     with pytest.raises(RuntimeError, match="cannot create the initial administrator 'HELPER'"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from identity.runtime import Runtime
+from identity.runtime import TrustedProxies
 
 
 def request_from(peer: str, forwarded: str | None = None) -> Request:
@@ -14,8 +14,8 @@ def request_from(peer: str, forwarded: str | None = None) -> Request:
 
 
 @pytest.fixture(scope="module")
-def runtime(identity_settings) -> Runtime:
-    return Runtime.from_settings(identity_settings("identity_unused"))
+def runtime(identity_settings) -> TrustedProxies:
+    return TrustedProxies.from_settings(identity_settings("identity_unused"))
 
 
 @pytest.mark.parametrize(

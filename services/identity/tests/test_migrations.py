@@ -5,14 +5,14 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from helpdesk_common.testing import app_client
+from helpdesk_testing import app_client
 from identity.main import create_app
 from identity.models import Base
 
 
 async def test_migrated_schema_matches_the_models(identity_settings):
     app = create_app(identity_settings("identity_migrations"))
-    async with app_client(app), app.state.engine.connect() as connection:
+    async with app_client(app), app.state.runtime.engine.connect() as connection:
         diff = await connection.run_sync(
             lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
         )

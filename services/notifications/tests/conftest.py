@@ -31,7 +31,7 @@ from helpdesk_common.contracts import EventEnvelope, EventPayload
 from helpdesk_common.contracts.identity import UnitCreated, UserCreated
 from helpdesk_common.contracts.tickets import Actor, TicketCreated, TicketSnapshot
 from helpdesk_common.outbox import inbox_table
-from helpdesk_common.testing import app_client, eventually, free_port
+from helpdesk_testing import app_client, eventually, free_port
 from notifications.directory.models import DirectoryUnit, DirectoryUser
 from notifications.email.models import EmailDelivery
 from notifications.main import create_app
@@ -171,7 +171,7 @@ class Service:
 
     @property
     def sessionmaker(self) -> Any:
-        return self.app.state.sessionmaker
+        return self.app.state.runtime.sessionmaker
 
     async def publish(self, payload: EventPayload, *, producer: str = "tickets") -> EventEnvelope:
         envelope = EventEnvelope.wrap(payload, producer=producer)
@@ -179,7 +179,7 @@ class Service:
         return envelope
 
     async def publish_envelope(self, envelope: EventEnvelope) -> None:
-        await self.app.state.bus.publish(
+        await self.app.state.runtime.bus.publish(
             str(envelope.event_id), envelope.event_type, envelope.model_dump_json()
         )
 
@@ -317,7 +317,7 @@ class Person:
 
 async def wait_consuming(app: FastAPI, queue: str, *, timeout: float = 20.0) -> None:
     """Until the service consumes its queue: events published earlier would be lost."""
-    bus = app.state.bus
+    bus = app.state.runtime.bus
     await asyncio.wait_for(bus.wait_connected(), timeout)
 
     async def has_consumer() -> bool:

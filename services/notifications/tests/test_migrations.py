@@ -25,6 +25,6 @@ async def test_migrations_match_the_models(service):
         )
         return compare_metadata(context, metadata)
 
-    async with service.app.state.engine.connect() as connection:
+    async with service.app.state.runtime.engine.connect() as connection:
         diff = await connection.run_sync(differences)
     assert diff == []

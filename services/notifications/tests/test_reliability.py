@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.db import create_engine
 from helpdesk_common.dead_letters import peek_dead_letters
-from helpdesk_common.testing import eventually, free_port
+from helpdesk_testing import eventually, free_port
 from notifications.email.models import EmailDelivery
 from notifications.email.sender import EmailSender
 from notifications.email.service import enqueue_deliveries, purge_finished
@@ -206,7 +206,7 @@ async def test_a_malformed_event_is_dead_lettered_and_the_consumer_goes_on(
     service, smtp_sink, tickets
 ):
     unit, requester = await requester_world(service)
-    bus = service.app.state.bus
+    bus = service.app.state.runtime.bus
     queue = service.settings.queue_name("notifications")
     garbage_id = str(uuid.uuid4())
     await bus.publish(garbage_id, "ticket.created", "{not json")
@@ -237,7 +237,7 @@ async def test_several_senders_share_the_queue_and_send_each_mail_once(service, 
         EmailSender(
             sessionmaker=service.sessionmaker,
             settings=service.settings,
-            smtp_config=service.app.state.smtp_config,
+            smtp_config=service.app.state.runtime.smtp_config,
         )
         for _ in range(2)
     ]
@@ -289,7 +289,7 @@ async def test_handed_over_and_overflowing_deliveries_each_go_out_once(service_f
             EmailSender(
                 sessionmaker=svc.sessionmaker,
                 settings=svc.settings,
-                smtp_config=svc.app.state.smtp_config,
+                smtp_config=svc.app.state.runtime.smtp_config,
             )
             for _ in range(2)
         ]
@@ -312,7 +312,7 @@ async def test_handed_over_and_overflowing_deliveries_each_go_out_once(service_f
                         }
                         for n, address in enumerate(recipients)
                     ],
-                    handoff=svc.app.state.email_handoff,
+                    handoff=svc.app.state.runtime.handoff,
                 )
                 # Claimed for this app's sender in the same transaction, as far as it has room.
                 claimed = await session.scalar(
@@ -456,7 +456,7 @@ async def test_a_sender_whose_room_is_all_reserved_waits_instead_of_spinning(ser
     sender = EmailSender(
         sessionmaker=service.sessionmaker,
         settings=service.settings.model_copy(update={"email_poll_interval": 0.02}),
-        smtp_config=service.app.state.smtp_config,
+        smtp_config=service.app.state.runtime.smtp_config,
     )
     task = asyncio.create_task(sender.run())
     try:

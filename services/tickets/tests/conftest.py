@@ -18,7 +18,7 @@ from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.identity import UnitCreated, UserCreated
 from helpdesk_common.outbox import outbox_backlog
 from helpdesk_common.settings import ServiceSettings
-from helpdesk_common.testing import app_client, event_tap, eventually
+from helpdesk_testing import app_client, event_tap, eventually
 from tickets.directory.service import upsert_unit, upsert_user
 from tickets.main import create_app
 from tickets.settings import TicketsSettings
@@ -46,12 +46,12 @@ class World:
 
     @property
     def settings(self) -> TicketsSettings:
-        return self.app.state.settings
+        return self.app.state.runtime.settings
 
     async def unit(self, name: str | None = None, *, active: bool = True) -> uuid.UUID:
         unit_id = uuid.uuid4()
         name = name or f"Dinas {unit_id.hex[:6]}"
-        async with self.app.state.sessionmaker() as session, session.begin():
+        async with self.app.state.runtime.sessionmaker() as session, session.begin():
             await upsert_unit(
                 session,
                 snapshot=UnitCreated(
@@ -77,7 +77,7 @@ class World:
         user_id = uuid.uuid4()
         name = name or f"{role.title()} {user_id.hex[:4]}"
         if known:
-            async with self.app.state.sessionmaker() as session, session.begin():
+            async with self.app.state.runtime.sessionmaker() as session, session.begin():
                 await upsert_user(
                     session,
                     snapshot=UserCreated(
@@ -139,7 +139,7 @@ async def world(
     settings = make_settings(TicketsSettings, schema=module_schema(request), run_scheduler=False)
     app = create_app(settings)
     async with app_client(app) as client:
-        await app.state.bus.wait_connected()
+        await app.state.runtime.bus.wait_connected()
         yield World(app, client, make_token)
         await quiesce(app)
 
@@ -153,7 +153,7 @@ async def quiesce(app: FastAPI) -> None:
     """
 
     async def drained() -> bool:
-        return await outbox_backlog(app.state.sessionmaker) == 0
+        return await outbox_backlog(app.state.runtime.sessionmaker) == 0
 
     await eventually(drained, timeout=15)
     await asyncio.sleep(0.3)
@@ -161,7 +161,7 @@ async def quiesce(app: FastAPI) -> None:
 
 @contextlib.asynccontextmanager
 async def tap(settings: ServiceSettings, amqp_url: str) -> AsyncIterator[list[EventEnvelope]]:
-    """Every event that reaches the exchange (see helpdesk_common.testing.event_tap)."""
+    """Every event that reaches the exchange (see helpdesk_testing.event_tap)."""
     async with event_tap(settings.model_copy(update={"amqp_url": amqp_url})) as seen:
         yield seen
 

@@ -16,7 +16,7 @@ from helpdesk_common.contracts.identity import (
     UserCreated,
     UserDeactivated,
 )
-from helpdesk_common.testing import eventually
+from helpdesk_testing import eventually
 from tickets.directory.models import Unit, User
 
 from .conftest import events_of, tap
@@ -227,7 +227,7 @@ async def test_refused_actions_publish_nothing(world, amqp_url):
 
 async def publish(world, payload) -> None:
     envelope = EventEnvelope.wrap(payload, producer="identity")
-    await world.app.state.bus.publish(
+    await world.app.state.runtime.bus.publish(
         str(envelope.event_id), envelope.event_type, envelope.model_dump_json()
     )
 
@@ -239,7 +239,7 @@ async def test_identity_events_keep_the_local_directory(world):
     await publish(world, UnitCreated(**unit, name="Dinas Pendidikan", revision=1))
 
     async def unit_name() -> str | None:
-        async with world.app.state.sessionmaker() as session:
+        async with world.app.state.runtime.sessionmaker() as session:
             return await session.scalar(sa.select(Unit.name).where(Unit.id == unit_id))
 
     await eventually(lambda: unit_name())
@@ -267,7 +267,7 @@ async def test_identity_events_keep_the_local_directory(world):
     await publish(world, UserCreated(**user, is_active=True, revision=1))
 
     async def user_active() -> bool | None:
-        async with world.app.state.sessionmaker() as session:
+        async with world.app.state.runtime.sessionmaker() as session:
             return await session.scalar(sa.select(User.is_active).where(User.id == user_id))
 
     await eventually(lambda: _equals(user_active(), True))

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from helpdesk_common.testing import app_client, eventually
+from helpdesk_testing import app_client, eventually
 from tickets.main import create_app
 from tickets.sla.scheduler import run_scheduler_once
 from tickets.tickets.models import Ticket
@@ -35,14 +35,14 @@ async def both_replicas(world, replica: FastAPI, now: datetime, rounds: int = 3)
     for _ in range(rounds):
         await asyncio.gather(
             *(
-                run_scheduler_once(app.state.sessionmaker, env=app.state.tickets_env, now=now)
+                run_scheduler_once(app.state.runtime.sessionmaker, env=app.state.runtime, now=now)
                 for app in (world.app, replica)
             )
         )
 
 
 async def stored(world, ticket_ids: list[str]) -> list[Ticket]:
-    async with world.app.state.sessionmaker() as session:
+    async with world.app.state.runtime.sessionmaker() as session:
         return list(
             (
                 await session.scalars(
@@ -196,7 +196,7 @@ async def test_the_background_worker_runs_the_scheduler(world, make_settings, am
     async with tap(world.settings, amqp_url) as seen:
         ticket = await world.create(requester)
         past = datetime.now(UTC) - timedelta(minutes=1)
-        async with world.app.state.sessionmaker() as session, session.begin():
+        async with world.app.state.runtime.sessionmaker() as session, session.begin():
             await session.execute(
                 sa.update(Ticket)
                 .where(Ticket.id == uuid.UUID(ticket["id"]))

@@ -13,7 +13,7 @@ from tickets.tickets.models import Ticket, TimelineEntry
 
 
 async def count_rows(world, table) -> int:
-    async with world.app.state.sessionmaker() as session:
+    async with world.app.state.runtime.sessionmaker() as session:
         return int(await session.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
 
 
@@ -481,7 +481,7 @@ async def test_timeline_records_every_change_and_cannot_be_changed(world):
         response = await world.client.request(method, path, headers=agent.headers)
         assert response.status_code == 405
     # Not even the service's own database user can rewrite history.
-    async with world.app.state.sessionmaker() as session:
+    async with world.app.state.runtime.sessionmaker() as session:
         try:
             async with session.begin():
                 await session.execute(
@@ -577,7 +577,7 @@ async def test_listing_filters_search_sort_and_cursor(world):
 
 async def set_due(world, ticket: dict[str, Any], **dues: datetime) -> None:
     """Move a ticket's SLA targets (instead of waiting for them to pass)."""
-    async with world.app.state.sessionmaker() as session, session.begin():
+    async with world.app.state.runtime.sessionmaker() as session, session.begin():
         await session.execute(
             sa.update(Ticket).where(Ticket.id == uuid.UUID(ticket["id"])).values(**dues)
         )

@@ -1,9 +1,10 @@
 """The service application factory: one place wires database, bus, relay and observability.
 
-A service supplies its routers, migrations folder, consumers and background workers;
-``create_service_app`` returns a FastAPI app that on start applies migrations, connects to
-the broker (retrying in the background), runs the outbox relay and the consumers, and
-serves ``/metrics``, ``/health/live`` and ``/health/ready``.
+A service supplies its routers, migrations folder, consumers, runtime builder and background
+workers; ``create_service_app`` returns a FastAPI app that on start applies migrations,
+builds the service's runtime (:mod:`helpdesk_common.runtime`), connects to the broker
+(retrying in the background), runs the outbox relay and the consumers, and serves
+``/metrics``, ``/health/live`` and ``/health/ready``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from typing import Annotated, cast
 
 import sqlalchemy as sa
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common.body_limit import BodySizeLimitMiddleware
 from helpdesk_common.bus import Bus
 from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.db import create_driver_pool, create_engine, create_sessionmaker
@@ -31,28 +35,28 @@ from helpdesk_common.errors import install_error_handlers
 from helpdesk_common.migrations import upgrade_to_head
 from helpdesk_common.observability import RequestContextMiddleware, configure_logging
 from helpdesk_common.outbox import run_relay
+from helpdesk_common.runtime import BuildRuntime, R, Runtime, get_runtime
 from helpdesk_common.settings import ServiceSettings
 
 log = logging.getLogger("helpdesk.app")
 
-# A background worker receives the app (settings, sessionmaker, bus on app.state) and
-# runs until cancelled.
-Worker = Callable[[FastAPI], Awaitable[None]]
+# A background worker receives the service's runtime and runs until cancelled.
+Worker = Callable[[R], Awaitable[None]]
 # Reads the ids of disabled users from the service's own tables (its user directory).
 DisabledUsers = Callable[[AsyncSession], Awaitable[set[uuid.UUID]]]
 
 
-async def _load_disabled_users(app: FastAPI, load: DisabledUsers) -> None:
-    async with app.state.sessionmaker() as session:
-        app.state.disabled_users = frozenset(await load(session))
+async def _load_disabled_users(runtime: Runtime, load: DisabledUsers) -> None:
+    async with runtime.sessionmaker() as session:
+        runtime.disabled_users = frozenset(await load(session))
 
 
-def _disabled_users_worker(load: DisabledUsers) -> Worker:
-    async def refresh_disabled_users(app: FastAPI) -> None:
+def _disabled_users_worker(load: DisabledUsers) -> Worker[Runtime]:
+    async def refresh_disabled_users(runtime: Runtime) -> None:
         while True:
-            await asyncio.sleep(app.state.settings.disabled_users_refresh_seconds)
+            await asyncio.sleep(runtime.settings.disabled_users_refresh_seconds)
             try:
-                await _load_disabled_users(app, load)
+                await _load_disabled_users(runtime, load)
             except Exception as exc:
                 # The previous list stays in force; tokens still expire on their own.
                 log.warning("reading disabled users failed: %r", exc)
@@ -68,17 +72,17 @@ def health_router() -> APIRouter:
         return {"status": "ok"}
 
     @router.get("/health/ready")
-    async def ready(request: Request) -> JSONResponse:
+    async def ready(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
         checks = {"database": "ok", "broker": "ok"}
         try:
             # Connecting is under the limit too: an unreachable database must not hang this.
-            async with asyncio.timeout(2), request.app.state.engine.connect() as connection:
+            async with asyncio.timeout(2), runtime.engine.connect() as connection:
                 await connection.execute(sa.text("SELECT 1"))
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
-        if not request.app.state.bus.is_connected:
+        if not runtime.bus.is_connected:
             checks["broker"] = "unavailable"
-        elif not request.app.state.consumers_started:
+        elif not runtime.consumers_started:
             # Connected, but its queues are not declared and consumed yet.
             checks["broker"] = "starting"
         ok = all(value == "ok" for value in checks.values())
@@ -130,10 +134,41 @@ def _settled_garbage_collector() -> Iterator[None]:
         gc.unfreeze()  # collectable again once this app is gone (tests start many)
 
 
-async def _close_pools(app: FastAPI) -> None:
-    if app.state.driver_pool is not None:
-        await app.state.driver_pool.close()
-    await app.state.engine.dispose()
+async def _close_pools(runtime: Runtime) -> None:
+    if runtime.driver_pool is not None:
+        await runtime.driver_pool.close()
+    await runtime.engine.dispose()
+
+
+async def _start_runtime(
+    settings: ServiceSettings,
+    *,
+    migrations: Path | None,
+    build_runtime: BuildRuntime[R] | None,
+    disabled_users: DisabledUsers | None,
+) -> R:
+    """Migrate, open the pools and build the service's runtime (closed again on failure)."""
+    engine = create_engine(settings)
+    base = Runtime(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        bus=Bus(settings),
+    )
+    try:
+        if migrations is not None:
+            await upgrade_to_head(
+                engine=engine, script_location=migrations, schema=settings.schema_name
+            )
+        if settings.db_driver_pool_size:
+            base.driver_pool = await create_driver_pool(settings)
+        runtime = cast(R, base) if build_runtime is None else await build_runtime(base)
+        if disabled_users is not None:
+            await _load_disabled_users(runtime, disabled_users)
+    except BaseException:
+        await _close_pools(base)
+        raise
+    return runtime
 
 
 def create_service_app(
@@ -143,43 +178,31 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     migrations: Path | None = None,
     consumers: Sequence[Consumer] = (),
-    workers: Sequence[Worker] = (),
-    on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+    build_runtime: BuildRuntime[R] | None = None,
+    workers: Sequence[Worker[R]] = (),
     disabled_users: DisabledUsers | None = None,
 ) -> FastAPI:
-    """``disabled_users``: refuse the tokens of users it lists (read at start, then every
-    ``disabled_users_refresh_seconds``), rather than until the tokens expire."""
-    if disabled_users is not None:
-        workers = [*workers, _disabled_users_worker(disabled_users)]
+    """A service's app. On start it migrates, builds the runtime (``build_runtime`` turns
+    the infrastructure into the service's own :class:`Runtime` subclass; without it the
+    base runtime serves), connects to the broker and starts consumers, relay and
+    ``workers``. ``disabled_users``: refuse the tokens of users it lists (read at start,
+    then every ``disabled_users_refresh_seconds``), rather than until the tokens expire.
+    Request bodies over ``settings.max_body_bytes`` are refused with 413."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(
             service=settings.service_name, level=settings.log_level, json=settings.log_json
         )
-        engine = create_engine(settings)
-        sessionmaker = create_sessionmaker(engine)
-        bus = Bus(settings)
-        app.state.engine = engine
-        app.state.sessionmaker = sessionmaker
-        app.state.bus = bus
-        app.state.driver_pool = None
-        try:
-            if migrations is not None:
-                await upgrade_to_head(
-                    engine=engine, script_location=migrations, schema=settings.schema_name
-                )
-            if settings.db_driver_pool_size:
-                app.state.driver_pool = await create_driver_pool(settings)
-            if on_startup is not None:
-                await on_startup(app)
-            if disabled_users is not None:
-                await _load_disabled_users(app, disabled_users)
-        except BaseException:
-            await _close_pools(app)
-            raise
-
-        app.state.consumers_started = not consumers
+        runtime = await _start_runtime(
+            settings,
+            migrations=migrations,
+            build_runtime=build_runtime,
+            disabled_users=disabled_users,
+        )
+        app.state.runtime = runtime
+        bus = runtime.bus
+        runtime.consumers_started = not consumers
         started: set[str] = set()
 
         async def connect_and_consume() -> None:
@@ -187,17 +210,15 @@ def create_service_app(
             # Restarted after a failure: a consumer already consuming must not start twice.
             for consumer in consumers:
                 if consumer.name not in started:
-                    await start_consumer(bus, consumer, sessionmaker)
+                    await start_consumer(bus, consumer, runtime.sessionmaker)
                     started.add(consumer.name)
-            app.state.consumers_started = True
-
-        tasks = [asyncio.create_task(_supervise("bus", connect_and_consume))]
+            runtime.consumers_started = True
 
         async def relay() -> None:
             # Nothing to do before the first connection; later outages the relay rides out.
             await bus.wait_connected()
             await run_relay(
-                sessionmaker,
+                runtime.sessionmaker,
                 bus.publish,
                 batch_size=settings.outbox_batch_size,
                 poll_interval=settings.outbox_poll_interval,
@@ -205,10 +226,16 @@ def create_service_app(
                 retention=timedelta(days=settings.outbox_retention_days),
             )
 
-        tasks.append(asyncio.create_task(_supervise("outbox-relay", relay)))
-        for worker in workers:
-            name = getattr(worker, "__name__", "worker")
-            tasks.append(asyncio.create_task(_supervise(name, lambda w=worker: w(app))))
+        background: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("bus", connect_and_consume),
+            ("outbox-relay", relay),
+        ]
+        all_workers: list[Worker[R]] = list(workers)
+        if disabled_users is not None:
+            all_workers.append(_disabled_users_worker(disabled_users))
+        for worker in all_workers:
+            background.append((getattr(worker, "__name__", "worker"), partial(worker, runtime)))
+        tasks = [asyncio.create_task(_supervise(name, run)) for name, run in background]
         log.info("%s started", settings.service_name)
         try:
             with _settled_garbage_collector():
@@ -218,10 +245,11 @@ def create_service_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await bus.close()
-            await _close_pools(app)
+            await _close_pools(runtime)
 
     app = FastAPI(title=title, lifespan=lifespan)
-    app.state.settings = settings
+    # Added first, so innermost: the request id is already set when a body is refused.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health_router())

@@ -11,7 +11,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -21,6 +21,9 @@ from pydantic import BaseModel
 
 from helpdesk_common.contracts.identity import Role
 from helpdesk_common.errors import ApiError
+
+if TYPE_CHECKING:
+    from helpdesk_common.runtime import Runtime
 
 ALGORITHM = "EdDSA"
 
@@ -181,21 +184,18 @@ async def get_principal(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise ApiError(401, "not_authenticated", "A bearer token is required")
-    state = request.app.state
-    verified: VerifiedTokens | None = getattr(state, "verified_tokens", None)
-    if verified is None:
-        verified = state.verified_tokens = VerifiedTokens()
-    principal = verified.get(token)
+    runtime: Runtime = request.app.state.runtime
+    principal = runtime.verified_tokens.get(token)
     if principal is None:
-        settings = state.settings
+        settings = runtime.settings
         principal, expires = verify_with_expiry(
             token,
             public_key=settings.jwt_public_key,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
-        verified.put(token, principal, expires)
-    disabled: frozenset[uuid.UUID] = getattr(state, "disabled_users", frozenset())
+        runtime.verified_tokens.put(token, principal, expires)
+    disabled = runtime.disabled_users
     if principal.user_id in disabled:
         # A signed token outlives its user's deactivation by up to its lifetime; the
         # service's own copy of the user directory says it no longer counts.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import asyncpg
 import sqlalchemy as sa
@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from helpdesk_common.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from helpdesk_common.runtime import Runtime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -119,10 +122,8 @@ async def _keep_session_state(connection: asyncpg.Connection) -> None:
 
 
 async def get_driver_pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool | None = getattr(request.app.state, "driver_pool", None)
-    if pool is None:
-        raise RuntimeError("the service has no driver pool (db_driver_pool_size is 0)")
-    return pool
+    runtime: Runtime = request.app.state.runtime
+    return runtime.require_driver_pool()
 
 
 DriverPool = Annotated[asyncpg.Pool, Depends(get_driver_pool)]
@@ -130,7 +131,8 @@ DriverPool = Annotated[asyncpg.Pool, Depends(get_driver_pool)]
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request; the route opens one unit of work with ``session.begin()``."""
-    async with request.app.state.sessionmaker() as session:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessionmaker() as session:
         yield session
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from helpdesk_common.auth import require_roles
 from helpdesk_common.bus import Bus, dead_letter_queue_name, queue_arguments
 from helpdesk_common.consumer import LAST_ERROR_HEADER, RETRY_COUNT_HEADER
+from helpdesk_common.runtime import get_runtime
 
 
 class DeadLetter(BaseModel):
@@ -106,7 +107,7 @@ def dead_letter_router(consumer_names: list[str]) -> APIRouter:
     def queue_for(request: Request, consumer: str) -> str:
         if consumer not in consumer_names:
             raise HTTPException(404, f"no consumer named {consumer!r}")
-        return request.app.state.settings.queue_name(consumer)
+        return get_runtime(request).settings.queue_name(consumer)
 
     @router.get("")
     async def list_consumers() -> list[str]:
@@ -117,7 +118,7 @@ def dead_letter_router(consumer_names: list[str]) -> APIRouter:
         request: Request, consumer: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[DeadLetter]:
         return await peek_dead_letters(
-            request.app.state.bus, queue_for(request, consumer), limit=limit
+            get_runtime(request).bus, queue_for(request, consumer), limit=limit
         )
 
     @router.post("/{consumer}/replay")
@@ -125,7 +126,7 @@ def dead_letter_router(consumer_names: list[str]) -> APIRouter:
         request: Request, consumer: str, limit: Annotated[int, Query(ge=1, le=10000)] = 1000
     ) -> dict[str, int]:
         count = await replay_dead_letters(
-            request.app.state.bus, queue_for(request, consumer), limit=limit
+            get_runtime(request).bus, queue_for(request, consumer), limit=limit
         )
         return {"replayed": count}
 

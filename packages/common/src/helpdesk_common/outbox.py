@@ -19,11 +19,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from alembic.operations import Operations
-from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
+from helpdesk_common.aftercommit import Wakeup
 from helpdesk_common.contracts.envelope import EventEnvelope, EventPayload
 from helpdesk_common.observability import OUTBOX_BACKLOG, OUTBOX_RELAY_ERRORS
 
@@ -66,28 +65,15 @@ def create_messaging_tables(op: Operations) -> None:
 
 # -- writing -----------------------------------------------------------------------------
 
-_wakeups: set[asyncio.Event] = set()
+# Set after a commit that wrote events: this process's relays publish at once instead of
+# at their next poll.
+RELAY_WAKEUP = Wakeup("outbox")
 
 
 def wake_relays() -> None:
-    """Make the relays in this process publish at once instead of at their next poll.
-
-    Called by the commit hook below; call it yourself after committing events outside a
-    session transaction (a single statement run in autocommit mode).
-    """
-    for wakeup in _wakeups:
-        wakeup.set()
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _wake_relays(session: Session) -> None:
-    if session.info.pop("outbox_dirty", False):
-        wake_relays()
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop("outbox_dirty", None)
+    """Wake this process's relays after events were committed outside a session (a single
+    statement run in autocommit mode); inside a session use :func:`events_written`."""
+    RELAY_WAKEUP.notify()
 
 
 def outbox_row(payload: EventPayload, *, producer: str) -> tuple[uuid.UUID, str, str]:
@@ -103,7 +89,7 @@ def outbox_row(payload: EventPayload, *, producer: str) -> tuple[uuid.UUID, str,
 
 def events_written(session: AsyncSession) -> None:
     """The caller wrote outbox rows in ``session``'s transaction: wake the relays on commit."""
-    session.info["outbox_dirty"] = True
+    RELAY_WAKEUP.after_commit(session)
 
 
 async def add_event(
@@ -186,11 +172,9 @@ async def run_relay(
     Every ``housekeeping_interval`` seconds (by the clock, not per round: under load rounds
     come every few milliseconds) it also counts the backlog and purges old published rows.
     """
-    wakeup = asyncio.Event()
-    _wakeups.add(wakeup)
     backoff = poll_interval
     housekeeping_due = time.monotonic()
-    try:
+    with RELAY_WAKEUP.waiter() as wakeup:
         while True:
             try:
                 wakeup.clear()
@@ -224,5 +208,3 @@ async def run_relay(
                         OUTBOX_BACKLOG.set(await outbox_backlog(sessionmaker))
                 await asyncio.sleep(backoff)
                 backoff = min(max_backoff, backoff * 2)
-    finally:
-        _wakeups.discard(wakeup)

@@ -36,6 +36,9 @@ class ServiceSettings(BaseSettings):
     # (see helpdesk_common.db.create_driver_pool); 0: none.
     db_driver_pool_size: int = 0
 
+    # Request bodies larger than this are refused with 413 before they are read whole.
+    max_body_bytes: int = Field(default=1_000_000, gt=0)
+
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     event_exchange: str = "helpdesk.events"
     queue_prefix: str = Field(default="", description="prefix for queue names (tests isolate runs)")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk_common.errors import ApiError
 from identity.models import User
-from identity.runtime import Runtime
+from identity.runtime import IdentityRuntime
 from identity.settings import IdentitySettings
 from identity.users.schemas import UserCreate
 from identity.users.service import create_user
@@ -23,7 +23,9 @@ def _lock_key(schema: str) -> int:
     return zlib.crc32(f"identity-bootstrap:{schema}".encode())
 
 
-async def ensure_admin(sessionmaker: async_sessionmaker[AsyncSession], runtime: Runtime) -> bool:
+async def ensure_admin(
+    sessionmaker: async_sessionmaker[AsyncSession], runtime: IdentityRuntime
+) -> bool:
     """Create the bootstrap administrator unless an administrator exists; True if created.
 
     Replicas starting together take turns on a transaction-scoped advisory lock, so exactly

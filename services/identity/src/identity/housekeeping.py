@@ -6,11 +6,9 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from fastapi import FastAPI
-
 from identity.auth import refresh, throttle
 from identity.models import utcnow
-from identity.runtime import Runtime
+from identity.runtime import IdentityRuntime
 
 log = logging.getLogger("identity.housekeeping")
 
@@ -18,9 +16,8 @@ log = logging.getLogger("identity.housekeeping")
 EXPIRED_TOKEN_GRACE = timedelta(days=7)
 
 
-async def housekeeping(app: FastAPI) -> None:
-    runtime: Runtime = app.state.runtime
-    sessionmaker = app.state.sessionmaker
+async def housekeeping(runtime: IdentityRuntime) -> None:
+    sessionmaker = runtime.sessionmaker
     while True:
         now = utcnow()
         async with sessionmaker() as session, session.begin():

@@ -8,11 +8,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from helpdesk_common.app import create_service_app
+from helpdesk_common.runtime import Runtime
 from identity.audit.views import router as audit_router
 from identity.auth.views import router as auth_router
 from identity.bootstrap import ensure_admin
 from identity.housekeeping import housekeeping
-from identity.runtime import Runtime
+from identity.runtime import IdentityRuntime
 from identity.settings import IdentitySettings
 from identity.tokens import resolve_signing_keys
 from identity.units.views import router as units_router
@@ -28,24 +29,24 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
     settings.check_secrets()
     settings, key_generated = resolve_signing_keys(settings)
-    runtime = Runtime.from_settings(settings)
 
-    async def on_startup(app: FastAPI) -> None:
+    async def build_runtime(base: Runtime) -> IdentityRuntime:
         if key_generated:
             log.warning(
                 "no jwt_private_key configured: signing with a throw-away key; other "
                 "services cannot verify these tokens (set IDENTITY_JWT_PRIVATE_KEY_FILE)"
             )
-        await ensure_admin(app.state.sessionmaker, runtime)
+        runtime = IdentityRuntime.build(base, settings)
+        await ensure_admin(runtime.sessionmaker, runtime)
+        return runtime
 
     app = create_service_app(
         settings=settings,
         title="Helpdesk identity",
         routers=[auth_router, users_router, units_router, audit_router],
         migrations=MIGRATIONS,
+        build_runtime=build_runtime,
         workers=[housekeeping],
-        on_startup=on_startup,
         disabled_users=disabled_user_ids,
     )
-    app.state.runtime = runtime
     return app

@@ -1,4 +1,5 @@
-"""Process-wide objects the routes need, kept on ``app.state.runtime``."""
+"""The identity service's runtime: the shared infrastructure plus password hashing, token
+signing, the login policy and the proxies whose X-Forwarded-For is believed."""
 
 from __future__ import annotations
 
@@ -8,32 +9,25 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from helpdesk_common.runtime import Runtime, runtime_of
 from identity.auth.throttle import LoginPolicy
 from identity.passwords import Passwords
 from identity.settings import IdentitySettings
 from identity.tokens import TokenIssuer
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-@dataclass
-class Runtime:
-    settings: IdentitySettings
-    passwords: Passwords
-    tokens: TokenIssuer
-    policy: LoginPolicy
-    trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
-        default_factory=tuple
-    )
+
+@dataclass(frozen=True)
+class TrustedProxies:
+    """The proxies (the gateway) whose X-Forwarded-For names the real client."""
+
+    networks: tuple[Network, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings: IdentitySettings) -> Runtime:
+    def from_settings(cls, settings: IdentitySettings) -> TrustedProxies:
         return cls(
-            settings=settings,
-            passwords=Passwords.from_settings(settings),
-            tokens=TokenIssuer(settings),
-            policy=LoginPolicy.from_settings(settings),
-            trusted_networks=tuple(
-                ipaddress.ip_network(net, strict=False) for net in settings.trusted_proxies
-            ),
+            tuple(ipaddress.ip_network(net, strict=False) for net in settings.trusted_proxies)
         )
 
     def client_ip(self, request: Request) -> str:
@@ -54,11 +48,30 @@ class Runtime:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return False
-        return any(ip in network for network in self.trusted_networks)
+        return any(ip in network for network in self.networks)
 
 
-def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+@dataclass(kw_only=True, eq=False)
+class IdentityRuntime(Runtime):
+    settings: IdentitySettings
+    passwords: Passwords
+    tokens: TokenIssuer
+    policy: LoginPolicy
+    proxies: TrustedProxies = field(default_factory=TrustedProxies)
+
+    @classmethod
+    def build(cls, base: Runtime, settings: IdentitySettings) -> IdentityRuntime:
+        return base.extend(
+            cls,
+            settings=settings,
+            passwords=Passwords.from_settings(settings),
+            tokens=TokenIssuer(settings),
+            policy=LoginPolicy.from_settings(settings),
+            proxies=TrustedProxies.from_settings(settings),
+        )
+
+    def client_ip(self, request: Request) -> str:
+        return self.proxies.client_ip(request)
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[IdentityRuntime, Depends(runtime_of(IdentityRuntime))]

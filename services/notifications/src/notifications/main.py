@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from helpdesk_common.app import create_service_app
 from helpdesk_common.db import create_engine, create_sessionmaker
+from helpdesk_common.runtime import Runtime
 from notifications.consumer import build_consumer
 from notifications.directory.service import disabled_user_ids
 from notifications.email.rendering import Renderer
@@ -15,6 +16,7 @@ from notifications.email.sender import EmailSender
 from notifications.email.service import Handoff
 from notifications.email.views import router as deliveries_router
 from notifications.inapp.views import router as inapp_router
+from notifications.runtime import NotificationsRuntime
 from notifications.settings import NotificationsSettings
 from notifications.settings_admin.crypto import PasswordCipher
 from notifications.settings_admin.service import SmtpConfigStore
@@ -30,12 +32,19 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     # The handlers give new deliveries straight to this app's sender (see email.service).
     handoff = Handoff()
 
-    async def on_startup(app: FastAPI) -> None:
-        app.state.smtp_config = SmtpConfigStore(
-            sessionmaker=app.state.sessionmaker, settings=settings, cipher=cipher
+    async def build_runtime(base: Runtime) -> NotificationsRuntime:
+        return base.extend(
+            NotificationsRuntime,
+            settings=settings,
+            renderer=renderer,
+            cipher=cipher,
+            smtp_config=SmtpConfigStore(
+                sessionmaker=base.sessionmaker, settings=settings, cipher=cipher
+            ),
+            handoff=handoff,
         )
 
-    async def email_sender(app: FastAPI) -> None:
+    async def email_sender(runtime: NotificationsRuntime) -> None:
         # A pool of its own: the consumer's handlers (up to ``consumer_prefetch`` at once)
         # would otherwise hold every shared connection and the sender would wait behind them.
         engine = create_engine(
@@ -46,26 +55,22 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         sender = EmailSender(
             sessionmaker=create_sessionmaker(engine),
             settings=settings,
-            smtp_config=app.state.smtp_config,
+            smtp_config=runtime.smtp_config,
             handoff=handoff,
         )
-        app.state.email_sender = sender
+        runtime.email_sender = sender
         try:
             await sender.run()
         finally:
             await engine.dispose()
 
-    app = create_service_app(
+    return create_service_app(
         settings=settings,
         title="Helpdesk notifications",
         routers=[inapp_router, smtp_settings_router, deliveries_router],
         migrations=MIGRATIONS,
         consumers=[build_consumer(settings=settings, renderer=renderer, handoff=handoff)],
+        build_runtime=build_runtime,
         workers=[email_sender],
-        on_startup=on_startup,
         disabled_users=disabled_user_ids,
     )
-    app.state.renderer = renderer
-    app.state.cipher = cipher
-    app.state.email_handoff = handoff
-    return app

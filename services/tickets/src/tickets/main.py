@@ -6,19 +6,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from helpdesk_common.app import create_service_app
 from helpdesk_common.db import create_engine, create_sessionmaker
+from helpdesk_common.runtime import Runtime
 from tickets.directory.consumer import identity_consumer
 from tickets.directory.service import disabled_user_ids
 from tickets.directory.views import router as directory_router
-from tickets.http import BodySizeLimitMiddleware
 from tickets.masterdata.cache import MasterDataCache
 from tickets.masterdata.views import router as masterdata_router
+from tickets.runtime import TicketsRuntime
 from tickets.settings import TicketsSettings
 from tickets.sla.scheduler import sla_scheduler
-from tickets.tickets.env import TicketsEnv
 from tickets.tickets.numbering import TicketNumbers
 from tickets.tickets.policy import build_policy
 from tickets.tickets.views import router as tickets_router
@@ -31,7 +30,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     # Fail at start-up, not on the first request, when the policy overrides are wrong.
     policy = build_policy(settings.policy_overrides)
 
-    async def on_startup(app: FastAPI) -> None:
+    async def build_runtime(base: Runtime) -> TicketsRuntime:
         # Requests wait for the master-data cache (and a new year's number sequence) while
         # they hold a pooled connection and a ticket's lock; if these in turn waited for the
         # pool, a busy service would deadlock once all pooled connections were held so.
@@ -51,22 +50,17 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             ttl=settings.masterdata_cache_seconds,
         )
         await masterdata.get()
-        app.state.tickets_env = TicketsEnv(
-            settings=settings, policy=policy, masterdata=masterdata, numbers=numbers
+        return base.extend(
+            TicketsRuntime, settings=settings, policy=policy, masterdata=masterdata, numbers=numbers
         )
 
-    app = create_service_app(
+    return create_service_app(
         settings=settings,
         title="Helpdesk tickets",
         routers=[tickets_router, masterdata_router, directory_router],
         migrations=MIGRATIONS,
         consumers=[identity_consumer()],
+        build_runtime=build_runtime,
         workers=[sla_scheduler] if settings.run_scheduler else [],
-        on_startup=on_startup,
         disabled_users=disabled_user_ids,
     )
-    # Innermost, so the request id is already set when a too-large body is refused.
-    app.user_middleware.append(
-        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    )
-    return app

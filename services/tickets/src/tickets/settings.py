@@ -43,6 +43,5 @@ class TicketsSettings(ServiceSettings):
     # (see tickets.tickets.policy), e.g. TICKETS_POLICY_OVERRIDES='{"reassign": ["admin"]}'.
     policy_overrides: dict[str, list[str]] = {}
 
-    max_body_bytes: int = 1_000_000
     page_size_default: int = 25
     page_size_max: int = 100

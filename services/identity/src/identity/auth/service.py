@@ -22,7 +22,7 @@ from identity.auth import refresh, throttle
 from identity.auth.refresh import ClientInfo
 from identity.auth.schemas import MeOut, UnitBrief
 from identity.models import Unit, User, utcnow
-from identity.runtime import Runtime
+from identity.runtime import IdentityRuntime
 from identity.users.service import apply_changes
 
 log = logging.getLogger("identity.auth")
@@ -52,7 +52,12 @@ def invalid_refresh_token(code: str = "invalid_refresh_token") -> ApiError:
 
 
 async def login(
-    session: AsyncSession, *, runtime: Runtime, username: str, password: str, client: ClientInfo
+    session: AsyncSession,
+    *,
+    runtime: IdentityRuntime,
+    username: str,
+    password: str,
+    client: ClientInfo,
 ) -> AuthResult:
     now = utcnow()
     ip = client.ip or "unknown"
@@ -82,7 +87,7 @@ async def login(
 
 
 async def _failed_login(
-    session: AsyncSession, runtime: Runtime, *, user: User | None, ip: str, now: datetime
+    session: AsyncSession, runtime: IdentityRuntime, *, user: User | None, ip: str, now: datetime
 ) -> ApiError:
     policy = runtime.policy
     locked = throttle.record_account_failure(user, policy=policy, now=now) if user else None
@@ -92,7 +97,7 @@ async def _failed_login(
 
 
 async def rotate(
-    session: AsyncSession, *, runtime: Runtime, token: str, client: ClientInfo
+    session: AsyncSession, *, runtime: IdentityRuntime, token: str, client: ClientInfo
 ) -> AuthResult:
     """Use a refresh token up and issue its successor in the same family."""
     now = utcnow()
@@ -155,7 +160,7 @@ async def update_profile(
 async def change_password(
     session: AsyncSession,
     *,
-    runtime: Runtime,
+    runtime: IdentityRuntime,
     principal: Principal,
     current_password: str,
     new_password: str,

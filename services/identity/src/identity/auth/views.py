@@ -22,18 +22,18 @@ from identity.auth.schemas import (
 )
 from identity.auth.service import AuthResult
 from identity.models import User
-from identity.runtime import Runtime, RuntimeDep
+from identity.runtime import IdentityRuntime, RuntimeDep
 from identity.validation import reject_nulls
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _client(request: Request, runtime: Runtime) -> ClientInfo:
+def _client(request: Request, runtime: IdentityRuntime) -> ClientInfo:
     return ClientInfo(ip=runtime.client_ip(request), user_agent=request.headers.get("user-agent"))
 
 
 async def _token_pair(
-    session: AsyncSession, runtime: Runtime, *, user: User, refresh_token: str
+    session: AsyncSession, runtime: IdentityRuntime, *, user: User, refresh_token: str
 ) -> TokenPairOut:
     return TokenPairOut(
         access_token=runtime.tokens.access_token(user),
@@ -45,7 +45,7 @@ async def _token_pair(
 
 
 async def _pair_or_error(
-    session: AsyncSession, runtime: Runtime, step: Callable[[], Awaitable[AuthResult]]
+    session: AsyncSession, runtime: IdentityRuntime, step: Callable[[], Awaitable[AuthResult]]
 ) -> TokenPairOut:
     """Run ``step`` in one transaction; raise its error only after the commit, so that
     failure counters and revocations are kept, not rolled back with the error."""

@@ -31,16 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notifications.email.compose import compose_message
 from notifications.email.service import (
+    SENDER_WAKEUP,
     ClaimedDelivery,
     FailedAttempt,
     Handoff,
     claim_due,
     purge_finished,
     record_results,
-    register_wakeup,
     release,
     unfinished_count,
-    unregister_wakeup,
 )
 from notifications.email.smtp import SmtpConnection, describe, is_permanent
 from notifications.settings import NotificationsSettings
@@ -146,7 +145,10 @@ class EmailSender:
         EMAILS_IN_FLIGHT.set(len(self._claimed))
 
     async def run(self) -> None:
-        register_wakeup(self._wakeup)
+        with SENDER_WAKEUP.waiter(self._wakeup):
+            await self._run()
+
+    async def _run(self) -> None:
         self._running = True
         if self._handoff is not None:
             self._handoff.attach(self)
@@ -163,7 +165,6 @@ class EmailSender:
             self._running = False
             if self._handoff is not None:
                 self._handoff.detach(self)
-            unregister_wakeup(self._wakeup)
             for task in helpers:
                 task.cancel()
             # Bounded: a worker stuck in a library call must not keep the service from stopping.

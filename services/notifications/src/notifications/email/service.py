@@ -15,7 +15,6 @@ are inserted pending and claimed as usual (``claim_due``), by any replica.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from collections.abc import Sequence
@@ -24,19 +23,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
+from helpdesk_common.aftercommit import Wakeup, after_commit
 from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import ApiError
 from notifications.email.models import EmailDelivery
 
 # -- waking the sender, handing deliveries over ------------------------------------------
 
-_wakeups: set[asyncio.Event] = set()
-_DIRTY = "email_deliveries_enqueued"
-_HANDOFF = "email_deliveries_handed_off"
+# Set after a commit that enqueued deliveries: this process's senders claim them at once.
+SENDER_WAKEUP = Wakeup("email")
 
 
 @dataclass(frozen=True)
@@ -86,42 +83,22 @@ class Handoff:
             self.outlet = None
 
 
-def register_wakeup(event: asyncio.Event) -> None:
-    _wakeups.add(event)
-
-
-def unregister_wakeup(event: asyncio.Event) -> None:
-    _wakeups.discard(event)
-
-
 def mark_enqueued(session: AsyncSession) -> None:
     """Wake this process's senders once the caller's transaction commits."""
-    session.info[_DIRTY] = True
+    SENDER_WAKEUP.after_commit(session)
 
 
-@dataclass
-class _Handoff:
-    outlet: Outlet
-    reserved: int
-    deliveries: list[ClaimedDelivery]
+def _hand_over(
+    session: AsyncSession, outlet: Outlet, *, reserved: int, deliveries: list[ClaimedDelivery]
+) -> None:
+    """Give ``deliveries`` to ``outlet`` once the transaction commits (only then do the rows
+    exist for everyone); give the reserved room back if it rolls back."""
 
+    def commit() -> None:
+        outlet.release(reserved - len(deliveries))
+        outlet.accept(deliveries)
 
-@sa_event.listens_for(Session, "after_commit")
-def _wake_senders(session: Session) -> None:
-    # Only after commit: the rows exist for everyone, and the claim query can see them.
-    for handoff in session.info.pop(_HANDOFF, ()):
-        handoff.outlet.release(handoff.reserved - len(handoff.deliveries))
-        handoff.outlet.accept(handoff.deliveries)
-    if session.info.pop(_DIRTY, False):
-        for wakeup in _wakeups:
-            wakeup.set()
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop(_DIRTY, None)
-    for handoff in session.info.pop(_HANDOFF, ()):
-        handoff.outlet.release(handoff.reserved)
+    after_commit(session, commit, on_rollback=lambda: outlet.release(reserved))
 
 
 # -- enqueueing -------------------------------------------------------------------------
@@ -209,7 +186,7 @@ async def enqueue_deliveries(
             for delivery_id, row in zip(ids[:claimed], rows[:claimed], strict=True)
             if delivery_id in inserted
         ]
-        session.info.setdefault(_HANDOFF, []).append(_Handoff(outlet, claimed, handed))
+        _hand_over(session, outlet, reserved=claimed, deliveries=handed)
     if any(delivery_id in inserted for delivery_id in ids[claimed:]):
         mark_enqueued(session)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from helpdesk_common.auth import Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.errors import ApiError
 from notifications.directory.service import users_by_id
 from notifications.email.compose import compose_message
-from notifications.email.rendering import Renderer
 from notifications.email.smtp import describe, send_once
+from notifications.runtime import RuntimeDep
 from notifications.settings import NotificationsSettings
 from notifications.settings_admin.crypto import PasswordCipher
 from notifications.settings_admin.models import SmtpSettingsRow
@@ -23,7 +23,6 @@ from notifications.settings_admin.schemas import (
     SmtpTestResult,
 )
 from notifications.settings_admin.service import (
-    SmtpConfigStore,
     config_from,
     get_saved,
     save_smtp_settings,
@@ -55,19 +54,18 @@ def _out(
 
 @router.get("")
 async def read_smtp_settings(
-    request: Request, session: SessionDep, _: Principal = AdminUser
+    runtime: RuntimeDep, session: SessionDep, _: Principal = AdminUser
 ) -> SmtpSettingsOut:
     async with session.begin():
         row = await get_saved(session)
-    return _out(row, settings=request.app.state.settings, cipher=request.app.state.cipher)
+    return _out(row, settings=runtime.settings, cipher=runtime.cipher)
 
 
 @router.put("")
 async def save_settings(
-    body: SmtpSettingsIn, request: Request, session: SessionDep, admin: Principal = AdminUser
+    body: SmtpSettingsIn, runtime: RuntimeDep, session: SessionDep, admin: Principal = AdminUser
 ) -> SmtpSettingsOut:
-    settings: NotificationsSettings = request.app.state.settings
-    cipher: PasswordCipher = request.app.state.cipher
+    settings, cipher = runtime.settings, runtime.cipher
     async with session.begin():
         row = await save_smtp_settings(
             session,
@@ -82,14 +80,13 @@ async def save_settings(
             actor_id=admin.user_id,
         )
     # Senders in this process pick the new settings up with their next mail.
-    store: SmtpConfigStore = request.app.state.smtp_config
-    store.invalidate()
+    runtime.smtp_config.invalidate()
     return _out(row, settings=settings, cipher=cipher)
 
 
 @router.post("/test")
 async def send_test_mail(
-    request: Request,
+    runtime: RuntimeDep,
     session: SessionDep,
     body: SmtpTestIn | None = None,
     admin: Principal = AdminUser,
@@ -107,12 +104,10 @@ async def send_test_mail(
         raise ApiError(
             422, "no_recipient", "Your account has no e-mail address; give one in 'to'", field="to"
         )
-    store: SmtpConfigStore = request.app.state.smtp_config
-    store.invalidate()
-    config = await store.current()
-    settings: NotificationsSettings = request.app.state.settings
-    renderer: Renderer = request.app.state.renderer
-    rendered = renderer.render(
+    runtime.smtp_config.invalidate()
+    config = await runtime.smtp_config.current()
+    settings = runtime.settings
+    rendered = runtime.renderer.render(
         "test",
         language=language,
         context={

@@ -30,17 +30,17 @@ from tickets.masterdata.schemas import (
     SlaPolicyIn,
     SlaPolicyOut,
 )
-from tickets.tickets.env import TicketsEnv, get_env
+from tickets.runtime import RuntimeDep, TicketsRuntime
 
 router = APIRouter(tags=["master data"])
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Staff = Annotated[Principal, Depends(require_roles("agent", "admin", "leader"))]
-Env = Annotated[TicketsEnv, Depends(get_env)]
+Env = RuntimeDep
 T = TypeVar("T")
 
 
 async def _admin_change(
-    session: AsyncSession, env: TicketsEnv, change: Callable[..., Awaitable[T]], **kwargs: Any
+    session: AsyncSession, env: TicketsRuntime, change: Callable[..., Awaitable[T]], **kwargs: Any
 ) -> T:
     """Run an administrator's change in its own transaction, then drop this process's
     master-data cache so the next request sees it (other processes within the cache's TTL)."""

@@ -1,11 +1,14 @@
-"""What every ticket operation needs besides the session: settings, policy, caches."""
+"""The tickets service's runtime: the shared infrastructure plus what every ticket operation
+needs besides its connection or session (settings, policy, master-data cache, numbers)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends
 
+from helpdesk_common.runtime import Runtime, runtime_of
 from tickets.masterdata.cache import MasterDataCache
 from tickets.settings import TicketsSettings
 from tickets.sla.schedule import SlaRatios
@@ -13,8 +16,8 @@ from tickets.tickets.numbering import TicketNumbers
 from tickets.tickets.policy import Policy
 
 
-@dataclass(frozen=True)
-class TicketsEnv:
+@dataclass(kw_only=True, eq=False)
+class TicketsRuntime(Runtime):
     settings: TicketsSettings
     policy: Policy
     masterdata: MasterDataCache
@@ -27,11 +30,5 @@ class TicketsEnv:
             escalation=self.settings.sla_escalation_ratio,
         )
 
-    @property
-    def producer(self) -> str:
-        return self.settings.service_name
 
-
-async def get_env(request: Request) -> TicketsEnv:
-    # async: a plain ``def`` dependency would be run in a worker thread on every request.
-    return request.app.state.tickets_env
+RuntimeDep = Annotated[TicketsRuntime, Depends(runtime_of(TicketsRuntime))]
