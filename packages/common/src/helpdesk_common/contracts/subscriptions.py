@@ -29,8 +29,13 @@ _TICKET_EVENTS = (
     "ticket.escalated",
 )
 
+# The services keeping a copy of identity's users and units (helpdesk_common.directory):
+# each runs the consumer ``<service>.directory`` (helpdesk_common.directory.directory_consumer).
+DIRECTORY_REPLICAS: tuple[str, ...] = ("tickets", "notifications")
+
 # Consumer name (its queue is ``settings.queue_name(name)``) -> the event types it handles.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "notifications": _IDENTITY_EVENTS + _TICKET_EVENTS,
     "tickets.identity": _IDENTITY_EVENTS,
+    **{f"{service}.directory": _IDENTITY_EVENTS for service in DIRECTORY_REPLICAS},
 }

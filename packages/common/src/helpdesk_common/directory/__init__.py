@@ -1,0 +1,52 @@
+"""One copy of identity's users and units per consuming service, kept from identity's events.
+
+- :mod:`.models`: the ``users`` and ``units`` tables (in the service's own schema) mapped to
+  :class:`DirectoryUser` and :class:`DirectoryUnit`; :func:`create_directory_tables` for a
+  migration, :func:`include_directory_tables` for a metadata that refers to them;
+- :mod:`.service`: order-safe upserts from identity's snapshots and the shared lookups;
+- :mod:`.excerpt`: what one event's recipients need, in one round trip;
+- :mod:`.consumer`: :func:`directory_consumer`, the consumer ``<service>.directory``.
+"""
+
+from helpdesk_common.directory.consumer import directory_consumer, directory_consumer_name
+from helpdesk_common.directory.excerpt import (
+    DirectoryExcerpt,
+    KnownUnit,
+    KnownUser,
+    directory_excerpt,
+)
+from helpdesk_common.directory.models import (
+    DirectoryUnit,
+    DirectoryUser,
+    create_directory_tables,
+    directory_metadata,
+    include_directory_tables,
+)
+from helpdesk_common.directory.service import (
+    active_users,
+    disabled_user_ids,
+    list_units,
+    upsert_unit,
+    upsert_user,
+    users_by_id,
+)
+
+__all__ = [
+    "DirectoryExcerpt",
+    "DirectoryUnit",
+    "DirectoryUser",
+    "KnownUnit",
+    "KnownUser",
+    "active_users",
+    "create_directory_tables",
+    "directory_consumer",
+    "directory_consumer_name",
+    "directory_excerpt",
+    "directory_metadata",
+    "disabled_user_ids",
+    "include_directory_tables",
+    "list_units",
+    "upsert_unit",
+    "upsert_user",
+    "users_by_id",
+]
