@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import asyncpg
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.pool import NullPool
 
 from helpdesk_common.settings import ServiceSettings
@@ -39,6 +42,33 @@ def service_metadata() -> MetaData:
     by accident and the same code runs under any schema name (tests use throw-away ones).
     """
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Python annotations -> column types, for every service's models.
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {
+    datetime: sa.DateTime(timezone=True),
+    dict[str, Any]: JSONB,
+}
+
+
+class ServiceBase(DeclarativeBase):
+    """The declarative base of every service, declared once here.
+
+    A service writes ``class Base(ServiceBase): __abstract__ = True`` in its ``db.py``
+    and its models derive from that: each such subclass gets a metadata and registry of its
+    own (a service's migrations see its own tables only, and two services may both have a
+    ``users`` table in one test process), with the naming convention of
+    :func:`service_metadata` and timezone-aware timestamps and JSONB for ``dict`` columns.
+    """
+
+    __abstract__ = True
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if ServiceBase in cls.__bases__:
+            cls.metadata = service_metadata()
+            cls.registry = registry(metadata=cls.metadata, type_annotation_map=TYPE_ANNOTATION_MAP)
+        super().__init_subclass__(**kwargs)
 
 
 def create_engine(settings: ServiceSettings, *, pooled: bool = True) -> AsyncEngine:

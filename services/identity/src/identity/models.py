@@ -8,10 +8,10 @@ from typing import Any, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk_common.contracts.identity import Language, Role
-from helpdesk_common.db import service_metadata
+from identity.db import Base
 
 ROLES = get_args(Role)
 LANGUAGES = get_args(Language)
@@ -19,10 +19,6 @@ LANGUAGES = get_args(Language)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = service_metadata()
 
 
 Timestamp = sa.DateTime(timezone=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from notifications.base import Base
+from notifications.db import Base
 from notifications.directory.models import DirectoryUnit, DirectoryUser
 from notifications.email.models import EmailDelivery
 from notifications.inapp.models import Notification

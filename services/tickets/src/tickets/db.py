@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from sqlalchemy import DateTime
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase
-
-from helpdesk_common.db import service_metadata
+from helpdesk_common.db import ServiceBase
 
 
-class Base(DeclarativeBase):
-    metadata = service_metadata()
-    type_annotation_map = {
-        datetime: DateTime(timezone=True),
-        dict[str, Any]: JSONB,
-    }
+class Base(ServiceBase):
+    __abstract__ = True

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from notifications.base import Base
+from notifications.db import Base
 
 
 class DirectoryUser(Base):

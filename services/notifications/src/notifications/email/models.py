@@ -9,7 +9,7 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from notifications.base import Base
+from notifications.db import Base
 
 DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
 
