@@ -30,6 +30,7 @@ from helpdesk_common.directory import (
     create_directory_tables,
     directory_consumer,
     directory_excerpt,
+    directory_schema_differences,
     disabled_user_ids,
     list_units,
     upsert_unit,
@@ -52,8 +53,31 @@ async def sessionmaker(make_settings) -> AsyncIterator[async_sessionmaker[AsyncS
     async with engine.begin() as connection:
         await connection.execute(sa.text(f'CREATE SCHEMA "{settings.schema_name}"'))
         await connection.run_sync(_create_tables)
+        assert await connection.run_sync(directory_schema_differences) == []
     yield create_sessionmaker(engine)
     await engine.dispose()
+
+
+async def test_a_schema_of_another_shape_is_told_apart(make_settings):
+    settings = make_settings(ServiceSettings, schema=f"dir_{uuid.uuid4().hex[:8]}")
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sa.text(f'CREATE SCHEMA "{settings.schema_name}"'))
+            await connection.run_sync(_create_tables)
+            await connection.execute(sa.text("ALTER TABLE units ALTER revision TYPE integer"))
+            await connection.execute(sa.text("ALTER TABLE users RENAME CONSTRAINT pk_users TO x"))
+            differences = await connection.run_sync(directory_schema_differences)
+    finally:
+        await engine.dispose()
+    modified, renamed = differences
+    assert isinstance(modified, list) and modified[0][:4] == (
+        "modify_type",
+        None,
+        "units",
+        "revision",
+    )
+    assert isinstance(renamed, tuple) and renamed[:2] == ("primary_key", "users")
 
 
 def user(user_id: uuid.UUID, *, revision: int = 1, **changes: object) -> UserCreated:
@@ -218,5 +242,7 @@ async def test_the_consumer_handles_the_identity_events(sessionmaker):
 def test_every_replica_has_a_subscription_and_others_are_refused():
     for service in ("tickets", "notifications"):
         assert SUBSCRIPTIONS[directory_consumer(service).name] == SUBSCRIPTIONS["tickets.directory"]
+    # The notifications consumer keeps the ticket events only.
+    assert not any(e.startswith(("user.", "unit.")) for e in SUBSCRIPTIONS["notifications"])
     with pytest.raises(ValueError, match="DIRECTORY_REPLICAS"):
         directory_consumer("nobody")

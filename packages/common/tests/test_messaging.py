@@ -205,12 +205,12 @@ async def test_undecodable_message_is_parked_and_consumer_keeps_going(make_setti
 async def test_event_published_before_its_consumer_first_ran_waits_for_it(make_settings):
     """A first start: identity publishes before the tickets service ever declared its queue."""
     handled: list[uuid.UUID] = []
-    consumer = Consumer(name="tickets.identity")
+    consumer = Consumer(name="tickets.directory")
 
     async def remember(session: AsyncSession, envelope: EventEnvelope, _: EventPayload) -> None:
         handled.append(envelope.event_id)
 
-    for event_type in SUBSCRIPTIONS["tickets.identity"]:
+    for event_type in SUBSCRIPTIONS["tickets.directory"]:
         consumer.on(event_type)(remember)
 
     async with messaging_service(make_settings) as (_, producer_sessions, producer_bus):
@@ -232,7 +232,7 @@ async def _no_backlog(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
 async def test_a_consumer_whose_handlers_differ_from_its_subscription_refuses_to_start(
     make_settings,
 ):
-    consumer = Consumer(name="tickets.identity")
+    consumer = Consumer(name="tickets.directory")
     consumer.on("unit.created")(lambda *_: None)
     async with messaging_service(make_settings, relay=False) as (_, sessionmaker, bus):
         await bus.wait_connected()

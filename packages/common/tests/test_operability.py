@@ -479,7 +479,7 @@ async def test_not_ready_until_its_consumers_consume(make_settings):
     """Connected to the broker is not enough: a replica whose consumers have not started
     (here one that refuses to, its handlers differing from its subscription) gets no
     traffic."""
-    broken = Consumer(name="tickets.identity")
+    broken = Consumer(name="tickets.directory")
     broken.on("unit.created")(lambda *_: None)
     settings = make_settings(
         ServiceSettings, schema=f"ops_{uuid.uuid4().hex[:8]}", service_name=PRODUCER

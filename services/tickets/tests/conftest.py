@@ -16,10 +16,10 @@ from fastapi import FastAPI
 
 from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.identity import UnitCreated, UserCreated
+from helpdesk_common.directory import upsert_unit, upsert_user
 from helpdesk_common.outbox import outbox_backlog
 from helpdesk_common.settings import ServiceSettings
 from helpdesk_testing import app_client, event_tap, eventually
-from tickets.directory.service import upsert_unit, upsert_user
 from tickets.main import create_app
 from tickets.settings import TicketsSettings
 

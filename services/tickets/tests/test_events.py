@@ -16,8 +16,8 @@ from helpdesk_common.contracts.identity import (
     UserCreated,
     UserDeactivated,
 )
+from helpdesk_common.directory import DirectoryUnit, DirectoryUser
 from helpdesk_testing import eventually
-from tickets.directory.models import Unit, User
 
 from .conftest import events_of, tap
 
@@ -240,7 +240,9 @@ async def test_identity_events_keep_the_local_directory(world):
 
     async def unit_name() -> str | None:
         async with world.app.state.runtime.sessionmaker() as session:
-            return await session.scalar(sa.select(Unit.name).where(Unit.id == unit_id))
+            return await session.scalar(
+                sa.select(DirectoryUnit.name).where(DirectoryUnit.id == unit_id)
+            )
 
     await eventually(lambda: unit_name())
     await publish(world, UnitUpdated(**unit, name="Dinas Pendidikan Kota", revision=3))
@@ -268,7 +270,9 @@ async def test_identity_events_keep_the_local_directory(world):
 
     async def user_active() -> bool | None:
         async with world.app.state.runtime.sessionmaker() as session:
-            return await session.scalar(sa.select(User.is_active).where(User.id == user_id))
+            return await session.scalar(
+                sa.select(DirectoryUser.is_active).where(DirectoryUser.id == user_id)
+            )
 
     await eventually(lambda: _equals(user_active(), True))
     dispatcher = await world.person("agent")

@@ -9,9 +9,8 @@ from fastapi import FastAPI
 
 from helpdesk_common.app import create_service_app
 from helpdesk_common.db import create_engine, create_sessionmaker
+from helpdesk_common.directory import directory_consumer, disabled_user_ids
 from helpdesk_common.runtime import Runtime
-from tickets.directory.consumer import identity_consumer
-from tickets.directory.service import disabled_user_ids
 from tickets.directory.views import router as directory_router
 from tickets.masterdata.cache import MasterDataCache
 from tickets.masterdata.views import router as masterdata_router
@@ -59,7 +58,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         title="Helpdesk tickets",
         routers=[tickets_router, masterdata_router, directory_router],
         migrations=MIGRATIONS,
-        consumers=[identity_consumer()],
+        consumers=[directory_consumer("tickets")],
         build_runtime=build_runtime,
         workers=[sla_scheduler] if settings.run_scheduler else [],
         disabled_users=disabled_user_ids,

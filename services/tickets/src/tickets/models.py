@@ -1,7 +1,9 @@
-"""Every table of the service, for migrations (``target_metadata``) and tests."""
+"""Every table of the service, for migrations (``target_metadata``) and tests.
+
+The directory's ``users`` and ``units`` are helpdesk_common.directory's (see ``tickets.db``).
+"""
 
 from tickets.db import Base
-from tickets.directory.models import Unit, User
 from tickets.masterdata.models import (
     AuditEntry,
     Category,
@@ -26,7 +28,5 @@ __all__ = [
     "SlaPolicy",
     "Ticket",
     "TimelineEntry",
-    "Unit",
-    "User",
     "metadata",
 ]

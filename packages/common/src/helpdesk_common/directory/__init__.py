@@ -2,7 +2,8 @@
 
 - :mod:`.models`: the ``users`` and ``units`` tables (in the service's own schema) mapped to
   :class:`DirectoryUser` and :class:`DirectoryUnit`; :func:`create_directory_tables` for a
-  migration, :func:`include_directory_tables` for a metadata that refers to them;
+  migration, :func:`include_directory_tables` for a metadata that refers to them,
+  :func:`directory_schema_differences` for a service's migration test;
 - :mod:`.service`: order-safe upserts from identity's snapshots and the shared lookups;
 - :mod:`.excerpt`: what one event's recipients need, in one round trip;
 - :mod:`.consumer`: :func:`directory_consumer`, the consumer ``<service>.directory``.
@@ -20,6 +21,7 @@ from helpdesk_common.directory.models import (
     DirectoryUser,
     create_directory_tables,
     directory_metadata,
+    directory_schema_differences,
     include_directory_tables,
 )
 from helpdesk_common.directory.service import (
@@ -43,6 +45,7 @@ __all__ = [
     "directory_consumer_name",
     "directory_excerpt",
     "directory_metadata",
+    "directory_schema_differences",
     "disabled_user_ids",
     "include_directory_tables",
     "list_units",

@@ -18,7 +18,10 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.operations import Operations
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from helpdesk_common.db import service_metadata
@@ -88,3 +91,36 @@ def include_directory_tables(metadata: sa.MetaData) -> None:
     for table in directory_metadata.sorted_tables:
         if table.name not in metadata.tables:
             table.to_metadata(metadata)
+
+
+def directory_schema_differences(connection: Connection) -> list[object]:
+    """How ``users`` and ``units`` in the connection's schema (its ``search_path``) differ from
+    the shared shape; ``[]`` when identical. For a consuming service's migration tests.
+
+    Alembic's comparison (columns, types, nullability, indexes), plus primary keys (which it
+    does not compare) named or made otherwise.
+    """
+    names = set(directory_metadata.tables)
+
+    def ours(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+        if kind == "table":
+            return name in names
+        table = getattr(obj, "table", None)
+        return table is None or table.name in names
+
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_object": ours}
+    )
+    differences: list[object] = list(compare_metadata(context, directory_metadata))
+    inspector = sa.inspect(connection)
+    for table in directory_metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue  # already reported as a missing table
+        found = inspector.get_pk_constraint(table.name)
+        wanted = table.primary_key
+        if (found["name"], found["constrained_columns"]) != (
+            wanted.name,
+            list(wanted.columns.keys()),
+        ):
+            differences.append(("primary_key", table.name, found, wanted.name))
+    return differences

@@ -1,4 +1,5 @@
-"""Read-only views of the local directory, for pickers (unit on behalf of, assignee)."""
+"""Read-only views of the local directory (helpdesk_common.directory), for pickers (unit on
+behalf of, assignee)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from helpdesk_common import directory
 from helpdesk_common.auth import Principal, require_roles
 from helpdesk_common.db import SessionDep
-from tickets.directory import service
 
 
 class UnitOut(BaseModel):
@@ -34,11 +35,11 @@ Staff = Annotated[Principal, Depends(require_roles("agent", "admin", "leader"))]
 async def list_units(
     _: Staff, session: SessionDep, include_inactive: Annotated[bool, Query()] = False
 ) -> list[UnitOut]:
-    units = await service.list_units(session, include_inactive=include_inactive)
+    units = await directory.list_units(session, include_inactive=include_inactive)
     return [UnitOut(id=u.id, code=u.code, name=u.name, is_active=u.is_active) for u in units]
 
 
 @router.get("/agents")
 async def list_agents(_: Staff, session: SessionDep) -> list[AgentOut]:
-    agents = await service.list_agents(session)
+    agents = await directory.active_users(session, roles=["agent"])
     return [AgentOut(id=a.id, full_name=a.full_name, email=a.email) for a in agents]

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import Principal
+from helpdesk_common.directory import DirectoryUnit
 from helpdesk_common.errors import ApiError
-from tickets.directory.models import Unit
 from tickets.masterdata.models import (
     AuditEntry,
     Category,
@@ -416,7 +416,7 @@ async def _check_rule_refs(
 ) -> None:
     if priority is not None:
         await _require_priority(session, priority, field="priority")
-    if unit_id is not None and await session.get(Unit, unit_id) is None:
+    if unit_id is not None and await session.get(DirectoryUnit, unit_id) is None:
         raise ApiError(422, "unknown_unit", "Unknown unit (SKPD)", field="unit_id")
     if category_id is not None and await session.get(Category, category_id) is None:
         raise ApiError(422, "unknown_category", "Unknown category", field="category_id")

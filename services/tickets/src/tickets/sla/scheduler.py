@@ -26,7 +26,7 @@ from helpdesk_common.contracts.tickets import (
     TicketSlaBreached,
     TicketSlaWarning,
 )
-from tickets.directory.models import Unit
+from helpdesk_common.directory import DirectoryUnit
 from tickets.masterdata.cache import MasterData
 from tickets.metrics import SCHEDULER_ROUND, SLA_EVENTS
 from tickets.sla.schedule import first_response_running, next_check, resolution_running
@@ -156,8 +156,8 @@ async def _claim_batch(
     """Lock one batch of matching tickets, skipping those another replica holds."""
     rows = (
         await session.execute(
-            sa.select(Ticket, Unit.name)
-            .join(Unit, Unit.id == Ticket.unit_id)
+            sa.select(Ticket, DirectoryUnit.name)
+            .join(DirectoryUnit, DirectoryUnit.id == Ticket.unit_id)
             .where(*where)
             .order_by(order_by)
             .limit(env.settings.scheduler_batch_size)

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
 from helpdesk_common.auth import Principal
+from helpdesk_common.directory import DirectoryUnit as Unit
 from helpdesk_common.errors import ApiError
-from tickets.directory.models import Unit
 from tickets.masterdata.models import Priority
 from tickets.tickets.models import Comment, Ticket, TimelineEntry
 from tickets.tickets.numbering import NUMBER_PATTERN
