@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.aftercommit import Wakeup, after_commit
 from helpdesk_common.db import driver_connection
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import Conflict, NotFound
 from notifications.email.models import EmailDelivery
 
 # -- waking the sender, handing deliveries over ------------------------------------------
@@ -361,7 +361,7 @@ async def get_delivery(
 ) -> EmailDelivery:
     delivery = await session.get(EmailDelivery, delivery_id, with_for_update=for_update)
     if delivery is None:
-        raise ApiError(404, "not_found", "No such e-mail delivery")
+        raise NotFound("not_found", "No such e-mail delivery")
     return delivery
 
 
@@ -378,8 +378,7 @@ async def retry_delivery(session: AsyncSession, *, delivery_id: uuid.UUID) -> Em
     """Put a failed delivery back in the queue with a fresh set of attempts."""
     delivery = await get_delivery(session, delivery_id=delivery_id, for_update=True)
     if delivery.status != "failed":
-        raise ApiError(
-            409,
+        raise Conflict(
             "not_failed",
             f"Only a failed delivery can be retried; this one is {delivery.status}",
         )

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.db import driver_connection
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import NotFound
 from notifications.inapp.models import Notification
 
 _NOTIFICATION_COLUMNS = (
@@ -84,7 +84,7 @@ async def mark_read(
     notification = await session.get(Notification, notification_id)
     # Someone else's notification answers like a missing one: ids reveal nothing.
     if notification is None or notification.user_id != user_id:
-        raise ApiError(404, "not_found", "No such notification")
+        raise NotFound("not_found", "No such notification")
     if notification.read_at is None:
         notification.read_at = sa.func.now()
         await session.flush()
