@@ -5,7 +5,9 @@ The tables live in each consuming service's own schema (declared without a schem
 (:data:`helpdesk_common.outbox.messaging_metadata`): a service's first directory migration
 calls :func:`create_directory_tables`. They are mapped to classes of their own registry, so a
 service queries them like its own models (``select(Ticket, DirectoryUnit.name)``,
-``session.get(DirectoryUnit, unit_id)``) without sharing its declarative base.
+``session.get(DirectoryUnit, unit_id)``) without sharing its declarative base: like a
+service's ``Base``, they derive from :class:`helpdesk_common.db.ServiceBase` and have a
+metadata and registry of their own.
 
 A service whose own tables refer to these (tickets' ``tickets.unit_id -> units.id``) calls
 :func:`include_directory_tables` on its metadata, so that the foreign key resolves there and
@@ -22,21 +24,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from helpdesk_common.db import service_metadata
-
-directory_metadata = service_metadata()
+from helpdesk_common.db import ServiceBase
 
 
-class _DirectoryBase(DeclarativeBase):
-    metadata = directory_metadata
-    type_annotation_map = {
-        str: sa.Text(),
-        datetime: sa.DateTime(timezone=True),
-        # Identity's revision of a snapshot: an older snapshot never overwrites a newer one.
-        int: sa.BigInteger(),
-    }
+class _DirectoryBase(ServiceBase):
+    __abstract__ = True
+
+
+directory_metadata = _DirectoryBase.metadata
 
 
 class DirectoryUnit(_DirectoryBase):
@@ -45,12 +42,13 @@ class DirectoryUnit(_DirectoryBase):
     __tablename__ = "units"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    code: Mapped[str]
-    name: Mapped[str]
-    contact_name: Mapped[str | None]
-    contact_email: Mapped[str | None]
+    code: Mapped[str] = mapped_column(sa.Text)
+    name: Mapped[str] = mapped_column(sa.Text)
+    contact_name: Mapped[str | None] = mapped_column(sa.Text)
+    contact_email: Mapped[str | None] = mapped_column(sa.Text)
     is_active: Mapped[bool]
-    revision: Mapped[int]
+    # Identity's revision of the snapshot: an older snapshot never overwrites a newer one.
+    revision: Mapped[int] = mapped_column(sa.BigInteger)
     updated_at: Mapped[datetime]
 
 
@@ -60,14 +58,14 @@ class DirectoryUser(_DirectoryBase):
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    username: Mapped[str]
-    full_name: Mapped[str]
-    email: Mapped[str | None]
-    role: Mapped[str]
+    username: Mapped[str] = mapped_column(sa.Text)
+    full_name: Mapped[str] = mapped_column(sa.Text)
+    email: Mapped[str | None] = mapped_column(sa.Text)
+    role: Mapped[str] = mapped_column(sa.Text)
     unit_id: Mapped[uuid.UUID | None]
     is_active: Mapped[bool]
-    language: Mapped[str]
-    revision: Mapped[int]
+    language: Mapped[str] = mapped_column(sa.Text)
+    revision: Mapped[int] = mapped_column(sa.BigInteger)
     updated_at: Mapped[datetime]
 
     # Active users by role: assignee pickers, a notification's staff recipients.
