@@ -58,6 +58,7 @@ async def test_wrong_password_and_unknown_user_get_the_same_401(api):
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["error"] == unknown.json()["error"]
     assert wrong.json()["error"]["code"] == "invalid_credentials"
+    assert wrong.headers["WWW-Authenticate"] == "Bearer"
 
 
 async def test_login_validation_names_the_missing_field(api):
@@ -112,6 +113,7 @@ async def test_account_locks_after_repeated_failures_and_unlocks_after_the_windo
     locking = await api.login(user["username"], "wrong-password", ip=ip)
     assert locking.status_code == 429
     assert int(locking.headers["Retry-After"]) >= 1
+    assert locking.json()["error"]["retry_after"] == int(locking.headers["Retry-After"])
     # Even the right password is refused while locked, from any address.
     locked = await api.login(user["username"], PASSWORD, ip=api.unique_ip())
     assert locked.status_code == 429
@@ -232,6 +234,7 @@ async def test_password_change_ends_other_sessions(api):
         headers=api.bearer(mine["access_token"]),
     )
     assert wrong.status_code == 400
+    assert wrong.json()["error"]["code"] == "wrong_password"
     assert wrong.json()["error"]["fields"][0]["field"] == "current_password"
     short = await api.client.post(
         "/auth/me/password",

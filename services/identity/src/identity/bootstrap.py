@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import DomainError
 from identity.models import User
 from identity.runtime import IdentityRuntime
 from identity.settings import IdentitySettings
@@ -50,7 +50,7 @@ async def ensure_admin(
                 # A generated password was printed: it should be replaced at once.
                 must_change_password=wanted.password is None,
             )
-        except ApiError as exc:
+        except DomainError as exc:
             raise RuntimeError(
                 f"cannot create the initial administrator {wanted.username!r}: {exc.message}; "
                 "set IDENTITY_BOOTSTRAP_ADMIN_USERNAME to a free username"

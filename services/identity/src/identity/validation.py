@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import InvalidInput
 from identity.settings import MIN_PASSWORD_LENGTH
 
 # Deliberately permissive (one @, a dotted domain, no spaces): the address is confirmed by
@@ -45,4 +45,4 @@ def reject_nulls(changes: dict[str, object], *, fields: tuple[str, ...]) -> None
     """In a PATCH, ``null`` clears optional fields; these ones cannot be cleared."""
     for field in fields:
         if field in changes and changes[field] is None:
-            raise ApiError(422, "validation_error", f"{field} may not be null", field=field)
+            raise InvalidInput("validation_error", f"{field} may not be null", field=field)

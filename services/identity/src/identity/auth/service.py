@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import Principal
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
 from identity.audit.service import record
 from identity.auth import refresh, throttle
 from identity.auth.refresh import ClientInfo
@@ -32,7 +32,7 @@ log = logging.getLogger("identity.auth")
 class AuthResult:
     user: User | None = None
     refresh_token: str | None = None
-    error: ApiError | None = None
+    error: DomainError | None = None
 
     def unwrap(self) -> tuple[User, str]:
         """The user and their new refresh token; raises the recorded error, if any."""
@@ -42,13 +42,17 @@ class AuthResult:
         return self.user, self.refresh_token
 
 
-def invalid_credentials() -> ApiError:
+def invalid_credentials() -> Unauthenticated:
     # One message for an unknown user and a wrong password: no account enumeration.
-    return ApiError(401, "invalid_credentials", "Wrong username or password")
+    return Unauthenticated("invalid_credentials", "Wrong username or password")
 
 
-def invalid_refresh_token(code: str = "invalid_refresh_token") -> ApiError:
-    return ApiError(401, code, "The refresh token is not valid; please sign in again")
+def invalid_refresh_token(code: str = "invalid_refresh_token") -> Unauthenticated:
+    return Unauthenticated(code, "The refresh token is not valid; please sign in again")
+
+
+def account_disabled(message: str = "This account is disabled") -> Unauthenticated:
+    return Unauthenticated("account_disabled", message)
 
 
 async def login(
@@ -76,7 +80,7 @@ async def login(
         return AuthResult(error=await _failed_login(session, runtime, user=user, ip=ip, now=now))
     assert user is not None
     if not user.is_active:
-        return AuthResult(error=ApiError(403, "account_disabled", "This account is disabled"))
+        return AuthResult(error=PermissionDenied("account_disabled", "This account is disabled"))
     throttle.clear_account_failures(user)
     user.last_login_at = now
     if runtime.passwords.needs_rehash(user.password_hash):
@@ -88,7 +92,7 @@ async def login(
 
 async def _failed_login(
     session: AsyncSession, runtime: IdentityRuntime, *, user: User | None, ip: str, now: datetime
-) -> ApiError:
+) -> DomainError:
     policy = runtime.policy
     locked = throttle.record_account_failure(user, policy=policy, now=now) if user else None
     blocked = await throttle.record_ip_failure(session, ip=ip, policy=policy, now=now)
@@ -115,7 +119,7 @@ async def rotate(
     user = await session.get(User, row.user_id)
     if user is None or not user.is_active:
         await refresh.revoke_family(session, family_id=row.family_id, reason="user_disabled")
-        return AuthResult(error=ApiError(401, "account_disabled", "This account is disabled"))
+        return AuthResult(error=account_disabled())
     row.rotated_at = now
     new = await refresh.issue(
         session, tokens=runtime.tokens, user_id=user.id, client=client, family_id=row.family_id
@@ -139,7 +143,7 @@ async def current_user(
         query = query.with_for_update()
     user = await session.scalar(query)
     if user is None or not user.is_active:
-        raise ApiError(401, "account_disabled", "This account no longer exists or is disabled")
+        raise account_disabled("This account no longer exists or is disabled")
     return user
 
 
@@ -174,13 +178,14 @@ async def change_password(
     if not await runtime.passwords.verify(user.password_hash, current_password):
         # Counted like a failed sign-in: a stolen access token must not allow guessing.
         locked = throttle.record_account_failure(user, policy=runtime.policy, now=now)
-        wrong = ApiError(
-            400, "wrong_password", "The current password is not correct", field="current_password"
+        # A domain error of no specific kind: the edge answers 400.
+        wrong = DomainError(
+            "wrong_password", "The current password is not correct", field="current_password"
         )
         return AuthResult(error=throttle.too_many_attempts(locked, now) if locked else wrong)
     if new_password == current_password:
-        same = ApiError(
-            422, "password_unchanged", "Choose a password you do not use now", field="new_password"
+        same = InvalidInput(
+            "password_unchanged", "Choose a password you do not use now", field="new_password"
         )
         return AuthResult(error=same)
     user.password_hash = await runtime.passwords.hash(new_password)

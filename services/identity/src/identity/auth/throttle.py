@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import TooManyRequests
 from identity.models import LoginIpThrottle, User
 from identity.settings import IdentitySettings
 
@@ -40,13 +40,13 @@ class LoginPolicy:
         )
 
 
-def too_many_attempts(until: datetime, now: datetime) -> ApiError:
+def too_many_attempts(until: datetime, now: datetime) -> TooManyRequests:
+    """Refused until ``until``: a 429 with Retry-After (and ``retry_after`` in the body)."""
     seconds = max(1, math.ceil((until - now).total_seconds()))
-    return ApiError(
-        429,
+    return TooManyRequests(
         "too_many_attempts",
         "Too many failed sign-in attempts; try again later",
-        headers={"Retry-After": str(seconds)},
+        retry_after=seconds,
         extra={"retry_after": seconds},
     )
 

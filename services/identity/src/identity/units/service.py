@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.identity import UnitCreated, UnitUpdated
+from helpdesk_common.errors import NotFound
 from identity.audit.service import record
-from identity.errors import flush_or_conflict, not_found
+from identity.errors import flush_or_conflict
 from identity.events import publish_unit, unit_json
 from identity.models import Unit, utcnow
 from identity.pagination import PageParams, contains, fetch_page
@@ -24,7 +25,7 @@ async def get_unit(session: AsyncSession, *, unit_id: uuid.UUID, for_update: boo
         query = query.with_for_update()
     unit = await session.scalar(query)
     if unit is None:
-        raise not_found("unit")
+        raise NotFound("unit_not_found", "No such unit")
     return unit
 
 

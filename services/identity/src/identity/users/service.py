@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.identity import UserCreated, UserDeactivated, UserUpdated
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import Conflict, InvalidInput, NotFound
 from identity.audit.service import record
 from identity.auth import refresh
-from identity.errors import flush_or_conflict, not_found
+from identity.errors import flush_or_conflict
 from identity.events import publish_user, user_json
 from identity.models import Unit, User, utcnow
 from identity.pagination import PageParams, contains, fetch_page
@@ -31,7 +31,7 @@ async def get_user(session: AsyncSession, *, user_id: uuid.UUID, for_update: boo
         query = query.with_for_update()
     user = await session.scalar(query)
     if user is None:
-        raise not_found("user")
+        raise NotFound("user_not_found", "No such user")
     return user
 
 
@@ -40,14 +40,14 @@ async def check_unit(
 ) -> None:
     """A requester needs a unit; a newly assigned unit must exist and be active."""
     if role == "requester" and unit_id is None:
-        raise ApiError(422, "unit_required", "A requester must belong to a unit", field="unit_id")
+        raise InvalidInput("unit_required", "A requester must belong to a unit", field="unit_id")
     if unit_id is None or not unit_changed:
         return
     unit = await session.get(Unit, unit_id)
     if unit is None:
-        raise ApiError(422, "unknown_unit", "No unit with this id", field="unit_id")
+        raise InvalidInput("unknown_unit", "No unit with this id", field="unit_id")
     if not unit.is_active:
-        raise ApiError(422, "inactive_unit", "This unit is deactivated", field="unit_id")
+        raise InvalidInput("inactive_unit", "This unit is deactivated", field="unit_id")
 
 
 async def _ensure_other_admin(session: AsyncSession, *, user: User) -> None:
@@ -60,7 +60,7 @@ async def _ensure_other_admin(session: AsyncSession, *, user: User) -> None:
         .where(User.role == "admin", User.is_active.is_(True), User.id != user.id)
     )
     if not others:
-        raise ApiError(409, "last_admin", "This is the last active administrator")
+        raise Conflict("last_admin", "This is the last active administrator")
 
 
 async def create_user(
@@ -154,7 +154,7 @@ async def set_active(
         return user
     if not active:
         if user.id == actor.user_id:
-            raise ApiError(409, "cannot_disable_self", "You cannot disable your own account")
+            raise Conflict("cannot_disable_self", "You cannot disable your own account")
         await _ensure_other_admin(session, user=user)
         await refresh.revoke_user(session, user_id=user.id, reason="user_disabled")
     before = user_json(user)
