@@ -45,7 +45,7 @@ from common import (
     seed,
 )
 
-from helpdesk_common.testing import free_port, local_system
+from helpdesk_testing import free_port, local_system
 
 NUMBER_BYTES = re.compile(rb"TKT-\d{4}-\d{6}")
 

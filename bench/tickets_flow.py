@@ -40,7 +40,7 @@ from common import (
     timed,
 )
 
-from helpdesk_common.testing import PG_ADMIN_DSN, local_system
+from helpdesk_testing import PG_ADMIN_DSN, local_system
 
 
 async def wait_for_empty_outbox(database: str, *, limit: float = 30.0) -> tuple[int, float]:

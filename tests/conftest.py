@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk_common.testing import LocalSystem, local_system
+from helpdesk_testing import LocalSystem, local_system
 
 ROOT = Path(__file__).resolve().parents[1]
 

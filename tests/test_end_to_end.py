@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from helpdesk_common.testing import LocalSystem, eventually
+from helpdesk_testing import LocalSystem, eventually
 
 
 class Client:

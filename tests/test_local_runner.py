@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from minio import Minio
 
-from helpdesk_common.testing import LocalSystem
+from helpdesk_testing import LocalSystem
 
 
 async def test_start_command_prints_where_everything_is(system: LocalSystem) -> None:

@@ -31,7 +31,7 @@ from pydantic import BaseModel, create_model
 
 from gateway.main import create_app
 from gateway.settings import GatewaySettings
-from helpdesk_common.testing import serve_http
+from helpdesk_testing import serve_http
 
 
 class Recorder:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 
 from helpdesk_common.auth import generate_keypair
-from helpdesk_common.testing import eventually
+from helpdesk_testing import eventually
 
 
 def _tamper(token: str) -> str:

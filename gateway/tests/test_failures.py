@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
-from helpdesk_common.testing import free_port, serve_http
+from helpdesk_testing import free_port, serve_http
 
 
 async def test_service_down_is_a_quick_503(run_gateway, auth):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from gateway.openapi import merge_documents
-from helpdesk_common.testing import free_port
+from helpdesk_testing import free_port
 
 
 async def test_cors_preflight_and_response_headers(run_gateway, upstream, auth):

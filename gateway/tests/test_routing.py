@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from helpdesk_common.testing import free_port
+from helpdesk_testing import free_port
 
 
 async def test_prefix_is_stripped_and_query_kept(gateway: httpx.AsyncClient, auth, recorder):

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from helpdesk_common.testing import eventually
+from helpdesk_testing import eventually
 
 SIZE = 20 * 1024 * 1024
 CHUNK = 1024 * 1024

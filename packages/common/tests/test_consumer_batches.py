@@ -17,7 +17,7 @@ from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import peek_dead_letters
 from helpdesk_common.outbox import inbox_table, messaging_metadata
 from helpdesk_common.settings import ServiceSettings
-from helpdesk_common.testing import eventually, sample_unit_created
+from helpdesk_testing import eventually, sample_unit_created
 
 
 def unit_created(name: str) -> EventEnvelope:

@@ -20,7 +20,7 @@ from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import peek_dead_letters, replay_dead_letters
 from helpdesk_common.outbox import add_event, messaging_metadata, outbox_table, run_relay
 from helpdesk_common.settings import ServiceSettings
-from helpdesk_common.testing import TcpProxy, event_tap, eventually, sample_unit_created
+from helpdesk_testing import TcpProxy, event_tap, eventually, sample_unit_created
 
 
 @contextlib.asynccontextmanager

@@ -13,7 +13,7 @@ import aiosmtplib
 import httpx
 import pytest
 
-from helpdesk_common.testing import eventually, free_port
+from helpdesk_testing import eventually, free_port
 
 SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "local" / "mailcatcher.py"
 

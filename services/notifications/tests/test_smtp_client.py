@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from helpdesk_common.testing import free_port
+from helpdesk_testing import free_port
 from notifications.email.compose import compose_message
 from notifications.email.smtp import (
     SmtpConnection,

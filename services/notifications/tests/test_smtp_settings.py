@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from helpdesk_common.testing import eventually, free_port
+from helpdesk_testing import eventually, free_port
 from notifications.settings_admin.crypto import PasswordCipher
 from notifications.settings_admin.models import SmtpSettingsRow
 from notifications.settings_admin.service import config_from

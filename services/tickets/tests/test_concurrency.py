@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from helpdesk_common.testing import app_client
+from helpdesk_testing import app_client
 from tickets.main import create_app
 
 from .conftest import quiesce
