@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import uuid
 
 import pytest
@@ -305,8 +307,8 @@ async def test_staff_list_users_without_security_details(api):
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["total"] == 1
-    assert body["items"][0]["id"] == agent["id"]
+    assert [u["id"] for u in body["items"]] == [agent["id"]]
+    assert body["next_cursor"] is None
     assert "locked_until" not in body["items"][0]
     # One user's record in detail is for administrators.
     assert (await api.client.get(f"/users/{agent['id']}", headers=token)).status_code == 403
@@ -314,26 +316,82 @@ async def test_staff_list_users_without_security_details(api):
     assert detail.json()["locked_until"] is None
 
 
+async def all_pages(api, path: str, params: dict, headers: dict) -> list[list[dict]]:
+    """Follow next_cursor from the first page to the last; the items of every page."""
+    pages: list[list[dict]] = []
+    cursor = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = await api.client.get(path, params=query, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert set(body) == {"items", "next_cursor"}
+        pages.append(body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+        assert len(pages) < 50, "the cursor does not advance"
+
+
 async def test_user_list_filters_and_paginates(api):
     marker = uuid.uuid4().hex[:6]
     for index in range(5):
         await api.create_user(full_name=f"Pegawai {marker} {index}")
     admin = await api.admin_headers()
-    first = await api.client.get("/users", params={"q": marker, "limit": 2}, headers=admin)
-    assert first.json()["total"] == 5
-    assert [u["full_name"] for u in first.json()["items"]] == [
-        f"Pegawai {marker} 0",
-        f"Pegawai {marker} 1",
+    pages = await all_pages(api, "/users", {"q": marker, "limit": 2}, admin)
+    assert [[u["full_name"] for u in page] for page in pages] == [
+        [f"Pegawai {marker} 0", f"Pegawai {marker} 1"],
+        [f"Pegawai {marker} 2", f"Pegawai {marker} 3"],
+        [f"Pegawai {marker} 4"],
     ]
-    last = await api.client.get(
-        "/users", params={"q": marker, "limit": 2, "offset": 4}, headers=admin
-    )
-    assert [u["full_name"] for u in last.json()["items"]] == [f"Pegawai {marker} 4"]
+    exact = await api.client.get("/users", params={"q": marker, "limit": 5}, headers=admin)
+    assert len(exact.json()["items"]) == 5
+    assert exact.json()["next_cursor"] is None
     too_big = await api.client.get("/users", params={"limit": 1000}, headers=admin)
     assert too_big.status_code == 422
     assert too_big.json()["error"]["fields"][0]["field"] == "limit"
     bad_role = await api.client.get("/users", params={"role": "boss"}, headers=admin)
     assert bad_role.status_code == 422
+
+
+async def test_paging_returns_each_row_exactly_once_even_with_equal_sort_keys(api):
+    """Same full names and unit names: the id breaks the tie, no row repeats or vanishes."""
+    marker = uuid.uuid4().hex[:6]
+    users = [(await api.create_user(full_name=f"Sama {marker}"))["id"] for _ in range(7)]
+    units = [(await api.create_unit(name=f"Dinas {marker}"))["id"] for _ in range(7)]
+    admin = await api.admin_headers()
+
+    user_pages = await all_pages(api, "/users", {"q": marker, "limit": 3}, admin)
+    assert [len(page) for page in user_pages] == [3, 3, 1]
+    listed = [u["id"] for page in user_pages for u in page]
+    assert sorted(listed) == sorted(users)
+    assert listed == sorted(listed)  # ties ordered by id
+
+    unit_pages = await all_pages(api, "/units", {"q": marker, "limit": 2}, admin)
+    assert [len(page) for page in unit_pages] == [2, 2, 2, 1]
+    listed = [u["id"] for page in unit_pages for u in page]
+    assert sorted(listed) == sorted(units)
+    assert listed == sorted(listed)
+
+
+async def test_a_malformed_cursor_is_a_422_naming_the_cursor(api):
+    admin = await api.admin_headers()
+    first = await api.client.get("/users", params={"limit": 1}, headers=admin)
+    users_cursor = first.json()["next_cursor"]
+    assert users_cursor
+    tampered = base64.urlsafe_b64encode(json.dumps(["users", 1, 2]).encode()).decode()
+    for path, cursor in [
+        ("/users", "not-a-cursor!"),
+        ("/users", tampered),
+        ("/units", users_cursor),  # a cursor of another listing
+        ("/audit-log", users_cursor),
+        ("/audit-log", "%%%"),
+    ]:
+        response = await api.client.get(path, params={"cursor": cursor}, headers=admin)
+        assert response.status_code == 422, (path, cursor, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "invalid_cursor"
+        assert [f["field"] for f in error["fields"]] == ["cursor"]
 
 
 # -- audit log --------------------------------------------------------------------------------
@@ -359,6 +417,26 @@ async def test_audit_log_records_who_changed_what(api):
     assert updated["after"]["full_name"] == "Sesudah"
     assert "password_hash" not in str(entries)
     assert entries[2]["before"] is None and entries[2]["after"]["username"] == user["username"]
+
+
+async def test_audit_log_pages_newest_first_each_entry_once(api):
+    admin = await api.admin_headers()
+    user = await api.create_user(full_name="Versi 0")
+    for version in range(1, 5):
+        changed = await api.client.patch(
+            f"/users/{user['id']}", json={"full_name": f"Versi {version}"}, headers=admin
+        )
+        assert changed.status_code == 200
+    params = {"entity_type": "user", "entity_id": user["id"]}
+    whole = await api.client.get("/audit-log", params=params, headers=admin)
+    expected = [e["id"] for e in whole.json()["items"]]
+    assert len(expected) == 5
+
+    pages = await all_pages(api, "/audit-log", {**params, "limit": 2}, admin)
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert [e["id"] for page in pages for e in page] == expected
+    assert pages[0][0]["after"]["full_name"] == "Versi 4"
+    assert pages[-1][-1]["action"] == "user.created"
 
 
 async def test_audit_log_is_for_administrators_only(api, make_token):

@@ -39,7 +39,7 @@ async def test_two_replicas_starting_together_create_one_admin(
         assert body["user"]["must_change_password"] is True
         token = {"Authorization": f"Bearer {body['access_token']}"}
         admins = await clients[0].get("/users", params={"role": "admin"}, headers=token)
-        assert admins.json()["total"] == 1
+        assert len(admins.json()["items"]) == 1
 
         admin_id = body["user"]["id"]
         await eventually(lambda: any(e.payload.get("user_id") == admin_id for e in events))

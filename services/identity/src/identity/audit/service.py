@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import Principal
 from helpdesk_common.context import current_correlation_id
+from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
+from identity.listing import aware_datetime, integer
 from identity.models import AuditEntry
-from identity.pagination import PageParams, fetch_page
 
 SYSTEM_ACTOR = "system"
 
@@ -45,15 +46,21 @@ async def record(
 async def list_entries(
     session: AsyncSession,
     *,
-    page: PageParams,
+    cursor: str | None,
+    limit: int,
     entity_type: str | None = None,
     entity_id: str | None = None,
     actor_id: uuid.UUID | None = None,
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> tuple[list[AuditEntry], int]:
-    query = sa.select(AuditEntry).order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
+) -> tuple[list[AuditEntry], str | None]:
+    """One page, newest first (then the higher id), and the cursor of the next, if any."""
+    order = (AuditEntry.occurred_at, AuditEntry.id)
+    query = sa.select(AuditEntry).order_by(*(column.desc() for column in order))
+    if cursor:
+        position = decode_cursor(cursor, listing="audit-log", parse=(aware_datetime, integer))
+        query = query.where(after(order, position, descending=True))
     conditions = {
         AuditEntry.entity_type: entity_type,
         AuditEntry.entity_id: entity_id,
@@ -67,4 +74,9 @@ async def list_entries(
         query = query.where(AuditEntry.occurred_at >= since)
     if until is not None:
         query = query.where(AuditEntry.occurred_at < until)
-    return await fetch_page(session, query, page=page)
+    rows = (await session.scalars(query.limit(limit + 1))).all()
+    return page_of(
+        rows,
+        limit=limit,
+        cursor_after=lambda e: encode_cursor("audit-log", e.occurred_at, e.id),
+    )

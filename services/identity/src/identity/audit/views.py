@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, Query
 
 from helpdesk_common.auth import require_roles
 from helpdesk_common.db import SessionDep
+from helpdesk_common.pagination import CursorQuery, Page
 from identity.audit import service
 from identity.audit.schemas import AuditEntryOut
-from identity.pagination import Page, PageDep
+from identity.listing import DEFAULT_LIMIT, Limit
 
 router = APIRouter(tags=["audit"], dependencies=[Depends(require_roles("admin"))])
 
@@ -20,7 +21,8 @@ router = APIRouter(tags=["audit"], dependencies=[Depends(require_roles("admin"))
 @router.get("/audit-log")
 async def list_audit_log(
     session: SessionDep,
-    page: PageDep,
+    cursor: CursorQuery = None,
+    limit: Limit = DEFAULT_LIMIT,
     entity_type: Annotated[str | None, Query(description="user or unit")] = None,
     entity_id: str | None = None,
     actor_id: uuid.UUID | None = None,
@@ -28,11 +30,12 @@ async def list_audit_log(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[AuditEntryOut]:
-    """Newest first."""
+    """Newest first (then the higher id); pass ``next_cursor`` back as ``cursor``."""
     async with session.begin():
-        entries, total = await service.list_entries(
+        entries, next_cursor = await service.list_entries(
             session,
-            page=page,
+            cursor=cursor,
+            limit=limit,
             entity_type=entity_type,
             entity_id=entity_id,
             actor_id=actor_id,
@@ -40,9 +43,4 @@ async def list_audit_log(
             since=since,
             until=until,
         )
-    return Page(
-        items=[AuditEntryOut.model_validate(e) for e in entries],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page(items=[AuditEntryOut.model_validate(e) for e in entries], next_cursor=next_cursor)

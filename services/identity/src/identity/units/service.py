@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.identity import UnitCreated, UnitUpdated
 from helpdesk_common.errors import NotFound
+from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
 from identity.audit.service import record
 from identity.errors import flush_or_conflict
 from identity.events import publish_unit, unit_json
+from identity.listing import contains, text, uuid_of
 from identity.models import Unit, utcnow
-from identity.pagination import PageParams, contains, fetch_page
 
 
 async def get_unit(session: AsyncSession, *, unit_id: uuid.UUID, for_update: bool = False) -> Unit:
@@ -79,13 +80,20 @@ async def update_unit(
 async def list_units(
     session: AsyncSession,
     *,
-    page: PageParams,
+    cursor: str | None,
+    limit: int,
     is_active: bool | None = None,
     q: str | None = None,
-) -> tuple[list[Unit], int]:
-    query = sa.select(Unit).order_by(Unit.name, Unit.id)
+) -> tuple[list[Unit], str | None]:
+    """One page ordered by name (then id) and the cursor of the next, if any."""
+    order = (Unit.name, Unit.id)
+    query = sa.select(Unit).order_by(*order)
+    if cursor:
+        position = decode_cursor(cursor, listing="units", parse=(text, uuid_of))
+        query = query.where(after(order, position, descending=False))
     if is_active is not None:
         query = query.where(Unit.is_active == is_active)
     if q:
         query = query.where(sa.or_(contains(Unit.code, q), contains(Unit.name, q)))
-    return await fetch_page(session, query, page=page)
+    rows = (await session.scalars(query.limit(limit + 1))).all()
+    return page_of(rows, limit=limit, cursor_after=lambda u: encode_cursor("units", u.name, u.id))

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, status
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.errors import ApiError
+from helpdesk_common.pagination import CursorQuery, Page
+from identity.listing import DEFAULT_LIMIT, Limit
 from identity.models import Unit
-from identity.pagination import Page, PageDep
 from identity.units import service
 from identity.units.schemas import UnitCreate, UnitOut, UnitUpdate
 from identity.validation import reject_nulls
@@ -37,19 +38,18 @@ def _visible(unit: Unit, principal: Principal) -> UnitOut:
 async def list_units(
     principal: CurrentUser,
     session: SessionDep,
-    page: PageDep,
+    cursor: CursorQuery = None,
+    limit: Limit = DEFAULT_LIMIT,
     is_active: bool | None = None,
     q: str | None = None,
 ) -> Page[UnitOut]:
-    """Ordered by name; ``q`` searches code and name."""
+    """Ordered by name (then id); ``q`` searches code and name. Pass ``next_cursor`` back
+    as ``cursor`` for the next page (null on the last)."""
     async with session.begin():
-        units, total = await service.list_units(session, page=page, is_active=is_active, q=q)
-    return Page(
-        items=[_visible(u, principal) for u in units],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+        units, next_cursor = await service.list_units(
+            session, cursor=cursor, limit=limit, is_active=is_active, q=q
+        )
+    return Page(items=[_visible(u, principal) for u in units], next_cursor=next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

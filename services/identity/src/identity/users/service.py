@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.identity import UserCreated, UserDeactivated, UserUpdated
 from helpdesk_common.errors import Conflict, InvalidInput, NotFound
+from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
 from identity.audit.service import record
 from identity.auth import refresh
 from identity.errors import flush_or_conflict
 from identity.events import publish_user, user_json
+from identity.listing import contains, text, uuid_of
 from identity.models import Unit, User, utcnow
-from identity.pagination import PageParams, contains, fetch_page
 from identity.passwords import Passwords, generate_password
 
 
@@ -208,13 +209,19 @@ async def reset_password(
 async def list_users(
     session: AsyncSession,
     *,
-    page: PageParams,
+    cursor: str | None,
+    limit: int,
     role: str | None = None,
     unit_id: uuid.UUID | None = None,
     is_active: bool | None = None,
     q: str | None = None,
-) -> tuple[list[User], int]:
-    query = sa.select(User).order_by(User.full_name, User.id)
+) -> tuple[list[User], str | None]:
+    """One page ordered by full name (then id) and the cursor of the next, if any."""
+    order = (User.full_name, User.id)
+    query = sa.select(User).order_by(*order)
+    if cursor:
+        position = decode_cursor(cursor, listing="users", parse=(text, uuid_of))
+        query = query.where(after(order, position, descending=False))
     if role is not None:
         query = query.where(User.role == role)
     if unit_id is not None:
@@ -225,7 +232,10 @@ async def list_users(
         query = query.where(
             sa.or_(contains(User.username, q), contains(User.full_name, q), contains(User.email, q))
         )
-    return await fetch_page(session, query, page=page)
+    rows = (await session.scalars(query.limit(limit + 1))).all()
+    return page_of(
+        rows, limit=limit, cursor_after=lambda u: encode_cursor("users", u.full_name, u.id)
+    )
 
 
 async def disabled_user_ids(session: AsyncSession) -> set[uuid.UUID]:

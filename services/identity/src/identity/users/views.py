@@ -14,7 +14,8 @@ from fastapi import APIRouter, Body, Depends, status
 from helpdesk_common.auth import Principal, require_roles
 from helpdesk_common.contracts.identity import Role
 from helpdesk_common.db import SessionDep
-from identity.pagination import Page, PageDep
+from helpdesk_common.pagination import CursorQuery, Page
+from identity.listing import DEFAULT_LIMIT, Limit
 from identity.runtime import RuntimeDep
 from identity.users import service
 from identity.users.schemas import (
@@ -38,23 +39,26 @@ StaffUser = Annotated[Principal, Depends(require_roles("agent", "admin", "leader
 async def list_users(
     _: StaffUser,
     session: SessionDep,
-    page: PageDep,
+    cursor: CursorQuery = None,
+    limit: Limit = DEFAULT_LIMIT,
     role: Role | None = None,
     unit_id: uuid.UUID | None = None,
     is_active: bool | None = None,
     q: str | None = None,
 ) -> Page[UserOut]:
-    """Ordered by full name; ``q`` searches username, full name and e-mail."""
+    """Ordered by full name (then id); ``q`` searches username, full name and e-mail.
+    Pass ``next_cursor`` back as ``cursor`` for the next page (null on the last)."""
     async with session.begin():
-        users, total = await service.list_users(
-            session, page=page, role=role, unit_id=unit_id, is_active=is_active, q=q
+        users, next_cursor = await service.list_users(
+            session,
+            cursor=cursor,
+            limit=limit,
+            role=role,
+            unit_id=unit_id,
+            is_active=is_active,
+            q=q,
         )
-    return Page(
-        items=[UserOut.model_validate(u) for u in users],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page(items=[UserOut.model_validate(u) for u in users], next_cursor=next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
