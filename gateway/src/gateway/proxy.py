@@ -429,8 +429,10 @@ class Proxy:
             if not pump.done():
                 pump.cancel()
             await asyncio.gather(pump, watch, return_exceptions=True)
-        if pump.done() and not pump.cancelled() and pump.exception() is not None:
-            raise pump.exception()  # type: ignore[misc]
+        if pump.done() and not pump.cancelled():
+            error = pump.exception()
+            if error is not None:
+                raise error
 
     async def _upstream_failed(
         self, send: Send, service: str, body: _RequestBody, exc: Exception

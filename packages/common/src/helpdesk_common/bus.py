@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import aio_pika
 import aiormq.connection
@@ -31,6 +31,9 @@ from aiormq import spec
 from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_common.observability import EVENTS_PUBLISHED
 from helpdesk_common.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from pamqp.common import FieldTable
 
 log = logging.getLogger("helpdesk.bus")
 
@@ -113,7 +116,9 @@ class Bus:
         # frames on the socket, two event-loop rounds per message: on a busy loop a relay
         # batch of 200 took seconds. The lower layer without that wait (``wait=False``)
         # queues the frames at once; the broker's confirm, awaited here, is what counts.
-        channel = await self._channel.get_underlay_channel()
+        # aio-pika's underlay is aiormq's Channel, whose basic_publish takes ``wait`` (the
+        # abstract channel that get_underlay_channel() is annotated with does not declare it).
+        channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
         confirmation = await channel.basic_publish(
             body.encode(),
             exchange=self._exchange.name,
@@ -160,13 +165,13 @@ def retry_queue_name(queue: str, delay: float) -> str:
     return f"{queue}.retry.{int(delay * 1000)}ms"
 
 
-def queue_arguments(settings: ServiceSettings) -> dict[str, int]:
+def queue_arguments(settings: ServiceSettings) -> FieldTable:
     if settings.queue_expires_seconds:
         return {"x-expires": int(settings.queue_expires_seconds * 1000)}
     return {}
 
 
-def _main_queue_arguments(settings: ServiceSettings, queue: str) -> dict[str, Any]:
+def _main_queue_arguments(settings: ServiceSettings, queue: str) -> FieldTable:
     # A message rejected without requeue (undecodable, say) is parked, never lost.
     return {
         **queue_arguments(settings),

@@ -26,7 +26,7 @@ from typing import Any
 
 import aio_pika
 import sqlalchemy as sa
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractMessage
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -52,6 +52,16 @@ Handler = Callable[[AsyncSession, EventEnvelope, EventPayload], Awaitable[None]]
 RETRY_COUNT_HEADER = "x-retry-count"
 LAST_ERROR_HEADER = "x-last-error"
 ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
+
+
+def retry_count(message: AbstractMessage) -> int:
+    """How many retries the message has used: its ``x-retry-count`` header, 0 without one."""
+    value = (message.headers or {}).get(RETRY_COUNT_HEADER)
+    # The header is an AMQP field value: the int this module wrote, or a number spelt out by
+    # whoever published the message by hand.
+    if isinstance(value, int | float | str | bytes) and value:
+        return int(value)
+    return 0
 
 
 @dataclass
@@ -221,7 +231,7 @@ async def _on_failure(
     poison: bool,
 ) -> None:
     event_type = message.type or message.routing_key or "unknown"
-    attempt = int((message.headers or {}).get(RETRY_COUNT_HEADER, 0) or 0)
+    attempt = retry_count(message)
     error_text = f"{type(error).__name__}: {error}"[:1000]
     headers = {
         RETRY_COUNT_HEADER: attempt + 1,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
@@ -14,12 +14,12 @@ def current_correlation_id() -> str | None:
     return _correlation_id.get()
 
 
-def set_correlation_id(value: str | None) -> object:
+def set_correlation_id(value: str | None) -> Token[str | None]:
     return _correlation_id.set(value)
 
 
-def reset_correlation_id(token: object) -> None:
-    _correlation_id.reset(token)  # type: ignore[arg-type]
+def reset_correlation_id(token: Token[str | None]) -> None:
+    _correlation_id.reset(token)
 
 
 def new_correlation_id() -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from helpdesk_common.auth import require_roles
 from helpdesk_common.bus import Bus, dead_letter_queue_name, queue_arguments
-from helpdesk_common.consumer import LAST_ERROR_HEADER, RETRY_COUNT_HEADER
+from helpdesk_common.consumer import LAST_ERROR_HEADER, RETRY_COUNT_HEADER, retry_count
 from helpdesk_common.runtime import get_runtime
 
 
@@ -48,7 +48,7 @@ async def peek_dead_letters(bus: Bus, queue: str, *, limit: int = 100) -> list[D
                 DeadLetter(
                     message_id=message.message_id,
                     event_type=message.type,
-                    retries=int(headers.get(RETRY_COUNT_HEADER, 0) or 0),
+                    retries=retry_count(message),
                     last_error=_text(headers.get(LAST_ERROR_HEADER)),
                     body=body,
                 )

@@ -72,10 +72,12 @@ def run_env(target_metadata: MetaData) -> None:
         return
 
     # Invoked from the alembic CLI (e.g. ``alembic revision --autogenerate``).
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic.ini has no sqlalchemy.url to generate migrations against")
+
     async def _run() -> None:
-        engine = create_async_engine(
-            config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool
-        )
+        engine = create_async_engine(url, poolclass=pool.NullPool)
         async with engine.connect() as conn:
             await conn.run_sync(configure_and_run)
             await conn.commit()

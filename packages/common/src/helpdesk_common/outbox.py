@@ -16,10 +16,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
-from alembic.operations import Operations
 from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk_common.aftercommit import Wakeup
@@ -58,7 +59,13 @@ sa.Index(
 )
 
 
-def create_messaging_tables(op: Operations) -> None:
+class _MigrationContext(Protocol):
+    """What a migration passes in: alembic's ``op`` module (or an ``Operations`` object)."""
+
+    def get_bind(self) -> Connection: ...
+
+
+def create_messaging_tables(op: _MigrationContext) -> None:
     """Called from a service's first migration: the outbox and inbox in its schema."""
     messaging_metadata.create_all(op.get_bind())
 
