@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from helpdesk_common.contracts.tickets import TicketStatusChanged
+from helpdesk_common.pagination import encode_cursor
+from notifications.inapp.service import add_notifications
 
 
 async def five_notifications(service, tickets):
@@ -64,7 +68,7 @@ async def test_list_pages_and_read_state(service, tickets):
     ).json()
     ids = [i["id"] for p in (first, second, third) for i in p["items"]]
     assert ids == [i["id"] for i in page["items"]]
-    assert third["next_cursor"] is None
+    assert first["next_cursor"] and second["next_cursor"] and third["next_cursor"] is None
 
     # Mark one read: idempotent, counted.
     target = page["items"][2]["id"]
@@ -96,10 +100,76 @@ async def test_list_pages_and_read_state(service, tickets):
 async def test_notifications_need_a_token_and_valid_input(service):
     assert (await service.client.get("/notifications")).status_code == 401
     headers = {"Authorization": f"Bearer {service.make_token('requester')}"}
-    bad_cursor = await service.client.get("/notifications?cursor=abc", headers=headers)
-    assert bad_cursor.status_code == 422
-    assert bad_cursor.json()["error"]["fields"][0]["field"] == "cursor"
     too_many = await service.client.get("/notifications?limit=1000", headers=headers)
     assert too_many.status_code == 422
     missing = await service.client.post(f"/notifications/{uuid.uuid4()}/read", headers=headers)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+async def test_paging_returns_every_notification_exactly_once(service):
+    user_id = uuid.uuid4()
+    headers = {"Authorization": f"Bearer {service.make_token('requester', user_id=user_id)}"}
+    async with service.sessionmaker() as session, session.begin():
+        await add_notifications(
+            session,
+            rows=[
+                {
+                    "user_id": user_id,
+                    "event_id": uuid.uuid4(),
+                    "event_type": "ticket.commented",
+                    "title": f"Catatan {n}",
+                    "body": "isi",
+                }
+                for n in range(7)
+            ],
+        )
+    everything = (await service.client.get("/notifications", headers=headers)).json()
+    assert len(everything["items"]) == 7 and everything["next_cursor"] is None
+    expected = [i["id"] for i in everything["items"]]
+    # Every third one read: the unread listing pages over a filtered set.
+    for n in (0, 3, 6):
+        read = await service.client.post(f"/notifications/{expected[n]}/read", headers=headers)
+        assert read.status_code == 200
+
+    async def all_pages(**query: str) -> list[str]:
+        ids: list[str] = []
+        cursor = None
+        while True:
+            params = {**query, "limit": 3} | ({"cursor": cursor} if cursor else {})
+            response = await service.client.get("/notifications", params=params, headers=headers)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            assert len(page["items"]) <= 3 and page["unread_count"] == 4
+            ids += [i["id"] for i in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return ids
+            # Opaque to clients: not the bare number it used to be.
+            assert not cursor.isdigit()
+
+    assert await all_pages() == expected
+    unread = [i for n, i in enumerate(expected) if n not in (0, 3, 6)]
+    assert await all_pages(unread="true") == unread
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "abc",
+        "5",  # the bare number cursors used to be
+        "!!!",
+        encode_cursor("deliveries", 5),  # another listing's
+        encode_cursor("notifications", "5"),
+        encode_cursor("notifications", -1),
+        encode_cursor("notifications", 2**70),
+        encode_cursor("notifications", 5, 6),
+        "x" * 501,
+    ],
+)
+async def test_a_malformed_cursor_is_a_422_naming_the_cursor(service, cursor):
+    headers = {"Authorization": f"Bearer {service.make_token('requester')}"}
+    response = await service.client.get(
+        "/notifications", params={"cursor": cursor}, headers=headers
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["field"] == "cursor"

@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.db import create_engine
 from helpdesk_common.dead_letters import peek_dead_letters
+from helpdesk_common.pagination import encode_cursor
 from helpdesk_testing import eventually, free_port
 from notifications.email.models import EmailDelivery
 from notifications.email.sender import EmailSender
@@ -156,6 +157,50 @@ async def test_failure_after_the_last_retry_is_shown_and_retried_by_an_admin(
         f"/admin/deliveries/{uuid.uuid4()}/retry", headers=service.admin_headers()
     )
     assert missing.status_code == 404
+
+
+async def test_the_delivery_list_pages_over_every_delivery_once(service, smtp_sink):
+    ticket_id = uuid.uuid4()
+    async with service.sessionmaker() as session, session.begin():
+        await enqueue_deliveries(
+            session,
+            rows=[
+                {
+                    "event_id": uuid.uuid4(),
+                    "event_type": "ticket.commented",
+                    "ticket_id": ticket_id,
+                    "recipient": f"page-{n}-{uuid.uuid4().hex[:6]}@example.test",
+                    "language": "id",
+                    "subject": f"Uji {n}",
+                    "body_text": "teks",
+                    "body_html": "<p>teks</p>",
+                }
+                for n in range(7)
+            ],
+        )
+    newest_first = [str(d.id) for d in reversed(await service.deliveries(ticket_id=ticket_id))]
+    ids: list[str] = []
+    cursor = None
+    while True:
+        params = {"ticket_id": str(ticket_id), "limit": 3} | ({"cursor": cursor} if cursor else {})
+        response = await service.client.get(
+            "/admin/deliveries", params=params, headers=service.admin_headers()
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["items"]) <= 3
+        ids += [i["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert ids == newest_first and len(newest_first) == 7
+
+    for bad in ("12", "abc", encode_cursor("notifications", 1)):
+        invalid = await service.client.get(
+            "/admin/deliveries", params={"cursor": bad}, headers=service.admin_headers()
+        )
+        assert invalid.status_code == 422
+        assert invalid.json()["error"]["fields"][0]["field"] == "cursor"
 
 
 async def test_retry_all_failed(service, smtp_sink, tickets):

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from helpdesk_common.pagination import Page
 from notifications.email.models import DeliveryStatus
 
 # The listing's status filter: the statuses a delivery can have.
@@ -37,9 +38,8 @@ class DeliveryDetail(DeliveryOut):
     body_html: str
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
-    next_cursor: str | None
+# items, newest first; next_cursor: pass as ``cursor`` for the next (older) page.
+DeliveryPage = Page[DeliveryOut]
 
 
 class DeliveryCounts(BaseModel):

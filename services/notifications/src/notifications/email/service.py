@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.aftercommit import Wakeup, after_commit
 from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import Conflict, NotFound
+from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
+from notifications.db import parse_seq
 from notifications.email.models import EmailDelivery
 
 # -- waking the sender, handing deliveries over ------------------------------------------
@@ -338,22 +340,29 @@ async def purge_finished(session: AsyncSession, *, older_than: timedelta, limit:
 # -- administration ---------------------------------------------------------------------
 
 
+# The name of the listing in its cursors (helpdesk_common.pagination).
+LISTING = "deliveries"
+
+
 async def list_deliveries(
     session: AsyncSession,
     *,
     status: str | None,
     ticket_id: uuid.UUID | None,
-    before: int | None,
+    cursor: str | None,
     limit: int,
-) -> list[EmailDelivery]:
-    query = sa.select(EmailDelivery).order_by(EmailDelivery.seq.desc()).limit(limit)
+) -> tuple[list[EmailDelivery], str | None]:
+    """A page of deliveries, newest first, and the cursor of the next page."""
+    query = sa.select(EmailDelivery).order_by(EmailDelivery.seq.desc()).limit(limit + 1)
     if status is not None:
         query = query.where(EmailDelivery.status == status)
     if ticket_id is not None:
         query = query.where(EmailDelivery.ticket_id == ticket_id)
-    if before is not None:
-        query = query.where(EmailDelivery.seq < before)
-    return list(await session.scalars(query))
+    if cursor is not None:
+        values = decode_cursor(cursor, listing=LISTING, parse=[parse_seq])
+        query = query.where(after([EmailDelivery.seq], values, descending=True))
+    rows = list(await session.scalars(query))
+    return page_of(rows, limit=limit, cursor_after=lambda d: encode_cursor(LISTING, d.seq))
 
 
 async def get_delivery(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from helpdesk_common.auth import require_roles
 from helpdesk_common.db import SessionDep
+from helpdesk_common.pagination import CursorQuery
 from notifications.email import service
 from notifications.email.models import EmailDelivery
 from notifications.email.schemas import (
@@ -19,7 +20,6 @@ from notifications.email.schemas import (
     DeliveryStatusParam,
     RetryAllResult,
 )
-from notifications.pagination import next_cursor, parse_cursor
 
 router = APIRouter(
     prefix="/admin/deliveries",
@@ -42,16 +42,13 @@ async def list_deliveries(
     status: DeliveryStatusParam | None = None,
     ticket_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: CursorQuery = None,
 ) -> DeliveryPage:
     async with session.begin():
-        items = await service.list_deliveries(
-            session, status=status, ticket_id=ticket_id, before=parse_cursor(cursor), limit=limit
+        items, next_cursor = await service.list_deliveries(
+            session, status=status, ticket_id=ticket_id, cursor=cursor, limit=limit
         )
-    return DeliveryPage(
-        items=[_out(d) for d in items],
-        next_cursor=next_cursor([d.seq for d in items], limit=limit),
-    )
+    return DeliveryPage(items=[_out(d) for d in items], next_cursor=next_cursor)
 
 
 @router.get("/counts")

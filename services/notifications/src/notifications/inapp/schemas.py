@@ -5,6 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from helpdesk_common.pagination import Page
+
 
 class NotificationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -21,10 +23,8 @@ class NotificationOut(BaseModel):
     is_read: bool
 
 
-class NotificationPage(BaseModel):
-    items: list[NotificationOut]
-    # Pass as ``cursor`` to get the next (older) page; null on the last page.
-    next_cursor: str | None
+class NotificationPage(Page[NotificationOut]):
+    # items, newest first; next_cursor: pass as ``cursor`` for the next (older) page.
     unread_count: int
 
 

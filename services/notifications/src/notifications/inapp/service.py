@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import NotFound
+from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
+from notifications.db import parse_seq
 from notifications.inapp.models import Notification
 
 _NOTIFICATION_COLUMNS = (
@@ -48,25 +50,32 @@ async def add_notifications(session: AsyncSession, *, rows: Sequence[dict[str, A
     )
 
 
+# The name of the listing in its cursors (helpdesk_common.pagination).
+LISTING = "notifications"
+
+
 async def list_notifications(
     session: AsyncSession,
     *,
     user_id: uuid.UUID,
     unread_only: bool,
-    before: int | None,
+    cursor: str | None,
     limit: int,
-) -> list[Notification]:
+) -> tuple[list[Notification], str | None]:
+    """A page of the user's notifications, newest first, and the cursor of the next page."""
     query = (
         sa.select(Notification)
         .where(Notification.user_id == user_id)
         .order_by(Notification.seq.desc())
-        .limit(limit)
+        .limit(limit + 1)
     )
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    if before is not None:
-        query = query.where(Notification.seq < before)
-    return list(await session.scalars(query))
+    if cursor is not None:
+        values = decode_cursor(cursor, listing=LISTING, parse=[parse_seq])
+        query = query.where(after([Notification.seq], values, descending=True))
+    rows = list(await session.scalars(query))
+    return page_of(rows, limit=limit, cursor_after=lambda n: encode_cursor(LISTING, n.seq))
 
 
 async def unread_count(session: AsyncSession, *, user_id: uuid.UUID) -> int:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.db import SessionDep
+from helpdesk_common.pagination import CursorQuery
 from notifications.inapp import service
 from notifications.inapp.models import Notification
 from notifications.inapp.schemas import (
@@ -17,7 +18,6 @@ from notifications.inapp.schemas import (
     ReadAllResult,
     UnreadCount,
 )
-from notifications.pagination import next_cursor, parse_cursor
 
 router = APIRouter(prefix="/notifications", tags=["in-app notifications"])
 
@@ -31,21 +31,21 @@ async def list_my_notifications(
     principal: CurrentUser,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: CursorQuery = None,
     unread: Annotated[bool, Query(description="only unread notifications")] = False,
 ) -> NotificationPage:
     async with session.begin():
-        items = await service.list_notifications(
+        items, next_cursor = await service.list_notifications(
             session,
             user_id=principal.user_id,
             unread_only=unread,
-            before=parse_cursor(cursor),
+            cursor=cursor,
             limit=limit,
         )
         count = await service.unread_count(session, user_id=principal.user_id)
     return NotificationPage(
         items=[to_out(n) for n in items],
-        next_cursor=next_cursor([n.seq for n in items], limit=limit),
+        next_cursor=next_cursor,
         unread_count=count,
     )
 
