@@ -30,9 +30,9 @@ from fastapi import FastAPI
 from helpdesk_common.contracts import EventEnvelope, EventPayload
 from helpdesk_common.contracts.identity import UnitCreated, UserCreated
 from helpdesk_common.contracts.tickets import Actor, TicketCreated, TicketSnapshot
+from helpdesk_common.directory import DirectoryUnit, DirectoryUser
 from helpdesk_common.outbox import inbox_table
 from helpdesk_testing import app_client, eventually, free_port
-from notifications.directory.models import DirectoryUnit, DirectoryUser
 from notifications.email.models import EmailDelivery
 from notifications.main import create_app
 from notifications.settings import NotificationsSettings
@@ -357,6 +357,7 @@ async def running_service(
     app = create_app(settings)
     async with app_client(app) as client:
         await wait_consuming(app, settings.queue_name("notifications"))
+        await wait_consuming(app, settings.queue_name("notifications.directory"))
         yield Service(app=app, client=client, settings=settings, make_token=make_token)
 
 

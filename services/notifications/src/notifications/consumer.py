@@ -1,9 +1,9 @@
-"""The service's one consumer: identity events feed the directory, ticket events notify."""
+"""The consumer ``notifications``: ticket events notify. (Identity's events keep the directory
+replica current in the consumer ``notifications.directory``: helpdesk_common.directory.)"""
 
 from __future__ import annotations
 
 from helpdesk_common.consumer import Consumer
-from notifications.directory import handlers as directory_handlers
 from notifications.email.rendering import Renderer
 from notifications.email.service import Handoff
 from notifications.routing import handlers as routing_handlers
@@ -16,6 +16,5 @@ def build_consumer(
     *, settings: NotificationsSettings, renderer: Renderer, handoff: Handoff | None = None
 ) -> Consumer:
     consumer = Consumer(name=CONSUMER_NAME, batch_size=settings.consumer_batch_size)
-    directory_handlers.register(consumer)
     routing_handlers.register(consumer, settings=settings, renderer=renderer, handoff=handoff)
     return consumer

@@ -8,9 +8,9 @@ from fastapi import FastAPI
 
 from helpdesk_common.app import create_service_app
 from helpdesk_common.db import create_engine, create_sessionmaker
+from helpdesk_common.directory import directory_consumer, disabled_user_ids
 from helpdesk_common.runtime import Runtime
 from notifications.consumer import build_consumer
-from notifications.directory.service import disabled_user_ids
 from notifications.email.rendering import Renderer
 from notifications.email.sender import EmailSender
 from notifications.email.service import Handoff
@@ -69,7 +69,10 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         title="Helpdesk notifications",
         routers=[inapp_router, smtp_settings_router, deliveries_router],
         migrations=MIGRATIONS,
-        consumers=[build_consumer(settings=settings, renderer=renderer, handoff=handoff)],
+        consumers=[
+            build_consumer(settings=settings, renderer=renderer, handoff=handoff),
+            directory_consumer("notifications"),
+        ],
         build_runtime=build_runtime,
         workers=[email_sender],
         disabled_users=disabled_user_ids,

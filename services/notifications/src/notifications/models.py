@@ -1,9 +1,11 @@
-"""Every table of the service, imported in one place so the metadata is complete."""
+"""Every table of the service, imported in one place so the metadata is complete.
+
+The directory's ``users`` and ``units`` are helpdesk_common.directory's (see ``notifications.db``).
+"""
 
 from __future__ import annotations
 
 from notifications.db import Base
-from notifications.directory.models import DirectoryUnit, DirectoryUser
 from notifications.email.models import EmailDelivery
 from notifications.inapp.models import Notification
 from notifications.settings_admin.models import SmtpSettingsRow
@@ -11,8 +13,6 @@ from notifications.settings_admin.models import SmtpSettingsRow
 metadata = Base.metadata
 
 __all__ = [
-    "DirectoryUnit",
-    "DirectoryUser",
     "EmailDelivery",
     "Notification",
     "SmtpSettingsRow",

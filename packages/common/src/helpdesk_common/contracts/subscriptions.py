@@ -35,6 +35,6 @@ DIRECTORY_REPLICAS: tuple[str, ...] = ("tickets", "notifications")
 
 # Consumer name (its queue is ``settings.queue_name(name)``) -> the event types it handles.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "notifications": _IDENTITY_EVENTS + _TICKET_EVENTS,
+    "notifications": _TICKET_EVENTS,
     **{f"{service}.directory": _IDENTITY_EVENTS for service in DIRECTORY_REPLICAS},
 }

@@ -37,7 +37,7 @@ from helpdesk_common.contracts.tickets import (
     TicketEvent,
     TicketStatusChanged,
 )
-from notifications.directory.service import KnownUser, directory_excerpt
+from helpdesk_common.directory import KnownUser, directory_excerpt
 from notifications.settings import NotificationsSettings
 
 log = logging.getLogger("notifications.routing")

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 
 from helpdesk_common.auth import Principal, require_roles
 from helpdesk_common.db import SessionDep
+from helpdesk_common.directory import users_by_id
 from helpdesk_common.errors import ApiError
-from notifications.directory.service import users_by_id
 from notifications.email.compose import compose_message
 from notifications.email.smtp import describe, send_once
 from notifications.runtime import RuntimeDep

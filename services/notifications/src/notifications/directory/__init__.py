@@ -1,1 +1,0 @@
-"""Local copy of users and units, kept from identity events."""
