@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import Conflict, PermissionDenied, status_of
 from tickets.tickets.policy import TRANSITIONS, build_policy
 
 
@@ -19,7 +19,7 @@ def test_every_status_change_of_the_spec_is_in_the_table():
         ("resolved", "reopen"): "in_progress",
     }
     for key, target in expected.items():
-        assert TRANSITIONS[key] == target  # type: ignore[index]
+        assert TRANSITIONS[key] == target  # type: ignore[index]  # plain str pairs as keys
 
 
 def test_closed_tickets_accept_nothing():
@@ -28,17 +28,19 @@ def test_closed_tickets_accept_nothing():
 
 def test_illegal_transition_says_what_is_allowed():
     policy = build_policy()
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(Conflict) as caught:
         policy.check(role="agent", status="new", action="resolve", assigned=False)
-    assert caught.value.status == 409
+    assert status_of(caught.value) == 409
+    assert caught.value.code == "invalid_transition"
     assert "accept" in caught.value.message and "claim" in caught.value.message
     assert caught.value.extra["allowed_actions"][:2] == ["accept", "claim"]
 
 
 def test_wrong_role_is_forbidden_before_the_status_is_looked_at():
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(PermissionDenied) as caught:
         build_policy().check(role="leader", status="closed", action="resolve", assigned=True)
-    assert caught.value.status == 403
+    assert status_of(caught.value) == 403
+    assert caught.value.code == "forbidden"
 
 
 def test_overrides_change_who_may_act():

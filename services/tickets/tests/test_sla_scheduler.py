@@ -34,10 +34,7 @@ async def both_replicas(world, replica: FastAPI, now: datetime, rounds: int = 3)
     """Both replicas run scheduler rounds at the same moment, several times over."""
     for _ in range(rounds):
         await asyncio.gather(
-            *(
-                run_scheduler_once(app.state.runtime.sessionmaker, env=app.state.runtime, now=now)
-                for app in (world.app, replica)
-            )
+            *(run_scheduler_once(app.state.runtime, now=now) for app in (world.app, replica))
         )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import DomainError, status_of
 from tickets.tickets.policy import build_policy
 
 LIFECYCLE = (
@@ -106,9 +106,9 @@ def test_policy_module_agrees_with_the_spec(status: str):
     for (_, action, role), outcome in rows.items():
         name = policy_action(action, status=status)
         if isinstance(outcome, int):
-            with pytest.raises(ApiError) as caught:
+            with pytest.raises(DomainError) as caught:
                 policy.check(role=role, status=status, action=name, assigned=HELD[status])
-            assert caught.value.status == outcome, (status, action, role)
+            assert status_of(caught.value) == outcome, (status, action, role)
         else:
             target = policy.check(role=role, status=status, action=name, assigned=HELD[status])
             assert target == outcome, (status, action, role)

@@ -38,8 +38,8 @@ from tickets.masterdata.schemas import (
     SlaPolicyIn,
     SlaPolicyOut,
 )
+from tickets.shared import jsonable
 from tickets.sla.calendar import WorkingCalendar
-from tickets.tickets.present import jsonable
 
 _Entity = TypeVar("_Entity")
 

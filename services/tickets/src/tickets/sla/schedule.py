@@ -10,11 +10,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from tickets.sla.calendar import WorkingCalendar
-from tickets.tickets.models import Ticket
 
 RESOLUTION_CLOCK_RUNS = ("new", "in_progress")
+
+
+class Ticket(Protocol):
+    """The fields of a ticket the SLA reads and sets (``tickets.tickets.models.Ticket``)."""
+
+    status: str
+    created_at: datetime
+    first_response_at: datetime | None
+    sla_first_response_minutes: int | None
+    sla_resolution_minutes: int | None
+    first_response_warn_at: datetime | None
+    first_response_due_at: datetime | None
+    first_response_escalate_at: datetime | None
+    resolution_warn_at: datetime | None
+    resolution_due_at: datetime | None
+    resolution_escalate_at: datetime | None
+    first_response_warned_at: datetime | None
+    first_response_breached_at: datetime | None
+    first_response_escalated_at: datetime | None
+    resolution_warned_at: datetime | None
+    resolution_breached_at: datetime | None
+    resolution_escalated_at: datetime | None
+    sla_paused_since: datetime | None
+    sla_paused_seconds: int
 
 
 @dataclass(frozen=True)

@@ -1,73 +1,28 @@
 """The lifecycle actions (claim, assign, accept, reject, pending, resume, resolve, confirm,
-reopen, close) as a table: each action is a short function of a :class:`Change`; :func:`act`
-locks and authorises the ticket, runs the action and saves the change.
+reopen, close, auto-close): each a short pure function of an authorised :class:`Change`.
 
 Which role may do what, and which status an action leads to, is the policy's business
-(``policy.py``); the functions here only add what is particular to an action: the fields
-it sets, extra checks, and its events.
+(``policy.py``, checked by ``changes.authorise``); the functions here only add what is
+particular to an action: extra checks, the fields it sets and its events. They read and
+write nothing: ``service.act`` reads the ticket, calls one of them and saves the change
+(``store.save_change``); anything an action needs from the database (an assignee's name)
+is looked up before and passed in.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.tickets import (
     TicketAssigned,
     TicketClosed,
     TicketReopened,
     TicketResolved,
 )
-from helpdesk_common.db import driver_connection
-from helpdesk_common.errors import ApiError
-from helpdesk_common.outbox import events_written
-from tickets.masterdata.cache import MasterData
+from helpdesk_common.errors import Conflict, InvalidInput
 from tickets.sla.schedule import resolution_working_seconds
-from tickets.tickets.changes import (
-    Change,
-    apply_change,
-    authorise,
-    mark_first_response,
-    run_change,
-    save_change,
-    status_changed,
-)
-from tickets.tickets.env import TicketsEnv
-from tickets.tickets.present import SYSTEM_ACTOR, Loaded
-
-# An action: (connection, change, body fields) -> None; it applies the change, adds events.
-Action = Callable[..., Awaitable[None]]
-
-
-async def act(
-    connection: Any,
-    *,
-    env: TicketsEnv,
-    principal: Principal,
-    ref: str,
-    action: str,
-    expected_version: int | None,
-    now: datetime,
-    **fields: Any,
-) -> Loaded:
-    """Run lifecycle ``action`` on the ticket ``ref`` on asyncpg ``connection`` (outside a
-    transaction: see changes.run_change, which also wakes the relays)."""
-    change = await run_change(
-        connection,
-        env=env,
-        principal=principal,
-        ref=ref,
-        action=action,
-        expected_version=expected_version,
-        now=now,
-        apply=lambda change: ACTIONS[action](connection, change, **fields),
-    )
-    return change.loaded
+from tickets.tickets.changes import Change, apply_change, mark_first_response, status_changed
 
 
 def _assigned(change: Change, *, assignee_id: uuid.UUID, assignee_name: str, **extra: Any) -> None:
@@ -82,12 +37,11 @@ def _assigned(change: Change, *, assignee_id: uuid.UUID, assignee_name: str, **e
     )
 
 
-async def claim(_: Any, change: Change) -> None:
+def claim(change: Change) -> None:
     """Take an unassigned ticket; exactly one of several simultaneous claims wins."""
     ticket, actor = change.ticket, change.actor
     if ticket.assignee_id is not None:
-        raise ApiError(
-            409,
+        raise Conflict(
             "already_assigned",
             f"Ticket {ticket.number} is already held by "
             f"{ticket.assignee_name or ticket.assignee_id}",
@@ -104,8 +58,9 @@ async def claim(_: Any, change: Change) -> None:
     status_changed(change, from_status=from_status)
 
 
-async def assign(connection: Any, change: Change, *, assignee_id: uuid.UUID) -> None:
-    """Give the ticket to an agent.
+def assign(change: Change, *, assignee_id: uuid.UUID, agent_name: str | None) -> None:
+    """Give the ticket to an agent; ``agent_name`` is the assignee's name if they are an
+    active agent in the local directory (None otherwise; not needed for oneself).
 
     Assigning an unassigned ticket is atomic like a claim. Taking a ticket away from its
     holder (reassign) needs its own right and the version the caller saw, so that two
@@ -113,35 +68,26 @@ async def assign(connection: Any, change: Change, *, assignee_id: uuid.UUID) -> 
     """
     ticket, actor = change.ticket, change.actor
     if ticket.assignee_id == assignee_id:
-        raise ApiError(
-            409,
+        raise Conflict(
             "already_assigned",
             f"Ticket {ticket.number} is already assigned to {ticket.assignee_name}",
             extra={"assignee_id": str(assignee_id)},
         )
     if change.action == "reassign" and change.expected_version is None:
-        raise ApiError(
-            409,
+        raise Conflict(
             "already_assigned",
             f"Ticket {ticket.number} is already held by "
             f"{ticket.assignee_name or ticket.assignee_id}; to reassign it send the version"
             " you saw (If-Match or 'version')",
             extra={"assignee_id": str(ticket.assignee_id), "current_version": ticket.version},
         )
-    if assignee_id == actor.user_id and actor.role == "agent":
-        assignee_name = actor.name
-    else:
-        assignee_name = await connection.fetchval(
-            "SELECT full_name FROM users WHERE id = $1 AND role = 'agent' AND is_active",
-            assignee_id,
+    assignee_name = actor.name if assigns_self(change, assignee_id) else agent_name
+    if assignee_name is None:
+        raise InvalidInput(
+            "unknown_agent",
+            "The assignee must be an active agent (Petugas)",
+            field="assignee_id",
         )
-        if assignee_name is None:
-            raise ApiError(
-                422,
-                "unknown_agent",
-                "The assignee must be an active agent (Petugas)",
-                field="assignee_id",
-            )
     previous = ticket.assignee_id
     apply_change(
         change,
@@ -156,7 +102,12 @@ async def assign(connection: Any, change: Change, *, assignee_id: uuid.UUID) -> 
     )
 
 
-async def accept(_: Any, change: Change) -> None:
+def assigns_self(change: Change, assignee_id: uuid.UUID) -> bool:
+    """An agent taking the ticket: their name is known without looking it up."""
+    return assignee_id == change.actor.user_id and change.actor.role == "agent"
+
+
+def accept(change: Change) -> None:
     """Verification passed: in progress, held by the caller unless someone holds it."""
     ticket, actor = change.ticket, change.actor
     takes_it = ticket.assignee_id is None
@@ -181,20 +132,20 @@ def _transition(
     status_changed(change, from_status=from_status, reason=reason)
 
 
-async def reject(_: Any, change: Change, *, reason: str) -> None:
+def reject(change: Change, *, reason: str) -> None:
     _transition(change, changes={"status_reason": reason}, reason=reason, first_response=True)
 
 
-async def hold(_: Any, change: Change, *, reason: str) -> None:
+def hold(change: Change, *, reason: str) -> None:
     """``pending``: waiting for the requester; the resolution clock stops."""
     _transition(change, changes={"status_reason": reason}, reason=reason, first_response=True)
 
 
-async def resume(_: Any, change: Change, *, reason: str | None = None) -> None:
+def resume(change: Change, *, reason: str | None = None) -> None:
     _transition(change, changes={"status_reason": None}, reason=reason, first_response=False)
 
 
-async def resolve(_: Any, change: Change, *, result_summary: str) -> None:
+def resolve(change: Change, *, result_summary: str) -> None:
     ticket, now, master = change.ticket, change.now, change.master
     mark_first_response(ticket, actor=change.actor, now=now, master=master)
     seconds = resolution_working_seconds(ticket, now=now, calendar=master.calendar)
@@ -214,8 +165,9 @@ async def resolve(_: Any, change: Change, *, result_summary: str) -> None:
     )
 
 
-async def close(_: Any, change: Change, *, reason: str | None = None) -> None:
-    """Closed: confirmed by the requester, by staff (e.g. confirmed by phone), or automatic."""
+def close(change: Change, *, reason: str | None = None) -> None:
+    """Closed: confirmed by the requester (``confirm``), by staff (e.g. confirmed by phone),
+    or automatically (``auto_close``, the scheduler)."""
     from_status = apply_change(
         change, kind=change.action, changes={"closed_at": change.now}, note=reason
     )
@@ -229,7 +181,12 @@ async def close(_: Any, change: Change, *, reason: str | None = None) -> None:
     )
 
 
-async def reopen(_: Any, change: Change, *, reason: str) -> None:
+def confirm(change: Change) -> None:
+    """The requester accepts the result: closed."""
+    close(change)
+
+
+def reopen(change: Change, *, reason: str) -> None:
     changes = {
         "resolved_at": None,
         "resolution_seconds": None,
@@ -243,40 +200,6 @@ async def reopen(_: Any, change: Change, *, reason: str) -> None:
     )
 
 
-# The policy's action -> what it does; the request body's fields are its keyword arguments.
-ACTIONS: dict[str, Action] = {
-    "claim": claim,
-    "assign": assign,
-    "accept": accept,
-    "reject": reject,
-    "pending": hold,
-    "resume": resume,
-    "resolve": resolve,
-    "confirm": close,
-    "reopen": reopen,
-    "close": close,
-}
-
-
-async def auto_close(
-    session: AsyncSession, *, env: TicketsEnv, master: MasterData, loaded: Loaded, now: datetime
-) -> None:
-    """Close a resolved ticket nobody confirmed or reopened in time (the scheduler).
-
-    The scheduler locked it with its batch through the ORM; the change is saved with the
-    same statement as the actions', on the session's own connection and transaction.
-    """
-    session.expunge(loaded.ticket)  # saved by save_change, not flushed by the ORM
-    change = authorise(
-        env=env,
-        master=master,
-        loaded=loaded,
-        actor=SYSTEM_ACTOR,
-        action="auto_close",
-        expected_version=None,
-        now=now,
-    )
-    reason = f"Ditutup otomatis: tidak dikonfirmasi dalam {env.settings.auto_close_days:g} hari"
-    await close(None, change, reason=reason)
-    await save_change(await driver_connection(session), change)
-    events_written(session)
+def auto_close(change: Change, *, after_days: float) -> None:
+    """Close a resolved ticket nobody confirmed or reopened within ``after_days``."""
+    close(change, reason=f"Ditutup otomatis: tidak dikonfirmasi dalam {after_days:g} hari")

@@ -1,17 +1,15 @@
-"""Tickets, their comments and their timeline."""
+"""Tickets, their comments and their timeline (the tables; reads use these models, the
+write path writes the same columns with the SQL in ``store.py``)."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import TSVECTOR
-from sqlalchemy.orm import Mapped, configure_mappers, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from tickets.db import Base
 from tickets.tickets.policy import STATUSES
@@ -145,39 +143,3 @@ class TimelineEntry(Base):
     internal: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (sa.Index("ix_timeline_ticket", "ticket_id", "id"),)
-
-
-# -- for the hot paths' plain SQL (creation.py, changes.py) --------------------------------
-
-# Every column but the search vector, which only the database reads and writes.
-TICKET_COLUMNS = [c for c in Ticket.__table__.columns if c.name != "search"]
-_TYPES = postgresql.dialect()
-
-
-def sql_placeholder(column: sa.Column[Any], position: int) -> str:
-    """``$position`` cast to ``column``'s type: values in a SELECT list have no column to
-    take their type from. JSON goes over the wire as text, independent of the connection's
-    JSON codecs."""
-    cast = column.type.compile(_TYPES)
-    return f"${position}::text::jsonb" if cast == "JSONB" else f"${position}::{cast}"
-
-
-def json_param(value: Any) -> Any:
-    """A value for a JSONB placeholder as text (see :func:`sql_placeholder`); other values
-    as they are."""
-    return json.dumps(value) if isinstance(value, dict) else value
-
-
-def make_ticket(values: Mapping[str, Any]) -> Ticket:
-    """A Ticket in no session from column values (missing ones are None).
-
-    The hot paths read and write tickets with plain SQL; building the object this way
-    skips the ORM's per-attribute bookkeeping of ``Ticket(...)`` (~10 µs instead of ~70).
-    Later changes to its attributes work as on any detached object.
-    """
-    mapper = Ticket.__mapper__
-    if not mapper.configured:
-        configure_mappers()
-    ticket = mapper.class_manager.new_instance()
-    ticket.__dict__.update({c.key: values.get(c.name) for c in TICKET_COLUMNS})
-    return ticket

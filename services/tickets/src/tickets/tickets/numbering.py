@@ -1,8 +1,10 @@
 """Human-readable ticket numbers (``TKT-2026-000123``) from one PostgreSQL sequence per year.
 
-A sequence hands out numbers without any lock held for the transaction, so parallel creates
-never wait on each other; the price is that a rolled-back create leaves a gap, which is
-acceptable for a reference number. The year's sequence is created on first use (and for
+The create path draws the next value with the unit's name in one cheap statement
+(``store.draw_number``) before it builds the ticket and its event. A sequence hands out
+numbers without any lock held for the transaction, so parallel creates never wait on each
+other; the price is that a failed create leaves a gap, which is acceptable for a
+reference number. The year's sequence is created on first use (and for
 the current and next year at start-up) under an advisory lock, outside the request's
 transaction.
 """
@@ -38,6 +40,11 @@ class TicketNumbers:
     def prefix_for(self, year: int) -> str:
         """What the year's numbers start with (``TKT-2026-``); the digits follow."""
         return f"{self._prefix}-{year}-"
+
+    def number(self, year: int, value: int) -> str:
+        """The number for the year's sequence ``value``: at least six digits
+        (``TKT-2026-000123``), more once a year passes a million tickets."""
+        return f"{self.prefix_for(year)}{value:06d}"
 
     async def sequence_for(self, year: int) -> str:
         """The name of the year's sequence, created if this process has not seen it yet."""

@@ -7,8 +7,9 @@ Two tables decide every request:
 - ``TRANSITIONS``: (status, action) -> the status after it. A pair missing from the table
   is an illegal transition (409, with the actions that are allowed instead).
 
-A role missing an action gets 403; unit scoping (a requester sees only their own unit's
-tickets, everything else is 404) is applied before either table is consulted.
+A role missing an action gets 403 (``PermissionDenied``), an illegal transition 409
+(``Conflict``); unit scoping (a requester sees only their own unit's tickets, everything
+else is 404) is applied before either table is consulted.
 
 Administrators read every ticket and dispatch (assign, reassign, close), edit and comment
 on them; the operational steps (verify, claim, pend, resolve) belong to agents, and an
@@ -19,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal, TypeAlias, get_args
 
+from helpdesk_common.contracts.identity import ROLES
 from helpdesk_common.contracts.tickets import TicketStatus
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import Conflict, PermissionDenied
 
-Status = TicketStatus
+Status: TypeAlias = TicketStatus
 Action = Literal[
     "create",
     "edit",
@@ -53,7 +55,6 @@ STATUS_LABELS: dict[str, str] = {
     "closed": "Ditutup",
     "rejected": "Ditolak",
 }
-ROLES = ("requester", "agent", "admin", "leader")
 SYSTEM_ROLE = "system"
 
 DEFAULT_ROLES: dict[Action, frozenset[str]] = {
@@ -110,6 +111,9 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     ("rejected", "comment"): "rejected",
     ("rejected", "comment_internal"): "rejected",
 }
+
+# The same table keyed by the plain strings a request names.
+_TARGETS: dict[tuple[str, str], Status] = {key: target for key, target in TRANSITIONS.items()}
 
 # Shown to clients as the actions they can take on a ticket (allowed_actions).
 TICKET_ACTIONS: tuple[Action, ...] = (
@@ -176,7 +180,7 @@ class Policy:
         return list(allowed)
 
     def _compute_allowed(self, *, role: str, status: str, assigned: bool) -> list[str]:
-        allowed = []
+        allowed: list[str] = []
         for action in TICKET_ACTIONS:
             if (status, action) not in TRANSITIONS or not self.may(role, action):
                 continue
@@ -193,8 +197,7 @@ class Policy:
     def require_role(self, *, role: str, action: str) -> None:
         if not self.may(role, action):
             allowed = sorted(self.roles.get(action, ()))
-            raise ApiError(
-                403,
+            raise PermissionDenied(
                 "forbidden",
                 f"Role '{role}' may not {VERBS.get(action, action)} tickets"
                 + (f" (allowed: {', '.join(allowed)})" if allowed else ""),
@@ -203,11 +206,10 @@ class Policy:
     def check(self, *, role: str, status: str, action: str, assigned: bool) -> Status:
         """The status after ``action``; 403 for the wrong role, 409 for the wrong status."""
         self.require_role(role=role, action=action)
-        target = TRANSITIONS.get((status, action))  # type: ignore[call-overload]
+        target = _TARGETS.get((status, action))
         if target is None:
             allowed = self.allowed_actions(role=role, status=status, assigned=assigned)
-            raise ApiError(
-                409,
+            raise Conflict(
                 "invalid_transition",
                 f"Cannot {VERBS.get(action, action)} a ticket that is {status} "
                 f"({STATUS_LABELS.get(status, status)}); "
@@ -234,7 +236,7 @@ class Policy:
 
 
 def build_policy(overrides: Mapping[str, list[str]] | None = None) -> Policy:
-    roles: dict[str, frozenset[str]] = dict(DEFAULT_ROLES)
+    roles: dict[str, frozenset[str]] = {action: who for action, who in DEFAULT_ROLES.items()}
     for action, allowed in (overrides or {}).items():
         if action not in DEFAULT_ROLES:
             raise ValueError(f"unknown action {action!r} in policy overrides")

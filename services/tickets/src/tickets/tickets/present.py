@@ -1,87 +1,26 @@
-"""Tickets as the outside sees them: API responses and event snapshots."""
+"""Tickets as API responses show them (event snapshots: ``tickets.shared.snapshot``)."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
 from helpdesk_common.auth import Principal
-from helpdesk_common.contracts.tickets import Actor, TicketSnapshot
 from tickets.masterdata.cache import MasterData
+from tickets.runtime import TicketsRuntime
+from tickets.shared import Loaded
 from tickets.sla.schedule import is_overdue
-from tickets.tickets.env import TicketsEnv
-from tickets.tickets.models import Comment, Ticket, TimelineEntry
+from tickets.tickets.models import Comment, TimelineEntry
 from tickets.tickets.policy import STATUS_LABELS
 from tickets.tickets.schemas import CommentOut, TicketOut, TimelineOut
 
-SYSTEM_ACTOR = Actor(user_id=None, name="Sistem", role="system")
-
-
-@dataclass
-class Loaded:
-    """A ticket with the name of its unit (from the local directory)."""
-
-    ticket: Ticket
-    unit_name: str | None
-
-
-def actor_of(principal: Principal) -> Actor:
-    return Actor(
-        user_id=principal.user_id,
-        name=principal.name or str(principal.user_id),
-        role=principal.role,
-    )
-
-
-def jsonable(value: Any) -> Any:
-    """A value as it is stored in the timeline's JSON columns."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
-def ticket_url(env: TicketsEnv, ticket: Ticket) -> str | None:
-    base = env.settings.web_base_url
-    # The web client routes with the URL fragment (a static page behind the gateway).
-    return f"{base.rstrip('/')}/#/tickets/{ticket.id}" if base else None
-
-
-def snapshot(loaded: Loaded, *, env: TicketsEnv, master: MasterData) -> TicketSnapshot:
-    t = loaded.ticket
-    return TicketSnapshot(
-        ticket_id=t.id,
-        number=t.number,
-        title=t.title,
-        status=t.status,  # type: ignore[arg-type]
-        priority=t.priority,
-        category_id=t.category_id,
-        category_name=master.category_name(t.category_id),
-        unit_id=t.unit_id,
-        unit_name=loaded.unit_name,
-        requester_id=t.requester_id,
-        requester_name=t.requester_name,
-        contact_name=t.contact_name,
-        assignee_id=t.assignee_id,
-        assignee_name=t.assignee_name,
-        created_at=t.created_at,
-        first_response_at=t.first_response_at,
-        resolved_at=t.resolved_at,
-        closed_at=t.closed_at,
-        first_response_due_at=t.first_response_due_at,
-        resolution_due_at=t.resolution_due_at,
-        version=t.version,
-        # Beyond the contract's fields (it allows extras): for e-mails and dashboards.
-        priority_name=master.priority_name(t.priority),
-        url=ticket_url(env, t),
-    )
-
 
 def ticket_out(
-    loaded: Loaded, *, env: TicketsEnv, master: MasterData, principal: Principal, now: datetime
+    loaded: Loaded,
+    *,
+    runtime: TicketsRuntime,
+    master: MasterData,
+    principal: Principal,
+    now: datetime,
 ) -> TicketOut:
     t = loaded.ticket
     # Not validated again: every value comes from the database or this code, and the
@@ -128,7 +67,7 @@ def ticket_out(
         resolution_breached=t.resolution_breached_at is not None,
         escalation_level=t.escalation_level,
         overdue=is_overdue(t, now=now),
-        allowed_actions=env.policy.allowed_actions(
+        allowed_actions=runtime.policy.allowed_actions(
             role=principal.role, status=t.status, assigned=t.assignee_id is not None
         ),
     )

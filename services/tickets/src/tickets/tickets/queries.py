@@ -1,12 +1,10 @@
-"""Reading tickets: lookup by id or number, unit scoping, search and cursor pagination."""
+"""Reading tickets: lookup by id or number, unit scoping, search and keyset pagination
+(``helpdesk_common.pagination``; the listing's name in a cursor is its sort order)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,11 +15,12 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from helpdesk_common.auth import Principal
 from helpdesk_common.directory import DirectoryUnit as Unit
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import InvalidInput, NotFound
+from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
 from tickets.masterdata.models import Priority
+from tickets.shared import Loaded
 from tickets.tickets.models import Comment, Ticket, TimelineEntry
 from tickets.tickets.numbering import NUMBER_PATTERN
-from tickets.tickets.present import Loaded
 
 # Stands in for "no due date" so that sorting by due date puts those last.
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -35,8 +34,7 @@ def parse_ref(ref: str) -> uuid.UUID | str:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise ApiError(
-            422,
+        raise InvalidInput(
             "invalid_ticket_id",
             "Not a ticket id: expected a UUID or a ticket number such as TKT-2026-000123",
             field="ticket_id",
@@ -71,7 +69,7 @@ async def load_ticket(
         query = query.with_for_update(of=Ticket)
     row = (await session.execute(query)).first()
     if row is None:
-        raise ApiError(404, "not_found", "Ticket not found")
+        raise NotFound("not_found", "Ticket not found")
     return Loaded(ticket=row[0], unit_name=row[1])
 
 
@@ -114,8 +112,7 @@ def parse_sort(value: str) -> SortKey:
     descending = value.startswith("-")
     name = value.lstrip("-+")
     if name not in SORT_EXPRESSIONS:
-        raise ApiError(
-            422,
+        raise InvalidInput(
             "invalid_sort",
             f"Unknown sort {name!r}; use one of {', '.join(SORT_EXPRESSIONS)} "
             "(prefix '-' for descending)",
@@ -124,30 +121,13 @@ def parse_sort(value: str) -> SortKey:
     return SortKey(name=name, descending=descending)
 
 
-def encode_cursor(sort: SortKey, value: Any, ticket_id: uuid.UUID) -> str:
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    raw = json.dumps([sort.name, value, str(ticket_id)], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(sort: SortKey, cursor: str) -> tuple[Any, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        name, value, ticket_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if name != sort.name:
-            raise ValueError("cursor of another sort order")
-        if sort.name in TIMESTAMP_SORTS:
-            value = datetime.fromisoformat(value)
-        elif sort.name == "priority":
-            value = int(value)
-        else:
-            value = str(value)
-        return value, uuid.UUID(ticket_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ApiError(
-            422, "invalid_cursor", "The cursor is not valid for this listing", field="cursor"
-        ) from exc
+def _cursor_value(sort: SortKey) -> Callable[[Any], Any]:
+    """How a cursor's sort key value is read back for ``sort``."""
+    if sort.name in TIMESTAMP_SORTS:
+        return datetime.fromisoformat
+    if sort.name == "priority":
+        return int
+    return str
 
 
 def _overdue(now: datetime) -> ColumnElement[bool]:
@@ -219,21 +199,20 @@ async def search_tickets(
         query = query.join(Priority, Priority.code == Ticket.priority)
     query = _apply_filters(query, filters=filters, now=now)
     if cursor:
-        value, after_id = decode_cursor(sort, cursor)
-        position = sa.tuple_(key, Ticket.id)
-        boundary = sa.tuple_(sa.literal(value, key.type), sa.literal(after_id, Ticket.id.type))
-        query = query.where(position < boundary if sort.descending else position > boundary)
+        # The listing's name in the cursor is the sort order: a cursor of another is invalid.
+        values = decode_cursor(cursor, listing=sort.name, parse=[_cursor_value(sort), uuid.UUID])
+        query = query.where(after([key, Ticket.id], values, descending=sort.descending))
     if sort.descending:
         query = query.order_by(key.desc(), Ticket.id.desc())
     else:
         query = query.order_by(key.asc(), Ticket.id.asc())
     rows = (await session.execute(query.limit(limit + 1))).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(sort, last.sort_key, last[0].id)
-    return [Loaded(ticket=row[0], unit_name=row[1]) for row in rows], next_cursor
+    page, next_cursor = page_of(
+        rows,
+        limit=limit,
+        cursor_after=lambda row: encode_cursor(sort.name, row.sort_key, row[0].id),
+    )
+    return [Loaded(ticket=row[0], unit_name=row[1]) for row in page], next_cursor
 
 
 async def list_comments(

@@ -1,59 +1,195 @@
-"""Changing tickets: create, edit and comments (the lifecycle actions are in lifecycle.py).
+"""Changing tickets: create, edit, the lifecycle actions and comments.
 
-Every function runs inside the caller's transaction and never commits, except the create,
-which is one statement that commits by itself (see creation.py). Edits lock the ticket and
-save it, its timeline line and events together (changes.py); comments go through the ORM.
+Each function runs on an asyncpg connection outside any transaction (the driver pool): it
+reads through ``store``, lets the pure code decide (``changes.py``, ``lifecycle.py`` and
+the helpers here) and writes with one ``store`` statement that commits by itself, then
+wakes the relays for the events it wrote.
+
+A change is written only on the row as read (its ``xmin``): if anyone wrote the ticket in
+between, nothing is written and the change is read and decided again (:func:`_run`). Of
+several simultaneous claims exactly one is written; the others see it taken and get 409.
+This needs no transaction around the read and the write: two round trips per change
+instead of a locking transaction's four, and no row lock held while Python decides.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.tickets import Actor, TicketCommented, TicketCreated
-from helpdesk_common.errors import ApiError
-from helpdesk_common.outbox import outbox_row, wake_relays
+from helpdesk_common.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from helpdesk_common.outbox import wake_relays
 from tickets.masterdata.cache import MasterData
-from tickets.sla.schedule import next_check, plan
+from tickets.runtime import TicketsRuntime
+from tickets.shared import Loaded, actor_of, jsonable, snapshot
+from tickets.sla.schedule import SlaRatios, next_check, plan
+from tickets.tickets import lifecycle, store
 from tickets.tickets.changes import (
     Change,
+    Line,
+    Rules,
     apply_change,
-    emit,
+    authorise,
     mark_first_response,
-    record,
-    run_change,
 )
-from tickets.tickets.creation import insert_new_ticket
-from tickets.tickets.env import TicketsEnv
-from tickets.tickets.models import Comment, Ticket, make_ticket
-from tickets.tickets.present import Loaded, actor_of, jsonable, snapshot
-from tickets.tickets.queries import load_ticket
+from tickets.tickets.models import Comment, Ticket
+from tickets.tickets.queries import parse_ref
 from tickets.tickets.schemas import TicketCreate, TicketUpdate
+from tickets.tickets.store import Connection
 
-# -- create and edit --------------------------------------------------------------------
+# -- reading for a change ---------------------------------------------------------------
+
+
+async def read_for_change(
+    connection: Connection, *, principal: Principal, ref: str
+) -> tuple[Loaded, int]:
+    """The ticket and its row version, or 404 (also for one the caller may not see)."""
+    key = parse_ref(ref)
+    # Requesters see their own unit's tickets only (queries.visible_to).
+    scope = principal.unit_id if principal.role == "requester" else None
+    if principal.role == "requester" and scope is None:
+        raise NotFound("not_found", "Ticket not found")
+    found = await store.read_ticket(connection, key, unit_id=scope)
+    if found is None:
+        raise NotFound("not_found", "Ticket not found")
+    return found
+
+
+def rules_of(runtime: TicketsRuntime, master: MasterData) -> Rules:
+    return Rules(
+        policy=runtime.policy,
+        master=master,
+        ratios=runtime.ratios,
+        web_base_url=runtime.settings.web_base_url,
+    )
+
+
+# Attempts of a change whose row keeps being changed under it: a conflict that survives
+# this many fresh reads is reported (409) rather than retried forever.
+ATTEMPTS = 5
+
+
+async def _run(
+    connection: Connection,
+    runtime: TicketsRuntime,
+    *,
+    principal: Principal,
+    ref: str,
+    action: str,
+    expected_version: int | None,
+    now: datetime,
+    decide: Callable[[Change], None],
+    master: MasterData | None = None,
+) -> Change:
+    """Read, authorise, ``decide`` and save a change, again from a fresh read while the
+    ticket was changed in between. Nothing is saved when ``decide`` made no change."""
+    actor = actor_of(principal)
+    for _ in range(ATTEMPTS):
+        loaded, row_version = await read_for_change(connection, principal=principal, ref=ref)
+        change = authorise(
+            rules_of(runtime, master or await runtime.masterdata.get()),
+            loaded=loaded,
+            actor=actor,
+            action=action,
+            expected_version=expected_version,
+            now=now,
+        )
+        decide(change)
+        if not change.made:
+            return change
+        saved = await store.save_change(
+            connection,
+            change.ticket,
+            row_version=row_version,
+            lines=change.lines,
+            events=change.events,
+            producer=runtime.producer,
+        )
+        if saved:
+            if change.events:
+                wake_relays()  # committed by the statement itself
+            return change
+    raise Conflict("conflict", "The ticket kept changing while this request was handled; try again")
+
+
+# -- the lifecycle actions ----------------------------------------------------------------
+
+
+async def act(
+    connection: Connection,
+    runtime: TicketsRuntime,
+    *,
+    principal: Principal,
+    ref: str,
+    action: str,
+    expected_version: int | None,
+    now: datetime,
+    decide: Callable[[Change], None],
+) -> Loaded:
+    """Lifecycle ``action`` on the ticket ``ref``: ``decide`` is the action's function of
+    ``lifecycle`` with the request's arguments bound."""
+    change = await _run(
+        connection,
+        runtime,
+        principal=principal,
+        ref=ref,
+        action=action,
+        expected_version=expected_version,
+        now=now,
+        decide=decide,
+    )
+    return change.loaded
+
+
+async def assign(
+    connection: Connection,
+    runtime: TicketsRuntime,
+    *,
+    principal: Principal,
+    ref: str,
+    assignee_id: uuid.UUID,
+    expected_version: int | None,
+    now: datetime,
+) -> Loaded:
+    """``assign`` (or ``reassign``): the assignee is looked up once, before the ticket."""
+    agent_name = None
+    if not (assignee_id == principal.user_id and principal.role == "agent"):
+        agent_name = await store.active_agent_name(connection, assignee_id)
+    return await act(
+        connection,
+        runtime,
+        principal=principal,
+        ref=ref,
+        action="assign",
+        expected_version=expected_version,
+        now=now,
+        decide=lambda change: lifecycle.assign(
+            change, assignee_id=assignee_id, agent_name=agent_name
+        ),
+    )
+
+
+# -- create -----------------------------------------------------------------------------
 
 
 def _unit_for_create(principal: Principal, data: TicketCreate) -> uuid.UUID:
     if principal.role == "requester":
         if principal.unit_id is None:
-            raise ApiError(
-                422, "no_unit", "Your account belongs to no unit (SKPD)", field="unit_id"
-            )
+            raise InvalidInput("no_unit", "Your account belongs to no unit (SKPD)", field="unit_id")
         if data.unit_id is not None and data.unit_id != principal.unit_id:
-            raise ApiError(
-                422,
+            raise InvalidInput(
                 "invalid_unit",
                 "Requesters create tickets for their own unit only",
                 field="unit_id",
             )
         return principal.unit_id
     if data.unit_id is None:
-        raise ApiError(
-            422, "missing_unit", "Name the unit (SKPD) the ticket is for", field="unit_id"
+        raise InvalidInput(
+            "missing_unit", "Name the unit (SKPD) the ticket is for", field="unit_id"
         )
     return data.unit_id
 
@@ -61,14 +197,13 @@ def _unit_for_create(principal: Principal, data: TicketCreate) -> uuid.UUID:
 def _check_category(master: MasterData, category_id: uuid.UUID) -> None:
     category = master.categories.get(category_id)
     if category is None or not category.is_active:
-        raise ApiError(422, "unknown_category", "Unknown or inactive category", field="category_id")
+        raise InvalidInput("unknown_category", "Unknown or inactive category", field="category_id")
 
 
 def _check_priority(master: MasterData, code: str) -> None:
     info = master.priorities.get(code)
     if info is None or not info.is_active:
-        raise ApiError(
-            422,
+        raise InvalidInput(
             "unknown_priority",
             f"Unknown or inactive priority {code!r}; known: "
             + ", ".join(p.code for p in master.priorities.values() if p.is_active),
@@ -76,14 +211,15 @@ def _check_priority(master: MasterData, code: str) -> None:
         )
 
 
-def _plan_sla(ticket: Ticket, *, env: TicketsEnv, master: MasterData) -> None:
+def plan_sla(ticket: Ticket, *, master: MasterData, ratios: SlaRatios) -> None:
+    """The SLA targets of the ticket's priority (at creation, or when it changes)."""
     info = master.priorities.get(ticket.priority)
     plan(
         ticket,
         calendar=master.calendar,
         first_response_minutes=info.first_response_minutes if info else None,
         resolution_minutes=info.resolution_minutes if info else None,
-        ratios=env.ratios,
+        ratios=ratios,
     )
     ticket.sla_next_check_at = next_check(ticket)
 
@@ -92,15 +228,13 @@ def _check_requester_fields(principal: Principal, data: TicketCreate) -> None:
     if principal.role != "requester":
         return
     if data.priority is not None:
-        raise ApiError(
-            422,
+        raise InvalidInput(
             "priority_not_allowed",
             "The priority is set automatically or by the IT office",
             field="priority",
         )
     if data.requester_id not in (None, principal.user_id):
-        raise ApiError(
-            422,
+        raise InvalidInput(
             "invalid_requester",
             "Requesters create tickets in their own name",
             field="requester_id",
@@ -122,7 +256,7 @@ def _priority_for(master: MasterData, data: TicketCreate, unit_id: uuid.UUID) ->
 
 
 async def _requester_for(
-    connection: Any, *, principal: Principal, data: TicketCreate, unit_id: uuid.UUID
+    connection: Connection, *, principal: Principal, data: TicketCreate, unit_id: uuid.UUID
 ) -> tuple[uuid.UUID | None, str | None]:
     """(id, name) of the requesting user: the caller, or a user of the unit named by staff.
 
@@ -133,121 +267,133 @@ async def _requester_for(
         return principal.user_id, principal.name or None
     if data.requester_id is None:
         return None, None
-    user = await connection.fetchrow(
-        "SELECT full_name, unit_id FROM users WHERE id = $1 AND is_active", data.requester_id
-    )
-    if user is None or user["unit_id"] != unit_id:
-        raise ApiError(
-            422,
+    user = await store.active_user(connection, data.requester_id)
+    if user is None or user[1] != unit_id:
+        raise InvalidInput(
             "unknown_requester",
             "Unknown or inactive user, or not a member of the ticket's unit",
             field="requester_id",
         )
-    return data.requester_id, user["full_name"]
+    return data.requester_id, user[0]
 
 
 async def create_ticket(
-    connection: Any,
+    connection: Connection,
+    runtime: TicketsRuntime,
     *,
-    env: TicketsEnv,
     principal: Principal,
     data: TicketCreate,
     now: datetime,
 ) -> Loaded:
-    """Create a ticket: one statement on the asyncpg ``connection`` that commits by itself
-    (call it outside a transaction); wakes the relays for its event."""
-    env.policy.require_role(role=principal.role, action="create")
+    """Create a ticket: draw its number (with the unit's name), then insert it with its
+    first timeline line and ``ticket.created`` in one statement that commits by itself."""
+    runtime.policy.require_role(role=principal.role, action="create")
     unit_id = _unit_for_create(principal, data)
     _check_requester_fields(principal, data)
-    master = await env.masterdata.get_fresh_if_missing(
+    master = await runtime.masterdata.get_fresh_if_missing(
         category_id=data.category_id, priority=data.priority
     )
-    ticket = _new_ticket(
+    priority = _priority_for(master, data, unit_id)
+    requester = await _requester_for(connection, principal=principal, data=data, unit_id=unit_id)
+    numbers = runtime.numbers
+    year = numbers.year_of(now)
+    drawn = await store.draw_number(
+        connection, sequence=await numbers.sequence_for(year), unit_id=unit_id
+    )
+    if drawn is None:
+        raise InvalidInput("unknown_unit", "Unknown or inactive unit (SKPD)", field="unit_id")
+    value, unit_name = drawn
+    actor = actor_of(principal)
+    ticket = new_ticket(
         data,
-        principal=principal,
+        number=numbers.number(year, value),
+        actor=actor,
         unit_id=unit_id,
-        priority=_priority_for(master, data, unit_id),
-        requester=await _requester_for(connection, principal=principal, data=data, unit_id=unit_id),
+        priority=priority,
+        requester=requester,
         now=now,
     )
-    _plan_sla(ticket, env=env, master=master)
-    year = env.numbers.year_of(now)
-    inserted = await insert_new_ticket(
-        connection,
-        ticket=ticket,
-        line=_created_line(ticket, actor=actor_of(principal)),
-        event=_created_event(ticket, env=env, master=master, principal=principal),
-        sequence=await env.numbers.sequence_for(year),
-        number_prefix=env.numbers.prefix_for(year),
+    plan_sla(ticket, master=master, ratios=runtime.ratios)
+    loaded = Loaded(ticket=ticket, unit_name=unit_name)
+    event = TicketCreated(
+        ticket=snapshot(loaded, master=master, web_base_url=runtime.settings.web_base_url),
+        actor=actor,
     )
-    if inserted is None:
-        raise ApiError(422, "unknown_unit", "Unknown or inactive unit (SKPD)", field="unit_id")
+    await store.insert_ticket(
+        connection,
+        ticket,
+        lines=[created_line(ticket, actor=actor)],
+        events=[event],
+        producer=runtime.producer,
+    )
     wake_relays()
-    ticket.number, unit_name = inserted
-    return Loaded(ticket=ticket, unit_name=unit_name)
+    return loaded
 
 
-def _new_ticket(
+def new_ticket(
     data: TicketCreate,
     *,
-    principal: Principal,
+    number: str,
+    actor: Actor,
     unit_id: uuid.UUID,
     priority: tuple[str, str],
     requester: tuple[uuid.UUID | None, str | None],
     now: datetime,
 ) -> Ticket:
-    """The ticket as created (number and SLA targets still to fill in)."""
+    """The ticket as created (SLA targets still to plan)."""
+    assert actor.user_id is not None
     requester_id, requester_name = requester
-    return make_ticket(
-        {
-            "id": uuid.uuid4(),
-            "title": data.title,
-            "description": data.description,
-            "category_id": data.category_id,
-            "priority": priority[0],
-            "priority_source": priority[1],
-            "unit_id": unit_id,
-            "requester_id": requester_id,
-            "requester_name": requester_name,
-            "created_by_id": principal.user_id,
-            "created_by_name": principal.name or str(principal.user_id),
-            "created_by_role": principal.role,
-            "contact_name": data.contact_name or requester_name,
-            "contact_phone": data.contact_phone,
-            "contact_email": data.contact_email,
-            "channel": data.channel,
-            "status": "new",
-            "reopen_count": 0,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-            "escalation_level": 0,
-            "sla_paused_seconds": 0,
-        }
+    return Ticket(
+        id=uuid.uuid4(),
+        number=number,
+        title=data.title,
+        description=data.description,
+        category_id=data.category_id,
+        priority=priority[0],
+        priority_source=priority[1],
+        unit_id=unit_id,
+        requester_id=requester_id,
+        requester_name=requester_name,
+        created_by_id=actor.user_id,
+        created_by_name=actor.name,
+        created_by_role=actor.role,
+        contact_name=data.contact_name or requester_name,
+        contact_phone=data.contact_phone,
+        contact_email=data.contact_email,
+        channel=data.channel,
+        status="new",
+        status_reason=None,
+        assignee_id=None,
+        assignee_name=None,
+        result_summary=None,
+        reopen_count=0,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        first_response_at=None,
+        resolved_at=None,
+        closed_at=None,
+        first_response_seconds=None,
+        resolution_seconds=None,
+        first_response_warned_at=None,
+        first_response_breached_at=None,
+        first_response_escalated_at=None,
+        resolution_warned_at=None,
+        resolution_breached_at=None,
+        resolution_escalated_at=None,
+        escalation_level=0,
+        sla_paused_since=None,
+        sla_paused_seconds=0,
     )
 
 
-def _created_event(
-    ticket: Ticket, *, env: TicketsEnv, master: MasterData, principal: Principal
-) -> tuple[uuid.UUID, str, str]:
-    """The outbox row of ``ticket.created``; the statement fills in number and unit name."""
-    ticket.number = ""
-    event = TicketCreated(
-        ticket=snapshot(Loaded(ticket=ticket, unit_name=None), env=env, master=master),
-        actor=actor_of(principal),
-    )
-    return outbox_row(event, producer=env.producer)
-
-
-def _created_line(ticket: Ticket, *, actor: Actor) -> dict[str, Any]:
+def created_line(ticket: Ticket, *, actor: Actor) -> Line:
     """The first timeline line: what the ticket was created with."""
-    return {
-        "at": ticket.created_at,
-        "kind": "created",
-        "actor_id": actor.user_id,
-        "actor_name": actor.name,
-        "actor_role": actor.role,
-        "after": {
+    return Line(
+        at=ticket.created_at,
+        kind="created",
+        actor=actor,
+        after={
             "status": "new",
             "title": ticket.title,
             "category_id": jsonable(ticket.category_id),
@@ -255,9 +401,10 @@ def _created_line(ticket: Ticket, *, actor: Actor) -> dict[str, Any]:
             "priority_source": ticket.priority_source,
             "unit_id": jsonable(ticket.unit_id),
         },
-        "internal": False,
-    }
+    )
 
+
+# -- edit -------------------------------------------------------------------------------
 
 EDITABLE = (
     "title",
@@ -271,59 +418,48 @@ EDITABLE = (
 
 
 async def update_ticket(
-    connection: Any,
+    connection: Connection,
+    runtime: TicketsRuntime,
     *,
-    env: TicketsEnv,
     principal: Principal,
     ref: str,
     data: TicketUpdate,
-    expected_version: int | None,
+    expected_version: int,
     now: datetime,
 ) -> Loaded:
-    """Edit the fields staff may edit, on asyncpg ``connection`` (see changes.run_change)."""
-    if expected_version is None:
-        raise ApiError(
-            428,
-            "precondition_required",
-            "Send the version you edited (If-Match header with the ETag, or 'version')"
-            " so that no one else's change is overwritten",
-            field="version",
-        )
+    """Edit the fields staff may edit, on the version the editor saw."""
     given = data.model_dump(exclude_unset=True, include=set(EDITABLE))
-
-    async def edit(change: Change) -> None:
-        await _edit(change, given=given)
-
-    change = await run_change(
+    master = None
+    if "category_id" in given or "priority" in given:
+        master = await runtime.masterdata.get_fresh_if_missing(
+            category_id=given.get("category_id"), priority=given.get("priority")
+        )
+    change = await _run(
         connection,
-        env=env,
+        runtime,
         principal=principal,
         ref=ref,
         action="edit",
         expected_version=expected_version,
         now=now,
-        apply=edit,
+        decide=lambda change: edit(change, given=given),
+        master=master,
     )
     return change.loaded
 
 
-async def _edit(change: Change, *, given: dict[str, Any]) -> None:
+def edit(change: Change, *, given: dict[str, Any]) -> None:
     """Apply the given fields that differ; none: no change, nothing saved."""
-    ticket, env = change.ticket, change.env
+    ticket, master = change.ticket, change.master
     for required in ("title", "description", "category_id"):
         if required in given and given[required] is None:
-            raise ApiError(422, "required", f"{required} cannot be removed", field=required)
-    if "category_id" in given or "priority" in given:
-        change.master = await env.masterdata.get_fresh_if_missing(
-            category_id=given.get("category_id"), priority=given.get("priority")
-        )
-    master = change.master
+            raise InvalidInput("required", f"{required} cannot be removed", field=required)
     if given.get("category_id") not in (None, ticket.category_id):
         _check_category(master, given["category_id"])
     changes = {k: v for k, v in given.items() if getattr(ticket, k) != v}
     if "priority" in changes:
         if changes["priority"] is None:
-            raise ApiError(422, "required", "priority cannot be removed", field="priority")
+            raise InvalidInput("required", "priority cannot be removed", field="priority")
         _check_priority(master, changes["priority"])
         changes["priority_source"] = "manual"
     if not changes:
@@ -331,69 +467,104 @@ async def _edit(change: Change, *, given: dict[str, Any]) -> None:
     apply_change(change, kind="edit", changes=changes)
     if "priority" in changes:
         # New targets from the new priority's policy; thresholds that fired stay fired.
-        _plan_sla(ticket, env=env, master=master)
+        plan_sla(ticket, master=master, ratios=change.rules.ratios)
 
 
 # -- comments ---------------------------------------------------------------------------
 
 
 async def add_comment(
-    session: AsyncSession,
+    connection: Connection,
+    runtime: TicketsRuntime,
     *,
-    env: TicketsEnv,
     principal: Principal,
     ref: str,
     body: str,
     internal: bool,
     now: datetime,
-) -> tuple[Loaded, Comment]:
-    """A public comment or an internal note; neither changes the ticket's version."""
-    loaded = await load_ticket(session, principal=principal, ref=ref, lock=True)
-    ticket = loaded.ticket
+) -> Comment:
+    """A public comment or an internal note; neither changes the ticket's version.
+    Written like a change: only on the ticket as read, again from a fresh read if not."""
+    policy = runtime.policy
     action = "comment_internal" if internal else "comment"
-    if internal and not env.policy.may(principal.role, action):
-        raise ApiError(403, "forbidden", "Only IT staff may write internal notes", field="internal")
-    env.policy.check(
-        role=principal.role,
-        status=ticket.status,
-        action=action,
-        assigned=ticket.assignee_id is not None,
-    )
-    master = await env.masterdata.get()
     actor = actor_of(principal)
+    for _ in range(ATTEMPTS):
+        loaded, row_version = await read_for_change(connection, principal=principal, ref=ref)
+        ticket = loaded.ticket
+        if internal and not policy.may(principal.role, action):
+            raise PermissionDenied(
+                "forbidden", "Only IT staff may write internal notes", field="internal"
+            )
+        policy.check(
+            role=principal.role,
+            status=ticket.status,
+            action=action,
+            assigned=ticket.assignee_id is not None,
+        )
+        master = await runtime.masterdata.get()
+        comment, line, event = comment_on(
+            loaded,
+            actor=actor,
+            body=body,
+            internal=internal,
+            now=now,
+            master=master,
+            web_base_url=runtime.settings.web_base_url,
+        )
+        saved = await store.save_comment(
+            connection,
+            ticket,
+            comment,
+            row_version=row_version,
+            lines=[line],
+            events=[event],
+            producer=runtime.producer,
+        )
+        if saved:
+            wake_relays()
+            return comment
+    raise Conflict("conflict", "The ticket kept changing while this request was handled; try again")
+
+
+def comment_on(
+    loaded: Loaded,
+    *,
+    actor: Actor,
+    body: str,
+    internal: bool,
+    now: datetime,
+    master: MasterData,
+    web_base_url: str | None,
+) -> tuple[Comment, Line, TicketCommented]:
+    """The comment, its timeline line and its event; sets what it changes on the ticket
+    (a public comment by staff is a first response)."""
+    ticket = loaded.ticket
     comment = Comment(
         id=uuid.uuid4(),
         ticket_id=ticket.id,
-        author_id=principal.user_id,
+        author_id=actor.user_id,
         author_name=actor.name,
-        author_role=principal.role,
+        author_role=actor.role,
         body=body,
         internal=internal,
         created_at=now,
     )
-    session.add(comment)
     if not internal:
         mark_first_response(ticket, actor=actor, now=now, master=master)
         ticket.sla_next_check_at = next_check(ticket)
     ticket.updated_at = now
-    record(
-        session,
-        ticket=ticket,
-        actor=actor,
+    line = Line(
+        at=now,
         kind="comment",
-        now=now,
+        actor=actor,
         after={"comment_id": str(comment.id), "body": body, "internal": internal},
         internal=internal,
     )
-    await emit(
-        session,
-        env=env,
-        payload=TicketCommented(
-            ticket=snapshot(loaded, env=env, master=master),
-            actor=actor,
-            comment_id=comment.id,
-            body=body,
-            internal=internal,
-        ),
+    event = TicketCommented(
+        ticket=snapshot(loaded, master=master, web_base_url=web_base_url),
+        actor=actor,
+        comment_id=comment.id,
+        body=body,
+        internal=internal,
     )
-    return loaded, comment
+    return comment, line, event

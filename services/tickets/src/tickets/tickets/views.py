@@ -1,10 +1,17 @@
-"""Ticket endpoints. Each route owns its unit of work: one transaction per request."""
+"""Ticket endpoints: create, read, search, edit, the ten lifecycle actions, comments and
+the timeline.
+
+The writes (create, edit, actions, comments) take a plain asyncpg connection from the driver
+pool and call ``service``, whose single statements commit by themselves; the reads use a
+SQLAlchemy session. Domain errors raised below become HTTP errors in the common error
+handler; this module raises ``ApiError`` only for what is HTTP's own (query parameters,
+the If-Match precondition).
+"""
 
 from __future__ import annotations
 
-import inspect
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
@@ -18,10 +25,12 @@ from helpdesk_common.db import DriverPool, SessionDep
 from helpdesk_common.errors import ApiError
 from tickets.http import etag, expected_version
 from tickets.metrics import TICKET_ACTIONS
+from tickets.runtime import RuntimeDep, TicketsRuntime
+from tickets.shared import Loaded
 from tickets.tickets import lifecycle, queries, service
-from tickets.tickets.env import TicketsEnv, get_env
+from tickets.tickets.changes import Change
 from tickets.tickets.policy import STATUS_LABELS, STATUSES
-from tickets.tickets.present import Loaded, comment_out, ticket_out, timeline_out
+from tickets.tickets.present import comment_out, ticket_out, timeline_out
 from tickets.tickets.schemas import (
     AssignBody,
     CommentCreate,
@@ -37,9 +46,7 @@ from tickets.tickets.schemas import (
     VersionedBody,
 )
 
-KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
 router = APIRouter(tags=["tickets"])
-Env = Annotated[TicketsEnv, Depends(get_env)]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 TicketRef = Annotated[
     str, Path(description="a ticket's id (UUID) or number (TKT-2026-000123)", max_length=64)
@@ -53,7 +60,7 @@ def utcnow() -> datetime:
 async def present(
     loaded: Loaded,
     *,
-    env: TicketsEnv,
+    runtime: TicketsRuntime,
     principal: Principal,
     response: Response,
     action: str | None = None,
@@ -62,39 +69,46 @@ async def present(
     if action is not None:
         TICKET_ACTIONS.labels(action).inc()
     response.headers["ETag"] = etag(loaded.ticket.version)
-    master = await env.masterdata.get()
-    return ticket_out(loaded, env=env, master=master, principal=principal, now=utcnow())
+    master = await runtime.masterdata.get()
+    return ticket_out(loaded, runtime=runtime, master=master, principal=principal, now=utcnow())
 
 
 @router.get("/policy", tags=["policy"])
-async def get_policy(_: CurrentUser, env: Env) -> dict[str, Any]:
+async def get_policy(_: CurrentUser, runtime: RuntimeDep) -> dict[str, Any]:
     """The transition table and the roles per action, as this deployment enforces them."""
+    policy = runtime.policy
     return {
         "statuses": [{"status": s, "label": STATUS_LABELS[s]} for s in STATUSES],
-        "actions": {action: sorted(roles) for action, roles in env.policy.roles.items()},
-        "transitions": env.policy.matrix(),
+        "actions": {action: sorted(roles) for action, roles in policy.roles.items()},
+        "transitions": policy.matrix(),
     }
 
 
 @router.post("/tickets", status_code=201)
 async def create_ticket(
-    body: TicketCreate, principal: CurrentUser, pool: DriverPool, env: Env, response: Response
+    body: TicketCreate,
+    principal: CurrentUser,
+    pool: DriverPool,
+    runtime: RuntimeDep,
+    response: Response,
 ) -> TicketOut:
-    # The hot path: plain SQL on the driver pool; one statement that commits by itself
-    # (see creation.py), so no transaction to open here.
     async with pool.acquire() as connection:
         loaded = await service.create_ticket(
-            connection, env=env, principal=principal, data=body, now=utcnow()
+            connection, runtime, principal=principal, data=body, now=utcnow()
         )
     response.headers["Location"] = f"/tickets/{loaded.ticket.id}"
-    return await present(loaded, env=env, principal=principal, response=response, action="create")
+    return await present(
+        loaded, runtime=runtime, principal=principal, response=response, action="create"
+    )
 
 
-def _as_instant(value: datetime | date | None, env: TicketsEnv, *, end: bool) -> datetime | None:
+def _as_instant(
+    value: datetime | date | None, runtime: TicketsRuntime, *, end: bool
+) -> datetime | None:
     """Dates and naive times are office-local; a date as the upper bound includes the day."""
     if value is None:
         return None
-    zone = ZoneInfo(env.settings.timezone)
+    zone = ZoneInfo(runtime.settings.timezone)
     if not isinstance(value, datetime):
         day = value.toordinal() + (1 if end else 0)
         return datetime.combine(date.fromordinal(day), time(0), zone)
@@ -118,7 +132,7 @@ def _statuses(values: list[str] | None) -> list[str]:
 async def list_tickets(
     principal: CurrentUser,
     session: SessionDep,
-    env: Env,
+    runtime: RuntimeDep,
     status: Annotated[list[str] | None, Query(description="repeat or comma-separate")] = None,
     unit_id: uuid.UUID | None = None,
     category_id: uuid.UUID | None = None,
@@ -148,7 +162,7 @@ async def list_tickets(
             raise ApiError(
                 422, "invalid_assignee", "Use an agent's id, 'me' or 'none'", field="assignee"
             ) from None
-    settings = env.settings
+    settings = runtime.settings
     page_size = min(limit or settings.page_size_default, settings.page_size_max)
     filters = queries.TicketFilters(
         statuses=_statuses(status),
@@ -158,8 +172,8 @@ async def list_tickets(
         assignee_id=assignee_id,
         unassigned=unassigned,
         requester_id=requester_id,
-        created_from=_as_instant(created_from, env, end=False),
-        created_to=_as_instant(created_to, env, end=True),
+        created_from=_as_instant(created_from, runtime, end=False),
+        created_to=_as_instant(created_to, runtime, end=True),
         overdue=overdue,
         q=q or None,
     )
@@ -173,10 +187,11 @@ async def list_tickets(
         limit=page_size,
         now=now,
     )
-    master = await env.masterdata.get()
+    master = await runtime.masterdata.get()
     return TicketPage(
         items=[
-            ticket_out(item, env=env, master=master, principal=principal, now=now) for item in items
+            ticket_out(item, runtime=runtime, master=master, principal=principal, now=now)
+            for item in items
         ],
         next_cursor=next_cursor,
     )
@@ -184,10 +199,14 @@ async def list_tickets(
 
 @router.get("/tickets/{ticket_id}")
 async def get_ticket(
-    ticket_id: TicketRef, principal: CurrentUser, session: SessionDep, env: Env, response: Response
+    ticket_id: TicketRef,
+    principal: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    response: Response,
 ) -> TicketOut:
     loaded = await queries.load_ticket(session, principal=principal, ref=ticket_id)
-    return await present(loaded, env=env, principal=principal, response=response)
+    return await present(loaded, runtime=runtime, principal=principal, response=response)
 
 
 @router.patch("/tickets/{ticket_id}")
@@ -196,131 +215,181 @@ async def update_ticket(
     body: TicketUpdate,
     principal: CurrentUser,
     pool: DriverPool,
-    env: Env,
+    runtime: RuntimeDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> TicketOut:
-    # Read, then one conditional write that commits by itself (see changes.py).
+    version = expected_version(if_match, body.version)
+    if version is None:
+        raise ApiError(
+            428,
+            "precondition_required",
+            "Send the version you edited (If-Match header with the ETag, or 'version')"
+            " so that no one else's change is overwritten",
+            field="version",
+        )
     async with pool.acquire() as connection:
         loaded = await service.update_ticket(
             connection,
-            env=env,
+            runtime,
             principal=principal,
             ref=ticket_id,
             data=body,
-            expected_version=expected_version(if_match, body.version),
+            expected_version=version,
             now=utcnow(),
         )
-    return await present(loaded, env=env, principal=principal, response=response, action="edit")
+    return await present(
+        loaded, runtime=runtime, principal=principal, response=response, action="edit"
+    )
 
 
-@dataclass(frozen=True)
-class ActionRoute:
-    """``POST /tickets/{ticket_id}/<action>``: one lifecycle action (see lifecycle.py)."""
-
-    action: str
-    # The endpoint function's name: FastAPI makes the OpenAPI operation id and summary of it.
-    name: str
-    # Its fields but ``version`` are the action's arguments; an optional body may be omitted
-    # (its fields are then None).
-    body: type[VersionedBody]
-    body_required: bool = False
-    doc: str | None = None
+# -- the lifecycle actions: POST /tickets/{ticket_id}/<action> ------------------------------
+#
+# Each takes the version the client saw as If-Match or "version" in the body (optional;
+# stale: 412); bodies with a default of None may be omitted. What differs between them is
+# the action's function in lifecycle.py and its arguments; the rest is ActionRequest.run.
 
 
-ACTION_ROUTES = (
-    ActionRoute(
-        "claim",
-        "claim",
-        VersionedBody,
-        doc="Take an unassigned ticket (a new one is accepted at the same time).",
-    ),
-    ActionRoute("assign", "assign", AssignBody, body_required=True),
-    ActionRoute(
-        "accept",
-        "accept",
-        VersionedBody,
-        doc="Verification passed: in progress (and held by the caller if nobody holds it).",
-    ),
-    ActionRoute("reject", "reject", ReasonBody, body_required=True),
-    ActionRoute(
-        "pending",
-        "hold",
-        ReasonBody,
-        body_required=True,
-        doc="Waiting for the requester: the SLA clock stops until resume.",
-    ),
-    ActionRoute("resume", "resume", OptionalReasonBody),
-    ActionRoute("resolve", "resolve", ResolveBody, body_required=True),
-    ActionRoute(
-        "confirm", "confirm", VersionedBody, doc="The requester accepts the result: closed."
-    ),
-    ActionRoute("reopen", "reopen", ReasonBody, body_required=True),
-    ActionRoute("close", "close", OptionalReasonBody),
-)
+@dataclass
+class ActionRequest:
+    """What every lifecycle action's request carries besides its body."""
 
+    ticket_id: str
+    principal: Principal
+    pool: asyncpg.Pool
+    runtime: TicketsRuntime
+    response: Response
+    if_match: str | None
 
-_ACTION_PARAMETERS = (
-    ("ticket_id", TicketRef),
-    ("principal", CurrentUser),
-    ("pool", DriverPool),
-    ("env", Env),
-    ("response", Response),
-)
-
-
-def _action_endpoint(route: ActionRoute) -> Callable[..., Awaitable[TicketOut]]:
-    fields = [name for name in route.body.model_fields if name != "version"]
-
-    async def endpoint(
-        *,
-        ticket_id: str,
-        principal: Principal,
-        pool: asyncpg.Pool,
-        env: TicketsEnv,
-        response: Response,
-        body: VersionedBody | None = None,
-        if_match: str | None = None,
+    async def run(
+        self, action: str, body: VersionedBody | None, decide: Callable[[Change], None]
     ) -> TicketOut:
-        # Read, then one conditional write that commits by itself (see changes.py).
-        async with pool.acquire() as connection:
-            loaded = await lifecycle.act(
+        """Run ``decide`` (the action) on the ticket as ``action`` and answer with it."""
+        async with self.pool.acquire() as connection:
+            loaded = await service.act(
                 connection,
-                env=env,
-                principal=principal,
-                ref=ticket_id,
-                action=route.action,
-                expected_version=expected_version(if_match, body.version if body else None),
+                self.runtime,
+                principal=self.principal,
+                ref=self.ticket_id,
+                action=action,
+                expected_version=self.version(body),
                 now=utcnow(),
-                **{name: getattr(body, name) for name in fields if body is not None},
+                decide=decide,
             )
+        return await self.answer(loaded, action)
+
+    def version(self, body: VersionedBody | None) -> int | None:
+        return expected_version(self.if_match, body.version if body else None)
+
+    async def answer(self, loaded: Loaded, action: str) -> TicketOut:
         return await present(
-            loaded, env=env, principal=principal, response=response, action=route.action
+            loaded,
+            runtime=self.runtime,
+            principal=self.principal,
+            response=self.response,
+            action=action,
         )
 
-    # FastAPI reads the parameters, and so the body's schema, from the signature.
-    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            *(
-                inspect.Parameter(name, KEYWORD_ONLY, annotation=annotation)
-                for name, annotation in _ACTION_PARAMETERS
-            ),
-            inspect.Parameter("body", KEYWORD_ONLY, annotation=route.body)
-            if route.body_required
-            else inspect.Parameter(
-                "body", KEYWORD_ONLY, annotation=Annotated[route.body | None, Body()], default=None
-            ),
-            inspect.Parameter("if_match", KEYWORD_ONLY, annotation=IfMatch, default=None),
-        ],
-        return_annotation=TicketOut,
+
+async def action_request(
+    ticket_id: TicketRef,
+    principal: CurrentUser,
+    pool: DriverPool,
+    runtime: RuntimeDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ActionRequest:
+    return ActionRequest(ticket_id, principal, pool, runtime, response, if_match)
+
+
+Action = Annotated[ActionRequest, Depends(action_request)]
+
+
+@router.post("/tickets/{ticket_id}/claim")
+async def claim(request: Action, body: Annotated[VersionedBody | None, Body()] = None) -> TicketOut:
+    """Take an unassigned ticket (a new one is accepted at the same time)."""
+    return await request.run("claim", body, lifecycle.claim)
+
+
+@router.post("/tickets/{ticket_id}/assign")
+async def assign(request: Action, body: AssignBody) -> TicketOut:
+    # The assignee's name is looked up before the ticket is read (service.assign).
+    async with request.pool.acquire() as connection:
+        loaded = await service.assign(
+            connection,
+            request.runtime,
+            principal=request.principal,
+            ref=request.ticket_id,
+            assignee_id=body.assignee_id,
+            expected_version=request.version(body),
+            now=utcnow(),
+        )
+    return await request.answer(loaded, "assign")
+
+
+@router.post("/tickets/{ticket_id}/accept")
+async def accept(
+    request: Action, body: Annotated[VersionedBody | None, Body()] = None
+) -> TicketOut:
+    """Verification passed: in progress (and held by the caller if nobody holds it)."""
+    return await request.run("accept", body, lifecycle.accept)
+
+
+@router.post("/tickets/{ticket_id}/reject")
+async def reject(request: Action, body: ReasonBody) -> TicketOut:
+    return await request.run(
+        "reject", body, lambda change: lifecycle.reject(change, reason=body.reason)
     )
-    endpoint.__name__ = endpoint.__qualname__ = route.name
-    endpoint.__doc__ = route.doc
-    return endpoint
 
 
-for _route in ACTION_ROUTES:
-    router.post(f"/tickets/{{ticket_id}}/{_route.action}")(_action_endpoint(_route))
+@router.post("/tickets/{ticket_id}/pending")
+async def hold(request: Action, body: ReasonBody) -> TicketOut:
+    """Waiting for the requester: the SLA clock stops until resume."""
+    return await request.run(
+        "pending", body, lambda change: lifecycle.hold(change, reason=body.reason)
+    )
+
+
+@router.post("/tickets/{ticket_id}/resume")
+async def resume(
+    request: Action, body: Annotated[OptionalReasonBody | None, Body()] = None
+) -> TicketOut:
+    reason = body.reason if body else None
+    return await request.run("resume", body, lambda change: lifecycle.resume(change, reason=reason))
+
+
+@router.post("/tickets/{ticket_id}/resolve")
+async def resolve(request: Action, body: ResolveBody) -> TicketOut:
+    summary = body.result_summary
+    return await request.run(
+        "resolve", body, lambda change: lifecycle.resolve(change, result_summary=summary)
+    )
+
+
+@router.post("/tickets/{ticket_id}/confirm")
+async def confirm(
+    request: Action, body: Annotated[VersionedBody | None, Body()] = None
+) -> TicketOut:
+    """The requester accepts the result: closed."""
+    return await request.run("confirm", body, lifecycle.confirm)
+
+
+@router.post("/tickets/{ticket_id}/reopen")
+async def reopen(request: Action, body: ReasonBody) -> TicketOut:
+    return await request.run(
+        "reopen", body, lambda change: lifecycle.reopen(change, reason=body.reason)
+    )
+
+
+@router.post("/tickets/{ticket_id}/close")
+async def close(
+    request: Action, body: Annotated[OptionalReasonBody | None, Body()] = None
+) -> TicketOut:
+    reason = body.reason if body else None
+    return await request.run("close", body, lambda change: lifecycle.close(change, reason=reason))
+
+
+# -- comments and the timeline -------------------------------------------------------------
 
 
 @router.get("/tickets/{ticket_id}/comments")
@@ -337,13 +406,13 @@ async def add_comment(
     ticket_id: TicketRef,
     body: CommentCreate,
     principal: CurrentUser,
-    session: SessionDep,
-    env: Env,
+    pool: DriverPool,
+    runtime: RuntimeDep,
 ) -> CommentOut:
-    async with session.begin():
-        _, comment = await service.add_comment(
-            session,
-            env=env,
+    async with pool.acquire() as connection:
+        comment = await service.add_comment(
+            connection,
+            runtime,
             principal=principal,
             ref=ticket_id,
             body=body.body,
