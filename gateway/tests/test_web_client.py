@@ -99,3 +99,12 @@ def test_client_follows_the_content_security_policy():
         text = (WEB_DIR / path.lstrip("/")).read_text(encoding="utf-8")
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
             assert sink not in text, f"{path} uses {sink}"
+
+
+def test_client_pages_lists_with_cursors_only():
+    # Every service's lists page with keyset cursors ({items, next_cursor}, ?cursor=&limit=):
+    # a client sending ?offset= or reading a total would silently see only the first page.
+    for path in web_files(".js"):
+        text = (WEB_DIR / path.lstrip("/")).read_text(encoding="utf-8")
+        assert not re.search(r"\boffset\b", text), f"{path} pages with offsets"
+        assert not re.search(r"\bpage\.total\b", text), f"{path} reads a page total"

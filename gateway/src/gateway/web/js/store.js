@@ -1,6 +1,6 @@
 // The signed-in user and master data the screens share, loaded once and cached per page load.
 
-import { api } from "./api.js";
+import { api, fetchAll } from "./api.js";
 
 export const state = { me: null };
 
@@ -31,21 +31,21 @@ export const categories = ({ all = false } = {}) =>
 
 export const priorities = () => cached("priorities", () => api("/api/tickets/priorities"));
 
+/** Every page of one of identity's lists (cursor pages of at most 200). */
+async function everything(path, query = {}) {
+  const { items } = await fetchAll(path, query, { max: Infinity, pageSize: 200 });
+  return items;
+}
+
 /** Units (SKPD) from identity; every signed-in user may list them. */
 export const units = () =>
-  cached("units", async () => {
-    const items = [];
-    for (let offset = 0; ; offset += 200) {
-      const page = await api("/api/identity/units", { query: { limit: 200, offset } });
-      items.push(...page.items);
-      if (items.length >= page.total || !page.items.length) break;
-    }
-    return items.sort((a, b) => a.name.localeCompare(b.name));
-  });
+  cached("units", async () => (await everything("/api/identity/units")).sort((a, b) => a.name.localeCompare(b.name)));
 
 /** Active agents (Petugas) for assignment and filters. */
 export const agents = () =>
-  cached("agents", async () => {
-    const page = await api("/api/identity/users", { query: { role: "agent", is_active: true, limit: 200 } });
-    return page.items.sort((a, b) => a.full_name.localeCompare(b.full_name));
-  });
+  cached("agents", async () =>
+    (await everything("/api/identity/users", { role: "agent", is_active: true })).sort((a, b) => a.full_name.localeCompare(b.full_name)),
+  );
+
+/** Active requesters of a unit (an agent files a ticket for one of them). */
+export const requestersOf = (unitId) => everything("/api/identity/users", { unit_id: unitId, role: "requester", is_active: true });

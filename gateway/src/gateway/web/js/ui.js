@@ -346,16 +346,40 @@ export function table({ caption, columns, rows, empty, className }) {
   );
 }
 
-/** Offset pagination for identity's lists ({items, total, limit, offset}). */
-export function offsetPager(page, go) {
-  if (!page || page.total <= page.limit) return null;
-  const from = page.total ? page.offset + 1 : 0;
-  const to = Math.min(page.offset + page.items.length, page.total);
-  return h(
-    "nav",
-    { class: "pager", "aria-label": "pagination" },
-    h("button", { type: "button", class: "btn", disabled: page.offset === 0, onclick: () => go(Math.max(0, page.offset - page.limit)) }, t("common.previous")),
-    h("span", t("common.page_info", { from, to, total: page.total })),
-    h("button", { type: "button", class: "btn", disabled: to >= page.total, onclick: () => go(page.offset + page.limit) }, t("common.next")),
-  );
+/**
+ * A list paged with keyset cursors ({items, next_cursor}): the first page, then a "load
+ * more" button while next_cursor is set. `fetchPage(cursor)` gets one page (cursor null for
+ * the first); `render(items)` draws everything loaded so far. `reload()` starts over.
+ */
+export function cursorList({ fetchPage, render, isCurrent = () => true }) {
+  const body = h("div", loading());
+  const more = h("button", { type: "button", class: "btn", hidden: true }, t("common.load_more"));
+  let cursor = null;
+  let items = [];
+  let generation = 0;
+  async function load(fresh) {
+    if (fresh) {
+      generation += 1;
+      cursor = null;
+      items = [];
+    }
+    const mine = generation;
+    more.disabled = true;
+    more.textContent = t("common.loading_more");
+    try {
+      const page = await fetchPage(cursor);
+      if (!isCurrent() || mine !== generation) return;
+      items = items.concat(page.items);
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      replace(body, render(items));
+    } catch (err) {
+      replace(body, errorBox(err));
+    } finally {
+      more.disabled = false;
+      more.textContent = t("common.load_more");
+    }
+  }
+  more.addEventListener("click", () => load(false));
+  return { el: h("div", body, h("div", { class: "load-more" }, more)), load: () => load(true), reload: () => load(true) };
 }

@@ -41,13 +41,13 @@ export async function render({ el, isCurrent }) {
   async function loadRequesters(unitId) {
     replace(requesterSlot);
     if (!unitId) return;
-    const page = await api("/api/identity/users", { query: { unit_id: unitId, role: "requester", is_active: true, limit: 200 } }).catch(() => ({ items: [] }));
+    const requesters = await store.requestersOf(unitId).catch(() => []);
     replace(
       requesterSlot,
       field({
         name: "requester_id",
         label: `${t("new.requester")} ${t("common.optional")}`,
-        options: [{ value: "", label: t("new.requester_none") }, ...page.items.map((u) => ({ value: u.id, label: `${u.full_name} (${u.username})` }))],
+        options: [{ value: "", label: t("new.requester_none") }, ...requesters.map((u) => ({ value: u.id, label: `${u.full_name} (${u.username})` }))],
       }),
     );
   }

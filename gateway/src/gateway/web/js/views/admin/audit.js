@@ -1,11 +1,11 @@
-// Audit logs: identity (users, units; offset pages) and the tickets service's master data
+// Audit logs: identity (users, units; cursor pages) and the tickets service's master data
 // (categories, priorities, SLA, calendar, rules; pages by id).
 
 import { api } from "../../api.js";
 import { h, replace } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { navigate } from "../../nav.js";
-import { errorBox, field, fmtDateTime, loading, offsetPager, table } from "../../ui.js";
+import { cursorList, errorBox, field, fmtDateTime, loading, table } from "../../ui.js";
 
 const SKIP = new Set(["revision", "updated_at", "created_at", "user_id", "id"]);
 const PAGE = 50;
@@ -72,26 +72,18 @@ async function audit({ el, query, isCurrent }) {
       navigate("/admin/audit", next);
     });
     body.before(filters);
-    try {
-      const offset = Number(query.get("offset") || 0);
-      const page = await api("/api/identity/audit-log", { query: { entity_type: query.get("entity_type"), limit: PAGE, offset } });
-      if (!isCurrent()) return;
-      replace(
-        body,
+    const list = cursorList({
+      isCurrent,
+      fetchPage: (cursor) => api("/api/identity/audit-log", { query: { entity_type: query.get("entity_type"), limit: PAGE, cursor } }),
+      render: (items) =>
         table({
           caption: t("audit.identity"),
           columns,
-          rows: page.items.map((e) => [fmtDateTime(e.occurred_at), e.actor_name, h("code", e.action), [e.entity_type, " ", h("small", { class: "muted" }, e.entity_id)], changeList(e.before, e.after)]),
+          rows: items.map((e) => [fmtDateTime(e.occurred_at), e.actor_name, h("code", e.action), [e.entity_type, " ", h("small", { class: "muted" }, e.entity_id)], changeList(e.before, e.after)]),
         }),
-        offsetPager(page, (o) => {
-          const next = Object.fromEntries(query.entries());
-          next.offset = String(o);
-          navigate("/admin/audit", next);
-        }),
-      );
-    } catch (err) {
-      replace(body, errorBox(err));
-    }
+    });
+    replace(body, list.el);
+    await list.load();
     return;
   }
 

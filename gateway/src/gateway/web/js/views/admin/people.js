@@ -1,19 +1,17 @@
 // Users and units (SKPD), from the identity service.
 
 import { api } from "../../api.js";
-import { h, icon, replace } from "../../dom.js";
+import { h, icon } from "../../dom.js";
 import { roleLabel, t } from "../../i18n.js";
 import { navigate } from "../../nav.js";
 import * as store from "../../store.js";
 import {
   activeBadge,
-  errorBox,
+  cursorList,
   errorText,
   field,
   formDialog,
   infoDialog,
-  loading,
-  offsetPager,
   table,
   toast,
 } from "../../ui.js";
@@ -42,13 +40,6 @@ function filterForm(path, fields, query) {
   });
   for (const el of form.elements) if (el.name && query.get(el.name)) el.value = query.get(el.name);
   return form;
-}
-
-function withOffset(path, query, offset) {
-  const next = Object.fromEntries(query.entries());
-  if (offset) next.offset = String(offset);
-  else delete next.offset;
-  navigate(path, next);
 }
 
 const activeOptions = () => [
@@ -98,8 +89,35 @@ async function users({ el, query, isCurrent }) {
       query,
     ),
   );
-  const list = h("div", loading());
-  el.append(list);
+  const list = cursorList({
+    isCurrent,
+    fetchPage: (cursor) =>
+      api("/api/identity/users", {
+        query: { q: query.get("q"), role: query.get("role"), unit_id: query.get("unit_id"), is_active: query.get("is_active"), limit: PAGE, cursor },
+      }),
+    render: (items) =>
+      table({
+        caption: t("admin.users"),
+        columns: [t("users.full_name"), t("users.username"), t("users.role"), t("users.unit"), t("common.email"), t("common.status"), t("common.actions")],
+        rows: items.map((u) => [
+          h("strong", u.full_name),
+          h("code", u.username),
+          roleLabel(u.role),
+          u.unit_id ? unitName(u.unit_id) : t("common.none"),
+          u.email || t("common.none"),
+          activeBadge(u.is_active),
+          h(
+            "div",
+            { class: "row-actions" },
+            h("button", { type: "button", class: "btn btn-small", onclick: () => edit(u) }, t("common.edit")),
+            h("button", { type: "button", class: ["btn btn-small", u.is_active && "btn-danger-outline"], onclick: () => toggle(u) }, u.is_active ? t("users.disable") : t("users.enable")),
+            h("button", { type: "button", class: "btn btn-small", onclick: () => reset(u) }, t("users.reset_short")),
+          ),
+        ]),
+      }),
+  });
+  el.append(list.el);
+  const load = list.reload;
 
   const userFields = (u = {}) => [
     field({ name: "full_name", label: t("users.full_name"), value: u.full_name, required: true, attrs: { maxlength: 200 } }),
@@ -187,40 +205,6 @@ async function users({ el, query, isCurrent }) {
     if (r) showTemporaryPassword(u, r.temporary_password);
   }
 
-  async function load() {
-    try {
-      const offset = Number(query.get("offset") || 0);
-      const page = await api("/api/identity/users", {
-        query: { q: query.get("q"), role: query.get("role"), unit_id: query.get("unit_id"), is_active: query.get("is_active"), limit: PAGE, offset },
-      });
-      if (!isCurrent()) return;
-      replace(
-        list,
-        table({
-          caption: t("admin.users"),
-          columns: [t("users.full_name"), t("users.username"), t("users.role"), t("users.unit"), t("common.email"), t("common.status"), t("common.actions")],
-          rows: page.items.map((u) => [
-            h("strong", u.full_name),
-            h("code", u.username),
-            roleLabel(u.role),
-            u.unit_id ? unitName(u.unit_id) : t("common.none"),
-            u.email || t("common.none"),
-            activeBadge(u.is_active),
-            h(
-              "div",
-              { class: "row-actions" },
-              h("button", { type: "button", class: "btn btn-small", onclick: () => edit(u) }, t("common.edit")),
-              h("button", { type: "button", class: ["btn btn-small", u.is_active && "btn-danger-outline"], onclick: () => toggle(u) }, u.is_active ? t("users.disable") : t("users.enable")),
-              h("button", { type: "button", class: "btn btn-small", onclick: () => reset(u) }, t("users.reset_short")),
-            ),
-          ]),
-        }),
-        offsetPager(page, (o) => withOffset(path, query, o)),
-      );
-    } catch (err) {
-      replace(list, errorBox(err));
-    }
-  }
   await load();
 }
 
@@ -237,8 +221,30 @@ async function units({ el, query, isCurrent }) {
       query,
     ),
   );
-  const list = h("div", loading());
-  el.append(list);
+  const list = cursorList({
+    isCurrent,
+    fetchPage: (cursor) => api("/api/identity/units", { query: { q: query.get("q"), is_active: query.get("is_active"), limit: PAGE, cursor } }),
+    render: (items) =>
+      table({
+        caption: t("admin.units"),
+        columns: [t("common.code"), t("common.name"), t("units.contact_name"), t("units.contact_email"), t("common.status"), t("common.actions")],
+        rows: items.map((u) => [
+          h("code", u.code),
+          h("strong", u.name),
+          u.contact_name || t("common.none"),
+          u.contact_email || t("common.none"),
+          activeBadge(u.is_active),
+          h(
+            "div",
+            { class: "row-actions" },
+            h("button", { type: "button", class: "btn btn-small", onclick: () => edit(u) }, t("common.edit")),
+            h("button", { type: "button", class: ["btn btn-small", u.is_active && "btn-danger-outline"], onclick: () => toggle(u) }, u.is_active ? t("units.deactivate") : t("units.activate")),
+          ),
+        ]),
+      }),
+  });
+  el.append(list.el);
+  const load = list.reload;
 
   const unitFields = (u = {}) => [
     h(
@@ -297,36 +303,6 @@ async function units({ el, query, isCurrent }) {
     }
   }
 
-  async function load() {
-    try {
-      const offset = Number(query.get("offset") || 0);
-      const page = await api("/api/identity/units", { query: { q: query.get("q"), is_active: query.get("is_active"), limit: PAGE, offset } });
-      if (!isCurrent()) return;
-      replace(
-        list,
-        table({
-          caption: t("admin.units"),
-          columns: [t("common.code"), t("common.name"), t("units.contact_name"), t("units.contact_email"), t("common.status"), t("common.actions")],
-          rows: page.items.map((u) => [
-            h("code", u.code),
-            h("strong", u.name),
-            u.contact_name || t("common.none"),
-            u.contact_email || t("common.none"),
-            activeBadge(u.is_active),
-            h(
-              "div",
-              { class: "row-actions" },
-              h("button", { type: "button", class: "btn btn-small", onclick: () => edit(u) }, t("common.edit")),
-              h("button", { type: "button", class: ["btn btn-small", u.is_active && "btn-danger-outline"], onclick: () => toggle(u) }, u.is_active ? t("units.deactivate") : t("units.activate")),
-            ),
-          ]),
-        }),
-        offsetPager(page, (o) => withOffset(path, query, o)),
-      );
-    } catch (err) {
-      replace(list, errorBox(err));
-    }
-  }
   await load();
 }
 
