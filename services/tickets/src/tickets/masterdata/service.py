@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import Principal
 from helpdesk_common.directory import DirectoryUnit
-from helpdesk_common.errors import ApiError
+from helpdesk_common.errors import Conflict, InvalidInput, NotFound
 from tickets.masterdata.models import (
     AuditEntry,
     Category,
@@ -65,8 +65,8 @@ def audit(
     )
 
 
-def _not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} not found")
+def _not_found(what: str) -> NotFound:
+    return NotFound("not_found", f"{what} not found")
 
 
 def _apply(entity: object, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -84,7 +84,7 @@ def _requested(data: BaseModel, *, required: tuple[str, ...]) -> dict[str, Any]:
     changes = data.model_dump(exclude_unset=True)
     for field in required:
         if field in changes and changes[field] is None:
-            raise ApiError(422, "required", f"{field} cannot be removed", field=field)
+            raise InvalidInput("required", f"{field} cannot be removed", field=field)
     return changes
 
 
@@ -159,8 +159,8 @@ def _priority_out(priority: Priority, policy: SlaPolicy | None) -> PriorityOut:
 async def _require_priority(session: AsyncSession, code: str, *, field: str) -> Priority:
     priority = await session.get(Priority, code)
     if priority is None or not priority.is_active:
-        raise ApiError(
-            422, "unknown_priority", f"Unknown or inactive priority {code!r}", field=field
+        raise InvalidInput(
+            "unknown_priority", f"Unknown or inactive priority {code!r}", field=field
         )
     return priority
 
@@ -177,7 +177,7 @@ async def create_priority(
     session: AsyncSession, *, actor: Principal, data: PriorityCreate
 ) -> PriorityOut:
     if await session.get(Priority, data.code) is not None:
-        raise ApiError(409, "duplicate", f"Priority {data.code!r} exists already", field="code")
+        raise Conflict("duplicate", f"Priority {data.code!r} exists already", field="code")
     if data.is_default:
         await _clear_default(session, keep=data.code)
     priority = Priority(
@@ -195,15 +195,13 @@ async def update_priority(
     will_be_default = changes.get("is_default", priority.is_default)
     will_be_active = changes.get("is_active", priority.is_active)
     if will_be_default and not will_be_active:
-        raise ApiError(
-            409,
+        raise Conflict(
             "default_priority",
             "The default priority cannot be deactivated; make another one the default first",
             field="is_active",
         )
     if changes.get("is_default") is False and priority.is_default:
-        raise ApiError(
-            409,
+        raise Conflict(
             "default_priority",
             "There must be a default priority; make another one the default instead",
             field="is_default",
@@ -281,7 +279,7 @@ async def _check_name_free(
     if other_than is not None:
         query = query.where(Category.id != other_than)
     if await session.scalar(query) is not None:
-        raise ApiError(409, "duplicate", f"A category named {name!r} exists already", field="name")
+        raise Conflict("duplicate", f"A category named {name!r} exists already", field="name")
 
 
 async def create_category(
@@ -337,7 +335,7 @@ async def replace_office_hours(
             timezone=timezone, windows=[(d.weekday, d.start, d.end) for d in data.days]
         )
     except ValueError as exc:
-        raise ApiError(422, "invalid_office_hours", str(exc), field="days") from exc
+        raise InvalidInput("invalid_office_hours", str(exc), field="days") from exc
     before = await get_office_hours(session)
     # Serialise concurrent replacements: the later one wins whole, never a mix of both.
     await session.execute(sa.text("LOCK TABLE office_hours IN EXCLUSIVE MODE"))
@@ -368,7 +366,7 @@ async def list_holidays(session: AsyncSession, *, year: int | None) -> list[Holi
 
 async def add_holiday(session: AsyncSession, *, actor: Principal, data: HolidayIn) -> HolidayOut:
     if await session.scalar(sa.select(Holiday.id).where(Holiday.day == data.date)) is not None:
-        raise ApiError(409, "duplicate", f"{data.date} is a holiday already", field="date")
+        raise Conflict("duplicate", f"{data.date} is a holiday already", field="date")
     holiday = Holiday(id=uuid.uuid4(), day=data.date, name=data.name)
     await _created(session, holiday, actor=actor, action="holiday.created", data=data)
     return HolidayOut(id=holiday.id, date=holiday.day, name=holiday.name)
@@ -417,9 +415,9 @@ async def _check_rule_refs(
     if priority is not None:
         await _require_priority(session, priority, field="priority")
     if unit_id is not None and await session.get(DirectoryUnit, unit_id) is None:
-        raise ApiError(422, "unknown_unit", "Unknown unit (SKPD)", field="unit_id")
+        raise InvalidInput("unknown_unit", "Unknown unit (SKPD)", field="unit_id")
     if category_id is not None and await session.get(Category, category_id) is None:
-        raise ApiError(422, "unknown_category", "Unknown category", field="category_id")
+        raise InvalidInput("unknown_category", "Unknown category", field="category_id")
 
 
 async def create_rule(
@@ -448,8 +446,7 @@ async def update_rule(
     unit_id = changes.get("unit_id", rule.unit_id)
     category_id = changes.get("category_id", rule.category_id)
     if keyword is None and unit_id is None and category_id is None:
-        raise ApiError(
-            422,
+        raise InvalidInput(
             "empty_rule",
             "A rule needs at least one of keyword, unit_id, category_id",
             field="keyword",
