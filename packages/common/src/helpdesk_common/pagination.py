@@ -76,12 +76,16 @@ def decode_cursor(cursor: str, *, listing: str, parse: Sequence[Callable[[Any], 
 
 
 def after(
-    columns: Sequence[sa.ColumnElement[Any]], values: Sequence[Any], *, descending: bool
+    columns: Sequence[sa.SQLColumnExpression[Any]], values: Sequence[Any], *, descending: bool
 ) -> sa.ColumnElement[bool]:
-    """Rows past the cursor's position in a listing ordered by ``columns``."""
+    """Rows past the cursor's position in a listing ordered by ``columns`` (table columns
+    or mapped attributes)."""
     position = sa.tuple_(*columns)
     boundary = sa.tuple_(
-        *(sa.literal(value, column.type) for column, value in zip(columns, values, strict=True))
+        *(
+            sa.literal(value, column_type)
+            for column_type, value in zip(position.type.types, values, strict=True)
+        )
     )
     return position < boundary if descending else position > boundary
 
