@@ -360,7 +360,7 @@ async def list_deliveries(
         query = query.where(EmailDelivery.ticket_id == ticket_id)
     if cursor is not None:
         values = decode_cursor(cursor, listing=LISTING, parse=[parse_seq])
-        query = query.where(after([EmailDelivery.seq], values, descending=True))
+        query = query.where(after([EmailDelivery.seq.expression], values, descending=True))
     rows = list(await session.scalars(query))
     return page_of(rows, limit=limit, cursor_after=lambda d: encode_cursor(LISTING, d.seq))
 

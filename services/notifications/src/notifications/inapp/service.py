@@ -73,7 +73,7 @@ async def list_notifications(
         query = query.where(Notification.read_at.is_(None))
     if cursor is not None:
         values = decode_cursor(cursor, listing=LISTING, parse=[parse_seq])
-        query = query.where(after([Notification.seq], values, descending=True))
+        query = query.where(after([Notification.seq.expression], values, descending=True))
     rows = list(await session.scalars(query))
     return page_of(rows, limit=limit, cursor_after=lambda n: encode_cursor(LISTING, n.seq))
 
