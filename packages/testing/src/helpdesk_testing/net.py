@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -29,13 +29,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _InProcessServer(uvicorn.Server):
+    """A server inside the test process: it leaves the process's signals alone, so Ctrl-C
+    stops the test run (uvicorn's own handling would stop only this server)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 @contextlib.asynccontextmanager
 async def serve_http(app: Any, *, port: int | None = None) -> AsyncIterator[str]:
     """Serve an ASGI app on a real loopback port; yields its base URL."""
     port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _InProcessServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

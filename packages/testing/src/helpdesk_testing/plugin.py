@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from helpdesk_common.auth import Principal, generate_keypair, sign_access_token
+from helpdesk_common.contracts.identity import Role
 from helpdesk_common.settings import ServiceSettings
 from helpdesk_testing.env import AMQP_URL, PG_ADMIN_DSN
 
@@ -92,7 +93,7 @@ def make_token(keypair: tuple[str, str]) -> Callable[..., str]:
     """Sign an access token for a made-up or given principal."""
 
     def sign(
-        role: str = "agent",
+        role: Role = "agent",
         *,
         user_id: uuid.UUID | None = None,
         unit_id: uuid.UUID | None = None,
@@ -103,7 +104,7 @@ def make_token(keypair: tuple[str, str]) -> Callable[..., str]:
     ) -> str:
         principal = Principal(
             user_id=user_id or uuid.uuid4(),
-            role=role,  # type: ignore[arg-type]
+            role=role,
             unit_id=unit_id,
             name=name,
             email=email,
