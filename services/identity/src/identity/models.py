@@ -49,12 +49,12 @@ class User(Base):
     username: Mapped[str] = mapped_column(sa.Text)
     full_name: Mapped[str] = mapped_column(sa.Text)
     email: Mapped[str | None] = mapped_column(sa.Text)
-    role: Mapped[str] = mapped_column(sa.Text)
+    role: Mapped[Role] = mapped_column(sa.Text)
     unit_id: Mapped[uuid.UUID | None] = mapped_column(
         pg.UUID(as_uuid=True), sa.ForeignKey("units.id"), index=True
     )
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
-    language: Mapped[str] = mapped_column(sa.Text, default="id")
+    language: Mapped[Language] = mapped_column(sa.Text, default="id")
     password_hash: Mapped[str] = mapped_column(sa.Text)
     must_change_password: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     password_changed_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -67,7 +67,7 @@ class TokenIssuer:
     def access_token(self, user: User) -> str:
         principal = Principal(
             user_id=user.id,
-            role=user.role,  # type: ignore[arg-type]
+            role=user.role,
             unit_id=user.unit_id,
             name=user.full_name,
             email=user.email,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.models import RefreshToken, utcnow
@@ -80,9 +82,14 @@ async def _revoke(session: AsyncSession, condition: sa.ColumnElement[bool], *, r
 
 async def purge_expired(session: AsyncSession, *, before: datetime) -> int:
     """Forget tokens that expired before ``before``: they can no longer be used or reused."""
-    result = await session.execute(
-        sa.delete(RefreshToken)
-        .where(RefreshToken.expires_at < before)
-        .execution_options(synchronize_session=False)
+    # A DELETE's result is a CursorResult (it has rowcount); execute() is annotated with the
+    # general Result.
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            sa.delete(RefreshToken)
+            .where(RefreshToken.expires_at < before)
+            .execution_options(synchronize_session=False)
+        ),
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
