@@ -18,8 +18,8 @@ from tickets.sla.schedule import SlaRatios
 from tickets.sla.scheduler import fire_thresholds
 from tickets.tickets import lifecycle
 from tickets.tickets.changes import Change, Rules, authorise
-from tickets.tickets.models import Ticket
 from tickets.tickets.policy import build_policy
+from tickets.tickets.record import TicketRecord
 from tickets.tickets.schemas import TicketCreate
 from tickets.tickets.service import comment_on, created_line, edit, new_ticket, plan_sla
 
@@ -255,7 +255,7 @@ def test_a_public_comment_by_staff_is_a_first_response_but_a_note_is_not():
 
 def test_the_scheduler_fires_each_threshold_once():
     loaded = created()
-    ticket: Ticket = loaded.ticket
+    ticket: TicketRecord = loaded.ticket
     fired = fire_thresholds(
         loaded,
         master=MASTER,

@@ -9,6 +9,7 @@ import pytest
 
 from tickets.tickets import store
 from tickets.tickets.models import Ticket
+from tickets.tickets.record import TICKET_COLUMNS
 
 STATEMENTS = {
     name: getattr(store, name)
@@ -33,21 +34,21 @@ def names(text: str) -> list[str]:
 
 def test_the_ticket_columns_are_the_tables():
     table = [c.name for c in Ticket.__table__.columns if c.name != "search"]
-    assert list(store.TICKET_COLUMNS) == table
+    assert list(TICKET_COLUMNS) == table
     identity = {"id", "number", "created_at", "created_by_id", "created_by_name", "created_by_role"}
     assert list(store.CHANGE_COLUMNS) == [c for c in table if c not in identity]
 
 
 def test_reads_select_the_ticket_columns_in_order():
     selected = store.READ_BY_ID.split("SELECT", 1)[1].split("t.xmin", 1)[0]
-    assert [n.removeprefix("t.") for n in names(selected) if n] == list(store.TICKET_COLUMNS)
+    assert [n.removeprefix("t.") for n in names(selected) if n] == list(TICKET_COLUMNS)
 
 
 def test_create_inserts_every_column_from_its_own_placeholder():
     match = re.search(r"INSERT INTO tickets \((.*?)\)\s*VALUES \((.*?)\)", store.CREATE_SQL, re.S)
     assert match is not None
-    assert names(match.group(1)) == list(store.TICKET_COLUMNS)
-    assert names(match.group(2)) == [f"${i}" for i in range(1, len(store.TICKET_COLUMNS) + 1)]
+    assert names(match.group(1)) == list(TICKET_COLUMNS)
+    assert names(match.group(2)) == [f"${i}" for i in range(1, len(TICKET_COLUMNS) + 1)]
 
 
 def test_a_change_sets_every_mutable_column_from_its_own_placeholder():

@@ -9,23 +9,26 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.tickets import Actor, TicketSnapshot, TicketStatus
 
 if TYPE_CHECKING:
     from tickets.masterdata.cache import MasterData
-    from tickets.tickets.models import Ticket
+    from tickets.tickets.record import AnyTicket
+
+# The kind of ticket: the ORM model (reads) or the write path's TicketRecord.
+T_co = TypeVar("T_co", covariant=True)
 
 SYSTEM_ACTOR = Actor(user_id=None, name="Sistem", role="system")
 
 
-@dataclass
-class Loaded:
+@dataclass(frozen=True)
+class Loaded(Generic[T_co]):
     """A ticket with the name of its unit (from the local directory)."""
 
-    ticket: Ticket
+    ticket: T_co
     unit_name: str | None
 
 
@@ -46,12 +49,14 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def ticket_url(web_base_url: str | None, ticket: Ticket) -> str | None:
+def ticket_url(web_base_url: str | None, ticket: AnyTicket) -> str | None:
     # The web client routes with the URL fragment (a static page behind the gateway).
     return f"{web_base_url.rstrip('/')}/#/tickets/{ticket.id}" if web_base_url else None
 
 
-def snapshot(loaded: Loaded, *, master: MasterData, web_base_url: str | None) -> TicketSnapshot:
+def snapshot(
+    loaded: Loaded[AnyTicket], *, master: MasterData, web_base_url: str | None
+) -> TicketSnapshot:
     """The ticket as its events show it."""
     t = loaded.ticket
     return TicketSnapshot(

@@ -34,6 +34,7 @@ from tickets.shared import SYSTEM_ACTOR, Loaded, snapshot
 from tickets.sla.schedule import first_response_running, next_check, resolution_running
 from tickets.tickets import lifecycle, store
 from tickets.tickets.changes import Line, Rules, authorise
+from tickets.tickets.record import TicketRecord
 
 log = logging.getLogger("tickets.sla")
 
@@ -52,7 +53,7 @@ class Fired:
 
 
 def fire_thresholds(
-    loaded: Loaded,
+    loaded: Loaded[TicketRecord],
     *,
     master: MasterData,
     now: datetime,

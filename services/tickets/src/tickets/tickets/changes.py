@@ -37,8 +37,8 @@ from tickets.sla.schedule import (
     start_clock,
     stop_clock,
 )
-from tickets.tickets.models import Ticket
 from tickets.tickets.policy import Policy
+from tickets.tickets.record import TicketRecord
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Change:
     """A change in the making, and what the store writes with the ticket."""
 
     rules: Rules
-    loaded: Loaded
+    loaded: Loaded[TicketRecord]
     actor: Actor
     now: datetime
     # The action as the policy knows it (``assign`` becomes ``reassign`` on a held ticket)
@@ -83,7 +83,7 @@ class Change:
     _snapshot: TicketSnapshot | None = None
 
     @property
-    def ticket(self) -> Ticket:
+    def ticket(self) -> TicketRecord:
         return self.loaded.ticket
 
     @property
@@ -104,7 +104,7 @@ class Change:
         return self._snapshot
 
 
-def check_version(ticket: Ticket, expected: int | None) -> None:
+def check_version(ticket: TicketRecord, expected: int | None) -> None:
     if expected is not None and expected != ticket.version:
         raise StaleVersion(
             "version_mismatch",
@@ -114,7 +114,9 @@ def check_version(ticket: Ticket, expected: int | None) -> None:
         )
 
 
-def mark_first_response(ticket: Ticket, *, actor: Actor, now: datetime, master: MasterData) -> None:
+def mark_first_response(
+    ticket: TicketRecord, *, actor: Actor, now: datetime, master: MasterData
+) -> None:
     """The IT office's first visible reaction stops the first-response clock."""
     if ticket.first_response_at is None and actor.role in IT_STAFF_ROLES:
         ticket.first_response_at = now
@@ -126,7 +128,7 @@ def mark_first_response(ticket: Ticket, *, actor: Actor, now: datetime, master: 
 def authorise(
     rules: Rules,
     *,
-    loaded: Loaded,
+    loaded: Loaded[TicketRecord],
     actor: Actor,
     action: str,
     expected_version: int | None,

@@ -11,11 +11,12 @@ from tickets.shared import Loaded
 from tickets.sla.schedule import is_overdue
 from tickets.tickets.models import Comment, TimelineEntry
 from tickets.tickets.policy import STATUS_LABELS
+from tickets.tickets.record import AnyTicket
 from tickets.tickets.schemas import CommentOut, TicketOut, TimelineOut
 
 
 def ticket_out(
-    loaded: Loaded,
+    loaded: Loaded[AnyTicket],
     *,
     runtime: TicketsRuntime,
     master: MasterData,

@@ -58,7 +58,7 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
 
 async def load_ticket(
     session: AsyncSession, *, principal: Principal, ref: str, lock: bool = False
-) -> Loaded:
+) -> Loaded[Ticket]:
     """The ticket, or 404 (also for a ticket the caller may not see: no hint it exists)."""
     query = (
         sa.select(Ticket, Unit.name)
@@ -188,7 +188,7 @@ async def search_tickets(
     cursor: str | None,
     limit: int,
     now: datetime,
-) -> tuple[list[Loaded], str | None]:
+) -> tuple[list[Loaded[Ticket]], str | None]:
     key = sort.expression
     query = (
         sa.select(Ticket, Unit.name, key.label("sort_key"))

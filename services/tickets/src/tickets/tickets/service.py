@@ -36,8 +36,9 @@ from tickets.tickets.changes import (
     authorise,
     mark_first_response,
 )
-from tickets.tickets.models import Comment, Ticket
+from tickets.tickets.models import Comment
 from tickets.tickets.queries import parse_ref
+from tickets.tickets.record import TicketRecord
 from tickets.tickets.schemas import TicketCreate, TicketUpdate
 from tickets.tickets.store import Connection
 
@@ -46,7 +47,7 @@ from tickets.tickets.store import Connection
 
 async def read_for_change(
     connection: Connection, *, principal: Principal, ref: str
-) -> tuple[Loaded, int]:
+) -> tuple[Loaded[TicketRecord], int]:
     """The ticket and its row version, or 404 (also for one the caller may not see)."""
     key = parse_ref(ref)
     # Requesters see their own unit's tickets only (queries.visible_to).
@@ -129,7 +130,7 @@ async def act(
     expected_version: int | None,
     now: datetime,
     decide: Callable[[Change], None],
-) -> Loaded:
+) -> Loaded[TicketRecord]:
     """Lifecycle ``action`` on the ticket ``ref``: ``decide`` is the action's function of
     ``lifecycle`` with the request's arguments bound."""
     change = await _run(
@@ -154,7 +155,7 @@ async def assign(
     assignee_id: uuid.UUID,
     expected_version: int | None,
     now: datetime,
-) -> Loaded:
+) -> Loaded[TicketRecord]:
     """``assign`` (or ``reassign``): the assignee is looked up once, before the ticket."""
     agent_name = None
     if not (assignee_id == principal.user_id and principal.role == "agent"):
@@ -211,7 +212,7 @@ def _check_priority(master: MasterData, code: str) -> None:
         )
 
 
-def plan_sla(ticket: Ticket, *, master: MasterData, ratios: SlaRatios) -> None:
+def plan_sla(ticket: TicketRecord, *, master: MasterData, ratios: SlaRatios) -> None:
     """The SLA targets of the ticket's priority (at creation, or when it changes)."""
     info = master.priorities.get(ticket.priority)
     plan(
@@ -284,7 +285,7 @@ async def create_ticket(
     principal: Principal,
     data: TicketCreate,
     now: datetime,
-) -> Loaded:
+) -> Loaded[TicketRecord]:
     """Create a ticket: draw its number (with the unit's name), then insert it with its
     first timeline line and ``ticket.created`` in one statement that commits by itself."""
     runtime.policy.require_role(role=principal.role, action="create")
@@ -339,11 +340,11 @@ def new_ticket(
     priority: tuple[str, str],
     requester: tuple[uuid.UUID | None, str | None],
     now: datetime,
-) -> Ticket:
-    """The ticket as created (SLA targets still to plan)."""
+) -> TicketRecord:
+    """The ticket as created (SLA targets still to plan; the rest at its defaults)."""
     assert actor.user_id is not None
     requester_id, requester_name = requester
-    return Ticket(
+    return TicketRecord(
         id=uuid.uuid4(),
         number=number,
         title=data.title,
@@ -362,32 +363,12 @@ def new_ticket(
         contact_email=data.contact_email,
         channel=data.channel,
         status="new",
-        status_reason=None,
-        assignee_id=None,
-        assignee_name=None,
-        result_summary=None,
-        reopen_count=0,
-        version=1,
         created_at=now,
         updated_at=now,
-        first_response_at=None,
-        resolved_at=None,
-        closed_at=None,
-        first_response_seconds=None,
-        resolution_seconds=None,
-        first_response_warned_at=None,
-        first_response_breached_at=None,
-        first_response_escalated_at=None,
-        resolution_warned_at=None,
-        resolution_breached_at=None,
-        resolution_escalated_at=None,
-        escalation_level=0,
-        sla_paused_since=None,
-        sla_paused_seconds=0,
     )
 
 
-def created_line(ticket: Ticket, *, actor: Actor) -> Line:
+def created_line(ticket: TicketRecord, *, actor: Actor) -> Line:
     """The first timeline line: what the ticket was created with."""
     return Line(
         at=ticket.created_at,
@@ -426,7 +407,7 @@ async def update_ticket(
     data: TicketUpdate,
     expected_version: int,
     now: datetime,
-) -> Loaded:
+) -> Loaded[TicketRecord]:
     """Edit the fields staff may edit, on the version the editor saw."""
     given = data.model_dump(exclude_unset=True, include=set(EDITABLE))
     master = None
@@ -527,7 +508,7 @@ async def add_comment(
 
 
 def comment_on(
-    loaded: Loaded,
+    loaded: Loaded[TicketRecord],
     *,
     actor: Actor,
     body: str,

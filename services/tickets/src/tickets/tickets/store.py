@@ -30,28 +30,12 @@ from helpdesk_common.contracts.envelope import EventPayload
 from helpdesk_common.outbox import outbox_row
 from tickets.shared import Loaded
 from tickets.tickets.changes import Line
-from tickets.tickets.models import Comment, Ticket
+from tickets.tickets.models import Comment
+from tickets.tickets.record import TICKET_COLUMNS, TicketRecord
 
 # A plain connection, or one taken from the driver pool.
 Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 
-
-# Every column of ``tickets`` but the search vector (which only the database writes), in
-# the order of READ_*'s select list and CREATE_SQL's VALUES.
-TICKET_COLUMNS = (
-    "id", "number", "title", "description", "category_id", "priority", "priority_source",
-    "unit_id", "requester_id", "requester_name", "created_by_id", "created_by_name",
-    "created_by_role", "contact_name", "contact_phone", "contact_email", "channel", "status",
-    "status_reason", "assignee_id", "assignee_name", "result_summary", "reopen_count",
-    "version", "created_at", "updated_at", "first_response_at", "resolved_at", "closed_at",
-    "first_response_seconds", "resolution_seconds", "sla_first_response_minutes",
-    "sla_resolution_minutes", "first_response_warn_at", "first_response_due_at",
-    "first_response_escalate_at", "resolution_warn_at", "resolution_due_at",
-    "resolution_escalate_at", "first_response_warned_at", "first_response_breached_at",
-    "first_response_escalated_at", "resolution_warned_at", "resolution_breached_at",
-    "resolution_escalated_at", "escalation_level", "sla_paused_since", "sla_paused_seconds",
-    "sla_next_check_at",
-)  # fmt: skip
 
 # The columns a change may set, in the order of CHANGE_SQL's SET list ($3 ...): all but
 # the identity and creation columns. The write applies only to the row as read, so writing
@@ -111,14 +95,14 @@ FOR UPDATE OF t SKIP LOCKED"""
 )
 
 
-def _loaded(row: asyncpg.Record) -> Loaded:
-    ticket = Ticket(**{name: row[name] for name in TICKET_COLUMNS})
+def _loaded(row: asyncpg.Record) -> Loaded[TicketRecord]:
+    ticket = TicketRecord(**{name: row[name] for name in TICKET_COLUMNS})
     return Loaded(ticket=ticket, unit_name=row["unit_name"])
 
 
 async def read_ticket(
     connection: Connection, key: uuid.UUID | str, *, unit_id: uuid.UUID | None
-) -> tuple[Loaded, int] | None:
+) -> tuple[Loaded[TicketRecord], int] | None:
     """The ticket with id or number ``key`` (of ``unit_id`` only, when given) and its row
     version (``xmin``), which :func:`save_change` makes the condition of its write."""
     sql = READ_BY_NUMBER if isinstance(key, str) else READ_BY_ID
@@ -128,14 +112,16 @@ async def read_ticket(
     return _loaded(row), int(row["row_version"])
 
 
-async def lock_sla_due(connection: Connection, *, now: datetime, limit: int) -> list[Loaded]:
+async def lock_sla_due(
+    connection: Connection, *, now: datetime, limit: int
+) -> list[Loaded[TicketRecord]]:
     """Lock (in the caller's transaction) tickets with an SLA threshold due by ``now``."""
     return [_loaded(row) for row in await connection.fetch(LOCK_SLA_DUE, now, limit)]
 
 
 async def lock_resolved_before(
     connection: Connection, *, cutoff: datetime, limit: int
-) -> list[Loaded]:
+) -> list[Loaded[TicketRecord]]:
     """Lock (in the caller's transaction) tickets resolved at or before ``cutoff``."""
     rows = await connection.fetch(LOCK_RESOLVED_BEFORE, cutoff, limit)
     return [_loaded(row) for row in rows]
@@ -216,7 +202,7 @@ SELECT count(*) FROM inserted"""
 
 async def insert_ticket(
     connection: Connection,
-    ticket: Ticket,
+    ticket: TicketRecord,
     *,
     lines: Sequence[Line],
     events: Sequence[EventPayload],
@@ -277,7 +263,7 @@ SELECT count(*) FROM changed"""
 
 async def save_change(
     connection: Connection,
-    ticket: Ticket,
+    ticket: TicketRecord,
     *,
     row_version: int | None,
     lines: Sequence[Line],
@@ -334,7 +320,7 @@ SELECT count(*) FROM changed"""
 
 async def save_comment(
     connection: Connection,
-    ticket: Ticket,
+    ticket: TicketRecord,
     comment: Comment,
     *,
     row_version: int,
