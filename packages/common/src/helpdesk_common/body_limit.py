@@ -8,10 +8,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from helpdesk_common.errors import error_body
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimitMiddleware:
     """Refuse bodies over ``max_bytes`` with 413: by Content-Length up front, else (chunked)
     as soon as the bytes received pass the limit."""
@@ -28,28 +24,35 @@ class BodySizeLimitMiddleware:
             await self._reject(send)
             return
         received = 0
-        started = False
+        started = rejected = cut = False
 
-        async def counting_receive() -> Message:
-            nonlocal received
+        async def limited_receive() -> Message:
+            nonlocal received, rejected, cut
+            if cut:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    # Tell the app the client is gone (an exception raised here would reach
+                    # the framework's body parser, which makes a 400 of it) and, unless the
+                    # app has begun its response, answer 413 in its place.
+                    cut = True
+                    if not started:
+                        rejected = True
+                        await self._reject(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return  # the 413 is the response; whatever the app answers is dropped
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._reject(send)
+        await self.app(scope, limited_receive, guarded_send)
 
     def _declared_too_large(self, scope: Scope) -> bool:
         for key, value in scope.get("headers", []):

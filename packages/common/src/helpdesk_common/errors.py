@@ -26,6 +26,7 @@ class DomainError(Exception):
     of HTTP: the edge (the error handler below) maps each kind to a status code, so
     lifecycle rules can be unit-tested without a web server or a database.
 
+    A plain ``DomainError`` (none of the kinds below) is a 400.
     ``code`` is the stable machine-readable reason, ``message`` the human one, ``field``
     the input it concerns and ``extra`` further facts for the client (e.g. the current
     version of a stale record).
