@@ -12,8 +12,9 @@ class TicketsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TICKETS_", extra="ignore")
 
     service_name: str = "tickets"
-    # Create, the lifecycle actions and edits run plain SQL on this asyncpg pool; reads,
-    # comments, master data, the relay and the scheduler use SQLAlchemy's (db_pool_size).
+    # The write path (create, lifecycle actions, edits, comments, the SLA scheduler) runs
+    # plain SQL on this asyncpg pool; reads, master data and the relay use SQLAlchemy's
+    # (db_pool_size).
     # Requests beyond it wait for a connection; none are opened and closed per request.
     db_driver_pool_size: int = 20
 
