@@ -213,6 +213,7 @@ def run_gateway(
             serve_http(app) as url,
             httpx.AsyncClient(base_url=url, timeout=30) as client,
         ):
+            # Tests reach the served app's state through the client; httpx has no such field.
             client.app = app  # type: ignore[attr-defined]
             yield client
 

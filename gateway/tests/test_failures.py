@@ -8,6 +8,7 @@ import time
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from helpdesk_testing import free_port, serve_http
 
@@ -63,7 +64,7 @@ async def test_service_dying_mid_body_truncates_the_response(run_gateway, auth):
 
 
 async def test_service_dying_within_a_small_body_is_a_502(run_gateway, auth):
-    async def short_body(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def short_body(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})

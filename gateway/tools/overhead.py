@@ -22,8 +22,13 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
 
 RESPONSE = json.dumps(
     {
@@ -40,7 +45,7 @@ REQUEST = json.dumps(
 ).encode()
 
 
-async def upstream_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+async def upstream_app(scope: Scope, receive: Receive, send: Send) -> None:
     """The trivial service: read the body, answer 201."""
     if scope["type"] == "lifespan":
         while True:
@@ -155,7 +160,11 @@ async def main() -> None:
 
     private_key, public_key = generate_keypair()
     token = sign_access_token(
-        Principal(user_id="5d7c0a7e-8a59-4a57-9d8e-0f3f2b1c4d5e", role="requester", name="Bench"),
+        Principal(
+            user_id=uuid.UUID("5d7c0a7e-8a59-4a57-9d8e-0f3f2b1c4d5e"),
+            role="requester",
+            name="Bench",
+        ),
         private_key=private_key,
         issuer="helpdesk-identity",
         audience="helpdesk",
