@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, get_args
 
-from helpdesk_common.contracts.identity import ROLES
+from helpdesk_common.contracts.identity import IT_STAFF_ROLES, ROLES
 from helpdesk_common.contracts.tickets import TicketStatus
 from helpdesk_common.errors import Conflict, PermissionDenied
 
@@ -57,15 +57,16 @@ STATUS_LABELS: dict[str, str] = {
 }
 SYSTEM_ROLE = "system"
 
+# IT_STAFF_ROLES: the IT office's staff, agent and admin (helpdesk_common.contracts.identity).
 DEFAULT_ROLES: dict[Action, frozenset[str]] = {
     "create": frozenset({"requester", "agent"}),
-    "edit": frozenset({"agent", "admin"}),
+    "edit": IT_STAFF_ROLES,
     "comment": frozenset({"requester", "agent", "admin"}),
-    "comment_internal": frozenset({"agent", "admin"}),
+    "comment_internal": IT_STAFF_ROLES,
     "accept": frozenset({"agent"}),
     "claim": frozenset({"agent"}),
-    "assign": frozenset({"agent", "admin"}),
-    "reassign": frozenset({"agent", "admin"}),
+    "assign": IT_STAFF_ROLES,
+    "reassign": IT_STAFF_ROLES,
     "reject": frozenset({"agent"}),
     "pending": frozenset({"agent"}),
     # The requester answered what the agent was waiting for.
@@ -73,7 +74,7 @@ DEFAULT_ROLES: dict[Action, frozenset[str]] = {
     "resolve": frozenset({"agent"}),
     "confirm": frozenset({"requester"}),
     "reopen": frozenset({"requester", "agent"}),
-    "close": frozenset({"agent", "admin"}),
+    "close": IT_STAFF_ROLES,
     "auto_close": frozenset({SYSTEM_ROLE}),
 }
 

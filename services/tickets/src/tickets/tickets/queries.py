@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
 from helpdesk_common.auth import Principal
+from helpdesk_common.contracts.identity import INTERNAL_ROLES
 from helpdesk_common.directory import DirectoryUnit as Unit
 from helpdesk_common.errors import InvalidInput, NotFound
 from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
@@ -48,8 +49,8 @@ def ticket_matches(ref: str) -> ColumnElement[bool]:
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
-    """Requesters see their own unit's tickets only; staff see all."""
-    if principal.role == "requester":
+    """Requesters see their own unit's tickets only; staff and leaders see all."""
+    if principal.role not in INTERNAL_ROLES:
         if principal.unit_id is None:
             return sa.false()
         return Ticket.unit_id == principal.unit_id
@@ -219,7 +220,7 @@ async def list_comments(
     session: AsyncSession, *, principal: Principal, ticket_id: uuid.UUID
 ) -> list[Comment]:
     query = sa.select(Comment).where(Comment.ticket_id == ticket_id)
-    if principal.role == "requester":
+    if principal.role not in INTERNAL_ROLES:
         query = query.where(sa.not_(Comment.internal))
     return list((await session.scalars(query.order_by(Comment.created_at, Comment.id))).all())
 
@@ -228,6 +229,6 @@ async def list_timeline(
     session: AsyncSession, *, principal: Principal, ticket_id: uuid.UUID
 ) -> list[TimelineEntry]:
     query = sa.select(TimelineEntry).where(TimelineEntry.ticket_id == ticket_id)
-    if principal.role == "requester":
+    if principal.role not in INTERNAL_ROLES:
         query = query.where(sa.not_(TimelineEntry.internal))
     return list((await session.scalars(query.order_by(TimelineEntry.id))).all())

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from helpdesk_common.auth import Principal
+from helpdesk_common.contracts.identity import INTERNAL_ROLES
 from helpdesk_common.contracts.tickets import Actor, TicketCommented, TicketCreated
 from helpdesk_common.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from helpdesk_common.outbox import wake_relays
@@ -51,8 +52,8 @@ async def read_for_change(
     """The ticket and its row version, or 404 (also for one the caller may not see)."""
     key = parse_ref(ref)
     # Requesters see their own unit's tickets only (queries.visible_to).
-    scope = principal.unit_id if principal.role == "requester" else None
-    if principal.role == "requester" and scope is None:
+    scope = None if principal.role in INTERNAL_ROLES else principal.unit_id
+    if principal.role not in INTERNAL_ROLES and scope is None:
         raise NotFound("not_found", "Ticket not found")
     found = await store.read_ticket(connection, key, unit_id=scope)
     if found is None:
