@@ -17,8 +17,9 @@ from tickets.sla.calendar import WorkingCalendar
 RESOLUTION_CLOCK_RUNS = ("new", "in_progress")
 
 
-class Ticket(Protocol):
-    """The fields of a ticket the SLA reads and sets (``tickets.tickets.models.Ticket``)."""
+class SlaTicket(Protocol):
+    """The fields of a ticket the SLA reads and sets: the write path's ``TicketRecord`` and
+    the ORM model ``Ticket`` both have them."""
 
     status: str
     created_at: datetime
@@ -71,7 +72,7 @@ def thresholds(
 
 
 def plan(
-    ticket: Ticket,
+    ticket: SlaTicket,
     *,
     calendar: WorkingCalendar,
     first_response_minutes: int | None,
@@ -102,7 +103,7 @@ def plan(
     _plan_resolution(ticket, calendar=calendar, ratios=ratios)
 
 
-def _plan_resolution(ticket: Ticket, *, calendar: WorkingCalendar, ratios: SlaRatios) -> None:
+def _plan_resolution(ticket: SlaTicket, *, calendar: WorkingCalendar, ratios: SlaRatios) -> None:
     minutes = ticket.sla_resolution_minutes
     if minutes is None or not calendar.has_working_time:
         ticket.resolution_warn_at = None
@@ -121,13 +122,13 @@ def _plan_resolution(ticket: Ticket, *, calendar: WorkingCalendar, ratios: SlaRa
     ticket.resolution_escalate_at = res.escalate_at
 
 
-def stop_clock(ticket: Ticket, *, now: datetime) -> None:
+def stop_clock(ticket: SlaTicket, *, now: datetime) -> None:
     if ticket.sla_paused_since is None:
         ticket.sla_paused_since = now
 
 
 def start_clock(
-    ticket: Ticket, *, now: datetime, calendar: WorkingCalendar, ratios: SlaRatios
+    ticket: SlaTicket, *, now: datetime, calendar: WorkingCalendar, ratios: SlaRatios
 ) -> None:
     """Resume the resolution clock: the stopped working time moves the due dates out."""
     if ticket.sla_paused_since is None:
@@ -138,7 +139,9 @@ def start_clock(
     _plan_resolution(ticket, calendar=calendar, ratios=ratios)
 
 
-def resolution_working_seconds(ticket: Ticket, *, now: datetime, calendar: WorkingCalendar) -> int:
+def resolution_working_seconds(
+    ticket: SlaTicket, *, now: datetime, calendar: WorkingCalendar
+) -> int:
     """Working time from creation to ``now`` during which the resolution clock ran."""
     elapsed = calendar.working_time_between(ticket.created_at, now)
     stopped = timedelta(seconds=ticket.sla_paused_seconds or 0)
@@ -147,15 +150,15 @@ def resolution_working_seconds(ticket: Ticket, *, now: datetime, calendar: Worki
     return max(0, int((elapsed - stopped).total_seconds()))
 
 
-def first_response_running(ticket: Ticket) -> bool:
+def first_response_running(ticket: SlaTicket) -> bool:
     return ticket.status == "new" and ticket.first_response_at is None
 
 
-def resolution_running(ticket: Ticket) -> bool:
+def resolution_running(ticket: SlaTicket) -> bool:
     return ticket.status in RESOLUTION_CLOCK_RUNS and ticket.sla_paused_since is None
 
 
-def next_check(ticket: Ticket) -> datetime | None:
+def next_check(ticket: SlaTicket) -> datetime | None:
     """The earliest threshold that has yet to fire while its clock runs (the scheduler's key)."""
     pending: list[datetime] = []
     if first_response_running(ticket):
@@ -177,7 +180,7 @@ def next_check(ticket: Ticket) -> datetime | None:
     return min(pending) if pending else None
 
 
-def is_overdue(ticket: Ticket, *, now: datetime) -> bool:
+def is_overdue(ticket: SlaTicket, *, now: datetime) -> bool:
     if (
         first_response_running(ticket)
         and ticket.first_response_due_at is not None
