@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from helpdesk_common.bus import Bus
 from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.contracts import EventEnvelope, EventPayload
+from helpdesk_common.contracts.identity import UnitCreated
 from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import peek_dead_letters
 from helpdesk_common.outbox import inbox_table, messaging_metadata
@@ -89,7 +90,8 @@ async def test_a_failing_event_is_retried_alone_and_the_rest_of_its_batch_goes_t
     @consumer.on("unit.created")
     async def flaky(session: AsyncSession, envelope: EventEnvelope, payload: EventPayload) -> None:
         await gate.wait()
-        name = payload.name  # type: ignore[attr-defined]
+        assert isinstance(payload, UnitCreated)
+        name = payload.name
         attempts[name] = attempts.get(name, 0) + 1
         if name == "bad":
             raise ValueError("downstream refused")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from helpdesk_common.bus import Bus, dead_letter_queue_name
 from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.contracts import EventEnvelope, EventPayload
+from helpdesk_common.contracts.identity import UnitCreated
 from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import peek_dead_letters, replay_dead_letters
@@ -188,7 +189,8 @@ async def test_undecodable_message_is_parked_and_consumer_keeps_going(make_setti
 
     @consumer.on("unit.created")
     async def record(session: AsyncSession, envelope: EventEnvelope, payload: EventPayload) -> None:
-        handled.append(payload.name)  # type: ignore[attr-defined]
+        assert isinstance(payload, UnitCreated)
+        handled.append(payload.name)
 
     async with messaging_service(make_settings, relay=False) as (settings, sessionmaker, bus):
         await bus.wait_connected()
@@ -229,11 +231,17 @@ async def _no_backlog(sessionmaker: async_sessionmaker[AsyncSession]) -> bool:
     return await unpublished(sessionmaker) == 0
 
 
+async def _never_called(
+    session: AsyncSession, envelope: EventEnvelope, payload: EventPayload
+) -> None:
+    raise AssertionError("a consumer that refused to start handled an event")
+
+
 async def test_a_consumer_whose_handlers_differ_from_its_subscription_refuses_to_start(
     make_settings,
 ):
     consumer = Consumer(name="tickets.directory")
-    consumer.on("unit.created")(lambda *_: None)
+    consumer.on("unit.created")(_never_called)
     async with messaging_service(make_settings, relay=False) as (_, sessionmaker, bus):
         await bus.wait_connected()
         with pytest.raises(ValueError, match=r"contracts\.subscriptions"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -28,6 +29,7 @@ from helpdesk_common.bus import Bus
 from helpdesk_common.consumer import Consumer
 from helpdesk_common.context import REQUEST_ID_HEADER, current_correlation_id
 from helpdesk_common.contracts import EventEnvelope, EventPayload
+from helpdesk_common.contracts.identity import UnitCreated
 from helpdesk_common.db import SessionDep, create_engine, create_sessionmaker
 from helpdesk_common.outbox import add_event, messaging_metadata, outbox_table, run_relay
 from helpdesk_common.runtime import Runtime
@@ -101,7 +103,7 @@ async def running_service(
         await asyncio.wait_for(bus.wait_connected(), timeout=10)
         for consumer in consumers:
             queue = settings.queue_name(consumer.name)
-            await eventually(lambda q=queue: is_consuming(bus, q))
+            await eventually(functools.partial(is_consuming, bus, queue))
         yield app, client
 
 
@@ -278,7 +280,8 @@ async def test_ready_reports_what_is_unreachable_and_live_stays_up(
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or default_port)
     await proxy.start()
     try:
-        async with running_service(make_settings, **{setting: via_proxy(url, proxy)}) as (
+        overrides: dict[str, Any] = {setting: via_proxy(url, proxy)}
+        async with running_service(make_settings, **overrides) as (
             _,
             client,
         ):
@@ -440,7 +443,8 @@ async def test_request_id_travels_through_the_outbox_into_the_consumers_logs(mak
 
     @consumer.on("unit.created")
     async def record(session: AsyncSession, envelope: EventEnvelope, payload: EventPayload) -> None:
-        name = payload.name  # type: ignore[attr-defined]
+        assert isinstance(payload, UnitCreated)
+        name = payload.name
         seen[name] = (current_correlation_id(), envelope.correlation_id)
         handler_log.info("handled unit %s", name)
 
@@ -475,12 +479,18 @@ async def test_request_id_travels_through_the_outbox_into_the_consumers_logs(mak
     assert lines["handled unit untraced"]["correlation_id"] == generated_id
 
 
+async def _never_called(
+    session: AsyncSession, envelope: EventEnvelope, payload: EventPayload
+) -> None:
+    raise AssertionError("a consumer that refused to start handled an event")
+
+
 async def test_not_ready_until_its_consumers_consume(make_settings):
     """Connected to the broker is not enough: a replica whose consumers have not started
     (here one that refuses to, its handlers differing from its subscription) gets no
     traffic."""
     broken = Consumer(name="tickets.directory")
-    broken.on("unit.created")(lambda *_: None)
+    broken.on("unit.created")(_never_called)
     settings = make_settings(
         ServiceSettings, schema=f"ops_{uuid.uuid4().hex[:8]}", service_name=PRODUCER
     )
