@@ -24,14 +24,14 @@ async def _upsert(
     revision: InstrumentedAttribute[int],
     values: dict[str, object],
 ) -> bool:
-    statement = pg_insert(model).values(**values)
-    statement = statement.on_conflict_do_update(
+    insert = pg_insert(model).values(**values)
+    upsert = insert.on_conflict_do_update(
         index_elements=[key],
-        set_={name: statement.excluded[name] for name in values if name != "id"},
+        set_={name: insert.excluded[name] for name in values if name != "id"},
         # Events may overtake each other, and come again: only a newer revision is stored.
-        where=revision < statement.excluded.revision,
+        where=revision < insert.excluded.revision,
     ).returning(key)
-    return (await session.execute(statement)).first() is not None
+    return (await session.execute(upsert)).first() is not None
 
 
 async def upsert_user(session: AsyncSession, *, snapshot: UserSnapshot) -> bool:
