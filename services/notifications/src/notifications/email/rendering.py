@@ -65,6 +65,12 @@ def one_line(value: str, *, limit: int = 200) -> str:
     return collapsed if len(collapsed) <= limit else collapsed[: limit - 1].rstrip() + "…"
 
 
+def _exported(module: jinja2.environment.TemplateModule, name: str) -> object:
+    """A variable the template sets at its top level (``{% set subject = ... %}``): jinja2
+    makes it an attribute of the template's module, which no type declares."""
+    return getattr(module, name)
+
+
 def _nl2br(value: str | None) -> Markup:
     # Escape first, then turn line breaks into <br>: user text stays inert in the HTML mail.
     return Markup("<br>\n").join(escape(value or "").splitlines())
@@ -120,11 +126,11 @@ class Renderer:
         language = self.language(language)
         values = {**context, **self._helpers[language], "language": language}
         text_module = self._env.get_template(f"{language}/{kind}.txt").make_module(values)
-        subject = one_line(str(text_module.subject))
+        subject = one_line(str(_exported(text_module, "subject")))
         html = self._env.get_template(f"{language}/{kind}.html").render(values, subject=subject)
         return Rendered(
             subject=subject,
-            summary=one_line(str(text_module.summary), limit=500),
+            summary=one_line(str(_exported(text_module, "summary")), limit=500),
             text=str(text_module),
             html=html,
             language=language,

@@ -57,7 +57,9 @@ class ClaimedDelivery:
 class Outlet(Protocol):
     """A sender in this process that takes deliveries straight from the handlers."""
 
-    lease: timedelta
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim made for this sender holds before the delivery is due again."""
 
     def reserve(self, count: int) -> int:
         """Room for up to ``count`` more deliveries: how many it takes (0 to count)."""

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from notifications.db import Base
+from notifications.settings import SmtpSecurity
 
 
 class SmtpSettingsRow(Base):
@@ -18,7 +19,7 @@ class SmtpSettingsRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
     host: Mapped[str] = mapped_column(sa.Text)
     port: Mapped[int]
-    security: Mapped[str] = mapped_column(sa.Text)
+    security: Mapped[SmtpSecurity] = mapped_column(sa.Text)
     username: Mapped[str | None] = mapped_column(sa.Text)
     # Fernet token; the plain password is never stored nor returned.
     password_encrypted: Mapped[str | None] = mapped_column(sa.Text)

@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from notifications.settings import SmtpSecurity
+from notifications.settings_admin.service import ConfigSource
 
 
 def _is_address(value: str) -> bool:
@@ -23,8 +23,7 @@ class SmtpSettingsOut(BaseModel):
     sender: str
     # The password itself is write-only: it is never returned.
     has_password: bool
-    # "environment" until an administrator saves settings, then "database".
-    source: Literal["environment", "database"]
+    source: ConfigSource
     revision: int
     updated_at: datetime | None
     updated_by: uuid.UUID | None

@@ -8,13 +8,18 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notifications.settings import NotificationsSettings
+from notifications.settings import NotificationsSettings, SmtpSecurity
 from notifications.settings_admin.crypto import PasswordCipher, UnreadableSecret
 from notifications.settings_admin.models import SmtpSettingsRow
+
+# Where the SMTP configuration in use comes from: the environment until an administrator
+# saves settings, then the database.
+ConfigSource = Literal["environment", "database"]
 
 
 @dataclass(frozen=True)
@@ -23,13 +28,13 @@ class SmtpConfig:
 
     host: str
     port: int
-    security: str
+    security: SmtpSecurity
     username: str | None
     password: str | None = field(repr=False)
     sender: str
     timeout: float
     validate_certs: bool
-    source: str  # "database" or "environment"
+    source: ConfigSource
     # Set when the configuration cannot be used as saved (e.g. an undecryptable password).
     problem: str | None = None
 
@@ -87,7 +92,7 @@ async def save_smtp_settings(
     *,
     host: str,
     port: int,
-    security: str,
+    security: SmtpSecurity,
     username: str | None,
     password: str | None,
     sender: str,

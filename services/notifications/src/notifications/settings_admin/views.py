@@ -40,11 +40,11 @@ def _out(
     return SmtpSettingsOut(
         host=config.host,
         port=config.port,
-        security=config.security,  # type: ignore[arg-type]
+        security=config.security,
         username=config.username,
         sender=config.sender,
         has_password=bool(row.password_encrypted if row else settings.smtp_password),
-        source=config.source,  # type: ignore[arg-type]
+        source=config.source,
         revision=row.revision if row else 0,
         updated_at=row.updated_at if row else None,
         updated_by=row.updated_by if row else None,
