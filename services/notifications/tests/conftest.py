@@ -28,8 +28,8 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
 from helpdesk_common.contracts import EventEnvelope, EventPayload
-from helpdesk_common.contracts.identity import UnitCreated, UserCreated
-from helpdesk_common.contracts.tickets import Actor, TicketCreated, TicketSnapshot
+from helpdesk_common.contracts.identity import Language, Role, UnitCreated, UserCreated
+from helpdesk_common.contracts.tickets import Actor, TicketCreated, TicketSnapshot, TicketStatus
 from helpdesk_common.directory import DirectoryUnit, DirectoryUser
 from helpdesk_common.outbox import inbox_table
 from helpdesk_testing import app_client, eventually, free_port
@@ -252,10 +252,10 @@ class Service:
 
     async def add_user(
         self,
-        role: str,
+        role: Role,
         *,
         unit: Unit | None = None,
-        language: str = "id",
+        language: Language = "id",
         active: bool = True,
         with_email: bool = True,
         name: str = "",
@@ -275,10 +275,10 @@ class Service:
                 username=f"{role}{user_id.hex[:8]}",
                 full_name=person.name,
                 email=person.email,
-                role=role,  # type: ignore[arg-type]
+                role=role,
                 unit_id=person.unit_id,
                 is_active=active,
-                language=language,  # type: ignore[arg-type]
+                language=language,
                 revision=1,
                 updated_at=datetime.now(UTC),
             ),
@@ -390,7 +390,7 @@ def snapshot(
     unit: Unit,
     requester: Person | None,
     *,
-    status: str = "new",
+    status: TicketStatus = "new",
     assignee: Person | None = None,
     title: str = "Printer di ruang rapat tidak bisa mencetak",
     number: str | None = None,
@@ -401,7 +401,7 @@ def snapshot(
         ticket_id=extra.pop("ticket_id", None) or uuid.uuid4(),
         number=number or f"TKT-2026-{uuid.uuid4().int % 1_000_000:06d}",
         title=title,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         priority="high",
         category_name="Perangkat keras",
         unit_id=unit.unit_id,

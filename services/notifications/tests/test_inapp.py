@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from helpdesk_common.contracts.tickets import TicketStatusChanged
+from helpdesk_common.contracts.tickets import TicketStatus, TicketStatusChanged
 from helpdesk_common.pagination import encode_cursor
 from notifications.inapp.service import add_notifications
 
@@ -16,15 +16,14 @@ async def five_notifications(service, tickets):
     requester = await service.add_user("requester", unit=unit)
     agent = await service.add_user("agent")
     ticket = tickets.snapshot(unit, requester, assignee=agent)
-    for n, (before, after) in enumerate(
-        [
-            ("new", "in_progress"),
-            ("in_progress", "pending"),
-            ("pending", "in_progress"),
-            ("in_progress", "pending"),
-            ("pending", "in_progress"),
-        ]
-    ):
+    changes: list[tuple[TicketStatus, TicketStatus]] = [
+        ("new", "in_progress"),
+        ("in_progress", "pending"),
+        ("pending", "in_progress"),
+        ("in_progress", "pending"),
+        ("pending", "in_progress"),
+    ]
+    for n, (before, after) in enumerate(changes):
         snapshot = ticket.model_copy(update={"status": after, "version": n + 2})
         envelope = await service.publish(
             TicketStatusChanged(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from notifications.email.rendering import LANGUAGES, TEMPLATES, Renderer, one_li
 from notifications.routing.handlers import KIND_BY_EVENT
 from notifications.routing.recipients import Recipient
 
-EXTRA_FIELDS = {
+EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     "ticket.assigned": {"assignee_id": uuid.uuid4(), "assignee_name": "Budi"},
     "ticket.status_changed": {"from_status": "new", "to_status": "in_progress"},
     "ticket.commented": {"comment_id": uuid.uuid4(), "body": "Halo", "internal": False},
@@ -28,8 +29,8 @@ EXTRA_FIELDS = {
 }
 
 
-def ticket(**changes) -> TicketSnapshot:
-    values = {
+def ticket(**changes: Any) -> TicketSnapshot:
+    values: dict[str, Any] = {
         "ticket_id": uuid.uuid4(),
         "number": "TKT-2026-000123",
         "title": "Jaringan internet putus",
@@ -45,7 +46,7 @@ def ticket(**changes) -> TicketSnapshot:
     return TicketSnapshot(**values)
 
 
-def event(event_type: str, **changes) -> TicketEvent:
+def event(event_type: str, **changes: Any) -> TicketEvent:
     model = CATALOGUE[event_type]
     payload = model(
         ticket=ticket(**changes),

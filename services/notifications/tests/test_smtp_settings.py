@@ -22,9 +22,11 @@ def settings_body(port: int, **extra):
     }
 
 
-async def saved_row(service) -> SmtpSettingsRow | None:
+async def saved_row(service) -> SmtpSettingsRow:
     async with service.sessionmaker() as session:
-        return await session.scalar(sa.select(SmtpSettingsRow))
+        row = await session.scalar(sa.select(SmtpSettingsRow))
+    assert row is not None, "no SMTP settings saved"
+    return row
 
 
 async def test_settings_start_from_the_environment_and_are_admin_only(service, smtp_sink):
@@ -60,7 +62,7 @@ async def test_password_is_write_only_and_stored_encrypted(service, smtp_sink):
         assert saved.json()["has_password"] is True and saved.json()["source"] == "database"
         assert PASSWORD not in saved.text
         row = await saved_row(service)
-        assert row is not None and row.password_encrypted and PASSWORD not in row.password_encrypted
+        assert row.password_encrypted and PASSWORD not in row.password_encrypted
         assert (
             PasswordCipher(service.settings.secret_key).decrypt(row.password_encrypted) == PASSWORD
         )
@@ -77,6 +79,7 @@ async def test_password_is_write_only_and_stored_encrypted(service, smtp_sink):
         )
         assert kept.json()["has_password"] is True
         row = await saved_row(service)
+        assert row.password_encrypted
         assert (
             PasswordCipher(service.settings.secret_key).decrypt(row.password_encrypted) == PASSWORD
         )
