@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from helpdesk_common.contracts import EventEnvelope
-from helpdesk_common.contracts.identity import UnitCreated, UserCreated
+from helpdesk_common.contracts.identity import Role, UnitCreated, UserCreated
 from helpdesk_common.directory import upsert_unit, upsert_user
 from helpdesk_common.outbox import outbox_backlog
 from helpdesk_common.settings import ServiceSettings
@@ -67,7 +67,7 @@ class World:
 
     async def person(
         self,
-        role: str,
+        role: Role,
         *,
         unit_id: uuid.UUID | None = None,
         name: str | None = None,
@@ -85,7 +85,7 @@ class World:
                         username=f"{role}-{user_id.hex[:8]}",
                         full_name=name,
                         email=f"{user_id.hex[:8]}@example.go.id",
-                        role=role,  # type: ignore[arg-type]
+                        role=role,
                         unit_id=unit_id,
                         is_active=True,
                         revision=1,

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -235,7 +236,12 @@ async def publish(world, payload) -> None:
 async def test_identity_events_keep_the_local_directory(world):
     unit_id, user_id = uuid.uuid4(), uuid.uuid4()
     now = datetime.now(UTC)
-    unit = {"unit_id": unit_id, "code": "DISDIK", "is_active": True, "updated_at": now}
+    unit: dict[str, Any] = {
+        "unit_id": unit_id,
+        "code": "DISDIK",
+        "is_active": True,
+        "updated_at": now,
+    }
     await publish(world, UnitCreated(**unit, name="Dinas Pendidikan", revision=1))
 
     async def unit_name() -> str | None:
@@ -257,7 +263,7 @@ async def test_identity_events_keep_the_local_directory(world):
     requester = await world.person("requester", unit_id=unit_id, known=False)
     ticket = await world.create(requester)
     assert ticket["unit_name"] == "Dinas Pendidikan Kota"
-    user = {
+    user: dict[str, Any] = {
         "user_id": user_id,
         "username": "dewi",
         "full_name": "Dewi Lestari",

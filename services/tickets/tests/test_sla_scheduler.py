@@ -49,6 +49,12 @@ async def stored(world, ticket_ids: list[str]) -> list[Ticket]:
         )
 
 
+def at(moment: datetime | None) -> datetime:
+    """A stored SLA moment that the test expects to be set."""
+    assert moment is not None
+    return moment
+
+
 def sla_events(seen, ticket_id: str) -> Counter[tuple[str, Any]]:
     return Counter(
         (e.event_type, e.payload.get("target"))
@@ -65,13 +71,13 @@ async def test_warning_breach_and_escalation_fire_once_with_two_replicas(world, 
         rows = await stored(world, ids)
         second = timedelta(seconds=1)
         moments = [
-            max(r.first_response_warn_at for r in rows) + second,
-            max(r.first_response_escalate_at for r in rows) + second,
-            max(r.resolution_warn_at for r in rows) + second,
-            max(r.resolution_escalate_at for r in rows) + second,
+            max(at(r.first_response_warn_at) for r in rows) + second,
+            max(at(r.first_response_escalate_at) for r in rows) + second,
+            max(at(r.resolution_warn_at) for r in rows) + second,
+            max(at(r.resolution_escalate_at) for r in rows) + second,
         ]
-        assert moments[0] < min(r.first_response_due_at for r in rows)
-        assert moments[2] < min(r.resolution_due_at for r in rows)
+        assert moments[0] < min(at(r.first_response_due_at) for r in rows)
+        assert moments[2] < min(at(r.resolution_due_at) for r in rows)
         for now in moments:
             await both_replicas(world, replica, now)
 
@@ -125,7 +131,7 @@ async def test_pending_pauses_the_checks_and_resume_brings_them_back(world, repl
         assert paused["sla_paused"] is True
         (row,) = await stored(world, [ticket["id"]])
         assert row.sla_next_check_at is None and row.sla_paused_since is not None
-        far = row.resolution_escalate_at + timedelta(days=30)
+        far = at(row.resolution_escalate_at) + timedelta(days=30)
         await both_replicas(world, replica, far, rounds=1)
         overdue = await world.client.get(
             "/tickets",

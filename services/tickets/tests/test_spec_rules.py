@@ -156,12 +156,12 @@ async def test_service_agrees_with_the_spec(world, status: str):
         assert last["actor_id"] == str(people[role].user_id), case
         assert (last["before"]["status"], last["after"]["status"]) == (status, outcome), case
 
-    for _, action, body, field in (r for r in REQUIRED if r[0] == status):
+    for _, action, invalid, field in (r for r in REQUIRED if r[0] == status):
         response = await world.client.post(
-            f"/tickets/{shared['id']}/{action}", json=body, headers=holder.headers
+            f"/tickets/{shared['id']}/{action}", json=invalid, headers=holder.headers
         )
-        assert response.status_code == 422, (action, body, response.text)
-        assert response.json()["error"]["fields"][0]["field"] == field, (action, body)
+        assert response.status_code == 422, (action, invalid, response.text)
+        assert response.json()["error"]["fields"][0]["field"] == field, (action, invalid)
 
     # Nothing refused above changed the ticket.
     current = await world.client.get(f"/tickets/{shared['id']}", headers=holder.headers)

@@ -563,15 +563,15 @@ async def test_listing_filters_search_sort_and_cursor(world):
     numbers = [t["number"] for t in (await listing(requester, sort="number", limit=50))["items"]]
     assert numbers == sorted(numbers)
 
-    for params, field in [
+    for invalid, field in [
         ({"status": "open"}, "status"),
         ({"sort": "colour"}, "sort"),
         ({"cursor": "garbage"}, "cursor"),
         ({"assignee": "someone"}, "assignee"),
         ({"unit_id": "nope"}, "unit_id"),
     ]:
-        response = await world.client.get("/tickets", params=params, headers=requester.headers)
-        assert response.status_code == 422, params
+        response = await world.client.get("/tickets", params=invalid, headers=requester.headers)
+        assert response.status_code == 422, invalid
         assert response.json()["error"]["fields"][0]["field"] == field
 
 

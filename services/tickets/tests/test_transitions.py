@@ -15,6 +15,9 @@ import pytest
 from tickets.tickets.policy import DEFAULT_ROLES, TRANSITIONS
 
 ROLES = ("requester", "agent", "admin", "leader")
+# The policy tables keyed by plain text: the matrix walks statuses, actions and roles as such.
+ROLES_FOR: dict[str, frozenset[str]] = {action: roles for action, roles in DEFAULT_ROLES.items()}
+TARGETS: dict[tuple[str, str], str] = {key: target for key, target in TRANSITIONS.items()}
 ACTIONS: dict[str, dict[str, Any] | None] = {
     "accept": None,
     "claim": None,
@@ -49,9 +52,9 @@ def policy_action(action: str, *, assigned: bool) -> str:
 
 def expected(status: str, action: str, role: str, *, assigned: bool) -> tuple[int, str]:
     name = policy_action(action, assigned=assigned)
-    if role not in DEFAULT_ROLES[name]:  # type: ignore[index]
+    if role not in ROLES_FOR[name]:
         return 403, status
-    target = TRANSITIONS.get((status, name))  # type: ignore[arg-type]
+    target = TARGETS.get((status, name))
     if target is None:
         return 409, status
     if name == "claim" and assigned:
