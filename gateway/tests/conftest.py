@@ -200,21 +200,24 @@ def gateway_settings(keypair: tuple[str, str]) -> Callable[..., GatewaySettings]
     return build
 
 
+class GatewayClient(httpx.AsyncClient):
+    """A client of a served gateway that also holds the app, whose state tests read."""
+
+    def __init__(self, app: FastAPI, *, base_url: str) -> None:
+        super().__init__(base_url=base_url, timeout=30)
+        self.app = app
+
+
 @pytest.fixture
 def run_gateway(
     gateway_settings: Callable[..., GatewaySettings],
-) -> Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]:
+) -> Callable[..., contextlib.AbstractAsyncContextManager[GatewayClient]]:
     """``async with run_gateway(tickets_url=...) as client``: a served gateway and a client."""
 
     @contextlib.asynccontextmanager
-    async def run(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async def run(**overrides: Any) -> AsyncIterator[GatewayClient]:
         app = create_app(gateway_settings(**overrides))
-        async with (
-            serve_http(app) as url,
-            httpx.AsyncClient(base_url=url, timeout=30) as client,
-        ):
-            # Tests reach the served app's state through the client; httpx has no such field.
-            client.app = app  # type: ignore[attr-defined]
+        async with serve_http(app) as url, GatewayClient(app, base_url=url) as client:
             yield client
 
     return run
