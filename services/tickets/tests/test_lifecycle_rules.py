@@ -15,11 +15,11 @@ from tickets.masterdata.cache import CategoryInfo, MasterData, PriorityInfo
 from tickets.shared import SYSTEM_ACTOR, Loaded
 from tickets.sla.calendar import WorkingCalendar
 from tickets.sla.schedule import SlaRatios
-from tickets.sla.scheduler import fire_thresholds
 from tickets.tickets import lifecycle
 from tickets.tickets.changes import Change, Rules, authorise
 from tickets.tickets.policy import build_policy
 from tickets.tickets.record import TicketRecord
+from tickets.tickets.scheduler import fire_thresholds
 from tickets.tickets.schemas import TicketCreate
 from tickets.tickets.service import comment_on, created_line, edit, new_ticket, plan_sla
 

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 
 from helpdesk_testing import app_client, eventually
 from tickets.main import create_app
-from tickets.sla.scheduler import run_scheduler_once
 from tickets.tickets.models import Ticket
+from tickets.tickets.scheduler import run_scheduler_once
 
 from .conftest import events_of, quiesce, tap
 

@@ -16,9 +16,9 @@ from tickets.masterdata.cache import MasterDataCache
 from tickets.masterdata.views import router as masterdata_router
 from tickets.runtime import TicketsRuntime
 from tickets.settings import TicketsSettings
-from tickets.sla.scheduler import sla_scheduler
 from tickets.tickets.numbering import TicketNumbers
 from tickets.tickets.policy import build_policy
+from tickets.tickets.scheduler import sla_scheduler
 from tickets.tickets.views import router as tickets_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
