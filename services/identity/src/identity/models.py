@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Mapped, mapped_column
 
-from helpdesk_common.contracts.identity import Language, Role
+from helpdesk_common.contracts.identity import LANGUAGES, ROLES, Language, Role
 from identity.db import Base
-
-ROLES = get_args(Role)
-LANGUAGES = get_args(Language)
 
 
 def utcnow() -> datetime:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common.contracts.identity import INTERNAL_ROLES
 from helpdesk_common.contracts.tickets import (
     TicketAssigned,
     TicketCommented,
@@ -41,8 +42,6 @@ from helpdesk_common.directory import KnownUser, directory_excerpt
 from notifications.settings import NotificationsSettings
 
 log = logging.getLogger("notifications.routing")
-
-STAFF_ROLES = frozenset({"agent", "admin", "leader"})
 
 UNKNOWN_RECIPIENTS = Counter(
     "notifications_unknown_recipients_total",
@@ -224,4 +223,4 @@ def _is_staff(candidate: Recipient, directory: dict[uuid.UUID, KnownUser]) -> bo
         # Only IT staff can hold a ticket, so an assignee not yet in the directory is staff;
         # it gets the in-app notification (no address is known for a mail anyway).
         return candidate.reason == "assignee"
-    return known.role in STAFF_ROLES
+    return known.role in INTERNAL_ROLES
