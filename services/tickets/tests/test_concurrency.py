@@ -139,3 +139,27 @@ async def test_cache_reloads_never_wait_for_the_request_pool(world):
         )
         await quiesce(replica)
     assert [r.status_code for r in responses] == [200] * 12
+
+
+async def test_a_burst_of_comments_on_one_ticket_keeps_every_comment(world):
+    """Comments do not lock the ticket (their write is conditional on the row as read), so
+    a burst on one ticket must still keep every comment: none may end in a 409."""
+    unit = await world.unit()
+    requesters = [await world.person("requester", unit_id=unit) for _ in range(12)]
+    agents = [await world.person("agent") for _ in range(12)]
+    ticket = await world.create(requesters[0])
+    responses = await asyncio.gather(
+        *(
+            world.client.post(
+                f"/tickets/{ticket['id']}/comments",
+                json={"body": f"Komentar {i}"},
+                headers=person.headers,
+            )
+            for i, person in enumerate(requesters + agents)
+        )
+    )
+    assert Counter(r.status_code for r in responses) == {201: 24}
+    comments = (
+        await world.client.get(f"/tickets/{ticket['id']}/comments", headers=agents[0].headers)
+    ).json()
+    assert sorted(c["body"] for c in comments) == sorted(f"Komentar {i}" for i in range(24))

@@ -75,6 +75,9 @@ FROM tickets t JOIN units u ON u.id = t.unit_id"""
 # $2: the unit a requester is limited to (NULL for staff).
 READ_BY_ID = _SELECT_TICKET + "\nWHERE t.id = $1 AND ($2::uuid IS NULL OR t.unit_id = $2)"
 READ_BY_NUMBER = _SELECT_TICKET + "\nWHERE t.number = $1 AND ($2::uuid IS NULL OR t.unit_id = $2)"
+# The same, locking the ticket for the caller's transaction (writers that must not conflict).
+LOCK_BY_ID = READ_BY_ID + "\nFOR UPDATE OF t"
+LOCK_BY_NUMBER = READ_BY_NUMBER + "\nFOR UPDATE OF t"
 
 # The scheduler's batches, locked for its transaction; rows another replica holds are skipped.
 LOCK_SLA_DUE = (
@@ -101,11 +104,15 @@ def _loaded(row: asyncpg.Record) -> Loaded[TicketRecord]:
 
 
 async def read_ticket(
-    connection: Connection, key: uuid.UUID | str, *, unit_id: uuid.UUID | None
+    connection: Connection, key: uuid.UUID | str, *, unit_id: uuid.UUID | None, lock: bool = False
 ) -> tuple[Loaded[TicketRecord], int] | None:
     """The ticket with id or number ``key`` (of ``unit_id`` only, when given) and its row
-    version (``xmin``), which :func:`save_change` makes the condition of its write."""
-    sql = READ_BY_NUMBER if isinstance(key, str) else READ_BY_ID
+    version (``xmin``), which :func:`save_change` makes the condition of its write;
+    ``lock``: locked until the caller's transaction ends (then no condition is needed)."""
+    if lock:
+        sql = LOCK_BY_NUMBER if isinstance(key, str) else LOCK_BY_ID
+    else:
+        sql = READ_BY_NUMBER if isinstance(key, str) else READ_BY_ID
     row = await connection.fetchrow(sql, key, unit_id)
     if row is None:
         return None
@@ -285,12 +292,13 @@ async def save_change(
 
 
 # A comment: the ticket's few fields a comment moves (it keeps its version), the comment,
-# its timeline line and its event; only on the row as read.
+# its timeline line and its event; only on the row as read ($2 NULL: the caller holds it
+# locked).
 COMMENT_SQL = """
 WITH changed AS (
     UPDATE tickets SET updated_at = $3, first_response_at = $4, first_response_seconds = $5,
         sla_next_check_at = $6
-    WHERE id = $1 AND xmin = $2::xid
+    WHERE id = $1 AND ($2::xid IS NULL OR xmin = $2::xid)
     RETURNING id
 ), commented AS (
     INSERT INTO comments (id, ticket_id, author_id, author_name, author_role, body, internal,
@@ -323,13 +331,14 @@ async def save_comment(
     ticket: TicketRecord,
     comment: Comment,
     *,
-    row_version: int,
+    row_version: int | None,
     lines: Sequence[Line],
     events: Sequence[EventPayload],
     producer: str,
 ) -> bool:
     """Write ``comment`` and what it changed on ``ticket`` (see COMMENT_SQL) if the row is
-    still at ``row_version``; False (nothing written) if it changed in between."""
+    still at ``row_version`` (None: the caller holds it locked); False (nothing written) if
+    it changed in between."""
     written = await connection.fetchval(
         COMMENT_SQL,
         ticket.id,
