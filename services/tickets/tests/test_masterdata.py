@@ -100,7 +100,7 @@ async def test_categories_lifecycle_and_use_in_tickets(world):
     kept = await world.client.get(f"/tickets/{ticket['id']}", headers=requester.headers)
     assert kept.json()["category_name"] == f"{name} Kantor"
 
-    log = (await world.client.get("/audit-log", headers=admin.headers)).json()
+    log = (await world.client.get("/audit-log", headers=admin.headers)).json()["items"]
     actions = [e["action"] for e in log if e["entity_id"] == category["id"]]
     assert actions == ["category.updated", "category.updated", "category.created"]
     assert log[0]["actor_id"] == str(admin.user_id)
@@ -290,3 +290,35 @@ async def test_directory_pickers(world):
     assert any(a["id"] == str(agent.user_id) for a in agents)
     requester = await world.person("requester", unit_id=unit)
     assert (await world.client.get("/agents", headers=requester.headers)).status_code == 403
+
+
+async def test_the_audit_log_pages_with_cursors(world):
+    admin = await world.person("admin")
+    for i in range(5):
+        response = await world.client.post(
+            "/categories", json={"name": f"Audit {uuid.uuid4().hex[:6]} {i}"}, headers=admin.headers
+        )
+        assert response.status_code == 201, response.text
+    newest = (await world.client.get("/audit-log?limit=500", headers=admin.headers)).json()
+    assert newest["next_cursor"] is None or len(newest["items"]) == 500
+    seen: list[int] = []
+    cursor = None
+    for _ in range(200):
+        params: dict[str, str | int] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await world.client.get("/audit-log", params=params, headers=admin.headers)).json()
+        seen += [entry["id"] for entry in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None or len(seen) >= 12:
+            break
+    # Newest first, each entry once, and the same entries as one big page.
+    assert seen == sorted(set(seen), reverse=True)
+    assert seen == [entry["id"] for entry in newest["items"][: len(seen)]]
+    for bad in ("abc", "5", "eyJ4IjogMX0"):
+        response = await world.client.get(
+            "/audit-log", params={"cursor": bad}, headers=admin.headers
+        )
+        assert response.status_code == 422, bad
+        assert response.json()["error"]["code"] == "invalid_cursor"
+        assert response.json()["error"]["fields"][0]["field"] == "cursor"

@@ -427,8 +427,6 @@ const id = {
   "audit.entity": "Objek",
   "audit.changes": "Perubahan",
   "audit.entity_type": "Jenis objek",
-  "audit.older": "Lebih lama",
-  "audit.newest": "Terbaru",
 
   "err.network": "Tidak dapat terhubung ke server. Periksa koneksi Anda lalu coba lagi.",
   "err.generic": "Permintaan gagal (HTTP {status}).",
@@ -932,8 +930,6 @@ const en = {
   "audit.entity": "Object",
   "audit.changes": "Changes",
   "audit.entity_type": "Object type",
-  "audit.older": "Older",
-  "audit.newest": "Newest",
 
   "err.network": "Cannot reach the server. Check your connection and try again.",
   "err.generic": "The request failed (HTTP {status}).",

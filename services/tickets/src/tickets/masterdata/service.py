@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auth import Principal
 from helpdesk_common.directory import DirectoryUnit
 from helpdesk_common.errors import Conflict, InvalidInput, NotFound
+from helpdesk_common.pagination import decode_cursor, encode_cursor, page_of
 from tickets.masterdata.models import (
     AuditEntry,
     Category,
@@ -478,10 +479,22 @@ async def delete_rule(session: AsyncSession, *, actor: Principal, rule_id: uuid.
     await session.delete(rule)
 
 
+AUDIT_LISTING = "tickets-audit"
+
+
 async def list_audit(
-    session: AsyncSession, *, limit: int, before_id: int | None
-) -> list[AuditEntry]:
-    query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
-    return list((await session.scalars(query)).all())
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> tuple[list[AuditEntry], str | None]:
+    """The master-data audit log, newest first: one page and the cursor of the next."""
+    query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
+    if cursor is not None:
+        (after_id,) = decode_cursor(cursor, listing=AUDIT_LISTING, parse=(_entry_id,))
+        query = query.where(AuditEntry.id < after_id)
+    rows = list((await session.scalars(query)).all())
+    return page_of(rows, limit=limit, cursor_after=lambda e: encode_cursor(AUDIT_LISTING, e.id))
+
+
+def _entry_id(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+        raise ValueError("not an audit entry id")
+    return value

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
+from helpdesk_common.pagination import CursorQuery, Page
 from tickets.masterdata import service
 from tickets.masterdata.schemas import (
     AuditOut,
@@ -206,10 +207,12 @@ async def audit_log(
     _: Admin,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
-) -> list[AuditOut]:
-    entries = await service.list_audit(session, limit=limit, before_id=before_id)
-    return [
+    cursor: CursorQuery = None,
+) -> Page[AuditOut]:
+    """Every change to master data, newest first, in pages (``next_cursor``)."""
+    async with session.begin():
+        entries, next_cursor = await service.list_audit(session, limit=limit, cursor=cursor)
+    items = [
         AuditOut(
             id=e.id,
             at=e.at,
@@ -222,3 +225,4 @@ async def audit_log(
         )
         for e in entries
     ]
+    return Page(items=items, next_cursor=next_cursor)

@@ -1,11 +1,11 @@
-// Audit logs: identity (users, units; cursor pages) and the tickets service's master data
-// (categories, priorities, SLA, calendar, rules; pages by id).
+// Audit logs: identity (users, units) and the tickets service's master data (categories,
+// priorities, SLA, calendar, rules); both in cursor pages with "load more".
 
 import { api } from "../../api.js";
 import { h, replace } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { navigate } from "../../nav.js";
-import { cursorList, errorBox, field, fmtDateTime, loading, table } from "../../ui.js";
+import { cursorList, field, fmtDateTime, loading, table } from "../../ui.js";
 
 const SKIP = new Set(["revision", "updated_at", "created_at", "user_id", "id"]);
 const PAGE = 50;
@@ -87,23 +87,18 @@ async function audit({ el, query, isCurrent }) {
     return;
   }
 
-  try {
-    const beforeId = query.get("before_id");
-    const items = await api("/api/tickets/audit-log", { query: { limit: PAGE, before_id: beforeId } });
-    if (!isCurrent()) return;
-    const older = items.length === PAGE ? h("a", { class: "btn", href: `#/admin/audit?source=tickets&before_id=${items[items.length - 1].id}` }, t("audit.older")) : null;
-    replace(
-      body,
+  const list = cursorList({
+    isCurrent,
+    fetchPage: (cursor) => api("/api/tickets/audit-log", { query: { limit: PAGE, cursor } }),
+    render: (items) =>
       table({
         caption: t("audit.tickets"),
         columns,
         rows: items.map((e) => [fmtDateTime(e.at), e.actor_name, h("code", e.action), h("small", { class: "muted" }, e.entity_id), changeList(e.before, e.after)]),
       }),
-      h("nav", { class: "pager" }, beforeId ? h("a", { class: "btn", href: "#/admin/audit?source=tickets" }, t("audit.newest")) : null, older),
-    );
-  } catch (err) {
-    replace(body, errorBox(err));
-  }
+  });
+  replace(body, list.el);
+  await list.load();
 }
 
 export const sections = { audit };
