@@ -29,7 +29,14 @@ from helpdesk_common.errors import (
     install_error_handlers,
     status_of,
 )
-from helpdesk_common.pagination import decode_cursor, encode_cursor, page_of
+from helpdesk_common.pagination import (
+    cursor_datetime,
+    cursor_int,
+    cursor_uuid,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+)
 from helpdesk_common.settings import ServiceSettings
 
 # -- domain errors ----------------------------------------------------------------------
@@ -100,7 +107,7 @@ def test_a_cursor_round_trips_its_sort_key() -> None:
     at, row_id = datetime(2026, 3, 1, 9, 30, tzinfo=UTC), uuid.uuid4()
     cursor = encode_cursor("tickets:created_at", at, row_id)
     assert decode_cursor(
-        cursor, listing="tickets:created_at", parse=(datetime.fromisoformat, uuid.UUID)
+        cursor, listing="tickets:created_at", parse=(cursor_datetime, cursor_uuid)
     ) == [at, row_id]
 
 
@@ -113,13 +120,20 @@ def test_a_cursor_round_trips_its_sort_key() -> None:
         encode_cursor("tickets", "2026-03-01", 5),  # uuid.UUID(5): AttributeError
         encode_cursor("tickets", "yesterday", str(uuid.uuid4())),
         "W10",  # [] : no listing name
+        encode_cursor("tickets", "2026-03-01T09:30:00", "5c1c2a52-1c44-4b8e-9c53-1d0f5e2d7a11"),
     ],
 )
 def test_a_malformed_or_foreign_cursor_is_a_422_on_field_cursor(cursor: str) -> None:
     with pytest.raises(InvalidInput) as raised:
-        decode_cursor(cursor, listing="tickets", parse=(datetime.fromisoformat, uuid.UUID))
+        decode_cursor(cursor, listing="tickets", parse=(cursor_datetime, cursor_uuid))
     assert raised.value.code == "invalid_cursor"
     assert raised.value.field == "cursor"
+
+
+@pytest.mark.parametrize("value", [-1, 2**63, True, "7", 1.5])
+def test_an_integer_in_a_cursor_must_fit_a_bigint_id(value: object) -> None:
+    with pytest.raises(InvalidInput):
+        decode_cursor(encode_cursor("seq", value), listing="seq", parse=(cursor_int,))
 
 
 def test_a_page_has_a_next_cursor_only_when_more_rows_follow() -> None:

@@ -57,10 +57,43 @@ def invalid_cursor() -> InvalidInput:
     )
 
 
+# Strict readers of a cursor's values, for decode_cursor's ``parse``: a tampered cursor must
+# be a 422, never a value the database refuses (a 500) or one of another type than the
+# column's.
+
+_BIGINT = 2**63
+
+
+def cursor_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
+
+
+def cursor_int(value: Any) -> int:
+    """A whole number that fits a BIGINT column and is never negative there (an id, a
+    sequence number, a rank)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _BIGINT:
+        raise ValueError("expected a non-negative 64-bit integer")
+    return value
+
+
+def cursor_uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(cursor_text(value))
+
+
+def cursor_datetime(value: Any) -> datetime:
+    """An ISO 8601 instant with its time zone (as ``encode_cursor`` writes a timestamptz)."""
+    parsed = datetime.fromisoformat(cursor_text(value))
+    if parsed.tzinfo is None:
+        raise ValueError("expected a time zone")
+    return parsed
+
+
 def decode_cursor(cursor: str, *, listing: str, parse: Sequence[Callable[[Any], Any]]) -> list[Any]:
     """The sort key values in ``cursor``, each converted by its ``parse`` function
-    (``datetime.fromisoformat``, ``uuid.UUID``, ``int`` ...); 422 ``invalid_cursor`` for a
-    cursor that is malformed or belongs to another listing or sort order."""
+    (``cursor_datetime``, ``cursor_uuid``, ``cursor_int``, ``cursor_text``); 422
+    ``invalid_cursor`` for a cursor that is malformed or of another listing or sort order."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))

@@ -11,8 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import Principal
 from helpdesk_common.context import current_correlation_id
-from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
-from identity.listing import aware_datetime, integer
+from helpdesk_common.pagination import (
+    after,
+    cursor_datetime,
+    cursor_int,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+)
 from identity.models import AuditEntry
 
 SYSTEM_ACTOR = "system"
@@ -59,7 +65,7 @@ async def list_entries(
     order = (AuditEntry.occurred_at, AuditEntry.id)
     query = sa.select(AuditEntry).order_by(*(column.desc() for column in order))
     if cursor:
-        position = decode_cursor(cursor, listing="audit-log", parse=(aware_datetime, integer))
+        position = decode_cursor(cursor, listing="audit-log", parse=(cursor_datetime, cursor_int))
         query = query.where(after(order, position, descending=True))
     conditions = {
         AuditEntry.entity_type: entity_type,

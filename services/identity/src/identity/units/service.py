@@ -11,11 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.identity import UnitCreated, UnitUpdated
 from helpdesk_common.errors import NotFound
-from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
+from helpdesk_common.pagination import (
+    after,
+    cursor_text,
+    cursor_uuid,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+)
 from identity.audit.service import record
 from identity.errors import flush_or_conflict
 from identity.events import publish_unit, unit_json
-from identity.listing import contains, text, uuid_of
+from identity.listing import contains
 from identity.models import Unit, utcnow
 
 
@@ -89,7 +96,7 @@ async def list_units(
     order = (Unit.name, Unit.id)
     query = sa.select(Unit).order_by(*order)
     if cursor:
-        position = decode_cursor(cursor, listing="units", parse=(text, uuid_of))
+        position = decode_cursor(cursor, listing="units", parse=(cursor_text, cursor_uuid))
         query = query.where(after(order, position, descending=False))
     if is_active is not None:
         query = query.where(Unit.is_active == is_active)

@@ -15,12 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.identity import UserCreated, UserDeactivated, UserUpdated
 from helpdesk_common.errors import Conflict, InvalidInput, NotFound
-from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
+from helpdesk_common.pagination import (
+    after,
+    cursor_text,
+    cursor_uuid,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+)
 from identity.audit.service import record
 from identity.auth import refresh
 from identity.errors import flush_or_conflict
 from identity.events import publish_user, user_json
-from identity.listing import contains, text, uuid_of
+from identity.listing import contains
 from identity.models import Unit, User, utcnow
 from identity.passwords import Passwords, generate_password
 
@@ -220,7 +227,7 @@ async def list_users(
     order = (User.full_name, User.id)
     query = sa.select(User).order_by(*order)
     if cursor:
-        position = decode_cursor(cursor, listing="users", parse=(text, uuid_of))
+        position = decode_cursor(cursor, listing="users", parse=(cursor_text, cursor_uuid))
         query = query.where(after(order, position, descending=False))
     if role is not None:
         query = query.where(User.role == role)

@@ -28,8 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.aftercommit import Wakeup, after_commit
 from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import Conflict, NotFound
-from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
-from notifications.db import parse_seq
+from helpdesk_common.pagination import after, cursor_int, decode_cursor, encode_cursor, page_of
 from notifications.email.models import EmailDelivery
 
 # -- waking the sender, handing deliveries over ------------------------------------------
@@ -361,7 +360,7 @@ async def list_deliveries(
     if ticket_id is not None:
         query = query.where(EmailDelivery.ticket_id == ticket_id)
     if cursor is not None:
-        values = decode_cursor(cursor, listing=LISTING, parse=[parse_seq])
+        values = decode_cursor(cursor, listing=LISTING, parse=[cursor_int])
         query = query.where(after([EmailDelivery.seq.expression], values, descending=True))
     rows = list(await session.scalars(query))
     return page_of(rows, limit=limit, cursor_after=lambda d: encode_cursor(LISTING, d.seq))

@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import NotFound
-from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
-from notifications.db import parse_seq
+from helpdesk_common.pagination import after, cursor_int, decode_cursor, encode_cursor, page_of
 from notifications.inapp.models import Notification
 
 _NOTIFICATION_COLUMNS = (
@@ -72,7 +71,7 @@ async def list_notifications(
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     if cursor is not None:
-        values = decode_cursor(cursor, listing=LISTING, parse=[parse_seq])
+        values = decode_cursor(cursor, listing=LISTING, parse=[cursor_int])
         query = query.where(after([Notification.seq.expression], values, descending=True))
     rows = list(await session.scalars(query))
     return page_of(rows, limit=limit, cursor_after=lambda n: encode_cursor(LISTING, n.seq))

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auth import Principal
 from helpdesk_common.directory import DirectoryUnit
 from helpdesk_common.errors import Conflict, InvalidInput, NotFound
-from helpdesk_common.pagination import decode_cursor, encode_cursor, page_of
+from helpdesk_common.pagination import cursor_int, decode_cursor, encode_cursor, page_of
 from tickets.masterdata.models import (
     AuditEntry,
     Category,
@@ -488,13 +488,7 @@ async def list_audit(
     """The master-data audit log, newest first: one page and the cursor of the next."""
     query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
     if cursor is not None:
-        (after_id,) = decode_cursor(cursor, listing=AUDIT_LISTING, parse=(_entry_id,))
+        (after_id,) = decode_cursor(cursor, listing=AUDIT_LISTING, parse=(cursor_int,))
         query = query.where(AuditEntry.id < after_id)
     rows = list((await session.scalars(query)).all())
     return page_of(rows, limit=limit, cursor_after=lambda e: encode_cursor(AUDIT_LISTING, e.id))
-
-
-def _entry_id(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
-        raise ValueError("not an audit entry id")
-    return value

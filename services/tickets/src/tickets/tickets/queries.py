@@ -17,7 +17,16 @@ from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.identity import INTERNAL_ROLES
 from helpdesk_common.directory import DirectoryUnit as Unit
 from helpdesk_common.errors import InvalidInput, NotFound
-from helpdesk_common.pagination import after, decode_cursor, encode_cursor, page_of
+from helpdesk_common.pagination import (
+    after,
+    cursor_datetime,
+    cursor_int,
+    cursor_text,
+    cursor_uuid,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+)
 from tickets.masterdata.models import Priority
 from tickets.shared import Loaded
 from tickets.tickets.models import Comment, Ticket, TimelineEntry
@@ -125,10 +134,10 @@ def parse_sort(value: str) -> SortKey:
 def _cursor_value(sort: SortKey) -> Callable[[Any], Any]:
     """How a cursor's sort key value is read back for ``sort``."""
     if sort.name in TIMESTAMP_SORTS:
-        return datetime.fromisoformat
+        return cursor_datetime
     if sort.name == "priority":
-        return int
-    return str
+        return cursor_int
+    return cursor_text
 
 
 def _overdue(now: datetime) -> ColumnElement[bool]:
@@ -201,7 +210,7 @@ async def search_tickets(
     query = _apply_filters(query, filters=filters, now=now)
     if cursor:
         # The listing's name in the cursor is the sort order: a cursor of another is invalid.
-        values = decode_cursor(cursor, listing=sort.name, parse=[_cursor_value(sort), uuid.UUID])
+        values = decode_cursor(cursor, listing=sort.name, parse=[_cursor_value(sort), cursor_uuid])
         query = query.where(after([key, Ticket.id], values, descending=sort.descending))
     if sort.descending:
         query = query.order_by(key.desc(), Ticket.id.desc())
