@@ -6,7 +6,7 @@ the helpers here) and writes with one ``store`` statement that commits by itself
 wakes the relays for the events it wrote.
 
 A change is written only on the row as read (its ``xmin``): if anyone wrote the ticket in
-between, nothing is written and the change is read and decided again (:func:`_run`). Of
+between, nothing is written and the change is read and decided again (:func:`act`). Of
 several simultaneous claims exactly one is written; the others see it taken and get 409.
 This needs no transaction around the read and the write: two round trips per change
 instead of a locking transaction's four, and no row lock held while Python decides.
@@ -76,7 +76,7 @@ def rules_of(runtime: TicketsRuntime, master: MasterData) -> Rules:
 ATTEMPTS = 5
 
 
-async def _run(
+async def act(
     connection: Connection,
     runtime: TicketsRuntime,
     *,
@@ -88,8 +88,10 @@ async def _run(
     decide: Callable[[Change], None],
     master: MasterData | None = None,
 ) -> Change:
-    """Read, authorise, ``decide`` and save a change, again from a fresh read while the
-    ticket was changed in between. Nothing is saved when ``decide`` made no change."""
+    """Lifecycle ``action`` (or an edit) on the ticket ``ref``: read, authorise, ``decide``
+    (the action's function of ``lifecycle`` with the request's arguments bound) and save
+    it, again from a fresh read while the ticket was changed in between. Nothing is saved
+    when ``decide`` made no change."""
     actor = actor_of(principal)
     for _ in range(ATTEMPTS):
         loaded, row_version = await read_for_change(connection, principal=principal, ref=ref)
@@ -122,32 +124,6 @@ async def _run(
 # -- the lifecycle actions ----------------------------------------------------------------
 
 
-async def act(
-    connection: Connection,
-    runtime: TicketsRuntime,
-    *,
-    principal: Principal,
-    ref: str,
-    action: str,
-    expected_version: int | None,
-    now: datetime,
-    decide: Callable[[Change], None],
-) -> Loaded[TicketRecord]:
-    """Lifecycle ``action`` on the ticket ``ref``: ``decide`` is the action's function of
-    ``lifecycle`` with the request's arguments bound."""
-    change = await _run(
-        connection,
-        runtime,
-        principal=principal,
-        ref=ref,
-        action=action,
-        expected_version=expected_version,
-        now=now,
-        decide=decide,
-    )
-    return change.loaded
-
-
 async def assign(
     connection: Connection,
     runtime: TicketsRuntime,
@@ -162,7 +138,7 @@ async def assign(
     agent_name = None
     if not (assignee_id == principal.user_id and principal.role == "agent"):
         agent_name = await store.active_agent_name(connection, assignee_id)
-    return await act(
+    change = await act(
         connection,
         runtime,
         principal=principal,
@@ -174,6 +150,7 @@ async def assign(
             change, assignee_id=assignee_id, agent_name=agent_name
         ),
     )
+    return change.loaded
 
 
 # -- create -----------------------------------------------------------------------------
@@ -417,7 +394,7 @@ async def update_ticket(
         master = await runtime.masterdata.get_fresh_if_missing(
             category_id=given.get("category_id"), priority=given.get("priority")
         )
-    change = await _run(
+    change = await act(
         connection,
         runtime,
         principal=principal,

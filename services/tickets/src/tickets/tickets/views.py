@@ -266,7 +266,7 @@ class ActionRequest:
     ) -> TicketOut:
         """Run ``decide`` (the action) on the ticket as ``action`` and answer with it."""
         async with self.pool.acquire() as connection:
-            loaded = await service.act(
+            change = await service.act(
                 connection,
                 self.runtime,
                 principal=self.principal,
@@ -276,7 +276,7 @@ class ActionRequest:
                 now=utcnow(),
                 decide=decide,
             )
-        return await self.answer(loaded, action)
+        return await self.answer(change.loaded, action)
 
     def version(self, body: VersionedBody | None) -> int | None:
         return expected_version(self.if_match, body.version if body else None)
