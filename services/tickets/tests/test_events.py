@@ -109,6 +109,21 @@ async def test_each_action_emits_its_events_once(world, amqp_url):
     assert snap["unit_name"] == "Dinas Kesehatan" and snap["category_name"] == "Aplikasi"
     assert snap["number"] == ticket["number"] and snap["ticket_id"] == ticket["id"]
     assert snap["requester_name"] == "Rina" and snap["status"] == "new" and snap["version"] == 1
+    # What a read model (reports) needs besides: present on every event, set or not.
+    assert snap["channel"] == "web" and snap["updated_at"] == snap["created_at"]
+    assert (snap["escalation_level"], snap["reopen_count"]) == (0, 0)
+    for name in (
+        "first_response_seconds",
+        "resolution_seconds",
+        "first_response_breached_at",
+        "resolution_breached_at",
+        "result_summary",
+    ):
+        assert snap[name] is None, name
+    for envelope in events:
+        assert {"channel", "updated_at", "escalation_level", "reopen_count"} <= set(
+            envelope.payload["ticket"]
+        )
     assert created.payload["actor"] == {
         "user_id": str(requester.user_id),
         "name": "Rina",
@@ -146,6 +161,17 @@ async def test_each_action_emits_its_events_once(world, amqp_url):
         "Password direset",
         "Akun dibuka kuncinya",
     ]
+    # The snapshot carries the outcome too: the summary, the working time and the reopen.
+    assert [r.payload["ticket"]["result_summary"] for r in resolved] == [
+        "Password direset",
+        "Akun dibuka kuncinya",
+    ]
+    assert all(isinstance(r.payload["ticket"]["resolution_seconds"], int) for r in resolved)
+    assert all(isinstance(r.payload["ticket"]["first_response_seconds"], int) for r in resolved)
+    assert [r.payload["ticket"]["reopen_count"] for r in resolved] == [0, 1]
+    reopened_snap = next(e for e in events if e.event_type == "ticket.reopened").payload["ticket"]
+    assert (reopened_snap["reopen_count"], reopened_snap["resolution_seconds"]) == (1, None)
+    assert closed.payload["ticket"]["updated_at"] == closed.payload["ticket"]["closed_at"]
     assert Counter(e.event_type for e in events_of(seen, second["id"])) == {
         "ticket.created": 1,
         "ticket.assigned": 1,

@@ -183,9 +183,18 @@ def test_resolve_confirm_and_reopen():
     assert (ticket.status, ticket.resolved_at) == ("resolved", wib(16, 12))
     assert ticket.resolution_seconds == 3 * 3600
     assert event_types(resolved) == ["ticket.status_changed", "ticket.resolved"]
+    for event in resolved.events:
+        snap = event.model_dump()["ticket"]
+        assert (snap["resolution_seconds"], snap["result_summary"]) == (
+            3 * 3600,
+            "Driver dipasang ulang",
+        )
+        assert (snap["first_response_seconds"], snap["updated_at"]) == (3600, wib(16, 12))
     reopened = change(loaded, REQUESTER, "reopen", at=wib(17, 9))
     lifecycle.reopen(reopened, reason="Masih rusak")
     assert (ticket.status, ticket.reopen_count, ticket.resolved_at) == ("in_progress", 1, None)
+    snap = reopened.events[-1].model_dump()["ticket"]
+    assert (snap["reopen_count"], snap["resolution_seconds"]) == (1, None)
     lifecycle.resolve(change(loaded, AGENT, "resolve", at=wib(17, 10)), result_summary="Beres")
     confirmed = change(loaded, REQUESTER, "confirm", at=wib(17, 11))
     lifecycle.confirm(confirmed)
@@ -269,6 +278,15 @@ def test_the_scheduler_fires_each_threshold_once():
     assert [line.internal for line in fired.lines] == [True, True]
     assert ticket.first_response_warned_at == wib(16, 10, 30)
     assert ticket.escalation_level == 1 and ticket.version == 1
+    # The events' snapshot is taken after the stamps: the breach and the new level show.
+    assert [type(event).event_type for event in fired.events] == [
+        "ticket.sla_breached",
+        "ticket.escalated",
+    ]
+    for event in fired.events:
+        snap = event.model_dump()["ticket"]
+        assert snap["first_response_breached_at"] == wib(16, 10, 30)
+        assert (snap["escalation_level"], snap["resolution_breached_at"]) == (1, None)
     again = fire_thresholds(
         loaded,
         master=MASTER,

@@ -98,6 +98,22 @@ async def test_warning_breach_and_escalation_fire_once_with_two_replicas(world, 
 
     escalation = next(e for e in events_of(seen, ids[0]) if e.event_type == "ticket.escalated")
     assert escalation.payload["escalated_to_roles"] == ["leader"]
+    # Each event's snapshot is taken after the stamps of its pass: a breach shows the
+    # breach, an escalation the level it raised the ticket to.
+    for ticket_id in ids:
+        by_kind = {
+            (e.event_type, e.payload["target"]): e.payload["ticket"]
+            for e in events_of(seen, ticket_id)
+            if "target" in e.payload
+        }
+        for target, level in (("first_response", 1), ("resolution", 2)):
+            breached = by_kind[("ticket.sla_breached", target)]
+            assert breached[f"{target}_breached_at"] is not None
+            assert by_kind[("ticket.escalated", target)]["escalation_level"] == level
+        assert by_kind[("ticket.sla_warning", "first_response")]["escalation_level"] == 0
+        assert (
+            by_kind[("ticket.sla_warning", "first_response")]["first_response_breached_at"] is None
+        )
     assert escalation.payload["actor"]["user_id"] is None
     warning = next(e for e in events_of(seen, ids[0]) if e.event_type == "ticket.sla_warning")
     assert warning.payload["threshold"] == 0.75

@@ -57,7 +57,11 @@ def ticket_url(web_base_url: str | None, ticket: AnyTicket) -> str | None:
 def snapshot(
     loaded: Loaded[AnyTicket], *, master: MasterData, web_base_url: str | None
 ) -> TicketSnapshot:
-    """The ticket as its events show it."""
+    """The ticket as its events show it (and the internal snapshot backfill, the same).
+
+    Take it after the change is applied: every field it carries must be the ticket's as
+    committed with the event.
+    """
     t = loaded.ticket
     return TicketSnapshot(
         ticket_id=t.id,
@@ -81,6 +85,15 @@ def snapshot(
         first_response_due_at=t.first_response_due_at,
         resolution_due_at=t.resolution_due_at,
         version=t.version,
+        channel=t.channel,
+        updated_at=t.updated_at,
+        first_response_seconds=t.first_response_seconds,
+        resolution_seconds=t.resolution_seconds,
+        first_response_breached_at=t.first_response_breached_at,
+        resolution_breached_at=t.resolution_breached_at,
+        escalation_level=t.escalation_level,
+        reopen_count=t.reopen_count,
+        result_summary=t.result_summary,
         # Beyond the contract's fields (it allows extras): for e-mails and dashboards.
         priority_name=master.priority_name(t.priority),
         url=ticket_url(web_base_url, t),

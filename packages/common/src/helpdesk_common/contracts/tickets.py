@@ -53,6 +53,18 @@ class TicketSnapshot(BaseModel):
     first_response_due_at: datetime | None = None
     resolution_due_at: datetime | None = None
     version: int
+    # Added for read models (reports): what a figure needs beyond the fields above. The SLA
+    # stamps and the escalation level change without a new version (the scheduler's
+    # bookkeeping); they only ever go from unset to set, and the level only up.
+    channel: str | None = None
+    updated_at: datetime | None = None
+    first_response_seconds: int | None = None  # working time to the first response
+    resolution_seconds: int | None = None  # working time to resolution, pauses excluded
+    first_response_breached_at: datetime | None = None
+    resolution_breached_at: datetime | None = None
+    escalation_level: int = 0
+    reopen_count: int = 0
+    result_summary: str | None = None
 
 
 class TicketEvent(EventPayload):

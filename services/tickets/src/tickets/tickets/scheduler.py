@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from helpdesk_common.contracts.envelope import EventPayload
 from helpdesk_common.contracts.tickets import (
@@ -63,10 +65,11 @@ def fire_thresholds(
 ) -> Fired:
     """Stamp on the ticket every threshold due by ``now`` and say what fired."""
     ticket = loaded.ticket
-    # None of the snapshot's fields change below (only the *_at stamps and the escalation
-    # level, which it does not carry), so one snapshot serves every event of this ticket.
-    ticket_snapshot = snapshot(loaded, master=master, web_base_url=web_base_url)
     fired = Fired()
+    # The events are made once every stamp is on the ticket, with one snapshot taken then:
+    # a breach's event shows the breach, an escalation's the new level (and each shows
+    # whatever else fired in this pass, as committed with it).
+    events: list[Callable[..., EventPayload]] = []  # each takes ticket=<snapshot>
 
     def fire(kind: str, target: str, *, after: dict[str, object], note: str) -> None:
         fired.labels.append((kind, target))
@@ -101,9 +104,9 @@ def fire_thresholds(
                     after={"target": target, "due_at": due_at.isoformat()},
                     note=f"Peringatan SLA: target {TARGET_LABELS[target]} hampir terlewati",
                 )
-                fired.events.append(
-                    TicketSlaWarning(
-                        ticket=ticket_snapshot,
+                events.append(
+                    partial(
+                        TicketSlaWarning,
                         actor=SYSTEM_ACTOR,
                         target=target,
                         due_at=due_at,
@@ -118,10 +121,8 @@ def fire_thresholds(
                 after={"target": target, "due_at": due_at.isoformat()},
                 note=f"SLA terlewati: target {TARGET_LABELS[target]}",
             )
-            fired.events.append(
-                TicketSlaBreached(
-                    ticket=ticket_snapshot, actor=SYSTEM_ACTOR, target=target, due_at=due_at
-                )
+            events.append(
+                partial(TicketSlaBreached, actor=SYSTEM_ACTOR, target=target, due_at=due_at)
             )
         if (
             escalate_at is not None
@@ -145,9 +146,9 @@ def fire_thresholds(
                 },
                 note=reason,
             )
-            fired.events.append(
-                TicketEscalated(
-                    ticket=ticket_snapshot,
+            events.append(
+                partial(
+                    TicketEscalated,
                     actor=SYSTEM_ACTOR,
                     target=target,
                     reason=reason,
@@ -155,6 +156,9 @@ def fire_thresholds(
                 )
             )
     ticket.sla_next_check_at = next_check(ticket)
+    if events:
+        after = snapshot(loaded, master=master, web_base_url=web_base_url)
+        fired.events = [event(ticket=after) for event in events]
     return fired
 
 
