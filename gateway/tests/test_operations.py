@@ -103,7 +103,12 @@ def test_merge_renames_clashing_components_and_rewrites_refs():
         "tickets": _service_doc(
             "tickets",
             {"type": "object", "properties": {"title": {"type": "string"}}},
-            {"/items/{id}": {"get": op}, "/metrics": {"get": {}}, "/health/ready": {"get": {}}},
+            {
+                "/items/{id}": {"get": op},
+                "/metrics": {"get": {}},
+                "/health/ready": {"get": {}},
+                "/internal/ticket-snapshots": {"get": {}},
+            },
         ),
         "identity": _service_doc(
             "identity",
@@ -128,6 +133,7 @@ def test_merge_renames_clashing_components_and_rewrites_refs():
     # Service internals are not part of the public API.
     assert "/api/tickets/metrics" not in merged["paths"]
     assert "/api/tickets/health/ready" not in merged["paths"]
+    assert "/api/tickets/internal/ticket-snapshots" not in merged["paths"]
     # The bearer scheme applies everywhere except the public routes.
     assert merged["security"] == [{"bearerAuth": []}]
     assert merged["paths"]["/api/identity/auth/login"]["post"]["security"] == []

@@ -114,6 +114,34 @@ async def test_service_internals_are_not_reachable(gateway: httpx.AsyncClient, a
     assert recorder.requests == []
 
 
+async def test_the_internal_service_api_is_never_forwarded(
+    gateway: httpx.AsyncClient, auth, recorder
+):
+    for path in (
+        "/api/tickets/internal/ticket-snapshots",
+        "/api/tickets/internal/ticket-snapshots?cursor=x&limit=10",
+        "/api/tickets/internal",
+        "/api/tickets/internal/",
+        "/api/tickets//internal/ticket-snapshots",
+        "/api/tickets/%69nternal/ticket-snapshots",
+        "/api/tickets/INTERNAL/ticket-snapshots",
+        "/api/reports/internal/anything",
+    ):
+        for method in ("GET", "POST"):
+            response = await gateway.request(
+                method, path, headers={**auth, "X-Internal-Token": "guessed"}
+            )
+            assert response.status_code == 404, (method, path)
+            assert response.json()["error"]["code"] == "not_found"
+    assert recorder.requests == []
+    # Only the first segment counts: a path that merely contains the word is forwarded.
+    response = await gateway.get("/api/tickets/tickets/internal", headers=auth)
+    assert response.status_code == 200
+    assert response.json()["path"] == "/tickets/internal"
+    response = await gateway.get("/api/tickets/internals", headers=auth)
+    assert response.json()["path"] == "/internals"
+
+
 async def test_dot_segments_are_refused(gateway: httpx.AsyncClient, auth, recorder):
     response = await gateway.get("/api/tickets/x/%2E%2E/metrics", headers=auth)
     assert response.status_code == 400

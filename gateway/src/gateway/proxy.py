@@ -5,8 +5,9 @@ never held in memory, and the hot path skips FastAPI's routing, dependency injec
 response models, which matters because the gateway shares two cores with the services.
 
 Order of checks for a request: known service (404) -> well-formed path (400) -> token, unless
-the route is public (401) -> rate limit (429) -> not a service internal (404) -> service
-deployed (404) -> body size (413) -> forward. Failures to reach the service are answered as
+the route is public (401) -> rate limit (429) -> not a service internal (404: ``/metrics``,
+``/health``, and ``/internal/...``, the service-to-service API) -> service deployed (404) ->
+body size (413) -> forward. Failures to reach the service are answered as
 JSON: connection refused or connect timeout 503, no answer within the read timeout 504,
 broken HTTP 502.
 """
@@ -44,8 +45,10 @@ GATEWAY_API_PATHS = frozenset({"/api/openapi.json", "/api/docs"})
 # Served by the gateway itself too: Swagger UI's own files.
 GATEWAY_API_PREFIX = "/api/docs/"
 
-# Service endpoints for operators, not the public: scraped and probed on the services directly.
-BLOCKED_FIRST_SEGMENTS = frozenset({"metrics", "health"})
+# Service endpoints not for the public: ``metrics`` and ``health`` are scraped and probed on
+# the services directly, ``internal`` is the service-to-service API (X-Internal-Token), which
+# other services call directly. Never forwarded, and left out of the combined API document.
+BLOCKED_FIRST_SEGMENTS = frozenset({"metrics", "health", "internal"})
 
 # Connection-level headers (RFC 9110 §7.6.1) plus those the gateway sets itself.
 _REQUEST_SKIP = frozenset(
@@ -218,7 +221,8 @@ class Proxy:
             return
         if not await self._admit(scope, send):
             return
-        if prefix in BLOCKED_FIRST_SEGMENTS:
+        # Any case: a service's router is case-sensitive today, but need not stay so.
+        if prefix.lower() in BLOCKED_FIRST_SEGMENTS:
             await send_error(send, 404, "not_found", "Not Found")
             return
         upstream = self.upstreams.get(service)

@@ -1,4 +1,5 @@
-"""The services' token check: verified tokens are remembered until they expire, never longer."""
+"""The services' token check: verified tokens are remembered until they expire, never longer;
+the internal token of service-to-service calls."""
 
 from __future__ import annotations
 
@@ -6,12 +7,19 @@ import asyncio
 import time
 import uuid
 from datetime import timedelta
+from typing import ClassVar
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from helpdesk_common.auth import CurrentUser, Principal, VerifiedTokens, sign_access_token
+from helpdesk_common.auth import (
+    CurrentUser,
+    InternalCaller,
+    Principal,
+    VerifiedTokens,
+    sign_access_token,
+)
 from helpdesk_common.bus import Bus
 from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.errors import install_error_handlers
@@ -92,3 +100,74 @@ async def test_a_bad_token_is_refused_every_time(app_and_keys):
             response = await client.get("/me", headers=headers)
             assert response.status_code == 401
             assert response.json()["error"]["code"] == "invalid_token"
+
+
+def _internal_app(internal_token: str) -> FastAPI:
+    app = FastAPI()
+    settings = ServiceSettings(internal_token=internal_token)
+    engine = create_engine(settings)  # never connects
+    app.state.runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        bus=Bus(settings),
+    )
+    install_error_handlers(app)
+
+    @app.get("/internal/ping")
+    async def ping(_: InternalCaller) -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+async def test_the_internal_token_is_required_on_internal_endpoints():
+    async with _client(_internal_app("s3cret-token")) as client:
+        ok = await client.get("/internal/ping", headers={"X-Internal-Token": "s3cret-token"})
+        assert ok.status_code == 200 and ok.json() == {"ok": True}
+        # Header names are case-insensitive.
+        ok = await client.get("/internal/ping", headers={"x-internal-token": "s3cret-token"})
+        assert ok.status_code == 200
+        cases: list[dict[str, str]] = [
+            {},
+            {"X-Internal-Token": ""},
+            {"X-Internal-Token": "s3cret-toke"},
+            {"X-Internal-Token": "s3cret-token "},
+            # A user's bearer token is no substitute.
+            {"Authorization": "Bearer s3cret-token"},
+        ]
+        for headers in cases:
+            response = await client.get("/internal/ping", headers=headers)
+            assert response.status_code == 401, headers
+            assert response.json()["error"]["code"] == "invalid_internal_token"
+        # Not ASCII: refused like any wrong token, not a 500.
+        raw = [(b"X-Internal-Token", "s3cret-tökén".encode())]
+        response = await client.get("/internal/ping", headers=raw)
+        assert response.status_code == 401
+
+
+async def test_without_an_internal_token_the_internal_api_is_switched_off():
+    async with _client(_internal_app("")) as client:
+        for headers in ({}, {"X-Internal-Token": ""}, {"X-Internal-Token": "anything"}):
+            response = await client.get("/internal/ping", headers=headers)
+            assert response.status_code == 403
+            assert response.json()["error"]["code"] == "internal_api_disabled"
+
+
+class _ServesInternalApi(ServiceSettings):
+    needs_internal_token: ClassVar[bool] = True
+
+
+def test_production_refuses_an_unsafe_internal_token():
+    with pytest.raises(ValueError, match="internal_token"):
+        ServiceSettings(environment="production", internal_token="change-me")
+    with pytest.raises(ValueError, match="internal_token"):
+        _ServesInternalApi(environment="production", internal_token="")
+    with pytest.raises(ValueError, match="internal_token"):
+        _ServesInternalApi(environment="production", internal_token="Secret")
+    # A service without an internal API may leave it empty; a real token passes anywhere.
+    assert ServiceSettings(environment="production").internal_token == ""
+    assert _ServesInternalApi(environment="production", internal_token="x" * 32).internal_token
+    # Outside production an empty token (API switched off) or a trial value is allowed.
+    assert _ServesInternalApi(internal_token="").internal_token == ""
+    assert _ServesInternalApi(internal_token="change-me").internal_token == "change-me"

@@ -1,11 +1,14 @@
 """Signed access tokens (EdDSA): identity signs with its private key, everyone verifies.
 
 Every service verifies the caller's token itself, so a service reached directly, past the
-gateway, is protected all the same.
+gateway, is protected all the same. Service-to-service endpoints (``/internal/...``, never
+forwarded by the gateway) take no user token but the shared internal token instead
+(:data:`InternalCaller`).
 """
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import time
 import uuid
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 
 from helpdesk_common.contracts.identity import Role
@@ -219,3 +222,41 @@ def require_roles(*roles: Role):
         return principal
 
     return check
+
+
+# A header's name, not a secret.
+INTERNAL_TOKEN_HEADER = "X-Internal-Token"  # noqa: S105
+
+
+async def require_internal_caller(
+    request: Request,
+    token: Annotated[
+        str | None,
+        Header(
+            alias=INTERNAL_TOKEN_HEADER,
+            description="the shared internal token (service-to-service calls only)",
+        ),
+    ] = None,
+) -> None:
+    """Dependency of service-to-service endpoints: the ``X-Internal-Token`` header must equal
+    the service's ``internal_token`` setting (401 ``invalid_internal_token``); with no token
+    configured the internal API is switched off (403 ``internal_api_disabled``)."""
+    runtime: Runtime = request.app.state.runtime
+    expected = runtime.settings.internal_token
+    if not expected:
+        raise ApiError(
+            403,
+            "internal_api_disabled",
+            "The internal API of this service is switched off (no internal token is configured)",
+        )
+    # Compared as bytes (headers arrive decoded as latin-1), in constant time.
+    given = (token or "").encode("latin-1")
+    if not hmac.compare_digest(given, expected.encode()):
+        raise ApiError(
+            401,
+            "invalid_internal_token",
+            f"A valid {INTERNAL_TOKEN_HEADER} header is required",
+        )
+
+
+InternalCaller = Annotated[None, Depends(require_internal_caller)]

@@ -7,7 +7,7 @@ Each service subclasses :class:`ServiceSettings` and sets its own ``env_prefix``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,10 +68,25 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # The shared secret of service-to-service calls: the ``/internal/...`` endpoints require
+    # it in the header ``X-Internal-Token`` (helpdesk_common.auth.InternalCaller), and a
+    # service calling another's sends it. Empty: this service's internal API is switched off
+    # (403 ``internal_api_disabled``). The gateway never forwards ``/internal/`` paths.
+    internal_token: str = ""
+    # A service that serves or calls an internal API sets this: production then refuses an
+    # empty internal_token too. A well-known default is refused in production by every one.
+    needs_internal_token: ClassVar[bool] = False
+
     @model_validator(mode="after")
     def _load_public_key(self) -> Self:
         if not self.jwt_public_key and self.jwt_public_key_file:
             self.jwt_public_key = self.jwt_public_key_file.read_text()
+        return self
+
+    @model_validator(mode="after")
+    def _check_internal_token(self) -> Self:
+        if self.needs_internal_token or self.internal_token:
+            self.require_secret("internal_token")
         return self
 
     @property
