@@ -48,6 +48,9 @@ from helpdesk_common.settings import ServiceSettings
 log = logging.getLogger("helpdesk.consumer")
 
 Handler = Callable[[AsyncSession, EventEnvelope, EventPayload], Awaitable[None]]
+# Runs once at the end of each transaction of handled events, before it commits: handlers
+# may leave work in ``session.info`` to be done once per batch (a read model's upserts).
+Flush = Callable[[AsyncSession], Awaitable[None]]
 
 RETRY_COUNT_HEADER = "x-retry-count"
 LAST_ERROR_HEADER = "x-last-error"
@@ -72,6 +75,7 @@ class Consumer:
     handlers: dict[str, Handler] = field(default_factory=dict)
     # Up to this many waiting deliveries are handled in one transaction; 1: one per event.
     batch_size: int = 1
+    flush: Flush | None = None
 
     def on(self, event_type: str) -> Callable[[Handler], Handler]:
         if event_type not in CATALOGUE:
@@ -102,6 +106,8 @@ async def handle_once(
     handler: Handler,
     envelope: EventEnvelope,
     payload: EventPayload,
+    *,
+    flush: Flush | None = None,
 ) -> bool:
     """Run the handler unless this consumer already processed the event; True if it ran."""
     async with sessionmaker() as session, session.begin():
@@ -114,6 +120,8 @@ async def handle_once(
         if claimed.first() is None:
             return False
         await handler(session, envelope, payload)
+        if flush is not None:
+            await flush(session)
     return True
 
 
@@ -134,6 +142,8 @@ async def handle_batch(
     sessionmaker: async_sessionmaker[AsyncSession],
     consumer: str,
     events: Sequence[tuple[Handler, EventEnvelope, EventPayload]],
+    *,
+    flush: Flush | None = None,
 ) -> list[bool]:
     """Run the handlers of several events in one transaction, skipping events this consumer
     already processed (or that occur twice in ``events``); for each event, True if it ran."""
@@ -159,6 +169,8 @@ async def handle_batch(
             finally:
                 reset_correlation_id(token)
             ran.append(True)
+        if flush is not None and any(ran):
+            await flush(session)
     return ran
 
 
@@ -297,7 +309,9 @@ async def start_consumer(
             if handler is None:
                 outcome = "ignored"
             else:
-                ran = await handle_once(sessionmaker, queue_name, handler, envelope, payload)
+                ran = await handle_once(
+                    sessionmaker, queue_name, handler, envelope, payload, flush=consumer.flush
+                )
                 outcome = "processed" if ran else "duplicate"
             EVENTS_CONSUMED.labels(queue_name, envelope.event_type, outcome).inc()
             await message.ack()
@@ -341,7 +355,10 @@ async def start_consumer(
         if events:
             try:
                 ran = await handle_batch(
-                    sessionmaker, queue_name, [(h, e, p) for _, h, e, p in events]
+                    sessionmaker,
+                    queue_name,
+                    [(h, e, p) for _, h, e, p in events],
+                    flush=consumer.flush,
                 )
             except Exception as exc:
                 log.warning(

@@ -31,10 +31,11 @@ _TICKET_EVENTS = (
 
 # The services keeping a copy of identity's users and units (helpdesk_common.directory):
 # each runs the consumer ``<service>.directory`` (helpdesk_common.directory.directory_consumer).
-DIRECTORY_REPLICAS: tuple[str, ...] = ("tickets", "notifications")
+DIRECTORY_REPLICAS: tuple[str, ...] = ("tickets", "notifications", "reports")
 
 # Consumer name (its queue is ``settings.queue_name(name)``) -> the event types it handles.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "notifications": _TICKET_EVENTS,
+    "reports": _TICKET_EVENTS,
     **{f"{service}.directory": _IDENTITY_EVENTS for service in DIRECTORY_REPLICAS},
 }

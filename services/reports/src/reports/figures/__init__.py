@@ -1,0 +1,1 @@
+"""The figures: summaries, trends, breakdowns and the recap of completed work."""

@@ -1,0 +1,273 @@
+"""The SQL behind the figures: sums from the smallest rollup that can answer, response-time
+percentiles and the open backlog from the facts' covering indexes.
+
+Every query is bounded by the active generation, a period of at most ten years and the
+filters, and runs under a statement timeout (``ReportsSettings.query_timeout_seconds``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reports.figures.period import GroupBy, Period
+from reports.readmodel.projection import MEASURES
+from reports.readmodel.rollups import ROLLUPS, Rollup
+
+Dimension = Literal["unit", "category", "priority", "channel", "agent"]
+DIMENSION_COLUMNS: Final[dict[str, str]] = {
+    "unit": "unit_id",
+    "category": "category_id",
+    "priority": "priority",
+    "channel": "channel",
+    "agent": "assignee_id",
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the figures are narrowed to (None: everything)."""
+
+    unit_id: uuid.UUID | None = None
+    category_id: uuid.UUID | None = None
+    priority: str | None = None
+    agent_id: uuid.UUID | None = None
+    channel: str | None = None
+
+    def by_column(self) -> dict[str, object]:
+        values = {
+            "unit_id": self.unit_id,
+            "category_id": self.category_id,
+            "priority": self.priority,
+            "assignee_id": self.agent_id,
+            "channel": self.channel,
+        }
+        return {column: value for column, value in values.items() if value is not None}
+
+
+def choose_rollup(*, columns: set[str], period: Period, group_by: GroupBy | None) -> Rollup:
+    """The smallest rollup with every column needed and a grain that fits the period."""
+    for rollup in ROLLUPS:
+        if not columns <= set(rollup.dimensions):
+            continue
+        if rollup.grain == "month" and not (
+            period.whole_months and group_by in (None, "month", "year")
+        ):
+            continue
+        return rollup
+    raise AssertionError("rollup_day has every dimension")  # pragma: no cover
+
+
+def _where(filters: Filters, params: dict[str, Any]) -> list[str]:
+    clauses = []
+    for column, value in filters.by_column().items():
+        clauses.append(f"{column} = :f_{column}")
+        params[f"f_{column}"] = value
+    return clauses
+
+
+def _bucket_sql(rollup: Rollup, group_by: GroupBy) -> str:
+    if group_by == rollup.grain:
+        return rollup.grain
+    return f"date_trunc('{group_by}', {rollup.grain})::date"
+
+
+@dataclass(frozen=True)
+class SumRow:
+    bucket: date | None
+    key: object | None
+    measures: dict[str, int]
+
+
+async def sum_measures(
+    session: AsyncSession,
+    *,
+    generation: int,
+    period: Period,
+    filters: Filters,
+    group_by: GroupBy | None = None,
+    by: Dimension | None = None,
+    measures: Sequence[str] = MEASURES,
+) -> tuple[str, list[SumRow]]:
+    """Sums of ``measures`` over the period, per bucket and/or per dimension value;
+    returns the rollup read and the rows."""
+    key_column = DIMENSION_COLUMNS[by] if by else None
+    columns = set(filters.by_column()) | ({key_column} if key_column else set())
+    rollup = choose_rollup(columns=columns, period=period, group_by=group_by)
+    params: dict[str, Any] = {"g": generation, "first": period.first, "last": period.last}
+    if rollup.grain == "month":
+        params["first"] = period.first.replace(day=1)
+    selects, groups = [], []
+    if group_by is not None:
+        selects.append(f"{_bucket_sql(rollup, group_by)} AS bucket")
+        groups.append("bucket")
+    if key_column is not None:
+        selects.append(f"{key_column} AS key")
+        groups.append("key")
+    selects.extend(f"sum({m})::bigint AS {m}" for m in measures)
+    where = [
+        "generation = :g",
+        f"{rollup.grain} >= :first",
+        f"{rollup.grain} <= :last",
+        *_where(filters, params),
+    ]
+    sql = f"SELECT {', '.join(selects)} FROM {rollup.table} WHERE {' AND '.join(where)}"
+    if groups:
+        sql += f" GROUP BY {', '.join(groups)}"
+    result = await session.execute(sa.text(sql), params)
+    rows = [
+        SumRow(
+            bucket=row.get("bucket"),
+            key=row.get("key"),
+            measures={m: int(row[m] or 0) for m in measures},
+        )
+        for row in result.mappings()
+    ]
+    return rollup.table, rows
+
+
+@dataclass(frozen=True)
+class Durations:
+    count: int
+    mean: float | None
+    median: float | None
+    p90: float | None
+
+
+_DURATION_SOURCES: Final = {
+    # (anchor column, value column)
+    "first_response": ("created_at", "first_response_seconds"),
+    "resolution": ("resolved_at", "resolution_seconds"),
+}
+
+
+async def durations(
+    session: AsyncSession,
+    *,
+    generation: int,
+    period: Period,
+    filters: Filters,
+    measure: Literal["first_response", "resolution"],
+    by: Dimension | None = None,
+) -> dict[object, Durations]:
+    """Mean, median and 90th percentile of a working-time duration, per dimension value
+    (key None without ``by``), exact, from the facts' covering index."""
+    anchor, value = _DURATION_SOURCES[measure]
+    params: dict[str, Any] = {"g": generation, "start": period.start, "end": period.end}
+    key = f"{DIMENSION_COLUMNS[by]}" if by else "NULL::text"
+    where = [
+        "generation = :g",
+        f"{anchor} >= :start",
+        f"{anchor} < :end",
+        f"{value} IS NOT NULL",
+        *_where(filters, params),
+    ]
+    sql = (
+        f"SELECT {key} AS key, count(*) AS n, avg({value}) AS mean,"
+        f" percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {value}) AS pct"
+        f" FROM ticket_facts WHERE {' AND '.join(where)} GROUP BY 1"
+    )
+    result = await session.execute(sa.text(sql), params)
+    out: dict[object, Durations] = {}
+    for row in result.mappings():
+        median, p90 = row["pct"]
+        out[row["key"]] = Durations(
+            count=int(row["n"]),
+            mean=float(row["mean"]) if row["mean"] is not None else None,
+            median=float(median) if median is not None else None,
+            p90=float(p90) if p90 is not None else None,
+        )
+    return out
+
+
+async def open_now(
+    session: AsyncSession, *, generation: int, filters: Filters, by: Dimension | None = None
+) -> dict[object, int]:
+    """Tickets open now (not resolved, closed or rejected), per dimension value."""
+    params: dict[str, Any] = {"g": generation}
+    key = f"{DIMENSION_COLUMNS[by]}" if by else "NULL::text"
+    where = ["generation = :g", "done_at IS NULL", *_where(filters, params)]
+    sql = (
+        f"SELECT {key} AS key, count(*) AS n FROM ticket_facts"
+        f" WHERE {' AND '.join(where)} GROUP BY 1"
+    )
+    result = await session.execute(sa.text(sql), params)
+    return {row["key"]: int(row["n"]) for row in result.mappings()}
+
+
+@dataclass(frozen=True)
+class CompletedRow:
+    ticket_id: uuid.UUID
+    number: str
+    title: str
+    status: str
+    priority: str
+    channel: str
+    unit_id: uuid.UUID
+    unit_name: str | None
+    category_id: uuid.UUID
+    category_name: str | None
+    assignee_id: uuid.UUID
+    assignee_name: str | None
+    created_at: datetime
+    resolved_at: datetime
+    resolution_seconds: int | None
+    result_summary: str | None
+
+
+async def completed(
+    session: AsyncSession,
+    *,
+    generation: int,
+    period: Period,
+    filters: Filters,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[CompletedRow]:
+    """Tickets resolved in the period, newest first, one page (keyset on the index)."""
+    params: dict[str, Any] = {
+        "g": generation,
+        "start": period.start,
+        "end": period.end,
+        "limit": limit,
+    }
+    where = [
+        "generation = :g",
+        "resolved_at IS NOT NULL",
+        "resolved_at >= :start",
+        "resolved_at < :end",
+        *_where(filters, params),
+    ]
+    if after is not None:
+        where.append("(resolved_at, ticket_id) < (:after_at, :after_id)")
+        params["after_at"], params["after_id"] = after
+    fields = ", ".join(CompletedRow.__dataclass_fields__)
+    sql = (
+        f"SELECT {fields} FROM ticket_facts WHERE {' AND '.join(where)}"
+        " ORDER BY resolved_at DESC, ticket_id DESC LIMIT :limit"
+    )
+    result = await session.execute(sa.text(sql), params)
+    return [CompletedRow(**row) for row in result.mappings()]
+
+
+async def names(session: AsyncSession, kind: str) -> dict[str, str]:
+    """Names of one kind of dimension value: the directory's units and users first, then
+    what the tickets' snapshots called them."""
+    result = await session.execute(
+        sa.text("SELECT key, name FROM dimension_names WHERE kind = :kind"), {"kind": kind}
+    )
+    out = {row["key"]: row["name"] for row in result.mappings()}
+    directory = {
+        "unit": "SELECT id::text AS key, name FROM units",
+        "agent": "SELECT id::text AS key, full_name AS name FROM users",
+    }.get(kind)
+    if directory:
+        result = await session.execute(sa.text(directory))
+        out.update({row["key"]: row["name"] for row in result.mappings()})
+    return out

@@ -1,0 +1,1 @@
+"""Live dashboards: the read model's changes pushed to browsers as server-sent events."""

@@ -1,0 +1,18 @@
+"""Every table of the service, imported in one place so the metadata is complete.
+
+The directory's ``users`` and ``units`` are helpdesk_common.directory's (see ``reports.db``).
+"""
+
+from __future__ import annotations
+
+from reports.db import Base
+from reports.readmodel.models import (
+    ROLLUP_TABLES,
+    dimension_names,
+    read_model_state,
+    ticket_facts,
+)
+
+metadata = Base.metadata
+
+__all__ = ["ROLLUP_TABLES", "dimension_names", "metadata", "read_model_state", "ticket_facts"]

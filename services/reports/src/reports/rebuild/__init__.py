@@ -1,0 +1,1 @@
+"""Rebuilding the read model from the tickets service, while events keep flowing."""

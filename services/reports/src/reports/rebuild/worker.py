@@ -1,0 +1,139 @@
+"""The rebuild worker: one replica at a time (a PostgreSQL advisory lock) carries out the
+rebuild requested in ``read_model_state``, page by page, and purges what it replaced.
+
+Resumable: each page commits the cursor of the next, so a replica that stops mid-rebuild
+leaves the rest to whichever replica takes the lock next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import asyncpg
+from pydantic import BaseModel
+
+from helpdesk_common.contracts.tickets import TicketSnapshot
+from reports.readmodel.state import read_state
+from reports.rebuild import service
+from reports.runtime import ReportsRuntime
+
+log = logging.getLogger("reports.rebuild")
+
+_LOCK_KEY = zlib.crc32(b"reports:rebuild")
+_FIRST_START = "first start"
+
+
+class SnapshotPage(BaseModel):
+    items: list[TicketSnapshot]
+    next_cursor: str | None = None
+
+
+class BackfillFailed(RuntimeError):
+    pass
+
+
+async def fetch_page(
+    client: aiohttp.ClientSession, runtime: ReportsRuntime, cursor: str | None
+) -> SnapshotPage:
+    settings = runtime.settings
+    params = {"limit": str(settings.rebuild_page_size)}
+    if cursor:
+        params["cursor"] = cursor
+    url = f"{settings.tickets_url.rstrip('/')}/internal/ticket-snapshots"
+    async with client.get(
+        url, params=params, headers={"X-Internal-Token": settings.internal_token}
+    ) as response:
+        if response.status != 200:
+            raise BackfillFailed(f"{url}: HTTP {response.status}: {(await response.text())[:300]}")
+        return SnapshotPage.model_validate_json(await response.read())
+
+
+async def rebuild_worker(runtime: ReportsRuntime) -> None:
+    """Wait for the leader lock, then run rebuilds and purges as they are asked for."""
+    dsn = runtime.settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    while True:
+        try:
+            connection = await asyncpg.connect(dsn)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("rebuild worker cannot reach the database yet: %r", exc)
+            await asyncio.sleep(2)
+            continue
+        try:
+            # One leader; the others wait their turn (a session lock, freed if it dies).
+            await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+            log.info("this replica runs the read model's rebuilds")
+            await _lead(runtime)
+        finally:
+            await connection.close()
+
+
+async def _lead(runtime: ReportsRuntime) -> None:
+    settings = runtime.settings
+    timezone = ZoneInfo(settings.timezone)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout) as client:
+        while True:
+            async with runtime.sessionmaker() as session, session.begin():
+                state = await read_state(session)
+                never_built = state.building is None and state.built_at is None
+                if never_built and settings.rebuild_on_first_start:
+                    state = await service.request_rebuild(session, requested_by=_FIRST_START)
+            if state.building is not None:
+                await _build(runtime, client, state.building, state.build_cursor, timezone)
+            elif state.purging is not None:
+                async with runtime.sessionmaker() as session, session.begin():
+                    done = await service.purge_step(
+                        session, generation=state.purging, batch_size=settings.purge_batch_size
+                    )
+                if not done:
+                    continue
+            else:
+                # Asked for on this replica: at once; on another: at the next look.
+                with (
+                    runtime.rebuild_requested.waiter() as requested,
+                    contextlib.suppress(TimeoutError),
+                ):
+                    await asyncio.wait_for(requested.wait(), settings.rebuild_poll_seconds)
+
+
+async def _build(
+    runtime: ReportsRuntime,
+    client: aiohttp.ClientSession,
+    generation: int,
+    cursor: str | None,
+    timezone: ZoneInfo,
+) -> None:
+    started = asyncio.get_running_loop().time()
+    while True:
+        try:
+            page = await fetch_page(client, runtime, cursor)
+        except (aiohttp.ClientError, TimeoutError, BackfillFailed) as exc:
+            log.warning("rebuild of generation %d: %s; retrying", generation, exc)
+            async with runtime.sessionmaker() as session, session.begin():
+                await service.record_error(session, error=str(exc)[:1000])
+            await asyncio.sleep(runtime.settings.rebuild_poll_seconds)
+            return  # the leader loop resumes from the committed cursor
+        async with runtime.sessionmaker() as session, session.begin():
+            await service.apply_page(
+                session,
+                generation=generation,
+                snapshots=page.items,
+                next_cursor=page.next_cursor,
+                timezone=timezone,
+            )
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    async with runtime.sessionmaker() as session, session.begin():
+        await service.switch_over(session, generation=generation)
+    log.info(
+        "read model rebuilt as generation %d in %.1fs",
+        generation,
+        asyncio.get_running_loop().time() - started,
+    )
