@@ -136,7 +136,12 @@ async def world(
     make_settings: Callable[..., Any],
     make_token: Callable[..., str],
 ) -> AsyncIterator[World]:
-    settings = make_settings(TicketsSettings, schema=module_schema(request), run_scheduler=False)
+    # A test module may set more (or other) settings in its WORLD_SETTINGS.
+    settings = make_settings(
+        TicketsSettings,
+        schema=module_schema(request),
+        **{"run_scheduler": False, **getattr(request.module, "WORLD_SETTINGS", {})},
+    )
     app = create_app(settings)
     async with app_client(app) as client:
         await app.state.runtime.bus.wait_connected()

@@ -18,6 +18,7 @@ STATEMENTS = {
         "READ_BY_NUMBER",
         "LOCK_SLA_DUE",
         "LOCK_RESOLVED_BEFORE",
+        "SNAPSHOT_PAGE",
         "DRAW_NUMBER",
         "CREATE_SQL",
         "CHANGE_SQL",

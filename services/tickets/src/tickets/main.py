@@ -12,6 +12,7 @@ from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.directory import directory_consumer, disabled_user_ids
 from helpdesk_common.runtime import Runtime
 from tickets.directory.views import router as directory_router
+from tickets.internal.views import router as internal_router
 from tickets.masterdata.cache import MasterDataCache
 from tickets.masterdata.views import router as masterdata_router
 from tickets.runtime import TicketsRuntime
@@ -56,7 +57,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings,
         title="Helpdesk tickets",
-        routers=[tickets_router, masterdata_router, directory_router],
+        routers=[tickets_router, masterdata_router, directory_router, internal_router],
         migrations=MIGRATIONS,
         consumers=[directory_consumer("tickets")],
         build_runtime=build_runtime,

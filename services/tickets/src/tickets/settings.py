@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -12,6 +14,9 @@ class TicketsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TICKETS_", extra="ignore")
 
     service_name: str = "tickets"
+    # It serves the internal API (GET /internal/ticket-snapshots): production refuses to
+    # start without TICKETS_INTERNAL_TOKEN (empty elsewhere: that API answers 403).
+    needs_internal_token: ClassVar[bool] = True
     # The write path (create, lifecycle actions, edits, comments, the SLA scheduler) runs
     # plain SQL on this asyncpg pool; reads, master data and the relay use SQLAlchemy's
     # (db_pool_size).

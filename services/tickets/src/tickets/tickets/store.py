@@ -1,10 +1,11 @@
 """The tickets write path's one adapter to the database: every statement it runs, as SQL.
 
-Reads for a change, the create, a change, a comment and the scheduler's batches are plain
-SQL on an asyncpg connection (the service's driver pool, or the scheduler's transaction):
-the SQLAlchemy layers would cost more CPU than the database's own work on these hot
-paths. The texts are constant, so asyncpg prepares each once per connection; each is
-written out as it is sent (paste it into psql with the parameters).
+Reads for a change, the create, a change, a comment, the scheduler's batches and the pages
+of the internal snapshot backfill are plain SQL on an asyncpg connection (the service's
+driver pool, or the scheduler's transaction): the SQLAlchemy layers would cost more CPU than
+the database's own work on these hot paths (and the backfill reads every ticket). The
+texts are constant, so asyncpg prepares each once per connection; each is written out as it
+is sent (paste it into psql with the parameters).
 
 One way to write: a statement that writes a ticket also writes its timeline lines and its
 events (the outbox), all from arrays, so that it is atomic by itself. Outside a transaction
@@ -98,6 +99,20 @@ FOR UPDATE OF t SKIP LOCKED"""
 )
 
 
+# The internal snapshot backfill: the tickets after $1 in id order (the nil UUID before the
+# first), with their unit's name. A range scan of the primary key, joined to the units by
+# theirs: a page costs the same at the millionth ticket as at the first.
+SNAPSHOT_PAGE = (
+    _SELECT_TICKET
+    + """
+WHERE t.id > $1
+ORDER BY t.id
+LIMIT $2"""
+)
+# Sorts before every ticket's id (uuid4 never makes it).
+BEFORE_FIRST_ID = uuid.UUID(int=0)
+
+
 def _loaded(row: asyncpg.Record) -> Loaded[TicketRecord]:
     ticket = TicketRecord(**{name: row[name] for name in TICKET_COLUMNS})
     return Loaded(ticket=ticket, unit_name=row["unit_name"])
@@ -131,6 +146,15 @@ async def lock_resolved_before(
 ) -> list[Loaded[TicketRecord]]:
     """Lock (in the caller's transaction) tickets resolved at or before ``cutoff``."""
     rows = await connection.fetch(LOCK_RESOLVED_BEFORE, cutoff, limit)
+    return [_loaded(row) for row in rows]
+
+
+async def tickets_after(
+    connection: Connection, after: uuid.UUID | None, *, limit: int
+) -> list[Loaded[TicketRecord]]:
+    """Up to ``limit`` tickets with an id above ``after`` (None: from the first), in id order,
+    each with its unit's name."""
+    rows = await connection.fetch(SNAPSHOT_PAGE, after or BEFORE_FIRST_ID, limit)
     return [_loaded(row) for row in rows]
 
 
