@@ -69,6 +69,13 @@ ensure_rabbitmq() {
   exit 1
 }
 
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`:
+# no browser download from anywhere but the distribution).
+ensure_browser() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  apt_install chromium
+}
+
 ensure_infrastructure() {
   ensure_postgres
   ensure_rabbitmq
