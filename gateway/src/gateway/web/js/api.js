@@ -90,7 +90,7 @@ async function send(path, { method, query, body, headers, auth }) {
   }
 }
 
-async function errorFrom(res) {
+export async function errorFrom(res) {
   const data = await res.json().catch(() => null);
   const err = data && typeof data.error === "object" ? data.error : {};
   return new ApiError({
@@ -131,6 +131,34 @@ export async function api(path, { method = "GET", query, body, headers, auth = t
   if (res.status === 204) return null;
   const text = await res.text();
   return text ? JSON.parse(text) : null;
+}
+
+/**
+ * A raw fetch() with the access token (one refresh on 401), for responses read as a stream
+ * (server-sent events): resolves with the Response, whatever its status.
+ */
+export async function authorizedFetch(path, { query, headers, signal } = {}) {
+  const open = () => {
+    const h = { ...(headers || {}) };
+    if (session.access) h.Authorization = `Bearer ${session.access}`;
+    return fetch(path + queryString(query), { headers: h, cache: "no-store", signal });
+  };
+  let res = await open();
+  if (res.status === 401 && session.refresh && refresher) {
+    let refreshed = false;
+    try {
+      refreshed = await refreshOnce();
+    } catch {
+      refreshed = false;
+    }
+    if (!refreshed) {
+      onExpired();
+      return res;
+    }
+    res = await open();
+  }
+  if (res.status === 401) onExpired();
+  return res;
 }
 
 /** The If-Match header for a ticket version (the tickets API's ETag is "<version>"). */

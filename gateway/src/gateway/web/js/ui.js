@@ -348,8 +348,10 @@ export function table({ caption, columns, rows, empty, className }) {
 
 /**
  * A list paged with keyset cursors ({items, next_cursor}): the first page, then a "load
- * more" button while next_cursor is set. `fetchPage(cursor)` gets one page (cursor null for
- * the first); `render(items)` draws everything loaded so far. `reload()` starts over.
+ * more" button while next_cursor is set. `fetchPage(cursor, size)` gets one page (cursor null
+ * for the first; size only when refreshing); `render(items)` draws everything loaded so far.
+ * `reload()` starts over; `refresh()` fetches again as many items as are shown, in one page,
+ * without a loading state (live updates: the list neither shrinks nor jumps).
  */
 export function cursorList({ fetchPage, render, isCurrent = () => true }) {
   const body = h("div", loading());
@@ -380,6 +382,21 @@ export function cursorList({ fetchPage, render, isCurrent = () => true }) {
       more.textContent = t("common.load_more");
     }
   }
+  async function refresh() {
+    if (!items.length) return load(true);
+    generation += 1;
+    const mine = generation;
+    try {
+      const page = await fetchPage(null, items.length);
+      if (!isCurrent() || mine !== generation) return;
+      items = page.items;
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      replace(body, render(items));
+    } catch (err) {
+      if (isCurrent() && mine === generation) replace(body, errorBox(err));
+    }
+  }
   more.addEventListener("click", () => load(false));
-  return { el: h("div", body, h("div", { class: "load-more" }, more)), load: () => load(true), reload: () => load(true) };
+  return { el: h("div", body, h("div", { class: "load-more" }, more)), load: () => load(true), reload: () => load(true), refresh };
 }
