@@ -104,7 +104,7 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
     offset = args.port_offset
     host = args.host
     gateway_port = args.gateway_port + offset
-    ports = {"identity": 8101, "tickets": 8102, "notifications": 8103}
+    ports = {"identity": 8101, "tickets": 8102, "notifications": 8103, "reports": 8104}
     ports = {name: port + offset for name, port in ports.items()}
     smtp_port, mail_web_port, s3_port = 1025 + offset, 8025 + offset, 8333 + offset
     gateway_url = f"http://{host}:{gateway_port}"
@@ -114,6 +114,8 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
         notify_smtp_port = int(external_port)
     private_key, public_key = keys
     uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--host", host, "--no-access-log"]
+    # Services calling each other's internal API (the reports' rebuild reads the tickets').
+    internal_token = local_secret(args.state_dir, "internal-token")
 
     def common(prefix: str) -> dict[str, str]:
         return {
@@ -192,7 +194,11 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
                 *(["--workers", str(args.tickets_workers)] if args.tickets_workers > 1 else []),
                 "tickets.main:create_app",
             ],
-            env={**common("TICKETS"), "TICKETS_WEB_BASE_URL": gateway_url},
+            env={
+                **common("TICKETS"),
+                "TICKETS_WEB_BASE_URL": gateway_url,
+                "TICKETS_INTERNAL_TOKEN": internal_token,
+            },
             ready_url=f"http://{host}:{ports['tickets']}/health/ready",
         )
     )
@@ -212,12 +218,25 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
     )
     processes.append(
         Process(
+            "reports",
+            [*uvicorn, "--port", str(ports["reports"]), "reports.main:create_app"],
+            env={
+                **common("REPORTS"),
+                "REPORTS_TICKETS_URL": f"http://{host}:{ports['tickets']}",
+                "REPORTS_INTERNAL_TOKEN": internal_token,
+            },
+            ready_url=f"http://{host}:{ports['reports']}/health/ready",
+        )
+    )
+    processes.append(
+        Process(
             "gateway",
             [*uvicorn, "--port", str(gateway_port), "gateway.main:create_app"],
             env={
                 "GATEWAY_IDENTITY_URL": f"http://{host}:{ports['identity']}",
                 "GATEWAY_TICKETS_URL": f"http://{host}:{ports['tickets']}",
                 "GATEWAY_NOTIFICATIONS_URL": f"http://{host}:{ports['notifications']}",
+                "GATEWAY_REPORTS_URL": f"http://{host}:{ports['reports']}",
                 "GATEWAY_JWT_PUBLIC_KEY_FILE": str(public_key),
             },
             ready_url=f"{gateway_url}/health/ready",

@@ -10,9 +10,17 @@ from reports.readmodel.models import (
     ROLLUP_TABLES,
     dimension_names,
     read_model_state,
+    rebuild_progress,
     ticket_facts,
 )
 
 metadata = Base.metadata
 
-__all__ = ["ROLLUP_TABLES", "dimension_names", "metadata", "read_model_state", "ticket_facts"]
+__all__ = [
+    "ROLLUP_TABLES",
+    "dimension_names",
+    "metadata",
+    "read_model_state",
+    "rebuild_progress",
+    "ticket_facts",
+]

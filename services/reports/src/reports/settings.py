@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -12,6 +14,9 @@ class ReportsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REPORTS_", extra="ignore")
 
     service_name: str = "reports"
+    # It calls the tickets service's internal API (the rebuild): production refuses to start
+    # without REPORTS_INTERNAL_TOKEN.
+    needs_internal_token: ClassVar[bool] = True
     # Days, weeks, months and years are the office's: periods are cut in this time zone.
     timezone: str = "Asia/Jakarta"
     # Ticket events waiting in the prefetch window are projected together, up to this many

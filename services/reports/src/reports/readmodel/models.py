@@ -118,11 +118,19 @@ read_model_state = sa.Table(
     sa.Column("building", sa.Integer),
     _at("built_at"),
     _at("build_started_at"),
-    sa.Column("build_cursor", sa.Text),
-    sa.Column("build_tickets", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("build_requested_by", sa.Text),
     sa.Column("last_error", sa.Text),
     # A replaced generation whose rows are still being deleted.
     sa.Column("purging", sa.Integer),
     sa.CheckConstraint("id = 1", name="single_row"),
+)
+
+# How far a rebuild got: apart from ``read_model_state``, which every projection holds
+# ``FOR SHARE`` (a page updating that row would wait for them while they wait for its rows).
+rebuild_progress = sa.Table(
+    "rebuild_progress",
+    metadata,
+    sa.Column("generation", sa.Integer, primary_key=True),
+    sa.Column("cursor", sa.Text),
+    sa.Column("tickets", sa.BigInteger, nullable=False, server_default="0"),
 )

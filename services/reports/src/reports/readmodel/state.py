@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reports.readmodel.models import read_model_state
+from reports.readmodel.models import read_model_state, rebuild_progress
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,22 @@ class ModelState:
 
 async def read_state(session: AsyncSession, *, lock: str | None = None) -> ModelState:
     """The state row; ``lock``: None, ``"share"`` (projections) or ``"update"`` (rebuild)."""
-    query = sa.select(read_model_state).where(read_model_state.c.id == 1)
+    state, progress = read_model_state, rebuild_progress
+    query = (
+        sa.select(
+            *(c for c in state.c if c.name != "id"),
+            progress.c.cursor.label("build_cursor"),
+            sa.func.coalesce(progress.c.tickets, 0).label("build_tickets"),
+        )
+        .select_from(state.outerjoin(progress, progress.c.generation == state.c.building))
+        .where(state.c.id == 1)
+    )
     if lock == "share":
-        query = query.with_for_update(read=True)
+        query = query.with_for_update(read=True, of=state)
     elif lock == "update":
-        query = query.with_for_update()
+        query = query.with_for_update(of=state)
     row = (await session.execute(query)).mappings().one()
-    return ModelState(**{k: v for k, v in row.items() if k != "id"})
+    return ModelState(**row)
 
 
 async def active_generation(session: AsyncSession) -> int:

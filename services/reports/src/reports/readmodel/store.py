@@ -39,6 +39,14 @@ from reports.readmodel.rollups import ROLLUPS, Rollup
 
 CHANGED_CHANNEL = "reports_changed"
 
+# A transaction-scoped advisory lock per ticket, taken in key order before anything else is
+# written: two transactions projecting the same tickets (a batch of events and a rebuild's
+# page, or two replicas) queue on them instead of deadlocking over the rows they insert.
+_LOCK_TICKETS = """
+SELECT count(pg_advisory_xact_lock(key))
+FROM (SELECT key FROM unnest($1::bigint[]) AS key ORDER BY key) AS ordered
+"""
+
 _SELECT_FACTS = f"""
 SELECT {", ".join(FACT_COLUMNS)} FROM ticket_facts
 WHERE generation = $1 AND ticket_id = ANY($2::uuid[])
@@ -80,6 +88,10 @@ def _upsert_rollup(rollup: Rollup) -> str:
 
 
 _UPSERT_ROLLUP = {rollup.table: _upsert_rollup(rollup) for rollup in ROLLUPS}
+
+
+def _lock_key(ticket_id: uuid.UUID) -> int:
+    return int.from_bytes(ticket_id.bytes[:8], "big", signed=True)
 
 
 def _fact(row: asyncpg.Record) -> Fact:
@@ -137,6 +149,7 @@ async def _apply(
 ) -> set[uuid.UUID]:
     """Project into one generation; returns the tickets whose facts changed."""
     ids = sorted(incoming)
+    await connection.fetchval(_LOCK_TICKETS, sorted({_lock_key(i) for i in ids}))
     await connection.executemany(
         _PLACEHOLDER_FACT,
         [

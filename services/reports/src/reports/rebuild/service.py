@@ -18,7 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.contracts.tickets import TicketSnapshot
 from helpdesk_common.errors import Conflict
-from reports.readmodel.models import ROLLUP_TABLES, read_model_state, ticket_facts
+from reports.readmodel.models import (
+    ROLLUP_TABLES,
+    read_model_state,
+    rebuild_progress,
+    ticket_facts,
+)
 from reports.readmodel.state import ModelState, read_state
 from reports.readmodel.store import apply_snapshots
 
@@ -39,12 +44,12 @@ async def request_rebuild(session: AsyncSession, *, requested_by: str) -> ModelS
         .values(
             building=generation,
             build_started_at=datetime.now(UTC),
-            build_cursor=None,
-            build_tickets=0,
             build_requested_by=requested_by,
             last_error=None,
         )
     )
+    await session.execute(sa.delete(rebuild_progress))
+    await session.execute(sa.insert(rebuild_progress).values(generation=generation))
     return await read_state(session)
 
 
@@ -57,14 +62,13 @@ async def apply_page(
     timezone: ZoneInfo,
 ) -> None:
     """One page of the backfill and the rebuild's progress, in one transaction."""
+    # Like a projection: the switch-over waits for it (and it never waits for the switch).
+    await read_state(session, lock="share")
     await apply_snapshots(session, snapshots, generations=[generation], timezone=timezone)
     await session.execute(
-        sa.update(read_model_state)
-        .where(read_model_state.c.id == 1, read_model_state.c.building == generation)
-        .values(
-            build_cursor=next_cursor,
-            build_tickets=read_model_state.c.build_tickets + len(snapshots),
-        )
+        sa.update(rebuild_progress)
+        .where(rebuild_progress.c.generation == generation)
+        .values(cursor=next_cursor, tickets=rebuild_progress.c.tickets + len(snapshots))
     )
 
 
@@ -84,7 +88,6 @@ async def switch_over(session: AsyncSession, *, generation: int) -> None:
             active=generation,
             building=None,
             built_at=datetime.now(UTC),
-            build_cursor=None,
             purging=state.active,
         )
     )

@@ -24,7 +24,6 @@ from reports.runtime import ReportsRuntime
 
 log = logging.getLogger("reports.rebuild")
 
-_LOCK_KEY = zlib.crc32(b"reports:rebuild")
 _FIRST_START = "first start"
 
 
@@ -65,16 +64,25 @@ async def rebuild_worker(runtime: ReportsRuntime) -> None:
             await asyncio.sleep(2)
             continue
         try:
-            # One leader; the others wait their turn (a session lock, freed if it dies).
-            await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+            # One leader per schema; the others wait their turn (a session lock, freed when
+            # the leader's connection ends).
+            await connection.execute("SELECT pg_advisory_lock($1)", _lock_key(runtime))
             log.info("this replica runs the read model's rebuilds")
             await _lead(runtime)
         finally:
             await connection.close()
 
 
+def _lock_key(runtime: ReportsRuntime) -> int:
+    return zlib.crc32(f"reports:rebuild:{runtime.settings.schema_name}".encode())
+
+
 async def _lead(runtime: ReportsRuntime) -> None:
     settings = runtime.settings
+    # Events committed after a page is read must reach this service's queue: page only once
+    # the consumers are consuming (on a first start the queue may not have existed before).
+    while not runtime.consumers_started:  # noqa: ASYNC110 (a flag the app factory sets)
+        await asyncio.sleep(0.1)
     timezone = ZoneInfo(settings.timezone)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as client:

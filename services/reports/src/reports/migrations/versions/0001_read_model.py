@@ -39,13 +39,18 @@ def upgrade() -> None:
         sa.Column("building", sa.Integer(), nullable=True),
         sa.Column("built_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("build_started_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("build_cursor", sa.Text(), nullable=True),
-        sa.Column("build_tickets", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("build_requested_by", sa.Text(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("purging", sa.Integer(), nullable=True),
         sa.CheckConstraint("id = 1", name=op.f("ck_read_model_state_single_row")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_read_model_state")),
+    )
+    op.create_table(
+        "rebuild_progress",
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("cursor", sa.Text(), nullable=True),
+        sa.Column("tickets", sa.BigInteger(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("generation", name=op.f("pk_rebuild_progress")),
     )
     op.create_table(
         "rollup_day",
