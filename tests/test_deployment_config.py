@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings
 from gateway.settings import GatewaySettings
 from identity.settings import IdentitySettings
 from notifications.settings import NotificationsSettings
+from reports.settings import ReportsSettings
 from tickets.settings import TicketsSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +24,7 @@ SERVICES: dict[str, type[BaseSettings]] = {
     "identity": IdentitySettings,
     "tickets": TicketsSettings,
     "notifications": NotificationsSettings,
+    "reports": ReportsSettings,
     "gateway": GatewaySettings,
 }
 
@@ -67,7 +69,7 @@ def test_service_has_a_health_check_and_can_scale(name: str) -> None:
 
 
 def test_services_wait_for_healthy_infrastructure() -> None:
-    for name in ("identity", "tickets", "notifications"):
+    for name in ("identity", "tickets", "notifications", "reports"):
         depends = COMPOSE["services"][name]["depends_on"]
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["rabbitmq"]["condition"] == "service_healthy"
