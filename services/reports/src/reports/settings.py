@@ -23,7 +23,10 @@ class ReportsSettings(ServiceSettings):
     # in one transaction: one pass over the read model per batch, not per event.
     consumer_batch_size: int = Field(default=200, ge=1)
     consumer_prefetch: int = 400
-    db_pool_size: int = 16
+    # Two batches in flight (prefetch / batch size) and the report queries; the LISTEN and
+    # the rebuild leader hold a connection each besides.
+    db_pool_size: int = 8
+    db_max_overflow: int = 4
 
     # The system of record the read model is rebuilt from (the tickets service's
     # services-only backfill API, authenticated with ``internal_token``).

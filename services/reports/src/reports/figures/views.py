@@ -71,6 +71,8 @@ async def report_transaction(
     try:
         async with session.begin():
             await session.execute(sa.text(f"SET LOCAL statement_timeout = {timeout_ms}"))
+            # Medians and p90 sort the period's durations: in memory, not on disk.
+            await session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
             await session.execute(sa.text("SET TRANSACTION READ ONLY"))
             await service.check_filters(session, scoped)
             yield scoped
