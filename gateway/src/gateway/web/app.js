@@ -91,7 +91,7 @@ const ROUTES = [
   { match: (s) => s[0] === "tickets" && s.length === 1, load: () => import("./js/views/tickets.js"), view: "list" },
   { match: (s) => s[0] === "tickets" && s.length === 2, load: () => import("./js/views/ticket.js"), view: "detail" },
   { match: (s) => s[0] === "new", load: () => import("./js/views/newticket.js"), roles: ["requester", "agent"] },
-  { match: (s) => s[0] === "dashboard", load: () => import("./js/views/dashboard.js"), roles: ["agent", "admin", "leader"] },
+  { match: (s) => s[0] === "dashboard", load: () => import("./js/views/dashboard.js") },
   { match: (s) => s[0] === "notifications", load: () => import("./js/views/notifications.js"), view: "page" },
   { match: (s) => s[0] === "account", load: () => import("./js/views/account.js") },
   { match: (s) => s[0] === "admin", load: () => import("./js/views/admin.js"), roles: ["admin"] },
@@ -174,7 +174,7 @@ function navLinks() {
   if (role === "leader") links.push(["dashboard", "#/dashboard", t("nav.dashboard")]);
   links.push(["tickets", "#/tickets", t("nav.tickets")]);
   if (role === "requester" || role === "agent") links.push(["new", "#/new", t("nav.new")]);
-  if (role === "agent" || role === "admin") links.push(["dashboard", "#/dashboard", t("nav.dashboard")]);
+  if (role !== "leader") links.push(["dashboard", "#/dashboard", t("nav.dashboard")]);
   if (role === "admin") links.push(["admin", "#/admin/users", t("nav.admin")]);
   return links;
 }

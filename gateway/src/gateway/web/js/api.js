@@ -90,7 +90,7 @@ async function send(path, { method, query, body, headers, auth }) {
   }
 }
 
-export async function errorFrom(res) {
+async function errorFrom(res) {
   const data = await res.json().catch(() => null);
   const err = data && typeof data.error === "object" ? data.error : {};
   return new ApiError({

@@ -1,132 +1,269 @@
-// Dashboard (#/dashboard) for leaders and staff. There is no reports service yet, so the
-// counts are computed here from the tickets list API, and the page says so.
+// Dashboard (#/dashboard): the reports service's figures for a period and filters (kept in
+// the address), live. Leaders, agents and administrators see every unit; a requester sees
+// their own unit. The page listens to /api/reports/stream and fetches the figures again
+// when they may have changed; it stops listening when the page is left.
 
-import { fetchAll } from "../api.js";
+import { api } from "../api.js";
 import { h, replace } from "../dom.js";
-import { statusLabel, t } from "../i18n.js";
-import { navigate } from "../nav.js";
+import { locale, t } from "../i18n.js";
+import { eventStream } from "../live.js";
 import * as store from "../store.js";
-import { errorBox, field, loading, pageHeader } from "../ui.js";
+import { errorBox, errorText, pageHeader } from "../ui.js";
+import { statCards, statusBars } from "./dashboard/figures.js";
+import { apiQuery, filterBar, filtersFrom, hashOf } from "./dashboard/filters.js";
+import { autoGroupBy, fmtDay } from "./dashboard/format.js";
+import { recapSection } from "./dashboard/recap.js";
+import { breakdownTable, workloadTable } from "./dashboard/tables.js";
+import { trendSection } from "./dashboard/trend.js";
 
-const MAX = 2000;
-const STATUSES = ["new", "in_progress", "pending", "resolved", "closed", "rejected"];
-const OPEN = new Set(["new", "in_progress", "pending"]);
+const REPORTS = "/api/reports";
+const NO_DIMENSIONS = { units: [], categories: [], priorities: [], channels: [], agents: [] };
+// A change is fetched this long after it is announced (bursts arrive as one event anyway).
+const SETTLE_MS = 150;
 
-function countBy(items, key) {
-  const counts = new Map();
-  for (const item of items) {
-    const k = key(item);
-    counts.set(k, (counts.get(k) || 0) + 1);
+// Report queries run at most this many at a time per page (a refresh is eight of them, each
+// a database transaction: a room full of dashboards must not exhaust the service's pool).
+const PARALLEL = 3;
+
+/** Run async jobs, at most `n` at a time; resolves with their results in order. */
+async function limited(jobs, n) {
+  const results = new Array(jobs.length);
+  let next = 0;
+  async function worker() {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await jobs[i]();
+    }
   }
-  return counts;
+  await Promise.all(Array.from({ length: Math.min(n, jobs.length) }, worker));
+  return results;
 }
 
-function stat(label, value, modifier) {
-  return h("div", { class: ["stat card", modifier] }, h("span", { class: "stat-value" }, String(value)), h("span", { class: "stat-label" }, label));
+/** The grouping for filters without one: from the period asked for (default: this month). */
+function groupFor(filters) {
+  if (filters.group_by) return filters.group_by;
+  if (filters.from && filters.to) return autoGroupBy(filters.from, filters.to);
+  if (filters.from) return autoGroupBy(filters.from, new Date().toISOString().slice(0, 10));
+  return "day";
 }
 
-/** rows: [{label, count, href}] -> a table with a bar per row. */
-function breakdown(title, rows) {
-  const max = Math.max(1, ...rows.map((r) => r.count));
-  const body = rows.length
-    ? h(
-        "table",
-        { class: "table bars" },
-        h("caption", { class: "visually-hidden" }, title),
-        h("thead", h("tr", h("th", { scope: "col" }, title), h("th", { scope: "col", class: "num" }, t("dash.count")))),
-        h(
-          "tbody",
-          rows.map((r) => {
-            const bar = h("span", { class: "bar", "aria-hidden": "true" });
-            bar.style.width = `${(100 * r.count) / max}%`;
-            return h(
-              "tr",
-              h("th", { scope: "row" }, h("div", { class: "bar-label" }, r.href ? h("a", { href: r.href }, r.label) : r.label), h("div", { class: "bar-track" }, bar)),
-              h("td", { class: "num" }, String(r.count)),
-            );
-          }),
-        ),
-      )
-    : h("p", { class: "empty" }, t("common.empty"));
-  return h("section", { class: "card breakdown" }, h("h2", title), body);
+/** Where "open now" leads: the ticket list with the same filters. */
+function openTicketsHref(filters) {
+  const q = new URLSearchParams({ status: "open" });
+  if (filters.unit_id) q.set("unit_id", filters.unit_id);
+  if (filters.category_id) q.set("category_id", filters.category_id);
+  if (filters.priority) q.set("priority", filters.priority);
+  if (filters.agent_id) q.set("assignee", filters.agent_id);
+  return `#/tickets?${q}`;
+}
+
+function section(title, body, className) {
+  return h("section", { class: ["card", className] }, h("h2", title), body);
+}
+
+/** The live indicator: the stream's state, and a quiet note when figures were refreshed. */
+function liveIndicator() {
+  const dot = h("span", { class: "live-dot", "aria-hidden": "true" });
+  const state = h("span", { class: "live-state" });
+  const note = h("span", { class: "live-note" });
+  const el = h("p", { class: "live", dataset: { live: "connecting" } }, dot, state, note);
+  let fade = null;
+  return {
+    el,
+    state(name) {
+      el.dataset.live = name;
+      state.textContent = t(`dash.live.${name}`);
+    },
+    updated() {
+      const time = new Intl.DateTimeFormat(locale(), { timeStyle: "medium" }).format(new Date());
+      note.textContent = t("dash.updated", { time });
+      note.setAttribute("role", "status");
+      el.dataset.updates = String(Number(el.dataset.updates || 0) + 1);
+      el.classList.add("flash");
+      clearTimeout(fade);
+      fade = setTimeout(() => el.classList.remove("flash"), 1600);
+    },
+    failed(err) {
+      note.textContent = t("dash.update_failed", { error: errorText(err) });
+    },
+  };
 }
 
 export async function render({ el, query, isCurrent }) {
-  const from = query.get("from") || "";
-  const to = query.get("to") || "";
-  const form = h(
-    "form",
-    { class: "filters", "aria-label": t("dash.period") },
-    field({ name: "from", label: t("dash.from"), type: "date", value: from }),
-    field({ name: "to", label: t("dash.to"), type: "date", value: to }),
-    h("div", { class: "filter-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, t("common.apply")), h("a", { class: "btn", href: "#/dashboard" }, t("common.reset"))),
+  const me = store.state.me;
+  const requester = me.role === "requester";
+  let filters = filtersFrom(query);
+  const dimensions = await api(`${REPORTS}/dimensions`).catch(() => NO_DIMENSIONS);
+  if (!isCurrent()) return;
+
+  const live = liveIndicator();
+  const title = requester && me.unit ? t("dash.title_unit", { unit: me.unit.name }) : t("dash.title");
+  const periodText = h("p", { class: "intro dash-period" });
+  const bar = filterBar({ filters, dimensions, requester, onChange: apply });
+  const problem = h("div", { class: "dash-problem" });
+
+  // -- the figures' places (filled in place on every refresh: nothing jumps) --
+  const stats = h("div", { class: "stats dash-stats" });
+  const trend = trendSection();
+  const statusSlot = h("div");
+  const breakdowns = (requester ? ["category", "priority", "channel"] : ["unit", "category", "priority", "channel"]).map((by) => ({
+    by,
+    slot: h("div", { dataset: { breakdown: by } }),
+  }));
+  const workloadSlot = requester ? null : h("div", { dataset: { breakdown: "agent" } });
+  const recap = recapSection({ isCurrent });
+  const figures = h(
+    "div",
+    { class: "dash-figures", hidden: true },
+    stats,
+    trend.el,
+    h(
+      "div",
+      { class: "breakdowns" },
+      section(t("dash.by_status"), statusSlot),
+      breakdowns.map((b) => section(t(`dash.by_${b.by}`), b.slot)),
+    ),
+    workloadSlot ? section(t("dash.workload.title"), workloadSlot, "workload") : null,
+    recap.el,
   );
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const next = {};
-    if (form.elements.from.value) next.from = form.elements.from.value;
-    if (form.elements.to.value) next.to = form.elements.to.value;
-    navigate("/dashboard", next);
-  });
-  const body = h("div", loading());
-  el.append(pageHeader(t("dash.title")), form, body);
+  el.append(pageHeader(title, live.el), periodText, problem, bar.el, figures);
 
-  try {
-    const [{ items, capped }, priorities] = await Promise.all([
-      fetchAll("/api/tickets/tickets", { created_from: from, created_to: to, sort: "-created_at" }, { max: MAX }),
-      store.priorities(),
-    ]);
-    if (!isCurrent()) return;
-    const linkTo = (params) => `#/tickets?${new URLSearchParams(params)}`;
-    const open = items.filter((i) => OPEN.has(i.status));
-    const byStatus = countBy(items, (i) => i.status);
-    const byUnit = countBy(items, (i) => `${i.unit_id}\u0000${i.unit_name || "?"}`);
-    const byCategory = countBy(items, (i) => `${i.category_id}\u0000${i.category_name || "?"}`);
-    const byPriority = countBy(items, (i) => i.priority);
-    const byAssignee = countBy(open.filter((i) => i.assignee_id), (i) => `${i.assignee_id}\u0000${i.assignee_name}`);
-    const split = (map, href) =>
-      [...map.entries()]
-        .map(([k, count]) => {
-          const [id, label] = k.split("\u0000");
-          return { label, count, href: href(id) };
-        })
-        .sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
+  // -- fetching --
+  let generation = 0;
 
-    replace(
-      body,
-      h(
-        "p",
-        { class: "callout" },
-        t("dash.note", { n: items.length, capped: capped ? t("dash.capped", { max: MAX }) : "" }),
-      ),
-      h(
-        "div",
-        { class: "stats" },
-        stat(t("dash.total"), items.length),
-        stat(t("dash.open"), open.length),
-        stat(t("dash.overdue"), items.filter((i) => i.overdue).length, "stat-danger"),
-        stat(t("dash.unassigned"), open.filter((i) => !i.assignee_id).length, "stat-warn"),
-      ),
-      h(
-        "div",
-        { class: "breakdowns" },
-        breakdown(
-          t("dash.by_status"),
-          STATUSES.map((s) => ({ label: statusLabel(s), count: byStatus.get(s) || 0, href: linkTo({ status: s }) })),
-        ),
-        breakdown(
-          t("dash.by_priority"),
-          [...priorities]
-            .sort((a, b) => b.rank - a.rank)
-            .map((p) => ({ label: p.name, count: byPriority.get(p.code) || 0, href: linkTo({ priority: p.code }) }))
-            .filter((r) => r.count || priorities.find((p) => p.name === r.label)?.is_active),
-        ),
-        breakdown(t("dash.by_unit"), split(byUnit, (id) => linkTo({ unit_id: id }))),
-        breakdown(t("dash.by_category"), split(byCategory, (id) => (id && id !== "null" ? linkTo({ category_id: id }) : null))),
-        breakdown(t("dash.by_assignee"), split(byAssignee, (id) => linkTo({ assignee: id, status: "open" }))),
-      ),
-    );
-  } catch (err) {
-    replace(body, errorBox(err));
+  async function refresh({ fresh = false } = {}) {
+    generation += 1;
+    const mine = generation;
+    const q = apiQuery(filters);
+    const groupBy = groupFor(filters);
+    if (fresh) figures.setAttribute("aria-busy", "true");
+    try {
+      const recapDone = fresh ? null : recap.refresh();
+      const [summary, trendData, agentRows, ...rows] = await limited(
+        [
+          () => api(`${REPORTS}/summary`, { query: q }),
+          () => api(`${REPORTS}/trend`, { query: { ...q, group_by: groupBy } }),
+          () => (workloadSlot ? api(`${REPORTS}/breakdown`, { query: { ...q, by: "agent" } }) : null),
+          ...breakdowns.map((b) => () => api(`${REPORTS}/breakdown`, { query: { ...q, by: b.by } })),
+        ],
+        PARALLEL,
+      );
+      if (mine !== generation || !isCurrent()) return;
+      bar.clearErrors();
+      replace(problem);
+      bar.showPeriod(summary.period, trendData.group_by);
+      periodText.textContent = t("dash.period_text", { from: fmtDay(summary.period.from), to: fmtDay(summary.period.to), tz: summary.period.timezone });
+      replace(stats, statCards(summary, { openHref: openTicketsHref(filters) }));
+      replace(statusSlot, statusBars(summary));
+      breakdowns.forEach((b, i) => replace(b.slot, breakdownTable(rows[i], t(`dash.by_${b.by}`))));
+      if (workloadSlot) replace(workloadSlot, workloadTable(agentRows));
+      figures.hidden = false;
+      await Promise.all([trend.show(trendData), fresh ? recap.load(q) : recapDone]);
+      if (!fresh && mine === generation) live.updated();
+    } catch (err) {
+      if (mine !== generation || !isCurrent()) return;
+      if (!fresh && err.status !== 422 && err.status !== 403) {
+        // A live refresh that failed (network, a restart): keep the figures shown.
+        live.failed(err);
+        return;
+      }
+      figures.hidden = true;
+      replace(stats);
+      if (err.status === 422 && bar.showErrors(err)) {
+        replace(problem, h("div", { class: "alert alert-error", role: "alert" }, t("dash.invalid_filters")));
+      } else {
+        const box = errorBox(err);
+        if (err.status === 403 && requester) box.append(" ", h("a", { href: "#/dashboard" }, t("dash.own_unit")));
+        else if (err.status !== 403) {
+          box.append(h("p", h("button", { type: "button", class: "btn btn-small", onclick: () => refresh({ fresh: true }) }, t("common.refresh"))));
+        }
+        replace(problem, box);
+      }
+      return err;
+    } finally {
+      if (mine === generation) figures.removeAttribute("aria-busy");
+    }
   }
+
+  function apply(next) {
+    filters = next;
+    const hash = hashOf(next);
+    // The address keeps the filters (a new history entry: Back returns to the previous
+    // ones), without re-rendering the page: the figures are fetched again in place.
+    if (location.hash !== hash) history.pushState(null, "", hash);
+    refresh({ fresh: true });
+  }
+
+  // -- live updates --
+  let stream = null;
+  let timer = null;
+  let running = false;
+  let again = false;
+  let missed = false;
+  let readies = 0;
+
+  function changed() {
+    if (!isCurrent()) return leave();
+    if (document.hidden) {
+      missed = true;
+      return;
+    }
+    if (running) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      running = true;
+      try {
+        await refresh();
+      } finally {
+        running = false;
+        if (again) {
+          again = false;
+          changed();
+        }
+      }
+    }, SETTLE_MS);
+  }
+
+  function onVisible() {
+    if (!document.hidden && missed) {
+      missed = false;
+      changed();
+    }
+  }
+
+  const observer = new MutationObserver(() => {
+    if (!el.isConnected) leave();
+  });
+
+  function leave() {
+    observer.disconnect();
+    stream?.stop();
+    stream = null;
+    clearTimeout(timer);
+    trend.destroy();
+    document.removeEventListener("visibilitychange", onVisible);
+    window.removeEventListener("pagehide", leave);
+  }
+
+  const failed = await refresh({ fresh: true });
+  if (!isCurrent() || !el.isConnected) return;
+  if (failed?.status === 403) {
+    // Not allowed to see these figures: nothing to keep up to date.
+    live.el.hidden = true;
+    return;
+  }
+  if (el.parentNode) observer.observe(el.parentNode, { childList: true });
+  document.addEventListener("visibilitychange", onVisible);
+  window.addEventListener("pagehide", leave);
+  stream = eventStream(`${REPORTS}/stream`, {
+    onState: (state) => live.state(state),
+    onEvent: (name) => {
+      if (name === "changed") changed();
+      // A new connection after a drop: changes may have been missed meanwhile.
+      else if (name === "ready" && ++readies > 1) changed();
+    },
+  });
 }
