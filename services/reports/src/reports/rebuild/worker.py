@@ -117,27 +117,40 @@ async def _build(
     cursor: str | None,
     timezone: ZoneInfo,
 ) -> None:
+    """Page through the tickets into ``generation``, then switch the figures to it.
+
+    The next page is fetched while the current one is projected (the two take about as
+    long), so the tickets service and this one work at the same time.
+    """
     started = asyncio.get_running_loop().time()
-    while True:
-        try:
-            page = await fetch_page(client, runtime, cursor)
-        except (aiohttp.ClientError, TimeoutError, BackfillFailed) as exc:
-            log.warning("rebuild of generation %d: %s; retrying", generation, exc)
+    fetching = asyncio.create_task(fetch_page(client, runtime, cursor))
+    try:
+        while True:
+            try:
+                page = await fetching
+            except (aiohttp.ClientError, TimeoutError, BackfillFailed) as exc:
+                log.warning("rebuild of generation %d: %s; retrying", generation, exc)
+                async with runtime.sessionmaker() as session, session.begin():
+                    await service.record_error(session, error=str(exc)[:1000])
+                await asyncio.sleep(runtime.settings.rebuild_poll_seconds)
+                return  # the leader loop resumes from the committed cursor
+            if page.next_cursor is not None:
+                fetching = asyncio.create_task(fetch_page(client, runtime, page.next_cursor))
             async with runtime.sessionmaker() as session, session.begin():
-                await service.record_error(session, error=str(exc)[:1000])
-            await asyncio.sleep(runtime.settings.rebuild_poll_seconds)
-            return  # the leader loop resumes from the committed cursor
-        async with runtime.sessionmaker() as session, session.begin():
-            await service.apply_page(
-                session,
-                generation=generation,
-                snapshots=page.items,
-                next_cursor=page.next_cursor,
-                timezone=timezone,
-            )
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+                await service.apply_page(
+                    session,
+                    generation=generation,
+                    snapshots=page.items,
+                    next_cursor=page.next_cursor,
+                    timezone=timezone,
+                )
+            if page.next_cursor is None:
+                break
+    finally:
+        if not fetching.done():
+            fetching.cancel()
+        # Its outcome no longer matters (and is not to be logged as never retrieved).
+        fetching.add_done_callback(lambda task: task.cancelled() or task.exception())
     async with runtime.sessionmaker() as session, session.begin():
         await service.switch_over(session, generation=generation)
     log.info(
