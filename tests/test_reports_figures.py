@@ -357,6 +357,7 @@ async def test_the_period_totals(office: Office) -> None:
         "mean_seconds": 3360.0,
         "median_seconds": 2700.0,
         "p90_seconds": 5940.0,
+        "percentiles": "exact",
     }
     # Resolution, working time without pauses: 9000, 21600, 27900 seconds.
     assert f["resolution"] == {
@@ -364,6 +365,7 @@ async def test_the_period_totals(office: Office) -> None:
         "mean_seconds": 19500.0,
         "median_seconds": 21600.0,
         "p90_seconds": 26640.0,
+        "percentiles": "exact",
     }
     assert f["sla_first_response"] == {"met": 4, "breached": 1, "compliance_percent": 80.0}
     assert f["sla_resolution"] == {"met": 3, "breached": 1, "compliance_percent": 75.0}
@@ -501,3 +503,44 @@ async def test_a_requester_gets_their_units_figures_only(office: Office) -> None
     )
     assert response.status_code == 403
     assert "figures" not in response.json()
+
+
+async def test_estimated_percentiles_of_many_tickets_stay_close(office: Office) -> None:
+    """Beyond ``exact_percentile_limit`` the medians and p90 come from the histograms
+    (whole months) and the facts bucketed (the partial months): within an eighth."""
+    settings = office.reports_app.state.runtime.settings
+    exact = await office.figures("/summary", span=("2026-09-20", "2026-10-31"))
+    exact_by_priority = await office.figures(
+        "/breakdown", span=("2026-10-01", "2026-10-31"), by="priority"
+    )
+    settings.exact_percentile_limit = 0
+    try:
+        for span in (("2026-09-20", "2026-10-31"), ("2026-10-01", "2026-10-31"), None):
+            estimated = await office.figures("/summary", span=span)
+            for metric in ("first_response", "resolution"):
+                got, want = estimated["figures"][metric], exact["figures"][metric]
+                assert got["percentiles"] == "approximate"
+                assert got["mean_seconds"] == want["mean_seconds"]  # from the sums: exact
+                for q in ("median_seconds", "p90_seconds"):
+                    assert abs(got[q] - want[q]) <= want[q] / 8 + 60, (span, metric, q)
+        estimated_rows = {
+            r["key"]: r
+            for r in (
+                await office.figures("/breakdown", span=("2026-10-01", "2026-10-31"), by="priority")
+            )["rows"]
+        }
+        for row in exact_by_priority["rows"]:
+            got = estimated_rows[row["key"]]["first_response"]
+            want = row["first_response"]
+            assert (
+                abs(got["median_seconds"] - want["median_seconds"])
+                <= want["median_seconds"] / 8 + 60
+            )
+        # Filters on two dimensions: the facts bucketed over the whole period.
+        both = await office.figures(
+            "/summary", unit_id=office.unit_a, priority="normal", span=("2026-10-01", "2026-10-31")
+        )
+        assert both["figures"]["first_response"]["percentiles"] == "approximate"
+        assert both["figures"]["first_response"]["count"] == 2  # T2, T5
+    finally:
+        settings.exact_percentile_limit = 20_000

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from helpdesk_common.contracts.tickets import (
 )
 from helpdesk_testing import eventually, serve_http
 from reports.main import create_app
+from reports.readmodel.histogram import PREFIXES
 from reports.readmodel.projection import FACT_COLUMNS, MEASURES, Fact, contributions
 from reports.readmodel.rollups import ROLLUPS
 
@@ -201,8 +202,27 @@ async def test_rollups_equal_the_sum_of_the_facts(reports: Reports) -> None:
                 for row in rows.mappings()
             }
             actual = {k: v for k, v in actual.items() if v}
-            expected = {k: Counter({m: v for m, v in c.items() if v}) for k, c in expected.items()}
+            expected = {
+                k: Counter({m: v for m, v in c.items() if v and m in MEASURES})
+                for k, c in expected.items()
+            }
             assert actual == {k: v for k, v in expected.items() if v}, rollup.table
+        # The duration histograms, every ticket's kind ("all"), likewise.
+        wanted: Counter[tuple[str, date, int]] = Counter()
+        for fact in facts:
+            for key, measures in contributions(fact, timezone=JAKARTA).items():
+                for measure, count in measures.items():
+                    for metric, prefix in PREFIXES.items():
+                        if measure.startswith(prefix):
+                            bucket = int(measure.removeprefix(prefix))
+                            wanted[metric, key[0].replace(day=1), bucket] += count
+        rows = await session.execute(
+            sa.text(
+                "SELECT metric, month, bucket, n FROM duration_histogram"
+                " WHERE generation = 1 AND kind = 'all' AND n <> 0"
+            )
+        )
+        assert Counter({(r[0], r[1], r[2]): r[3] for r in rows}) == +wanted
 
     f = (await summary(reports, unit_id=unit, **{"from": "2026-03-01", "to": "2026-03-31"}))[
         "figures"

@@ -11,6 +11,7 @@ import pytest
 from helpdesk_common.errors import InvalidInput
 from reports.figures.period import buckets, period_of
 from reports.figures.queries import choose_rollup
+from reports.readmodel.histogram import bounds, bucket_of, percentile
 from reports.readmodel.projection import (
     NONE_ID,
     contributions,
@@ -82,7 +83,13 @@ def test_contributions_fall_on_office_local_days() -> None:
     by_day = {key[0]: counts for key, counts in contributions(fact, timezone=JAKARTA).items()}
     assert set(by_day) == {date(2026, 3, 2), date(2026, 3, 3)}
     assert by_day[date(2026, 3, 2)]["created"] == 1
-    assert by_day[date(2026, 3, 3)] == {"resolved": 1, "res_seconds": 600, "reopened": 1, "done": 1}
+    assert by_day[date(2026, 3, 3)] == {
+        "resolved": 1,
+        "res_seconds": 600,
+        "reopened": 1,
+        "done": 1,
+        f"hres_{bucket_of(600)}": 1,
+    }
     assert fact.category_id == NONE_ID and fact.assignee_id == NONE_ID
 
 
@@ -145,3 +152,23 @@ def test_the_smallest_rollup_that_can_answer_is_chosen() -> None:
     assert choose_rollup(columns={"category_id"}, period=whole, group_by="week").table == (
         "rollup_day"
     )
+
+
+def test_buckets_hold_their_bounds_and_percentiles_fall_within_an_eighth() -> None:
+    for seconds in (0, 59, 60, 61, 2700, 3600, 28_800, 10**7):
+        low, high = bounds(bucket_of(seconds))
+        assert low <= seconds < high or bucket_of(seconds) == 63
+    values = [600, 1800, 2700, 5400, 6300, 9000, 21_600, 27_900, 45, 120_000]
+    histogram: dict[int, int] = {}
+    for value in values:
+        histogram[bucket_of(value)] = histogram.get(bucket_of(value), 0) + 1
+    ordered = sorted(values)
+    for q in (0.5, 0.9):
+        position = q * (len(ordered) - 1)
+        below, above = ordered[int(position)], ordered[min(int(position) + 1, len(ordered) - 1)]
+        exact = below + (above - below) * (position - int(position))
+        estimate = percentile(histogram, q)
+        assert estimate is not None
+        # Within the bucket of the exact value's neighbours.
+        assert min(below, exact) * 0.8 <= estimate <= max(above, exact) * 1.25
+    assert percentile({}, 0.5) is None

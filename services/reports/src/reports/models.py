@@ -9,6 +9,7 @@ from reports.db import Base
 from reports.readmodel.models import (
     ROLLUP_TABLES,
     dimension_names,
+    duration_histogram,
     read_model_state,
     rebuild_progress,
     ticket_facts,
@@ -19,6 +20,7 @@ metadata = Base.metadata
 __all__ = [
     "ROLLUP_TABLES",
     "dimension_names",
+    "duration_histogram",
     "metadata",
     "read_model_state",
     "rebuild_progress",

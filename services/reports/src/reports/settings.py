@@ -41,6 +41,9 @@ class ReportsSettings(ServiceSettings):
     # Live dashboard: a client hears of a change at most this often.
     stream_min_interval: float = Field(default=1.0, ge=0)
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Medians and p90 of up to this many tickets are exact (their durations sorted); beyond,
+    # they are estimated from the duration histograms (readmodel/histogram.py).
+    exact_percentile_limit: int = Field(default=20_000, ge=0)
     # A report query that runs longer than this is cancelled (503), never stalls the service.
     query_timeout_seconds: float = Field(default=10.0, gt=0)
     # How often an idle replica looks for a rebuild asked for on another replica.

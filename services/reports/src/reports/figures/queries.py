@@ -8,15 +8,17 @@ filters, and runs under a statement timeout (``ReportsSettings.query_timeout_sec
 from __future__ import annotations
 
 import uuid
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.figures.period import GroupBy, Period
+from reports.readmodel.histogram import Metric, bucket_sql, percentile
 from reports.readmodel.projection import MEASURES
 from reports.readmodel.rollups import ROLLUPS, Rollup
 
@@ -138,6 +140,7 @@ class Durations:
     mean: float | None
     median: float | None
     p90: float | None
+    approximate: bool = False
 
 
 _DURATION_SOURCES: Final = {
@@ -145,6 +148,7 @@ _DURATION_SOURCES: Final = {
     "first_response": ("created_at", "first_response_seconds"),
     "resolution": ("resolved_at", "resolution_seconds"),
 }
+_KIND_OF_COLUMN: Final = {column: kind for kind, column in DIMENSION_COLUMNS.items()}
 
 
 async def durations(
@@ -153,14 +157,50 @@ async def durations(
     generation: int,
     period: Period,
     filters: Filters,
-    measure: Literal["first_response", "resolution"],
+    measure: Metric,
     by: Dimension | None = None,
-) -> dict[object, Durations]:
-    """Mean, median and 90th percentile of a working-time duration, per dimension value
-    (key None without ``by``), exact, from the facts' covering index."""
+    total: int,
+    exact_limit: int,
+) -> dict[str | None, Durations]:
+    """Mean, median and 90th percentile of a working-time duration per dimension value
+    (as text; key None without ``by``). Exact (sorted from the facts' covering index) for
+    up to ``exact_limit`` tickets in all, estimated from the histograms beyond."""
+    if total <= exact_limit:
+        return await _exact_durations(
+            session,
+            generation=generation,
+            period=period,
+            filters=filters,
+            measure=measure,
+            by=by,
+        )
+    histograms = await _histograms(
+        session, generation=generation, period=period, filters=filters, measure=measure, by=by
+    )
+    return {
+        key: Durations(
+            count=sum(counts.values()),
+            mean=None,  # exact, from the rollups' sums
+            median=percentile(counts, 0.5),
+            p90=percentile(counts, 0.9),
+            approximate=True,
+        )
+        for key, counts in histograms.items()
+    }
+
+
+async def _exact_durations(
+    session: AsyncSession,
+    *,
+    generation: int,
+    period: Period,
+    filters: Filters,
+    measure: Metric,
+    by: Dimension | None,
+) -> dict[str | None, Durations]:
     anchor, value = _DURATION_SOURCES[measure]
     params: dict[str, Any] = {"g": generation, "start": period.start, "end": period.end}
-    key = f"{DIMENSION_COLUMNS[by]}" if by else "NULL::text"
+    key = f"{DIMENSION_COLUMNS[by]}::text" if by else "NULL::text"
     where = [
         "generation = :g",
         f"{anchor} >= :start",
@@ -174,7 +214,7 @@ async def durations(
         f" FROM ticket_facts WHERE {' AND '.join(where)} GROUP BY 1"
     )
     result = await session.execute(sa.text(sql), params)
-    out: dict[object, Durations] = {}
+    out: dict[str | None, Durations] = {}
     for row in result.mappings():
         median, p90 = row["pct"]
         out[row["key"]] = Durations(
@@ -184,6 +224,102 @@ async def durations(
             p90=float(p90) if p90 is not None else None,
         )
     return out
+
+
+def _histogram_kind(filters: Filters, by: Dimension | None) -> tuple[str, str | None] | None:
+    """The histogram that answers (its kind and the one value asked for), or None when the
+    filters span several dimensions (the facts answer then)."""
+    columns = filters.by_column()
+    if by is not None:
+        column = DIMENSION_COLUMNS[by]
+        if set(columns) - {column}:
+            return None
+        return by, str(columns[column]) if column in columns else None
+    if not columns:
+        return "all", None
+    if len(columns) == 1:
+        ((column, value),) = columns.items()
+        return _KIND_OF_COLUMN[column], str(value)
+    return None
+
+
+async def _histograms(
+    session: AsyncSession,
+    *,
+    generation: int,
+    period: Period,
+    filters: Filters,
+    measure: Metric,
+    by: Dimension | None,
+) -> dict[str | None, Counter[int]]:
+    """Per dimension value, the durations' counts by bucket: whole months from the
+    histogram table, the partial months at the period's ends from the facts."""
+    out: dict[str | None, Counter[int]] = defaultdict(Counter)
+    kind = _histogram_kind(filters, by)
+    first_month = period.first if period.first.day == 1 else next_month(period.first)
+    after_last = period.last + timedelta(days=1)
+    end_month = after_last if after_last.day == 1 else after_last.replace(day=1)
+    if kind is None or first_month >= end_month:
+        spans = [(period.start, period.end)]
+    else:
+        spans = [
+            (period.start, period.instant(first_month)),
+            (period.instant(end_month), period.end),
+        ]
+        params: dict[str, Any] = {
+            "g": generation,
+            "metric": measure,
+            "kind": kind[0],
+            "m0": first_month,
+            "m1": end_month,
+        }
+        where = [
+            "generation = :g",
+            "metric = :metric",
+            "kind = :kind",
+            "month >= :m0",
+            "month < :m1",
+        ]
+        if kind[1] is not None:
+            where.append("value = :value")
+            params["value"] = kind[1]
+        key = "value" if by else "NULL::text"
+        result = await session.execute(
+            sa.text(
+                f"SELECT {key} AS key, bucket, sum(n)::bigint AS n FROM duration_histogram"
+                f" WHERE {' AND '.join(where)} GROUP BY 1, 2"
+            ),
+            params,
+        )
+        for row in result.mappings():
+            out[row["key"]][row["bucket"]] += int(row["n"])
+    anchor, value = _DURATION_SOURCES[measure]
+    key = f"{DIMENSION_COLUMNS[by]}::text" if by else "NULL::text"
+    for start, end in spans:
+        if start >= end:
+            continue
+        params = {"g": generation, "start": start, "end": end}
+        where = [
+            "generation = :g",
+            f"{anchor} >= :start",
+            f"{anchor} < :end",
+            f"{value} IS NOT NULL",
+            *_where(filters, params),
+        ]
+        result = await session.execute(
+            sa.text(
+                f"SELECT {key} AS key, {bucket_sql(value)} AS bucket, count(*) AS n"
+                f" FROM ticket_facts WHERE {' AND '.join(where)} GROUP BY 1, 2"
+            ),
+            params,
+        )
+        for row in result.mappings():
+            out[row["key"]][int(row["bucket"])] += int(row["n"])
+    return out
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 async def open_now(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +24,11 @@ class DurationFigures(BaseModel):
     mean_seconds: float | None
     median_seconds: float | None = None
     p90_seconds: float | None = None
+    percentiles: Literal["exact", "approximate"] | None = Field(
+        default=None,
+        description="how median and p90 were computed: exact, or estimated from the duration"
+        " histograms (within an eighth) when the period has many tickets",
+    )
 
 
 class SlaFigures(BaseModel):

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,7 @@ from reports.figures.schemas import (
     Trend,
     TrendPoint,
 )
+from reports.readmodel.histogram import Metric
 from reports.readmodel.projection import MEASURES, NONE_ID, STATUSES
 from reports.readmodel.state import active_generation
 
@@ -95,8 +97,16 @@ def _mean(total: int, count: int) -> float | None:
     return total / count if count else None
 
 
-def figures_of(m: Mapping[str, int], durations: Mapping[str, Durations] | None = None) -> Figures:
-    """Figures from a row of sums (and, when computed, exact duration percentiles)."""
+def _how(durations: Durations | None) -> Literal["exact", "approximate"] | None:
+    if durations is None:
+        return None
+    return "approximate" if durations.approximate else "exact"
+
+
+def figures_of(
+    m: Mapping[str, int], durations: Mapping[Metric, Durations] | None = None
+) -> Figures:
+    """Figures from a row of sums (and, when computed, the durations' percentiles)."""
     durations = durations or {}
     first = durations.get("first_response")
     resolution = durations.get("resolution")
@@ -110,12 +120,14 @@ def figures_of(m: Mapping[str, int], durations: Mapping[str, Durations] | None =
             mean_seconds=_mean(m["fr_seconds"], m["responded"]),
             median_seconds=first.median if first else None,
             p90_seconds=first.p90 if first else None,
+            percentiles=_how(first),
         ),
         resolution=DurationFigures(
             count=m["resolved"],
             mean_seconds=_mean(m["res_seconds"], m["resolved"]),
             median_seconds=resolution.median if resolution else None,
             p90_seconds=resolution.p90 if resolution else None,
+            percentiles=_how(resolution),
         ),
         sla_first_response=SlaFigures(
             met=m["fr_met"],
@@ -146,20 +158,53 @@ def _filters_out(filters: Filters) -> dict[str, str]:
     return {k: str(v) for k, v in filters.by_column().items()}
 
 
-async def summary(session: AsyncSession, *, period: Period, filters: Filters) -> Summary:
+# The rollups' count of each duration: how many values a percentile has to look at.
+_DURATION_COUNTS: dict[Metric, str] = {"first_response": "responded", "resolution": "resolved"}
+
+
+async def _durations(
+    session: AsyncSession,
+    *,
+    generation: int,
+    period: Period,
+    filters: Filters,
+    by: Dimension | None,
+    totals: Mapping[str, int],
+    exact_limit: int,
+) -> dict[Metric, dict[str | None, Durations]]:
+    return {
+        metric: await queries.durations(
+            session,
+            generation=generation,
+            period=period,
+            filters=filters,
+            measure=metric,
+            by=by,
+            total=totals[count],
+            exact_limit=exact_limit,
+        )
+        for metric, count in _DURATION_COUNTS.items()
+    }
+
+
+async def summary(
+    session: AsyncSession, *, period: Period, filters: Filters, exact_limit: int
+) -> Summary:
     generation = await active_generation(session)
     source, rows = await queries.sum_measures(
         session, generation=generation, period=period, filters=filters
     )
     sums = rows[0].measures if rows else _ZERO
-    durations = {
-        measure: (
-            await queries.durations(
-                session, generation=generation, period=period, filters=filters, measure=measure
-            )
-        ).get(None)
-        for measure in ("first_response", "resolution")
-    }
+    per_metric = await _durations(
+        session,
+        generation=generation,
+        period=period,
+        filters=filters,
+        by=None,
+        totals=sums,
+        exact_limit=exact_limit,
+    )
+    durations = {metric: found.get(None) for metric, found in per_metric.items()}
     open_count = await queries.open_now(session, generation=generation, filters=filters)
     return Summary(
         period=_period_out(period),
@@ -215,37 +260,30 @@ async def trend(
 
 
 async def breakdown(
-    session: AsyncSession, *, period: Period, filters: Filters, by: Dimension
+    session: AsyncSession, *, period: Period, filters: Filters, by: Dimension, exact_limit: int
 ) -> Breakdown:
     generation = await active_generation(session)
     source, rows = await queries.sum_measures(
         session, generation=generation, period=period, filters=filters, by=by
     )
-    first = await queries.durations(
+    totals = {m: sum(row.measures[m] for row in rows) for m in _DURATION_COUNTS.values()}
+    per_metric = await _durations(
         session,
         generation=generation,
         period=period,
         filters=filters,
-        measure="first_response",
         by=by,
-    )
-    resolution = await queries.durations(
-        session,
-        generation=generation,
-        period=period,
-        filters=filters,
-        measure="resolution",
-        by=by,
+        totals=totals,
+        exact_limit=exact_limit,
     )
     open_counts = await queries.open_now(session, generation=generation, filters=filters, by=by)
     sums = {row.key: row.measures for row in rows}
     names = await queries.names(session, by)
     out: list[BreakdownRow] = []
     for key in sums.keys() | open_counts.keys():
+        text_key = str(key)
         durations = {
-            k: v
-            for k, v in (("first_response", first.get(key)), ("resolution", resolution.get(key)))
-            if v
+            metric: found[text_key] for metric, found in per_metric.items() if text_key in found
         }
         figures = figures_of(sums.get(key, _ZERO), durations)
         shown = None if key == NONE_ID else str(key)

@@ -95,7 +95,12 @@ async def summary(
     """Totals of the period: tickets by status, response and resolution times (mean,
     median, p90, working time), SLA compliance, escalations, reopen and rejection rates."""
     async with report_transaction(session, runtime, principal, filters) as scoped:
-        return await service.summary(session, period=period, filters=scoped)
+        return await service.summary(
+            session,
+            period=period,
+            filters=scoped,
+            exact_limit=runtime.settings.exact_percentile_limit,
+        )
 
 
 @router.get("/trend")
@@ -125,7 +130,13 @@ async def breakdown(
     """The figures per unit, category, priority, channel or agent (an agent's workload:
     assigned, open now, resolved, handling time)."""
     async with report_transaction(session, runtime, principal, filters) as scoped:
-        return await service.breakdown(session, period=period, filters=scoped, by=by)
+        return await service.breakdown(
+            session,
+            period=period,
+            filters=scoped,
+            by=by,
+            exact_limit=runtime.settings.exact_percentile_limit,
+        )
 
 
 @router.get("/completed")

@@ -99,6 +99,20 @@ def _rollup_table(name: str, grain: str, dimensions: tuple[str, ...]) -> sa.Tabl
 
 ROLLUP_TABLES = {r.table: _rollup_table(r.table, r.grain, r.dimensions) for r in ROLLUPS}
 
+# Durations by bucket (readmodel/histogram.py), per month and per value of one dimension
+# (kind "all": every ticket, value ''), for medians and p90 over many tickets.
+duration_histogram = sa.Table(
+    "duration_histogram",
+    metadata,
+    sa.Column("generation", sa.Integer, primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("month", sa.Date, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.SmallInteger, primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
 # Names of what the figures are grouped by, as the tickets' snapshots last named them
 # (units and agents are named by the directory replica first).
 dimension_names = sa.Table(

@@ -16,6 +16,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from helpdesk_common.contracts.tickets import TicketSnapshot
+from reports.readmodel.histogram import PREFIXES, bucket_of
 
 # Rollup keys cannot hold NULL (they are primary keys): "no category", "nobody assigned".
 NONE_ID: Final = uuid.UUID(int=0)
@@ -173,7 +174,8 @@ Key = tuple[date, uuid.UUID, uuid.UUID, str, str, uuid.UUID]
 
 
 def contributions(fact: Fact, *, timezone: ZoneInfo) -> dict[Key, Counter[str]]:
-    """What one ticket adds to the finest rollup, by local day and every dimension."""
+    """What one ticket adds to the finest rollup, by local day and every dimension (and,
+    under ``histogram.PREFIXES`` names, to the duration histograms)."""
 
     def key(at: datetime) -> Key:
         return (
@@ -191,6 +193,7 @@ def contributions(fact: Fact, *, timezone: ZoneInfo) -> dict[Key, Counter[str]]:
     if fact.first_response_seconds is not None:
         created["responded"] += 1
         created["fr_seconds"] += fact.first_response_seconds
+        created[f"{PREFIXES['first_response']}{bucket_of(fact.first_response_seconds)}"] += 1
     first_response, resolution = sla_outcomes(fact)
     if first_response:
         created[f"fr_{first_response}"] += 1
@@ -203,6 +206,8 @@ def contributions(fact: Fact, *, timezone: ZoneInfo) -> dict[Key, Counter[str]]:
         resolved = out.setdefault(key(fact.resolved_at), Counter())
         resolved["resolved"] += 1
         resolved["res_seconds"] += fact.resolution_seconds or 0
+        if fact.resolution_seconds is not None:
+            resolved[f"{PREFIXES['resolution']}{bucket_of(fact.resolution_seconds)}"] += 1
         if fact.reopen_count > 0:
             resolved["reopened"] += 1
     if fact.done_at is not None:

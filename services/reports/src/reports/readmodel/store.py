@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.contracts.tickets import TicketSnapshot
 from helpdesk_common.db import driver_connection
+from reports.readmodel.histogram import PREFIXES
 from reports.readmodel.projection import (
     FACT_COLUMNS,
     MEASURES,
@@ -68,6 +70,23 @@ VALUES ($1, {", ".join(f"${i}" for i in range(2, len(FACT_COLUMNS) + 2))})
 ON CONFLICT (generation, ticket_id) DO UPDATE SET
 {", ".join(f"{c} = excluded.{c}" for c in FACT_COLUMNS if c != "ticket_id")}
 """
+
+_UPSERT_HISTOGRAM = """
+INSERT INTO duration_histogram (generation, metric, kind, month, value, bucket, n)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (generation, metric, kind, month, value, bucket)
+DO UPDATE SET n = duration_histogram.n + excluded.n
+"""
+
+# The histogram's kinds: every ticket, and per value of each dimension (Key's positions).
+_HISTOGRAM_KINDS: tuple[tuple[str, int | None], ...] = (
+    ("all", None),
+    ("unit", 1),
+    ("category", 2),
+    ("priority", 3),
+    ("channel", 4),
+    ("agent", 5),
+)
 
 _UPSERT_NAME = """
 INSERT INTO dimension_names (kind, key, name) VALUES ($1, $2, $3)
@@ -186,7 +205,28 @@ async def _apply(
         ]
         if rows_out:
             await connection.executemany(_UPSERT_ROLLUP[rollup.table], rows_out)
+    histogram_rows = _histogram_rows(deltas)
+    if histogram_rows:
+        await connection.executemany(
+            _UPSERT_HISTOGRAM, [(generation, *row) for row in histogram_rows]
+        )
     return {fact.ticket_id for fact in written}
+
+
+def _histogram_rows(deltas: dict[Key, Counter[str]]) -> list[tuple[object, ...]]:
+    """The histogram's changes, in key order: (metric, kind, month, value, bucket, n)."""
+    changes: Counter[tuple[str, str, date, str, int]] = Counter()
+    for key, change in deltas.items():
+        month = key[0].replace(day=1)
+        for measure, count in change.items():
+            for metric, prefix in PREFIXES.items():
+                if not measure.startswith(prefix):
+                    continue
+                bucket = int(measure.removeprefix(prefix))
+                for kind, position in _HISTOGRAM_KINDS:
+                    value = "" if position is None else str(key[position])
+                    changes[metric, kind, month, value, bucket] += count
+    return [(*key, n) for key, n in sorted(changes.items()) if n]
 
 
 def _collect_names(names: dict[tuple[str, str], str], ticket: TicketSnapshot) -> None:

@@ -20,6 +20,7 @@ from helpdesk_common.contracts.tickets import TicketSnapshot
 from helpdesk_common.errors import Conflict
 from reports.readmodel.models import (
     ROLLUP_TABLES,
+    duration_histogram,
     read_model_state,
     rebuild_progress,
     ticket_facts,
@@ -103,7 +104,7 @@ async def purge_step(session: AsyncSession, *, generation: int, batch_size: int)
     """Delete up to ``batch_size`` rows of a replaced generation from each table; True
     once none is left (then the generation is forgotten)."""
     left = False
-    for table in (ticket_facts.name, *ROLLUP_TABLES):
+    for table in (ticket_facts.name, *ROLLUP_TABLES, duration_histogram.name):
         result = await session.execute(
             sa.text(
                 f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("

@@ -1,5 +1,5 @@
-"""The read model (facts and rollups by generation), dimension names, the directory
-replica, outbox and inbox.
+"""The read model (facts, rollups and duration histograms by generation), dimension
+names, the directory replica, outbox and inbox.
 
 Revision ID: 0001
 Revises:
@@ -31,6 +31,25 @@ def upgrade() -> None:
         sa.Column("key", sa.Text(), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("kind", "key", name=op.f("pk_dimension_names")),
+    )
+    op.create_table(
+        "duration_histogram",
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("metric", sa.Text(), nullable=False),
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("bucket", sa.SmallInteger(), nullable=False),
+        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "generation",
+            "metric",
+            "kind",
+            "month",
+            "value",
+            "bucket",
+            name=op.f("pk_duration_histogram"),
+        ),
     )
     op.create_table(
         "read_model_state",
