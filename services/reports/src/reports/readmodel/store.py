@@ -17,16 +17,24 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import date
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.contracts.tickets import TicketSnapshot
 from helpdesk_common.db import driver_connection
 from reports.readmodel.histogram import PREFIXES
+from reports.readmodel.models import (
+    ROLLUP_TABLES,
+    dimension_names,
+    duration_histogram,
+    ticket_facts,
+)
 from reports.readmodel.projection import (
     FACT_COLUMNS,
     MEASURES,
@@ -55,28 +63,42 @@ WHERE generation = $1 AND ticket_id = ANY($2::uuid[])
 ORDER BY ticket_id FOR UPDATE
 """
 
+
+def _bulk_upsert(
+    table: sa.Table, columns: Sequence[str], conflict: Sequence[str], action: str
+) -> str:
+    """One statement for all rows: each column an array (``unnest``), rows in array order.
+
+    Per row, a statement of its own (``executemany``) costs the database several times
+    the work of one more row of this one.
+    """
+    types = [table.c[c].type.compile(dialect=postgresql.dialect()) for c in columns]
+    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({', '.join(conflict)}) {action}"
+    )
+
+
+_FACT_ROW = ("generation", *FACT_COLUMNS)
 # A ticket first seen here gets a placeholder row (version 0, contributing nothing) before
 # the rows are locked: two transactions projecting the same new ticket then queue on its row
 # instead of both counting it as new.
-_PLACEHOLDER_FACT = f"""
-INSERT INTO ticket_facts (generation, {", ".join(FACT_COLUMNS)})
-VALUES ($1, {", ".join(f"${i}" for i in range(2, len(FACT_COLUMNS) + 2))})
-ON CONFLICT (generation, ticket_id) DO NOTHING
-"""
+_PLACEHOLDER_FACT = _bulk_upsert(ticket_facts, _FACT_ROW, ("generation", "ticket_id"), "DO NOTHING")
+_UPSERT_FACT = _bulk_upsert(
+    ticket_facts,
+    _FACT_ROW,
+    ("generation", "ticket_id"),
+    "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in FACT_COLUMNS if c != "ticket_id"),
+)
 
-_UPSERT_FACT = f"""
-INSERT INTO ticket_facts (generation, {", ".join(FACT_COLUMNS)})
-VALUES ($1, {", ".join(f"${i}" for i in range(2, len(FACT_COLUMNS) + 2))})
-ON CONFLICT (generation, ticket_id) DO UPDATE SET
-{", ".join(f"{c} = excluded.{c}" for c in FACT_COLUMNS if c != "ticket_id")}
-"""
-
-_UPSERT_HISTOGRAM = """
-INSERT INTO duration_histogram (generation, metric, kind, month, value, bucket, n)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (generation, metric, kind, month, value, bucket)
-DO UPDATE SET n = duration_histogram.n + excluded.n
-"""
+_HISTOGRAM_KEY = ("generation", "metric", "kind", "month", "value", "bucket")
+_UPSERT_HISTOGRAM = _bulk_upsert(
+    duration_histogram,
+    (*_HISTOGRAM_KEY, "n"),
+    _HISTOGRAM_KEY,
+    "DO UPDATE SET n = duration_histogram.n + excluded.n",
+)
 
 # The histogram's kinds: every ticket, and per value of each dimension (Key's positions).
 _HISTOGRAM_KINDS: tuple[tuple[str, int | None], ...] = (
@@ -88,25 +110,46 @@ _HISTOGRAM_KINDS: tuple[tuple[str, int | None], ...] = (
     ("agent", 5),
 )
 
-_UPSERT_NAME = """
-INSERT INTO dimension_names (kind, key, name) VALUES ($1, $2, $3)
-ON CONFLICT (kind, key) DO UPDATE SET name = excluded.name
-WHERE dimension_names.name IS DISTINCT FROM excluded.name
-"""
+_UPSERT_NAME = _bulk_upsert(
+    dimension_names,
+    ("kind", "key", "name"),
+    ("kind", "key"),
+    "DO UPDATE SET name = excluded.name WHERE dimension_names.name IS DISTINCT FROM excluded.name",
+)
 
 
 def _upsert_rollup(rollup: Rollup) -> str:
-    key_columns = ["generation", rollup.grain, *rollup.dimensions]
-    columns = [*key_columns, *MEASURES]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    key_columns = ("generation", rollup.grain, *rollup.dimensions)
     updates = ", ".join(f"{m} = {rollup.table}.{m} + excluded.{m}" for m in MEASURES)
-    return (
-        f"INSERT INTO {rollup.table} ({', '.join(columns)}) VALUES ({placeholders})"
-        f" ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}"
+    return _bulk_upsert(
+        ROLLUP_TABLES[rollup.table],
+        (*key_columns, *MEASURES),
+        key_columns,
+        f"DO UPDATE SET {updates}",
     )
 
 
 _UPSERT_ROLLUP = {rollup.table: _upsert_rollup(rollup) for rollup in ROLLUPS}
+
+
+async def _write(
+    connection: asyncpg.Connection, sql: str, rows: Sequence[tuple[object, ...]]
+) -> None:
+    """``rows`` (in the order their locks are to be taken) with one ``_bulk_upsert``."""
+    if rows:
+        await connection.execute(sql, *(list(column) for column in zip(*rows, strict=True)))
+
+
+_COLUMNS_OF = attrgetter(*FACT_COLUMNS)
+_VERSION = FACT_COLUMNS.index("version")
+
+
+def _columns(fact: Fact, *, placeholder: bool = False) -> tuple[object, ...]:
+    """The fact's values in FACT_COLUMNS order (version 0 for a placeholder)."""
+    values: tuple[object, ...] = _COLUMNS_OF(fact)
+    if placeholder:
+        values = (*values[:_VERSION], 0, *values[_VERSION + 1 :])
+    return values
 
 
 def _lock_key(ticket_id: uuid.UUID) -> int:
@@ -143,8 +186,8 @@ async def apply_snapshots(
     changed: set[uuid.UUID] = set()
     for generation in generations:
         changed |= await _apply(connection, incoming, generation=generation, timezone=timezone)
-    await connection.executemany(
-        _UPSERT_NAME, [(kind, key, name) for (kind, key), name in sorted(names.items())]
+    await _write(
+        connection, _UPSERT_NAME, [(kind, key, name) for (kind, key), name in sorted(names.items())]
     )
     if changed:
         # Delivered at commit: the live dashboards refresh (those of the units named).
@@ -169,12 +212,10 @@ async def _apply(
     """Project into one generation; returns the tickets whose facts changed."""
     ids = sorted(incoming)
     await connection.fetchval(_LOCK_TICKETS, sorted({_lock_key(i) for i in ids}))
-    await connection.executemany(
+    await _write(
+        connection,
         _PLACEHOLDER_FACT,
-        [
-            (generation, *(getattr(replace(incoming[i], version=0), c) for c in FACT_COLUMNS))
-            for i in ids
-        ],
+        [(generation, *_columns(incoming[i], placeholder=True)) for i in ids],
     )
     rows = await connection.fetch(_SELECT_FACTS, generation, ids)
     stored = {row["ticket_id"]: _fact(row) for row in rows if row["version"] > 0}
@@ -191,9 +232,7 @@ async def _apply(
             deltas.setdefault(key, Counter()).update(change)
     if not written:
         return set()
-    await connection.executemany(
-        _UPSERT_FACT, [(generation, *(getattr(f, c) for c in FACT_COLUMNS)) for f in written]
-    )
+    await _write(connection, _UPSERT_FACT, [(generation, *_columns(fact)) for fact in written])
     for rollup in ROLLUPS:
         per_key: dict[tuple[object, ...], Counter[str]] = {}
         for key, change in deltas.items():
@@ -203,13 +242,10 @@ async def _apply(
             for key, change in sorted(per_key.items(), key=lambda item: _sort_key(item[0]))
             if any(change.values())
         ]
-        if rows_out:
-            await connection.executemany(_UPSERT_ROLLUP[rollup.table], rows_out)
-    histogram_rows = _histogram_rows(deltas)
-    if histogram_rows:
-        await connection.executemany(
-            _UPSERT_HISTOGRAM, [(generation, *row) for row in histogram_rows]
-        )
+        await _write(connection, _UPSERT_ROLLUP[rollup.table], rows_out)
+    await _write(
+        connection, _UPSERT_HISTOGRAM, [(generation, *row) for row in _histogram_rows(deltas)]
+    )
     return {fact.ticket_id for fact in written}
 
 
