@@ -25,11 +25,13 @@ function slaCard(key, label, sla) {
 }
 
 function durationCard(key, label, d) {
+  // Over many tickets the service estimates median and p90 from histograms (within an eighth).
+  const approx = d.percentiles === "approximate" ? "≈ " : "";
   return card(
     key,
     label,
     [fmtDuration(d.mean_seconds), d.mean_seconds],
-    t("dash.stat.duration_detail", { median: fmtDuration(d.median_seconds), p90: fmtDuration(d.p90_seconds) }),
+    t("dash.stat.duration_detail", { median: approx + fmtDuration(d.median_seconds), p90: approx + fmtDuration(d.p90_seconds) }),
     { modifier: "stat-duration" },
   );
 }
