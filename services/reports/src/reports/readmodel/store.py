@@ -1,14 +1,14 @@
 """Writing the read model: facts and rollups of a batch of tickets in one transaction.
 
-For each generation written (the live one, and the one a rebuild fills), the batch's fact
-rows are locked in ticket-id order, the incoming facts merged with them (``projection.merge``)
-and, for each ticket that changed, what its old facts contributed to the rollups is
-subtracted and what its new ones contribute added: one upsert per rollup for the whole batch,
-its rows in key order. Replicas projecting different batches at once therefore never
-deadlock (every transaction takes its locks in the same order) and never count a ticket
-twice (its fact row is locked while its contribution changes).
+For each generation written (the live one, and the one a rebuild fills), the batch's tickets
+are locked (advisory locks, in key order), their stored facts read and merged with the
+incoming ones (``projection.merge``) and, for each ticket that changed, what its old facts
+contributed to the rollups and histograms is subtracted and what its new ones contribute
+added: one statement per table for the whole batch, its rows in key order. Replicas
+projecting at once therefore never deadlock (every transaction takes its locks in the same
+order) and never count a ticket twice (it is locked while its contribution changes).
 
-Plain asyncpg statements on the session's connection (``driver_connection``): the batch is
+Plain asyncpg statements on the session's connection (``driver_connection``): a batch is
 thousands of rows, which SQLAlchemy's per-row compilation would make several times slower.
 """
 
@@ -49,9 +49,10 @@ from reports.readmodel.rollups import ROLLUPS, Rollup
 
 CHANGED_CHANNEL = "reports_changed"
 
-# A transaction-scoped advisory lock per ticket, taken in key order before anything else is
-# written: two transactions projecting the same tickets (a batch of events and a rebuild's
-# page, or two replicas) queue on them instead of deadlocking over the rows they insert.
+# A transaction-scoped advisory lock per ticket, taken in key order before anything is read
+# or written: two transactions projecting the same ticket (a batch of events and a rebuild's
+# page, or two replicas) take turns, the second reading what the first wrote, so a new
+# ticket is never counted twice and nobody deadlocks over the rows they insert.
 _LOCK_TICKETS = """
 SELECT count(pg_advisory_xact_lock(key))
 FROM (SELECT key FROM unnest($1::bigint[]) AS key ORDER BY key) AS ordered
@@ -60,7 +61,6 @@ FROM (SELECT key FROM unnest($1::bigint[]) AS key ORDER BY key) AS ordered
 _SELECT_FACTS = f"""
 SELECT {", ".join(FACT_COLUMNS)} FROM ticket_facts
 WHERE generation = $1 AND ticket_id = ANY($2::uuid[])
-ORDER BY ticket_id FOR UPDATE
 """
 
 
@@ -81,10 +81,6 @@ def _bulk_upsert(
 
 
 _FACT_ROW = ("generation", *FACT_COLUMNS)
-# A ticket first seen here gets a placeholder row (version 0, contributing nothing) before
-# the rows are locked: two transactions projecting the same new ticket then queue on its row
-# instead of both counting it as new.
-_PLACEHOLDER_FACT = _bulk_upsert(ticket_facts, _FACT_ROW, ("generation", "ticket_id"), "DO NOTHING")
 _UPSERT_FACT = _bulk_upsert(
     ticket_facts,
     _FACT_ROW,
@@ -141,14 +137,11 @@ async def _write(
 
 
 _COLUMNS_OF = attrgetter(*FACT_COLUMNS)
-_VERSION = FACT_COLUMNS.index("version")
 
 
-def _columns(fact: Fact, *, placeholder: bool = False) -> tuple[object, ...]:
-    """The fact's values in FACT_COLUMNS order (version 0 for a placeholder)."""
+def _columns(fact: Fact) -> tuple[object, ...]:
+    """The fact's values in FACT_COLUMNS order."""
     values: tuple[object, ...] = _COLUMNS_OF(fact)
-    if placeholder:
-        values = (*values[:_VERSION], 0, *values[_VERSION + 1 :])
     return values
 
 
@@ -212,13 +205,8 @@ async def _apply(
     """Project into one generation; returns the tickets whose facts changed."""
     ids = sorted(incoming)
     await connection.fetchval(_LOCK_TICKETS, sorted({_lock_key(i) for i in ids}))
-    await _write(
-        connection,
-        _PLACEHOLDER_FACT,
-        [(generation, *_columns(incoming[i], placeholder=True)) for i in ids],
-    )
     rows = await connection.fetch(_SELECT_FACTS, generation, ids)
-    stored = {row["ticket_id"]: _fact(row) for row in rows if row["version"] > 0}
+    stored = {row["ticket_id"]: _fact(row) for row in rows}
     written: list[Fact] = []
     deltas: dict[Key, Counter[str]] = {}
     for ticket_id in ids:

@@ -94,6 +94,12 @@ async def switch_over(session: AsyncSession, *, generation: int) -> None:
     )
 
 
+async def analyze(session: AsyncSession) -> None:
+    """Fresh planner statistics for the read model's tables."""
+    for table in (ticket_facts.name, *ROLLUP_TABLES, duration_histogram.name):
+        await session.execute(sa.text(f"ANALYZE {table}"))
+
+
 async def record_error(session: AsyncSession, *, error: str) -> None:
     await session.execute(
         sa.update(read_model_state).where(read_model_state.c.id == 1).values(last_error=error)
