@@ -470,6 +470,23 @@ async def test_trend_and_backlog_by_day_and_week(office: Office) -> None:
     assert [(p["period_start"], p["created"]) for p in months["points"]] == [("2026-10-01", 5)]
 
 
+async def test_whole_months_and_ragged_ends_add_up(office: Office) -> None:
+    """Whole months from a month rollup, the ends from a day rollup: the same figures."""
+    network = office.categories["Jaringan"]
+    split = await office.figures(
+        "/trend", span=("2026-09-20", "2026-11-10"), group_by="month", category_id=network
+    )
+    assert split["source"] == "rollup_month+rollup_day"
+    assert [(p["period_start"], p["created"], p["resolved"]) for p in split["points"]] == [
+        ("2026-09-01", 0, 0),
+        ("2026-10-01", 3, 2),  # T1, T3, T5; T1 and T5 resolved
+        ("2026-11-01", 0, 0),
+    ]
+    by_agent = await office.figures("/breakdown", span=("2026-09-20", "2026-11-10"), by="agent")
+    assert by_agent["source"] == "rollup_month_agent+rollup_day"
+    assert sum(r["created"] for r in by_agent["rows"]) == 5
+
+
 async def test_period_edges(office: Office) -> None:
     one_day = await office.figures("/summary", span=("2026-10-13", "2026-10-13"))
     assert one_day["figures"]["created"] == 1  # T4: the whole day counts

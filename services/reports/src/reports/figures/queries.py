@@ -98,13 +98,95 @@ async def sum_measures(
     measures: Sequence[str] = MEASURES,
 ) -> tuple[str, list[SumRow]]:
     """Sums of ``measures`` over the period, per bucket and/or per dimension value;
-    returns the rollup read and the rows."""
+    returns the rollup(s) read and the rows.
+
+    A period of whole months and ragged ends, not grouped by day or week, reads its whole
+    months from a month rollup and only its ends from a day rollup: at a million tickets,
+    ``rollup_day`` holds more rows than there are tickets.
+    """
     key_column = DIMENSION_COLUMNS[by] if by else None
     columns = set(filters.by_column()) | ({key_column} if key_column else set())
     rollup = choose_rollup(columns=columns, period=period, group_by=group_by)
-    params: dict[str, Any] = {"g": generation, "first": period.first, "last": period.last}
-    if rollup.grain == "month":
-        params["first"] = period.first.replace(day=1)
+    months = _whole_months(period)
+    by_month = next(
+        (r for r in ROLLUPS if r.grain == "month" and columns <= set(r.dimensions)), None
+    )
+    if (
+        rollup.grain == "month"
+        or months is None
+        or by_month is None
+        or group_by
+        in (
+            "day",
+            "week",
+        )
+    ):
+        rows = await _sums(
+            session,
+            rollup,
+            generation=generation,
+            first=period.first,
+            last=period.last,
+            filters=filters,
+            group_by=group_by,
+            key_column=key_column,
+            measures=measures,
+        )
+        return rollup.table, rows
+    first_month, end_month = months
+    spans = [
+        (by_month, first_month, end_month - timedelta(days=1)),
+        (rollup, period.first, first_month - timedelta(days=1)),
+        (rollup, end_month, period.last),
+    ]
+    merged: dict[tuple[date | None, object], Counter[str]] = {}
+    for source, first, last in spans:
+        if first > last:
+            continue
+        for row in await _sums(
+            session,
+            source,
+            generation=generation,
+            first=first,
+            last=last,
+            filters=filters,
+            group_by=group_by,
+            key_column=key_column,
+            measures=measures,
+        ):
+            merged.setdefault((row.bucket, row.key), Counter()).update(row.measures)
+    rows = [
+        SumRow(bucket=bucket, key=key, measures={m: sums[m] for m in measures})
+        for (bucket, key), sums in merged.items()
+    ]
+    return f"{by_month.table}+{rollup.table}", rows
+
+
+def _whole_months(period: Period) -> tuple[date, date] | None:
+    """The first whole month of the period and the day after its last whole month."""
+    first = period.first if period.first.day == 1 else next_month(period.first)
+    after = period.last + timedelta(days=1)
+    end = after if after.day == 1 else after.replace(day=1)
+    return (first, end) if first < end else None
+
+
+async def _sums(
+    session: AsyncSession,
+    rollup: Rollup,
+    *,
+    generation: int,
+    first: date,
+    last: date,
+    filters: Filters,
+    group_by: GroupBy | None,
+    key_column: str | None,
+    measures: Sequence[str],
+) -> list[SumRow]:
+    params: dict[str, Any] = {
+        "g": generation,
+        "first": first.replace(day=1) if rollup.grain == "month" else first,
+        "last": last,
+    }
     selects, groups = [], []
     if group_by is not None:
         selects.append(f"{_bucket_sql(rollup, group_by)} AS bucket")
@@ -123,7 +205,7 @@ async def sum_measures(
     if groups:
         sql += f" GROUP BY {', '.join(groups)}"
     result = await session.execute(sa.text(sql), params)
-    rows = [
+    return [
         SumRow(
             bucket=row.get("bucket"),
             key=row.get("key"),
@@ -131,7 +213,6 @@ async def sum_measures(
         )
         for row in result.mappings()
     ]
-    return rollup.table, rows
 
 
 @dataclass(frozen=True)
@@ -256,12 +337,11 @@ async def _histograms(
     histogram table, the partial months at the period's ends from the facts."""
     out: dict[str | None, Counter[int]] = defaultdict(Counter)
     kind = _histogram_kind(filters, by)
-    first_month = period.first if period.first.day == 1 else next_month(period.first)
-    after_last = period.last + timedelta(days=1)
-    end_month = after_last if after_last.day == 1 else after_last.replace(day=1)
-    if kind is None or first_month >= end_month:
+    months = _whole_months(period)
+    if kind is None or months is None:
         spans = [(period.start, period.end)]
     else:
+        first_month, end_month = months
         spans = [
             (period.start, period.instant(first_month)),
             (period.instant(end_month), period.end),
