@@ -232,6 +232,11 @@ _DURATION_SOURCES: Final = {
 _KIND_OF_COLUMN: Final = {column: kind for kind, column in DIMENSION_COLUMNS.items()}
 
 
+# Bucketing durations read from the facts is cheaper than sorting them, but still reads every
+# row of the period: beyond this many times the exact limit, percentiles are left out.
+BUCKETED_SCAN_FACTOR: Final = 5
+
+
 async def durations(
     session: AsyncSession,
     *,
@@ -240,13 +245,19 @@ async def durations(
     filters: Filters,
     measure: Metric,
     by: Dimension | None = None,
-    total: int,
+    scanned: int,
     exact_limit: int,
-) -> dict[str | None, Durations]:
-    """Mean, median and 90th percentile of a working-time duration per dimension value
-    (as text; key None without ``by``). Exact (sorted from the facts' covering index) for
-    up to ``exact_limit`` tickets in all, estimated from the histograms beyond."""
-    if total <= exact_limit:
+) -> dict[str | None, Durations] | None:
+    """Median and 90th percentile of a working-time duration per dimension value (as text;
+    key None without ``by``), or None when too costly to tell.
+
+    ``scanned``: how many facts the period holds (of the unit filtered by, if any: the facts
+    have an index per unit). Up to ``exact_limit`` they are sorted: exact. Beyond, the
+    histograms answer when the filters and grouping concern one dimension (estimates);
+    otherwise the facts' durations are bucketed, up to ``BUCKETED_SCAN_FACTOR`` times the
+    limit.
+    """
+    if scanned <= exact_limit:
         return await _exact_durations(
             session,
             generation=generation,
@@ -255,6 +266,8 @@ async def durations(
             measure=measure,
             by=by,
         )
+    if _histogram_kind(filters, by) is None and scanned > BUCKETED_SCAN_FACTOR * exact_limit:
+        return None
     histograms = await _histograms(
         session, generation=generation, period=period, filters=filters, measure=measure, by=by
     )

@@ -24,10 +24,11 @@ class DurationFigures(BaseModel):
     mean_seconds: float | None
     median_seconds: float | None = None
     p90_seconds: float | None = None
-    percentiles: Literal["exact", "approximate"] | None = Field(
+    percentiles: Literal["exact", "approximate", "omitted"] | None = Field(
         default=None,
-        description="how median and p90 were computed: exact, or estimated from the duration"
-        " histograms (within an eighth) when the period has many tickets",
+        description="how median and p90 were computed: exact; estimated from the duration"
+        " histograms (within an eighth) when the period has many tickets; or omitted, when"
+        " many tickets are filtered on several dimensions at once (narrow the period)",
     )
 
 

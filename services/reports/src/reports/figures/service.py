@@ -97,14 +97,20 @@ def _mean(total: int, count: int) -> float | None:
     return total / count if count else None
 
 
-def _how(durations: Durations | None) -> Literal["exact", "approximate"] | None:
+# Percentiles left out: too many facts across several filtered dimensions to read quickly.
+_OMITTED = Durations(count=0, mean=None, median=None, p90=None)
+
+
+def _how(durations: Durations | None) -> Literal["exact", "approximate", "omitted"] | None:
     if durations is None:
         return None
+    if durations is _OMITTED:
+        return "omitted"
     return "approximate" if durations.approximate else "exact"
 
 
 def figures_of(
-    m: Mapping[str, int], durations: Mapping[Metric, Durations] | None = None
+    m: Mapping[str, int], durations: Mapping[Metric, Durations | None] | None = None
 ) -> Figures:
     """Figures from a row of sums (and, when computed, the durations' percentiles)."""
     durations = durations or {}
@@ -169,9 +175,18 @@ async def _durations(
     period: Period,
     filters: Filters,
     by: Dimension | None,
-    totals: Mapping[str, int],
     exact_limit: int,
-) -> dict[Metric, dict[str | None, Durations]]:
+) -> dict[Metric, dict[str | None, Durations] | None]:
+    # How many facts the percentiles would read: the period's, of the unit if one is asked
+    # for (an index per unit); other filters only narrow what is read.
+    _, rows = await queries.sum_measures(
+        session,
+        generation=generation,
+        period=period,
+        filters=Filters(unit_id=filters.unit_id),
+        measures=list(_DURATION_COUNTS.values()),
+    )
+    scanned = rows[0].measures if rows else dict.fromkeys(_DURATION_COUNTS.values(), 0)
     return {
         metric: await queries.durations(
             session,
@@ -180,7 +195,7 @@ async def _durations(
             filters=filters,
             measure=metric,
             by=by,
-            total=totals[count],
+            scanned=scanned[count],
             exact_limit=exact_limit,
         )
         for metric, count in _DURATION_COUNTS.items()
@@ -201,10 +216,12 @@ async def summary(
         period=period,
         filters=filters,
         by=None,
-        totals=sums,
         exact_limit=exact_limit,
     )
-    durations = {metric: found.get(None) for metric, found in per_metric.items()}
+    durations = {
+        metric: found.get(None) if found is not None else _OMITTED
+        for metric, found in per_metric.items()
+    }
     open_count = await queries.open_now(session, generation=generation, filters=filters)
     return Summary(
         period=_period_out(period),
@@ -266,14 +283,12 @@ async def breakdown(
     source, rows = await queries.sum_measures(
         session, generation=generation, period=period, filters=filters, by=by
     )
-    totals = {m: sum(row.measures[m] for row in rows) for m in _DURATION_COUNTS.values()}
     per_metric = await _durations(
         session,
         generation=generation,
         period=period,
         filters=filters,
         by=by,
-        totals=totals,
         exact_limit=exact_limit,
     )
     open_counts = await queries.open_now(session, generation=generation, filters=filters, by=by)
@@ -283,7 +298,8 @@ async def breakdown(
     for key in sums.keys() | open_counts.keys():
         text_key = str(key)
         durations = {
-            metric: found[text_key] for metric, found in per_metric.items() if text_key in found
+            metric: found.get(text_key) if found is not None else _OMITTED
+            for metric, found in per_metric.items()
         }
         figures = figures_of(sums.get(key, _ZERO), durations)
         shown = None if key == NONE_ID else str(key)

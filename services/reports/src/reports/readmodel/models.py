@@ -73,6 +73,35 @@ ticket_facts = sa.Table(
         postgresql_include=["resolution_seconds", *_DIMENSION_TYPES],
         postgresql_where=sa.text("resolved_at IS NOT NULL"),
     ),
+    # The same per unit: a unit's durations (a requester's reports) without reading the
+    # other units'.
+    sa.Index(
+        "ix_ticket_facts_unit_created",
+        "generation",
+        "unit_id",
+        "created_at",
+        postgresql_include=[
+            "first_response_seconds",
+            "category_id",
+            "priority",
+            "channel",
+            "assignee_id",
+        ],
+    ),
+    sa.Index(
+        "ix_ticket_facts_unit_resolved",
+        "generation",
+        "unit_id",
+        "resolved_at",
+        postgresql_include=[
+            "resolution_seconds",
+            "category_id",
+            "priority",
+            "channel",
+            "assignee_id",
+        ],
+        postgresql_where=sa.text("resolved_at IS NOT NULL"),
+    ),
     # The open backlog now: small, whatever the number of tickets.
     sa.Index(
         "ix_ticket_facts_open",

@@ -302,6 +302,33 @@ def upgrade() -> None:
         ],
     )
     op.create_index(
+        "ix_ticket_facts_unit_created",
+        "ticket_facts",
+        ["generation", "unit_id", "created_at"],
+        unique=False,
+        postgresql_include=[
+            "first_response_seconds",
+            "category_id",
+            "priority",
+            "channel",
+            "assignee_id",
+        ],
+    )
+    op.create_index(
+        "ix_ticket_facts_unit_resolved",
+        "ticket_facts",
+        ["generation", "unit_id", "resolved_at"],
+        unique=False,
+        postgresql_include=[
+            "resolution_seconds",
+            "category_id",
+            "priority",
+            "channel",
+            "assignee_id",
+        ],
+        postgresql_where=sa.text("resolved_at IS NOT NULL"),
+    )
+    op.create_index(
         "ix_ticket_facts_open",
         "ticket_facts",
         ["generation", "unit_id"],
