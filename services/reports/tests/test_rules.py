@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from helpdesk_common.errors import InvalidInput
-from reports.figures.period import buckets, period_of
+from reports.figures.period import GroupBy, Period, buckets, period_of
 from reports.figures.queries import choose_rollup
 from reports.readmodel.histogram import bounds, bucket_of, percentile
 from reports.readmodel.projection import (
@@ -139,19 +139,17 @@ def test_buckets_weeks_start_on_monday_and_months_are_calendar_months() -> None:
 def test_the_smallest_rollup_that_can_answer_is_chosen() -> None:
     whole = period_of(date(2026, 1, 1), date(2026, 12, 31), timezone=JAKARTA)
     partial = period_of(date(2026, 1, 15), date(2026, 12, 31), timezone=JAKARTA)
-    assert choose_rollup(columns=set(), period=whole, group_by="month").table == "rollup_day_unit"
-    assert choose_rollup(columns={"assignee_id"}, period=whole, group_by="year").table == (
-        "rollup_month_agent"
-    )
-    assert choose_rollup(columns={"assignee_id"}, period=partial, group_by=None).table == (
-        "rollup_day"
-    )
-    assert choose_rollup(columns={"category_id"}, period=whole, group_by="month").table == (
-        "rollup_month"
-    )
-    assert choose_rollup(columns={"category_id"}, period=whole, group_by="week").table == (
-        "rollup_day"
-    )
+
+    def chosen(columns: set[str], period: Period, group_by: GroupBy | None) -> str:
+        return choose_rollup(columns=columns, period=period, group_by=group_by).table
+
+    assert chosen(set(), whole, "month") == "rollup_day_channel"
+    assert chosen({"priority"}, partial, "week") == "rollup_day_priority"
+    assert chosen({"assignee_id"}, partial, None) == "rollup_day_agent"
+    assert chosen({"assignee_id", "unit_id"}, whole, "year") == "rollup_month_agent"
+    assert chosen({"assignee_id", "unit_id"}, partial, None) == "rollup_day"
+    assert chosen({"category_id", "unit_id"}, whole, "month") == "rollup_month"
+    assert chosen({"category_id", "unit_id"}, whole, "week") == "rollup_day"
 
 
 def test_buckets_hold_their_bounds_and_percentiles_fall_within_an_eighth() -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reports.figures.period import GroupBy, Period
 from reports.readmodel.histogram import Metric, bucket_sql, percentile
-from reports.readmodel.projection import MEASURES
+from reports.readmodel.projection import DIMENSIONS, MEASURES
 from reports.readmodel.rollups import ROLLUPS, Rollup
 
 Dimension = Literal["unit", "category", "priority", "channel", "agent"]
@@ -111,15 +111,12 @@ async def sum_measures(
     by_month = next(
         (r for r in ROLLUPS if r.grain == "month" and columns <= set(r.dimensions)), None
     )
+    # Only the catch-all day rollup is worth splitting: the others are small.
     if (
-        rollup.grain == "month"
+        rollup.dimensions != DIMENSIONS
         or months is None
         or by_month is None
-        or group_by
-        in (
-            "day",
-            "week",
-        )
+        or group_by in ("day", "week")
     ):
         rows = await _sums(
             session,

@@ -32,8 +32,14 @@ class Rollup:
         return (bucket, *(values[d] for d in self.dimensions))
 
 
-# Smallest first: the order in which queries consider them.
+# Smallest first: the order in which queries consider them. A day rollup per dimension
+# answers, at any grain, every query that filters or groups by at most that one dimension
+# (a leader's usual question); the wider ones answer the rest.
 ROLLUPS: Final = (
+    Rollup("rollup_day_channel", "day", ("channel",)),
+    Rollup("rollup_day_priority", "day", ("priority",)),
+    Rollup("rollup_day_category", "day", ("category_id",)),
+    Rollup("rollup_day_agent", "day", ("assignee_id",)),
     Rollup("rollup_day_unit", "day", ("unit_id",)),
     Rollup("rollup_month_agent", "month", ("assignee_id", "unit_id")),
     Rollup("rollup_month", "month", ("unit_id", "category_id", "priority", "channel")),
