@@ -185,9 +185,12 @@ async def office(
     make_settings: Callable[..., Any], make_token: Callable[..., str]
 ) -> AsyncIterator[Office]:
     suffix = uuid.uuid4().hex[:6]
+    # Queues of their own: the session's other tests announce tickets on this exchange too.
+    queue_prefix = f"figures.{suffix}."
     tickets_settings = make_settings(
         TicketsSettings,
         schema=f"tickets_figures_{suffix}",
+        queue_prefix=queue_prefix,
         run_scheduler=False,
         internal_token=INTERNAL_TOKEN,
         masterdata_cache_seconds=0,
@@ -195,6 +198,7 @@ async def office(
     reports_settings = make_settings(
         ReportsSettings,
         schema=f"reports_figures_{suffix}",
+        queue_prefix=queue_prefix,
         rebuild_on_first_start=False,
         internal_token=INTERNAL_TOKEN,
     )
@@ -243,15 +247,23 @@ async def office(
             )
 
             async def directories_filled() -> bool:
+                # (the session's other tests announce users and units on this exchange too,
+                # and the directory queues hold them all: look for these ones)
                 for app in (tickets_app, reports_app):
                     async with app.state.runtime.sessionmaker() as session:
-                        users_known = await session.scalar(sa.text("SELECT count(*) FROM users"))
-                        units_known = await session.scalar(sa.text("SELECT count(*) FROM units"))
+                        users_known = await session.scalar(
+                            sa.text("SELECT count(*) FROM users WHERE id = ANY(:ids)"),
+                            {"ids": list(ids.values())},
+                        )
+                        units_known = await session.scalar(
+                            sa.text("SELECT count(*) FROM units WHERE id = ANY(:ids)"),
+                            {"ids": [unit_a, unit_b]},
+                        )
                         if (users_known, units_known) != (len(roles), 2):
                             return False
                 return True
 
-            await eventually(directories_filled, timeout=20)
+            await eventually(directories_filled, timeout=60)
 
             def person(name: str, unit: uuid.UUID | None = None) -> Person:
                 token = make_token(roles[name], user_id=ids[name], unit_id=unit, name=name)

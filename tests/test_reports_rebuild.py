@@ -134,6 +134,8 @@ async def tickets_service(
     settings = make_settings(
         TicketsSettings,
         schema=f"tickets_rebuild_{uuid.uuid4().hex[:6]}",
+        # Queues of their own: the session's other tests announce tickets on this exchange.
+        queue_prefix=f"rebuild.{uuid.uuid4().hex[:6]}.",
         internal_token=INTERNAL_TOKEN,
         run_scheduler=False,
     )

@@ -151,6 +151,8 @@ async def reports(
     settings = make_settings(
         ReportsSettings,
         schema=f"reports_{uuid.uuid4().hex[:8]}",
+        # A queue of its own: the session's other tests announce tickets on this exchange.
+        queue_prefix=f"reports.{uuid.uuid4().hex[:6]}.",
         rebuild_on_first_start=False,
         stream_min_interval=0.2,
         stream_heartbeat_seconds=1.0,
