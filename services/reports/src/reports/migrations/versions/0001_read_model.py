@@ -486,4 +486,24 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the first migration is not undone")
+    # Indexes go with their tables; the directory's and the messaging tables last.
+    for table in (
+        "ticket_facts",
+        "rollup_month_agent",
+        "rollup_month",
+        "rollup_day_unit",
+        "rollup_day",
+        "rollup_day_priority",
+        "rollup_day_channel",
+        "rollup_day_category",
+        "rollup_day_agent",
+        "rebuild_progress",
+        "read_model_state",
+        "duration_histogram",
+        "dimension_names",
+        "users",
+        "units",
+        "inbox",
+        "outbox",
+    ):
+        op.drop_table(table)
