@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aio_pika
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -140,44 +139,26 @@ class Office:
         return response.json()
 
 
-async def _publish(exchange: aio_pika.abc.AbstractExchange, payload: EventPayload) -> None:
-    envelope = EventEnvelope.wrap(payload, producer="identity")
-    await exchange.publish(
-        aio_pika.Message(
-            envelope.model_dump_json().encode(),
-            message_id=str(envelope.event_id),
-            type=envelope.event_type,
-        ),
-        routing_key=envelope.event_type,
-    )
-
-
 async def _publish_directory(
-    settings: TicketsSettings, units: dict[uuid.UUID, str], users: list[UserCreated]
+    app: Any, units: dict[uuid.UUID, str], users: list[UserCreated]
 ) -> None:
     """Units and users as identity announces them (both services keep a copy)."""
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            settings.event_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    payloads: list[EventPayload] = [
+        UnitCreated(
+            unit_id=unit_id,
+            code=name[-1],
+            name=name,
+            is_active=True,
+            revision=1,
+            updated_at=datetime.now(UTC),
         )
-        for unit_id, name in units.items():
-            await _publish(
-                exchange,
-                UnitCreated(
-                    unit_id=unit_id,
-                    code=name[-1],
-                    name=name,
-                    is_active=True,
-                    revision=1,
-                    updated_at=datetime.now(UTC),
-                ),
-            )
-        for user in users:
-            await _publish(exchange, user)
-    finally:
-        await connection.close()
+        for unit_id, name in units.items()
+    ]
+    for payload in [*payloads, *users]:
+        envelope = EventEnvelope.wrap(payload, producer="identity")
+        await app.state.runtime.bus.publish(
+            str(envelope.event_id), envelope.event_type, envelope.model_dump_json()
+        )
 
 
 @pytest.fixture(scope="module")
@@ -242,9 +223,7 @@ async def office(
                 )
                 for name, role in roles.items()
             ]
-            await _publish_directory(
-                tickets_settings, {unit_a: "Dinas A", unit_b: "Dinas B"}, users
-            )
+            await _publish_directory(tickets_app, {unit_a: "Dinas A", unit_b: "Dinas B"}, users)
 
             async def directories_filled() -> bool:
                 # (the session's other tests announce users and units on this exchange too,

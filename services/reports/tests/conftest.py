@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -46,11 +45,10 @@ def snapshot(**values: Any) -> TicketSnapshot:
 
 @dataclass
 class Reports:
-    """One running reports app, its HTTP client and a publisher on its exchange."""
+    """One running reports app and its HTTP client; events go out on the app's own bus."""
 
     app: FastAPI
     client: httpx.AsyncClient
-    exchange: aio_pika.abc.AbstractExchange
     make_token: Callable[..., str]
     published: list[uuid.UUID] = field(default_factory=list)
 
@@ -64,15 +62,8 @@ class Reports:
         envelope = EventEnvelope.wrap(payload, producer="tickets")
         if event_id is not None:
             envelope.event_id = event_id
-        await self.exchange.publish(
-            aio_pika.Message(
-                envelope.model_dump_json().encode(),
-                message_id=str(envelope.event_id),
-                type=envelope.event_type,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=envelope.event_type,
+        await self.app.state.runtime.bus.publish(
+            str(envelope.event_id), envelope.event_type, envelope.model_dump_json()
         )
         self.published.append(envelope.event_id)
         return envelope.event_id
@@ -160,12 +151,4 @@ async def reports(
     app = create_app(settings)
     async with app_client(app) as client:
         await eventually(lambda: app.state.runtime.consumers_started, timeout=20)
-        connection = await aio_pika.connect(settings.amqp_url)
-        try:
-            channel = await connection.channel()
-            exchange = await channel.declare_exchange(
-                settings.event_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-            )
-            yield Reports(app=app, client=client, exchange=exchange, make_token=make_token)
-        finally:
-            await connection.close()
+        yield Reports(app=app, client=client, make_token=make_token)

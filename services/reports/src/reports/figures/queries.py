@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reports.figures.period import GroupBy, Period
+from reports.figures.period import GroupBy, Period, next_bucket
 from reports.readmodel.histogram import Metric, bucket_sql, percentile
 from reports.readmodel.projection import DIMENSIONS, MEASURES
 from reports.readmodel.rollups import ROLLUPS, Rollup
@@ -161,7 +161,7 @@ async def sum_measures(
 
 def _whole_months(period: Period) -> tuple[date, date] | None:
     """The first whole month of the period and the day after its last whole month."""
-    first = period.first if period.first.day == 1 else next_month(period.first)
+    first = period.first if period.first.day == 1 else next_bucket(period.first, "month")
     after = period.last + timedelta(days=1)
     end = after if after.day == 1 else after.replace(day=1)
     return (first, end) if first < end else None
@@ -212,13 +212,17 @@ async def _sums(
     ]
 
 
+Percentiles = Literal["exact", "approximate", "omitted"]
+
+
 @dataclass(frozen=True)
 class Durations:
     count: int
     mean: float | None
     median: float | None
     p90: float | None
-    approximate: bool = False
+    # How median and p90 were computed (see ``durations``).
+    how: Percentiles = "exact"
 
 
 _DURATION_SOURCES: Final = {
@@ -274,7 +278,7 @@ async def durations(
             mean=None,  # exact, from the rollups' sums
             median=percentile(counts, 0.5),
             p90=percentile(counts, 0.9),
-            approximate=True,
+            how="approximate",
         )
         for key, counts in histograms.items()
     }
@@ -406,10 +410,6 @@ async def _histograms(
         for row in result.mappings():
             out[row["key"]][int(row["bucket"])] += int(row["n"])
     return out
-
-
-def next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 async def open_now(

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +19,7 @@ from helpdesk_common.errors import InvalidInput, PermissionDenied
 from helpdesk_common.pagination import cursor_datetime, cursor_uuid, decode_cursor, encode_cursor
 from reports.figures import queries
 from reports.figures.period import GroupBy, Period, bucket_of, buckets, next_bucket, today
-from reports.figures.queries import Dimension, Durations, Filters
+from reports.figures.queries import Dimension, Durations, Filters, Percentiles
 from reports.figures.schemas import (
     Breakdown,
     BreakdownRow,
@@ -98,15 +97,11 @@ def _mean(total: int, count: int) -> float | None:
 
 
 # Percentiles left out: too many facts across several filtered dimensions to read quickly.
-_OMITTED = Durations(count=0, mean=None, median=None, p90=None)
+_OMITTED = Durations(count=0, mean=None, median=None, p90=None, how="omitted")
 
 
-def _how(durations: Durations | None) -> Literal["exact", "approximate", "omitted"] | None:
-    if durations is None:
-        return None
-    if durations is _OMITTED:
-        return "omitted"
-    return "approximate" if durations.approximate else "exact"
+def _how(durations: Durations | None) -> Percentiles | None:
+    return durations.how if durations is not None else None
 
 
 def figures_of(

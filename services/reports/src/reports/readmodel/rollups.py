@@ -10,7 +10,6 @@ and is the one that can answer anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Final, Literal
 
 from reports.readmodel.projection import DIMENSIONS, Key
@@ -45,7 +44,3 @@ ROLLUPS: Final = (
     Rollup("rollup_month", "month", ("unit_id", "category_id", "priority", "channel")),
     Rollup("rollup_day", "day", DIMENSIONS),
 )
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)

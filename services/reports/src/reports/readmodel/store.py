@@ -141,8 +141,7 @@ _COLUMNS_OF = attrgetter(*FACT_COLUMNS)
 
 def _columns(fact: Fact) -> tuple[object, ...]:
     """The fact's values in FACT_COLUMNS order."""
-    values: tuple[object, ...] = _COLUMNS_OF(fact)
-    return values
+    return tuple(_COLUMNS_OF(fact))
 
 
 def _lock_key(ticket_id: uuid.UUID) -> int:
