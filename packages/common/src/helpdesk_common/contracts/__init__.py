@@ -7,12 +7,14 @@ is not additive is caught in review.
 
 from helpdesk_common.contracts.envelope import EventEnvelope, EventPayload
 from helpdesk_common.contracts.identity import (
+    OrganisationUpdated,
     UnitCreated,
     UnitUpdated,
     UserCreated,
     UserDeactivated,
     UserUpdated,
 )
+from helpdesk_common.contracts.reports import ReportGenerated
 from helpdesk_common.contracts.tickets import (
     TicketAssigned,
     TicketClosed,
@@ -32,6 +34,7 @@ _MODELS: list[type[EventPayload]] = [
     UserDeactivated,
     UnitCreated,
     UnitUpdated,
+    OrganisationUpdated,
     TicketCreated,
     TicketAssigned,
     TicketStatusChanged,
@@ -42,6 +45,7 @@ _MODELS: list[type[EventPayload]] = [
     TicketSlaWarning,
     TicketSlaBreached,
     TicketEscalated,
+    ReportGenerated,
 ]
 
 CATALOGUE: dict[str, type[EventPayload]] = {model.event_type: model for model in _MODELS}

@@ -68,3 +68,21 @@ class UnitCreated(UnitSnapshot):
 
 class UnitUpdated(UnitSnapshot):
     event_type: ClassVar[str] = "unit.updated"
+
+
+class OrganisationUpdated(EventPayload):
+    """The organisation's identity (the letterhead of every document: seed 004 §3.6,
+    "identitas"), set by an administrator. One organisation per installation; the full
+    current snapshot, logo included (at most 256 KB before base64)."""
+
+    event_type: ClassVar[str] = "organisation.updated"
+    name: str
+    parent_name: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    website: str | None = None
+    logo_base64: str | None = None
+    logo_media_type: Literal["image/png", "image/jpeg", "image/svg+xml"] | None = None
+    revision: int
+    updated_at: datetime

@@ -15,6 +15,7 @@ _IDENTITY_EVENTS = (
     "user.deactivated",
     "unit.created",
     "unit.updated",
+    "organisation.updated",
 )
 _TICKET_EVENTS = (
     "ticket.created",

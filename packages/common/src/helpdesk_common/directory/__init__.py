@@ -1,7 +1,8 @@
 """One copy of identity's users and units per consuming service, kept from identity's events.
 
-- :mod:`.models`: the ``users`` and ``units`` tables (in the service's own schema) mapped to
-  :class:`DirectoryUser` and :class:`DirectoryUnit`; :func:`create_directory_tables` for a
+- :mod:`.models`: the ``users``, ``units`` and ``organisation`` tables (in the service's own
+  schema) mapped to :class:`DirectoryUser`, :class:`DirectoryUnit` and
+  :class:`DirectoryOrganisation`; :func:`create_directory_tables` for a
   migration, :func:`include_directory_tables` for a metadata that refers to them,
   :func:`directory_schema_differences` for a service's migration test;
 - :mod:`.service`: order-safe upserts from identity's snapshots and the shared lookups;
@@ -17,6 +18,7 @@ from helpdesk_common.directory.excerpt import (
     directory_excerpt,
 )
 from helpdesk_common.directory.models import (
+    DirectoryOrganisation,
     DirectoryUnit,
     DirectoryUser,
     create_directory_tables,
@@ -28,6 +30,8 @@ from helpdesk_common.directory.service import (
     active_users,
     disabled_user_ids,
     list_units,
+    organisation,
+    upsert_organisation,
     upsert_unit,
     upsert_user,
     users_by_id,
@@ -35,6 +39,7 @@ from helpdesk_common.directory.service import (
 
 __all__ = [
     "DirectoryExcerpt",
+    "DirectoryOrganisation",
     "DirectoryUnit",
     "DirectoryUser",
     "KnownUnit",
@@ -49,6 +54,8 @@ __all__ = [
     "disabled_user_ids",
     "include_directory_tables",
     "list_units",
+    "organisation",
+    "upsert_organisation",
     "upsert_unit",
     "upsert_user",
     "users_by_id",

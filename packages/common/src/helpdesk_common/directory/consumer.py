@@ -1,4 +1,5 @@
-"""The consumer ``<service>.directory``: identity's ``user.*`` and ``unit.*`` events."""
+"""The consumer ``<service>.directory``: identity's ``user.*``, ``unit.*`` and
+``organisation.updated`` events."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.consumer import Consumer
 from helpdesk_common.contracts import EventEnvelope, EventPayload
-from helpdesk_common.contracts.identity import UnitSnapshot, UserSnapshot
+from helpdesk_common.contracts.identity import OrganisationUpdated, UnitSnapshot, UserSnapshot
 from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
-from helpdesk_common.directory.service import upsert_unit, upsert_user
+from helpdesk_common.directory.service import upsert_organisation, upsert_unit, upsert_user
 
 
 def directory_consumer_name(service_name: str) -> str:
@@ -25,6 +26,12 @@ async def _on_unit(session: AsyncSession, _: EventEnvelope, payload: EventPayloa
     if not isinstance(payload, UnitSnapshot):
         raise TypeError(f"expected a unit snapshot, got {type(payload).__name__}")
     await upsert_unit(session, snapshot=payload)
+
+
+async def _on_organisation(session: AsyncSession, _: EventEnvelope, payload: EventPayload) -> None:
+    if not isinstance(payload, OrganisationUpdated):
+        raise TypeError(f"expected the organisation, got {type(payload).__name__}")
+    await upsert_organisation(session, snapshot=payload)
 
 
 def directory_consumer(service_name: str, *, batch_size: int = 1) -> Consumer:
@@ -44,4 +51,5 @@ def directory_consumer(service_name: str, *, batch_size: int = 1) -> Consumer:
         consumer.on(event_type)(_on_user)
     for event_type in ("unit.created", "unit.updated"):
         consumer.on(event_type)(_on_unit)
+    consumer.on("organisation.updated")(_on_organisation)
     return consumer

@@ -72,9 +72,32 @@ class DirectoryUser(_DirectoryBase):
     __table_args__ = (sa.Index("ix_users_role_is_active", "role", "is_active"),)
 
 
+class DirectoryOrganisation(_DirectoryBase):
+    """The organisation's identity (the documents' letterhead) as identity last described it:
+    one row, ``id`` 1."""
+
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, default=1)
+    name: Mapped[str] = mapped_column(sa.Text)
+    parent_name: Mapped[str | None] = mapped_column(sa.Text)
+    address: Mapped[str | None] = mapped_column(sa.Text)
+    phone: Mapped[str | None] = mapped_column(sa.Text)
+    email: Mapped[str | None] = mapped_column(sa.Text)
+    website: Mapped[str | None] = mapped_column(sa.Text)
+    logo: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    logo_media_type: Mapped[str | None] = mapped_column(sa.Text)
+    revision: Mapped[int] = mapped_column(sa.BigInteger)
+    updated_at: Mapped[datetime]
+
+
 def create_directory_tables(op: Operations) -> None:
-    """Called from a service's migration: ``users`` and ``units`` in its schema."""
-    directory_metadata.create_all(op.get_bind())
+    """Called from a service's migrations: the directory tables missing from its schema.
+
+    Tables that exist are left alone (``checkfirst``), so a later migration calls this again
+    to add a table the directory gained (``organisation``, after ``users`` and ``units``).
+    """
+    directory_metadata.create_all(op.get_bind(), checkfirst=True)
 
 
 def include_directory_tables(metadata: sa.MetaData) -> None:

@@ -5,6 +5,7 @@ Like every service function: keyword-only arguments, the caller's session, no co
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterable
 
@@ -13,14 +14,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from helpdesk_common.contracts.identity import Role, UnitSnapshot, UserSnapshot
-from helpdesk_common.directory.models import DirectoryUnit, DirectoryUser
+from helpdesk_common.contracts.identity import (
+    OrganisationUpdated,
+    Role,
+    UnitSnapshot,
+    UserSnapshot,
+)
+from helpdesk_common.directory.models import DirectoryOrganisation, DirectoryUnit, DirectoryUser
 
 
 async def _upsert(
     session: AsyncSession,
-    model: type[DirectoryUnit] | type[DirectoryUser],
-    key: InstrumentedAttribute[uuid.UUID],
+    model: type[DirectoryUnit] | type[DirectoryUser] | type[DirectoryOrganisation],
+    key: InstrumentedAttribute[uuid.UUID] | InstrumentedAttribute[int],
     revision: InstrumentedAttribute[int],
     values: dict[str, object],
 ) -> bool:
@@ -64,6 +70,35 @@ async def upsert_unit(session: AsyncSession, *, snapshot: UnitSnapshot) -> bool:
         "updated_at": snapshot.updated_at,
     }
     return await _upsert(session, DirectoryUnit, DirectoryUnit.id, DirectoryUnit.revision, values)
+
+
+async def upsert_organisation(session: AsyncSession, *, snapshot: OrganisationUpdated) -> bool:
+    """Store the organisation's identity unless the same or a newer revision is held."""
+    values: dict[str, object] = {
+        "id": 1,
+        "name": snapshot.name,
+        "parent_name": snapshot.parent_name,
+        "address": snapshot.address,
+        "phone": snapshot.phone,
+        "email": snapshot.email,
+        "website": snapshot.website,
+        "logo": base64.b64decode(snapshot.logo_base64) if snapshot.logo_base64 else None,
+        "logo_media_type": snapshot.logo_media_type if snapshot.logo_base64 else None,
+        "revision": snapshot.revision,
+        "updated_at": snapshot.updated_at,
+    }
+    return await _upsert(
+        session,
+        DirectoryOrganisation,
+        DirectoryOrganisation.id,
+        DirectoryOrganisation.revision,
+        values,
+    )
+
+
+async def organisation(session: AsyncSession) -> DirectoryOrganisation | None:
+    """The organisation's identity, or None until an administrator has set it."""
+    return await session.get(DirectoryOrganisation, 1)
 
 
 async def disabled_user_ids(session: AsyncSession) -> set[uuid.UUID]:
