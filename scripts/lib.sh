@@ -41,7 +41,10 @@ ensure_python_env() {
 }
 
 ensure_postgres() {
-  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return; fi
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    ensure_postgres_connections
+    return
+  fi
   if ! command -v pg_ctlcluster >/dev/null 2>&1; then apt_install postgresql; fi
   local version
   version="$(ls /etc/postgresql | sort -V | tail -n 1)"
@@ -57,6 +60,20 @@ ensure_postgres() {
     as_root sed -i -E 's/^(host\s+all\s+all\s+127\.0\.0\.1\/32\s+)\S+/\1trust/' "$hba"
     as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
   fi
+  ensure_postgres_connections
+}
+
+# Every service replica keeps a pool, and the end-to-end tests run whole systems side by side:
+# Debian's default of 100 connections runs out. 300 costs little memory on a 24 GiB machine.
+ensure_postgres_connections() {
+  local wanted=300 current version
+  current="$(psql -h 127.0.0.1 -U postgres -tAc 'show max_connections' 2>/dev/null || echo 0)"
+  if [ "${current:-0}" -ge "$wanted" ]; then return; fi
+  version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  log "raising PostgreSQL max_connections from $current to $wanted (restart)"
+  psql -h 127.0.0.1 -U postgres -qc "alter system set max_connections = $wanted" >/dev/null
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main restart
+  for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
 }
 
 ensure_rabbitmq() {
