@@ -48,3 +48,11 @@ class ReportsSettings(ServiceSettings):
     query_timeout_seconds: float = Field(default=10.0, gt=0)
     # How often an idle replica looks for a rebuild asked for on another replica.
     rebuild_poll_seconds: float = Field(default=2.0, gt=0)
+
+    # Scheduled reports (schedules/): a period's report is due at this hour (office-local)
+    # on the day after the period ends; replicas look for due schedules this often.
+    schedule_send_hour: int = Field(default=7, ge=0, le=23)
+    schedule_poll_seconds: float = Field(default=30.0, gt=0)
+    # A period whose report fails this many times in a row is recorded as failed and the
+    # schedule moves on (retried meanwhile after schedule_poll_seconds, doubling each time).
+    schedule_max_attempts: int = Field(default=5, ge=1)
