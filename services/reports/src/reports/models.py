@@ -14,11 +14,14 @@ from reports.readmodel.models import (
     rebuild_progress,
     ticket_facts,
 )
+from reports.schedules.models import ReportRun, ReportSchedule
 
 metadata = Base.metadata
 
 __all__ = [
     "ROLLUP_TABLES",
+    "ReportRun",
+    "ReportSchedule",
     "dimension_names",
     "duration_histogram",
     "metadata",

@@ -1,0 +1,1 @@
+"""Scheduled reports: PDFs e-mailed every week or month (see the README)."""
