@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from helpdesk_common.app import create_service_app
 from helpdesk_common.directory import directory_consumer, disabled_user_ids
 from helpdesk_common.runtime import Runtime
+from reports.exports.views import router as exports_router
 from reports.figures.views import router as figures_router
 from reports.live.feed import listen
 from reports.live.views import router as live_router
@@ -33,7 +34,7 @@ def create_app(settings: ReportsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings,
         title="Helpdesk reports",
-        routers=[figures_router, live_router, rebuild_router],
+        routers=[figures_router, exports_router, live_router, rebuild_router],
         migrations=MIGRATIONS,
         consumers=[build_consumer(settings), directory_consumer("reports")],
         build_runtime=build_runtime,

@@ -49,6 +49,11 @@ class ReportsSettings(ServiceSettings):
     # How often an idle replica looks for a rebuild asked for on another replica.
     rebuild_poll_seconds: float = Field(default=2.0, gt=0)
 
+    # Exports (exports/): the completed-work PDF lists at most this many tickets (the CSV
+    # has them all); the completed CSV reads the tickets this many per query.
+    pdf_completed_max_rows: int = Field(default=2000, ge=1)
+    csv_page_size: int = Field(default=1000, ge=1, le=10_000)
+
     # Scheduled reports (schedules/): a period's report is due at this hour (office-local)
     # on the day after the period ends; replicas look for due schedules this often.
     schedule_send_hour: int = Field(default=7, ge=0, le=23)
