@@ -1,4 +1,5 @@
-"""The consumer ``notifications``: ticket events notify. (Identity's events keep the directory
+"""The consumer ``notifications``: ticket events notify; a scheduled report's document
+(``report.generated``) is mailed to its recipients. (Identity's events keep the directory
 replica current in the consumer ``notifications.directory``: helpdesk_common.directory.)"""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from helpdesk_common.consumer import Consumer
 from notifications.email.rendering import Renderer
 from notifications.email.service import Handoff
 from notifications.routing import handlers as routing_handlers
+from notifications.routing import reports as report_handlers
 from notifications.settings import NotificationsSettings
 
 CONSUMER_NAME = "notifications"
@@ -17,4 +19,5 @@ def build_consumer(
 ) -> Consumer:
     consumer = Consumer(name=CONSUMER_NAME, batch_size=settings.consumer_batch_size)
     routing_handlers.register(consumer, settings=settings, renderer=renderer, handoff=handoff)
+    report_handlers.register(consumer, settings=settings, renderer=renderer, handoff=handoff)
     return consumer

@@ -6,13 +6,14 @@ The directory's ``users`` and ``units`` are helpdesk_common.directory's (see ``n
 from __future__ import annotations
 
 from notifications.db import Base
-from notifications.email.models import EmailDelivery
+from notifications.email.models import EmailAttachment, EmailDelivery
 from notifications.inapp.models import Notification
 from notifications.settings_admin.models import SmtpSettingsRow
 
 metadata = Base.metadata
 
 __all__ = [
+    "EmailAttachment",
     "EmailDelivery",
     "Notification",
     "SmtpSettingsRow",

@@ -36,7 +36,8 @@ DIRECTORY_REPLICAS: tuple[str, ...] = ("tickets", "notifications", "reports")
 
 # Consumer name (its queue is ``settings.queue_name(name)``) -> the event types it handles.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "notifications": _TICKET_EVENTS,
+    # Ticket events, and the scheduled reports' documents to mail.
+    "notifications": (*_TICKET_EVENTS, "report.generated"),
     "reports": _TICKET_EVENTS,
     **{f"{service}.directory": _IDENTITY_EVENTS for service in DIRECTORY_REPLICAS},
 }

@@ -1,5 +1,8 @@
 """Building the MIME message of a delivery: plain text with an HTML alternative, as bytes.
 
+A delivery with an attachment (a scheduled report's PDF) becomes ``multipart/mixed``: the
+two bodies as above, then the file in base64 with its name RFC 2231-encoded.
+
 The message is assembled directly rather than through ``email.message.EmailMessage``: the
 policy-based API takes about 5 ms per mail to build and flatten, which at the rates the
 service must sustain (hundreds of mails a second) would make composing the bottleneck.
@@ -12,9 +15,12 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import encode_rfc2231, format_datetime, formataddr, parseaddr
+from typing import Protocol
 
 CRLF = b"\r\n"
 # 45 bytes of UTF-8 make 60 base64 characters: an encoded word stays well under 75.
@@ -59,6 +65,44 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(normalised.encode(), istext=True).replace(b"\n", CRLF)
 
 
+class AttachedFile(Protocol):
+    @property
+    def filename(self) -> str: ...
+    @property
+    def media_type(self) -> str: ...
+    @property
+    def content(self) -> bytes: ...
+
+
+_TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9!#$&+.^_`|~-]")
+_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$")
+
+
+def _filename_params(filename: str) -> str:
+    """``filename*=`` (RFC 2231) with the exact UTF-8 name, and ``filename="..."`` (ASCII, no
+    quotes) for clients without RFC 2231; never a line break or quote that could end the
+    header. The exact name comes first: parsers that meet both take the first (Python's)."""
+    cleaned = " ".join(filename.replace("/", "_").replace("\\", "_").split()) or "attachment"
+    fallback = _TOKEN_UNSAFE.sub("_", cleaned.encode("ascii", "replace").decode()) or "attachment"
+    return f'filename*={encode_rfc2231(cleaned, "utf-8")}; filename="{fallback}"'
+
+
+def _attachment_part(attachment: AttachedFile) -> list[bytes]:
+    media_type = attachment.media_type
+    if not _MEDIA_TYPE.match(media_type):
+        media_type = "application/octet-stream"
+    params = _filename_params(attachment.filename)
+    # 76-character lines (RFC 2045); encodebytes ends each with a newline.
+    body = base64.encodebytes(attachment.content).replace(b"\n", CRLF)
+    return [
+        f"Content-Type: {media_type}".encode() + CRLF,
+        b"Content-Transfer-Encoding: base64" + CRLF,
+        f"Content-Disposition: attachment; {params}".encode() + CRLF,
+        CRLF,
+        body,
+    ]
+
+
 def compose_message(
     *,
     delivery_id: uuid.UUID,
@@ -71,6 +115,7 @@ def compose_message(
     ticket_id: uuid.UUID | None = None,
     ticket_number: str | None = None,
     event_type: str | None = None,
+    attachments: Sequence[AttachedFile] = (),
 ) -> bytes:
     from_header, domain = _sender_parts(sender)
     boundary = f"=_helpdesk_{delivery_id.hex}"
@@ -92,24 +137,41 @@ def compose_message(
         headers.append(("X-Helpdesk-Ticket", encode_header_text(ticket_number)))
     if event_type:
         headers.append(("X-Helpdesk-Event", event_type))
-    headers += [
-        ("MIME-Version", "1.0"),
-        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    headers.append(("MIME-Version", "1.0"))
+    alternative = f'multipart/alternative; boundary="{boundary}"'
+    if not attachments:
+        headers.append(("Content-Type", alternative))
+        head = [*(f"{name}: {value}".encode() + CRLF for name, value in headers), CRLF]
+        return b"".join([*head, *_bodies(boundary, body_text, body_html)])
+    # The bodies become the first part of a multipart/mixed; the files follow.
+    mixed = f"=_helpdesk_mixed_{delivery_id.hex}"
+    headers.append(("Content-Type", f'multipart/mixed; boundary="{mixed}"'))
+    parts: list[bytes] = [
+        *(f"{name}: {value}".encode() + CRLF for name, value in headers),
+        CRLF,
+        f"--{mixed}".encode() + CRLF,
+        f"Content-Type: {alternative}".encode() + CRLF,
+        CRLF,
+        *_bodies(boundary, body_text, body_html),
     ]
+    for attachment in attachments:
+        parts += [f"--{mixed}".encode() + CRLF, *_attachment_part(attachment)]
+    parts.append(f"--{mixed}--".encode() + CRLF)
+    return b"".join(parts)
+
+
+def _bodies(boundary: str, body_text: str, body_html: str) -> list[bytes]:
+    """The multipart/alternative body: plain text, then HTML."""
     part_headers = b"Content-Transfer-Encoding: quoted-printable" + CRLF
     delimiter = f"--{boundary}".encode()
-    return b"".join(
-        [
-            *(f"{name}: {value}".encode() + CRLF for name, value in headers),
-            CRLF,
-            delimiter + CRLF,
-            b'Content-Type: text/plain; charset="utf-8"' + CRLF,
-            part_headers + CRLF,
-            _qp(body_text) + CRLF,
-            delimiter + CRLF,
-            b'Content-Type: text/html; charset="utf-8"' + CRLF,
-            part_headers + CRLF,
-            _qp(body_html) + CRLF,
-            delimiter + b"--" + CRLF,
-        ]
-    )
+    return [
+        delimiter + CRLF,
+        b'Content-Type: text/plain; charset="utf-8"' + CRLF,
+        part_headers + CRLF,
+        _qp(body_text) + CRLF,
+        delimiter + CRLF,
+        b'Content-Type: text/html; charset="utf-8"' + CRLF,
+        part_headers + CRLF,
+        _qp(body_html) + CRLF,
+        delimiter + b"--" + CRLF,
+    ]

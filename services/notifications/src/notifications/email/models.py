@@ -33,6 +33,8 @@ class EmailDelivery(Base):
     subject: Mapped[str] = mapped_column(sa.Text)
     body_text: Mapped[str] = mapped_column(sa.Text)
     body_html: Mapped[str] = mapped_column(sa.Text)
+    # A document sent along (a scheduled report's PDF), stored once for all its recipients.
+    attachment_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("email_attachments.id"))
 
     status: Mapped[str] = mapped_column(sa.Text, default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
@@ -60,4 +62,25 @@ class EmailDelivery(Base):
             postgresql_where=sa.text("status IN ('pending', 'sending')"),
         ),
         sa.Index("ix_email_deliveries_status_seq", "status", "seq"),
+        # Purging finds the attachments no delivery refers to any more.
+        sa.Index(
+            "ix_email_deliveries_attachment_id",
+            "attachment_id",
+            postgresql_where=sa.text("attachment_id IS NOT NULL"),
+        ),
+    )
+
+
+class EmailAttachment(Base):
+    """A file mailed with one event's deliveries (deleted with the last of them)."""
+
+    __tablename__ = "email_attachments"
+
+    # The event's id: a redelivered event finds its attachment stored already.
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(sa.Text)
+    media_type: Mapped[str] = mapped_column(sa.Text)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
     )

@@ -47,6 +47,36 @@ SLA_TARGET_LABELS = {
     "id": {"first_response": "respons pertama", "resolution": "penyelesaian"},
     "en": {"first_response": "first response", "resolution": "resolution"},
 }
+MONTH_NAMES = {
+    "id": (
+        "Januari", "Februari", "Maret", "April", "Mei", "Juni",
+        "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+REPORT_LABELS = {
+    "id": {
+        "full": "Laporan lengkap",
+        "summary": "Ringkasan",
+        "trend": "Tren",
+        "breakdown": "Rincian",
+        "completed": "Rekap pekerjaan selesai",
+        "weekly": "mingguan",
+        "monthly": "bulanan",
+    },
+    "en": {
+        "full": "Full report",
+        "summary": "Summary",
+        "trend": "Trend",
+        "breakdown": "Breakdown",
+        "completed": "Completed work",
+        "weekly": "weekly",
+        "monthly": "monthly",
+    },
+}
 ZONE_LABELS = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
@@ -115,11 +145,16 @@ class Renderer:
         statuses = STATUS_LABELS[language]
         priorities = PRIORITY_LABELS[language]
         targets = SLA_TARGET_LABELS[language]
+        months = MONTH_NAMES[language]
+        reports = REPORT_LABELS[language]
         return {
             "status_label": lambda code: statuses.get(code, code),
             "priority_label": lambda code: priorities.get(code, code),
             "target_label": lambda code: targets.get(code, code),
             "when": self._when,
+            # 4 Desember 2026 / 4 December 2026
+            "day": lambda value: f"{value.day} {months[value.month - 1]} {value.year}",
+            "report_label": lambda code: reports.get(code, code),
         }
 
     def render(self, kind: str, *, language: str, context: dict[str, Any]) -> Rendered:

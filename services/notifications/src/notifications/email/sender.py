@@ -32,10 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from notifications.email.compose import compose_message
 from notifications.email.service import (
     SENDER_WAKEUP,
+    Attachment,
     ClaimedDelivery,
     FailedAttempt,
     Handoff,
     claim_due,
+    load_attachment,
     purge_finished,
     record_results,
     release,
@@ -72,6 +74,8 @@ EMAIL_BACKLOG = Gauge(
 # but the "sent" mark (the mail is out already); the price is that a crash in this window
 # sends those mails again when their lease ends, as a crash before the write always did.
 RECORD_GATHER_SECONDS = 0.05
+# Attachments kept in memory (a report's PDF is a few hundred KB at most).
+_ATTACHMENT_CACHE_SIZE = 8
 
 
 def _raise_if_cancelled() -> None:
@@ -116,6 +120,8 @@ class EmailSender:
         self._sent: list[uuid.UUID] = []
         self._failures: list[FailedAttempt] = []
         self._results_ready = asyncio.Event()
+        # An event's attachment goes to each of its recipients: read it once, not per mail.
+        self._attachments: dict[uuid.UUID, Attachment] = {}
 
     # -- taking deliveries straight from this process's handlers ---------------------------
 
@@ -236,6 +242,9 @@ class EmailSender:
         started = time.perf_counter()
         try:
             config = await self._smtp_config.current()
+            attachments: list[Attachment] = []
+            if delivery.attachment_id is not None:
+                attachments.append(await self._attachment(delivery.attachment_id))
             message = compose_message(
                 delivery_id=delivery.id,
                 sender=config.sender,
@@ -247,6 +256,7 @@ class EmailSender:
                 ticket_id=delivery.ticket_id,
                 ticket_number=delivery.ticket_number,
                 event_type=delivery.event_type,
+                attachments=attachments,
             )
             await connection.send(config, message, recipient=delivery.recipient)
         except asyncio.CancelledError:
@@ -279,6 +289,17 @@ class EmailSender:
         self._results_ready.set()
         if self._more_due and len(self._claimed) <= self._refill_at:
             self._wakeup.set()
+
+    async def _attachment(self, attachment_id: uuid.UUID) -> Attachment:
+        cached = self._attachments.get(attachment_id)
+        if cached is None:
+            async with self._sessionmaker() as session:
+                cached = await load_attachment(session, attachment_id=attachment_id)
+            # A few recent ones are enough: an event's mails go out together.
+            while len(self._attachments) >= _ATTACHMENT_CACHE_SIZE:
+                self._attachments.pop(next(iter(self._attachments)))
+            self._attachments[attachment_id] = cached
+        return cached
 
     # -- recording ------------------------------------------------------------------------
 

@@ -23,13 +23,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.aftercommit import Wakeup, after_commit
 from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import Conflict, NotFound
 from helpdesk_common.pagination import after, cursor_int, decode_cursor, encode_cursor, page_of
-from notifications.email.models import EmailDelivery
+from notifications.email.models import EmailAttachment, EmailDelivery
 
 # -- waking the sender, handing deliveries over ------------------------------------------
 
@@ -51,6 +52,7 @@ class ClaimedDelivery:
     body_html: str
     attempts: int
     created_at: datetime
+    attachment_id: uuid.UUID | None = None
 
 
 class Outlet(Protocol):
@@ -119,6 +121,7 @@ _DELIVERY_COLUMNS = (
     ("subject", "text"),
     ("body_text", "text"),
     ("body_html", "text"),
+    ("attachment_id", "uuid"),
 )
 _NAMES = ", ".join(name for name, _ in _DELIVERY_COLUMNS)
 # Every row in one statement, one array per column (the text never changes, so asyncpg
@@ -185,6 +188,7 @@ async def enqueue_deliveries(
                 body_html=row["body_html"],
                 attempts=1,
                 created_at=now,
+                attachment_id=row.get("attachment_id"),
             )
             for delivery_id, row in zip(ids[:claimed], rows[:claimed], strict=True)
             if delivery_id in inserted
@@ -194,11 +198,45 @@ async def enqueue_deliveries(
         mark_enqueued(session)
 
 
+# -- attachments ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    media_type: str
+    content: bytes
+
+
+async def store_attachment(
+    session: AsyncSession, *, attachment_id: uuid.UUID, attachment: Attachment
+) -> None:
+    """Store a file once for all the deliveries that carry it (``attachment_id``: the
+    event's id, so storing it again for the same event changes nothing)."""
+    await session.execute(
+        pg_insert(EmailAttachment)
+        .values(
+            id=attachment_id,
+            filename=attachment.filename,
+            media_type=attachment.media_type,
+            content=attachment.content,
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+
+
+async def load_attachment(session: AsyncSession, *, attachment_id: uuid.UUID) -> Attachment:
+    row = await session.get(EmailAttachment, attachment_id)
+    if row is None:
+        raise NotFound("not_found", f"The attachment {attachment_id} is gone")
+    return Attachment(filename=row.filename, media_type=row.media_type, content=row.content)
+
+
 # -- claiming and recording results ------------------------------------------------------
 
 _CLAIMED_COLUMNS = (
     "id, event_id, event_type, ticket_id, ticket_number, recipient, recipient_name, "
-    "subject, body_text, body_html, attempts, created_at"
+    "subject, body_text, body_html, attempts, created_at, attachment_id"
 )
 # SKIP LOCKED lets several replicas claim side by side without waiting on each other. The
 # claim pushes next_attempt_at to the end of the lease: should this sender die mid-send,
@@ -335,7 +373,15 @@ async def purge_finished(session: AsyncSession, *, older_than: timedelta, limit:
     result = await session.execute(
         sa.delete(EmailDelivery).where(EmailDelivery.id.in_(old)).returning(EmailDelivery.id)
     )
-    return len(result.all())
+    purged = len(result.all())
+    # An attachment goes once no delivery carries it any more.
+    await session.execute(
+        sa.delete(EmailAttachment).where(
+            EmailAttachment.created_at < sa.func.now() - older_than,
+            ~sa.exists().where(EmailDelivery.attachment_id == EmailAttachment.id),
+        )
+    )
+    return purged
 
 
 # -- administration ---------------------------------------------------------------------
