@@ -41,7 +41,11 @@ _WEB_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    # img-src blob:: the organisation's logo is fetched with the token and shown from a blob
+    # URL (an <img> cannot send the Authorization header).
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'"
+    ),
 }
 
 

@@ -94,6 +94,7 @@ const ROUTES = [
   { match: (s) => s[0] === "dashboard", load: () => import("./js/views/dashboard.js") },
   { match: (s) => s[0] === "notifications", load: () => import("./js/views/notifications.js"), view: "page" },
   { match: (s) => s[0] === "account", load: () => import("./js/views/account.js") },
+  { match: (s) => s[0] === "schedules" && s.length <= 2, load: () => import("./js/views/schedules.js"), roles: ["leader", "admin"] },
   { match: (s) => s[0] === "admin", load: () => import("./js/views/admin.js"), roles: ["admin"] },
 ];
 
@@ -175,6 +176,7 @@ function navLinks() {
   links.push(["tickets", "#/tickets", t("nav.tickets")]);
   if (role === "requester" || role === "agent") links.push(["new", "#/new", t("nav.new")]);
   if (role !== "leader") links.push(["dashboard", "#/dashboard", t("nav.dashboard")]);
+  if (role === "leader" || role === "admin") links.push(["schedules", "#/schedules", t("nav.schedules")]);
   if (role === "admin") links.push(["admin", "#/admin/users", t("nav.admin")]);
   return links;
 }

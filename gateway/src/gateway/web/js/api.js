@@ -74,15 +74,16 @@ export function queryString(params) {
   return s ? `?${s}` : "";
 }
 
-async function send(path, { method, query, body, headers, auth }) {
+async function send(path, { method, query, body, raw, headers, auth }) {
   const h = { Accept: "application/json", ...(headers || {}) };
-  if (body !== undefined) h["Content-Type"] = "application/json";
+  if (body !== undefined && raw === undefined) h["Content-Type"] = "application/json";
   if (auth && session.access) h.Authorization = `Bearer ${session.access}`;
   try {
     return await fetch(path + queryString(query), {
       method,
       headers: h,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      // raw: a Blob or File sent as it is (its Content-Type in headers), e.g. an image.
+      body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
     });
   } catch {
@@ -107,9 +108,10 @@ async function errorFrom(res) {
 /**
  * api("/api/tickets/tickets", {query: {...}}) -> parsed JSON (null for 204).
  * A 401 on a signed-in request refreshes the tokens once and repeats the request.
+ * `raw` sends a Blob/File as the body instead of JSON (set its Content-Type in headers).
  */
-export async function api(path, { method = "GET", query, body, headers, auth = true } = {}) {
-  let res = await send(path, { method, query, body, headers, auth });
+export async function api(path, { method = "GET", query, body, raw, headers, auth = true } = {}) {
+  let res = await send(path, { method, query, body, raw, headers, auth });
   if (res.status === 401 && auth && session.refresh && refresher) {
     let refreshed = false;
     try {
@@ -121,7 +123,7 @@ export async function api(path, { method = "GET", query, body, headers, auth = t
       onExpired();
       throw await errorFrom(res);
     }
-    res = await send(path, { method, query, body, headers, auth });
+    res = await send(path, { method, query, body, raw, headers, auth });
   }
   if (!res.ok) {
     const err = await errorFrom(res);
@@ -159,6 +161,48 @@ export async function authorizedFetch(path, { query, headers, signal } = {}) {
   }
   if (res.status === 401) onExpired();
   return res;
+}
+
+/** The file name in a Content-Disposition header: filename* (RFC 5987) first, then filename. */
+export function dispositionFilename(header) {
+  if (!header) return null;
+  const star = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
+  if (star) {
+    try {
+      return decodeURIComponent(star[2].trim().replace(/^"|"$/g, ""));
+    } catch {
+      // A broken encoding: fall back to the plain name.
+    }
+  }
+  const plain = /filename\s*=\s*("([^"]*)"|[^;]+)/i.exec(header);
+  if (!plain) return null;
+  return (plain[2] ?? plain[1]).trim() || null;
+}
+
+/**
+ * A file from the API (PDF, CSV, image) with the access token: resolves with {blob,
+ * filename, type}; an error answer becomes an ApiError with the server's message.
+ */
+export async function fetchFile(path, { query } = {}) {
+  let res;
+  try {
+    res = await authorizedFetch(path, { query, headers: { Accept: "*/*" } });
+  } catch {
+    throw new ApiError({ status: 0, code: "network", message: t("err.network") });
+  }
+  if (!res.ok) throw await errorFrom(res);
+  let blob;
+  try {
+    blob = await res.blob();
+  } catch {
+    // The connection broke while the file was coming (a truncated body).
+    throw new ApiError({ status: 0, code: "network", message: t("err.network") });
+  }
+  return {
+    blob,
+    filename: dispositionFilename(res.headers.get("Content-Disposition")),
+    type: res.headers.get("Content-Type") || blob.type,
+  };
 }
 
 /** The If-Match header for a ticket version (the tickets API's ETag is "<version>"). */

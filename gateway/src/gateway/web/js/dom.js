@@ -49,6 +49,10 @@ const ICONS = {
   lock: ["M5 11h14v10H5z", "M8 11V7a4 4 0 0 1 8 0v4"],
   clock: ["M12 2a10 10 0 1 0 0 20a10 10 0 1 0 0-20", "M12 6v6l4 2"],
   menu: ["M3 6h18", "M3 12h18", "M3 18h18"],
+  download: ["M12 3v12", "M7 10l5 5 5-5", "M5 21h14"],
+  upload: ["M12 21V9", "M7 14l5-5 5 5", "M5 3h14"],
+  file: ["M14 3H6a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9z", "M14 3v6h6"],
+  calendar: ["M4 5h16v16H4z", "M4 10h16", "M8 3v4", "M16 3v4"],
 };
 
 export function icon(name, label) {

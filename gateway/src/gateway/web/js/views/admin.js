@@ -7,6 +7,7 @@ import { pageHeader } from "../ui.js";
 const SECTIONS = [
   ["users", () => import("./admin/people.js"), "users"],
   ["units", () => import("./admin/people.js"), "units"],
+  ["organisation", () => import("./admin/organisation.js"), "organisation"],
   ["categories", () => import("./admin/masterdata.js"), "categories"],
   ["priorities", () => import("./admin/masterdata.js"), "priorities"],
   ["rules", () => import("./admin/masterdata.js"), "rules"],
@@ -14,6 +15,7 @@ const SECTIONS = [
   ["smtp", () => import("./admin/mail.js"), "smtp"],
   ["deliveries", () => import("./admin/mail.js"), "deliveries"],
   ["audit", () => import("./admin/audit.js"), "audit"],
+  ["exports", () => import("./admin/exports.js"), "exports"],
 ];
 
 export async function render(ctx) {

@@ -5,7 +5,8 @@
 
 import { api } from "../api.js";
 import { h, replace } from "../dom.js";
-import { locale, t } from "../i18n.js";
+import { downloadButton } from "../download.js";
+import { lang, locale, t } from "../i18n.js";
 import { eventStream } from "../live.js";
 import * as store from "../store.js";
 import { errorBox, errorText, pageHeader } from "../ui.js";
@@ -57,8 +58,26 @@ function openTicketsHref(filters) {
   return `#/tickets?${q}`;
 }
 
-function section(title, body, className) {
-  return h("section", { class: ["card", className] }, h("h2", title), body);
+function section(title, body, className, tools) {
+  return h("section", { class: ["card", className] }, tools ? h("div", { class: "card-head" }, h("h2", title), tools) : h("h2", title), body);
+}
+
+/**
+ * CSV and PDF buttons for one report (summary, trend, breakdown, completed): the file the
+ * export API makes of the filters on screen; `query()` is read when clicked and carries the
+ * report's own parameters (group_by, by).
+ */
+function exportTools(report, title, query) {
+  const make = (format) =>
+    downloadButton({
+      label: format.toUpperCase(),
+      title: t(`dash.export.${format}`, { report: title }),
+      className: "btn-small",
+      dataset: { export: `${report}.${format}` },
+      path: `${REPORTS}/export/${report}.${format}`,
+      query: () => ({ ...query(), lang: lang() }),
+    });
+  return h("div", { class: "export-tools", role: "group", "aria-label": t("dash.export.group", { report: title }) }, make("csv"), make("pdf"));
 }
 
 /** The live indicator: the stream's state, and a quiet note when figures were refreshed. */
@@ -98,35 +117,48 @@ export async function render({ el, query, isCurrent }) {
 
   const live = liveIndicator();
   const title = requester && me.unit ? t("dash.title_unit", { unit: me.unit.name }) : t("dash.title");
+  // Exports read the filters on screen when clicked (they change without a re-render).
+  const q = () => apiQuery(filters);
+  const withGroup = () => ({ ...q(), group_by: groupFor(filters) });
+  const fullReport = downloadButton({
+    label: t("dash.export.full"),
+    className: "btn-primary",
+    dataset: { export: "full.pdf" },
+    path: `${REPORTS}/export/full.pdf`,
+    query: () => ({ ...withGroup(), lang: lang() }),
+  });
   const periodText = h("p", { class: "intro dash-period" });
   const bar = filterBar({ filters, dimensions, requester, onChange: apply });
   const problem = h("div", { class: "dash-problem" });
 
   // -- the figures' places (filled in place on every refresh: nothing jumps) --
   const stats = h("div", { class: "stats dash-stats" });
-  const trend = trendSection();
+  const summaryHead = h("div", { class: "dash-section-head" }, h("h2", t("dash.summary")), exportTools("summary", t("dash.summary"), q));
+  const trend = trendSection({ tools: exportTools("trend", t("dash.trend.title"), withGroup) });
   const statusSlot = h("div");
   const breakdowns = (requester ? ["category", "priority", "channel"] : ["unit", "category", "priority", "channel"]).map((by) => ({
     by,
     slot: h("div", { dataset: { breakdown: by } }),
   }));
   const workloadSlot = requester ? null : h("div", { dataset: { breakdown: "agent" } });
-  const recap = recapSection({ isCurrent });
+  const recap = recapSection({ isCurrent, tools: exportTools("completed", t("dash.recap.title"), q) });
+  const breakdownTools = (by, name) => exportTools("breakdown", name, () => ({ ...q(), by }));
   const figures = h(
     "div",
     { class: "dash-figures", hidden: true },
+    summaryHead,
     stats,
     trend.el,
     h(
       "div",
       { class: "breakdowns" },
-      section(t("dash.by_status"), statusSlot),
-      breakdowns.map((b) => section(t(`dash.by_${b.by}`), b.slot)),
+      section(t("dash.by_status"), statusSlot, null, exportTools("summary", t("dash.by_status"), q)),
+      breakdowns.map((b) => section(t(`dash.by_${b.by}`), b.slot, null, breakdownTools(b.by, t(`dash.by_${b.by}`)))),
     ),
-    workloadSlot ? section(t("dash.workload.title"), workloadSlot, "workload") : null,
+    workloadSlot ? section(t("dash.workload.title"), workloadSlot, "workload", breakdownTools("agent", t("dash.workload.title"))) : null,
     recap.el,
   );
-  el.append(pageHeader(title, live.el), periodText, problem, bar.el, figures);
+  el.append(pageHeader(title, h("div", { class: "dash-head-actions" }, fullReport, live.el)), periodText, problem, bar.el, figures);
 
   // -- fetching --
   let generation = 0;

@@ -4,7 +4,8 @@
 
 import { api, ifMatch } from "../api.js";
 import { h, replace } from "../dom.js";
-import { has, roleLabel, statusLabel, t } from "../i18n.js";
+import { downloadButton } from "../download.js";
+import { has, lang, roleLabel, statusLabel, t } from "../i18n.js";
 import * as store from "../store.js";
 import {
   errorBox,
@@ -270,6 +271,7 @@ async function detail({ el, segments, isCurrent }) {
         row(t("ticket.channel"), ticket.channel),
         row(t("ticket.updated_at"), timeEl(ticket.updated_at, fmtRelative(ticket.updated_at))),
       ),
+      documents(),
     );
 
     replace(
@@ -281,6 +283,41 @@ async function detail({ el, segments, isCurrent }) {
       h("section", { class: "card", "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title" }, t("ticket.timeline")), timelineList, commentArea),
     );
     renderCommentBox();
+  }
+
+  /** The ticket's documents: the submission form always, the berita acara once resolved. */
+  function documents() {
+    const docs = `${base(ticket.id)}/documents`;
+    const finished = ticket.status === "resolved" || (ticket.status === "closed" && Boolean(ticket.result_summary));
+    const onError = (err) => notice(errorBox(err));
+    return h(
+      "section",
+      { class: "ticket-docs", "aria-labelledby": "ticket-docs-title" },
+      h("h3", { id: "ticket-docs-title" }, t("ticket.documents")),
+      h(
+        "div",
+        { class: "row-actions" },
+        downloadButton({
+          label: t("ticket.doc.form"),
+          className: "btn-small",
+          dataset: { doc: "submission-form" },
+          path: `${docs}/submission-form.pdf`,
+          query: () => ({ lang: lang() }),
+          onError,
+        }),
+        finished
+          ? downloadButton({
+              label: t("ticket.doc.berita_acara"),
+              className: "btn-small",
+              dataset: { doc: "berita-acara" },
+              path: `${docs}/berita-acara.pdf`,
+              query: () => ({ lang: lang() }),
+              onError,
+            })
+          : null,
+      ),
+      finished ? null : h("p", { class: "hint" }, t("ticket.doc.berita_acara_later")),
+    );
   }
 
   function dueValue(due, doneAt, breached) {

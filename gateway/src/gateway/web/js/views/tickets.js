@@ -7,6 +7,7 @@ import { statusLabel, t } from "../i18n.js";
 import { navigate } from "../nav.js";
 import * as store from "../store.js";
 import { errorBox, field, fmtRelative, pageHeader, priorityBadge, slaBadge, statusBadge, timeEl } from "../ui.js";
+import { exportDialog } from "./tickets/export.js";
 
 const STATUSES = ["new", "in_progress", "pending", "resolved", "closed", "rejected"];
 const OPEN = "new,in_progress,pending";
@@ -45,7 +46,9 @@ async function list({ el, query, isCurrent }) {
 
   const canCreate = me.role === "requester" || me.role === "agent";
   const title = me.role === "requester" && me.unit ? t("tickets.title_unit", { unit: me.unit.name }) : t("tickets.title");
-  el.append(pageHeader(title, canCreate ? h("a", { class: "btn btn-primary", href: "#/new" }, icon("plus"), t("nav.new")) : null));
+  const exportButton = h("button", { type: "button", class: "btn", dataset: { action: "export-csv" } }, icon("download"), h("span", { class: "btn-label" }, t("export.button")));
+  exportButton.addEventListener("click", () => exportDialog({ query: apiQuery(filters), button: exportButton }));
+  el.append(pageHeader(title, exportButton, canCreate ? h("a", { class: "btn btn-primary", href: "#/new" }, icon("plus"), t("nav.new")) : null));
 
   // -- filters --
   const all = option("", t("common.all"));

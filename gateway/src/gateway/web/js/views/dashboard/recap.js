@@ -36,8 +36,8 @@ function item(it) {
   );
 }
 
-/** recapSection({query, isCurrent}) -> {el, load(query), refresh()} */
-export function recapSection({ isCurrent }) {
+/** recapSection({isCurrent, tools}) -> {el, load(query), refresh()}; `tools` beside the heading. */
+export function recapSection({ isCurrent, tools }) {
   let query = {};
   const count = h("p", { class: "result-count", role: "status" });
   const list = cursorList({
@@ -52,7 +52,7 @@ export function recapSection({ isCurrent }) {
   const el = h(
     "section",
     { class: "card recap-card", "aria-labelledby": "dash-recap-title" },
-    h("h2", { id: "dash-recap-title" }, t("dash.recap.title")),
+    tools ? h("div", { class: "card-head" }, h("h2", { id: "dash-recap-title" }, t("dash.recap.title")), tools) : h("h2", { id: "dash-recap-title" }, t("dash.recap.title")),
     count,
     list.el,
   );

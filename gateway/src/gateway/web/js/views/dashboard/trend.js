@@ -6,12 +6,14 @@ import { h, replace } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { fmtCount, periodLabel } from "./format.js";
 
-export function trendSection() {
+/** trendSection({tools}) -> {el, show(trend), destroy()}; `tools` go beside the heading. */
+export function trendSection({ tools } = {}) {
   const canvas = h("canvas", { role: "img" });
   const box = h("div", { class: "chart-box" }, canvas);
   const tableSlot = h("div");
   const details = h("details", { class: "chart-table" }, h("summary", t("dash.trend.table")), tableSlot);
-  const el = h("section", { class: "card trend", "aria-labelledby": "dash-trend-title" }, h("h2", { id: "dash-trend-title" }, t("dash.trend.title")), box, details);
+  const heading = h("h2", { id: "dash-trend-title" }, t("dash.trend.title"));
+  const el = h("section", { class: "card trend", "aria-labelledby": "dash-trend-title" }, tools ? h("div", { class: "card-head" }, heading, tools) : heading, box, details);
   let chart = null;
   let pending = null;
   let destroyed = false;
