@@ -12,6 +12,8 @@ from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.directory import directory_consumer, disabled_user_ids
 from helpdesk_common.runtime import Runtime
 from tickets.directory.views import router as directory_router
+from tickets.documents.views import router as documents_router
+from tickets.exports.views import router as exports_router
 from tickets.internal.views import router as internal_router
 from tickets.masterdata.cache import MasterDataCache
 from tickets.masterdata.views import router as masterdata_router
@@ -57,7 +59,16 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings,
         title="Helpdesk tickets",
-        routers=[tickets_router, masterdata_router, directory_router, internal_router],
+        # exports first: its GET /tickets/export.csv would otherwise be taken for
+        # GET /tickets/{ticket_id}.
+        routers=[
+            exports_router,
+            tickets_router,
+            documents_router,
+            masterdata_router,
+            directory_router,
+            internal_router,
+        ],
         migrations=MIGRATIONS,
         consumers=[directory_consumer("tickets")],
         build_runtime=build_runtime,

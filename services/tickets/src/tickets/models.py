@@ -4,6 +4,7 @@ The directory's ``users`` and ``units`` are helpdesk_common.directory's (see ``t
 """
 
 from tickets.db import Base
+from tickets.exports.models import ExportLog, ExportPolicy
 from tickets.masterdata.models import (
     AuditEntry,
     Category,
@@ -21,6 +22,8 @@ __all__ = [
     "AuditEntry",
     "Category",
     "Comment",
+    "ExportLog",
+    "ExportPolicy",
     "Holiday",
     "OfficeHours",
     "Priority",

@@ -140,7 +140,8 @@ def _cursor_value(sort: SortKey) -> Callable[[Any], Any]:
     return cursor_text
 
 
-def _overdue(now: datetime) -> ColumnElement[bool]:
+def overdue_condition(now: datetime) -> ColumnElement[bool]:
+    """Past a due date whose clock runs (the list's ``overdue`` filter, the export's column)."""
     return sa.or_(
         sa.and_(
             Ticket.status == "new",
@@ -155,7 +156,7 @@ def _overdue(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _apply_filters(query: Select[Any], *, filters: TicketFilters, now: datetime) -> Select[Any]:
+def apply_filters(query: Select[Any], *, filters: TicketFilters, now: datetime) -> Select[Any]:
     if filters.statuses:
         query = query.where(Ticket.status.in_(filters.statuses))
     if filters.unit_id is not None:
@@ -175,9 +176,9 @@ def _apply_filters(query: Select[Any], *, filters: TicketFilters, now: datetime)
     if filters.created_to is not None:
         query = query.where(Ticket.created_at < filters.created_to)
     if filters.overdue is True:
-        query = query.where(_overdue(now))
+        query = query.where(overdue_condition(now))
     elif filters.overdue is False:
-        query = query.where(sa.not_(_overdue(now)))
+        query = query.where(sa.not_(overdue_condition(now)))
     if filters.q:
         text = filters.q.strip()
         if NUMBER_PATTERN.match(text.upper()):
@@ -207,7 +208,7 @@ async def search_tickets(
     )
     if sort.name == "priority":
         query = query.join(Priority, Priority.code == Ticket.priority)
-    query = _apply_filters(query, filters=filters, now=now)
+    query = apply_filters(query, filters=filters, now=now)
     if cursor:
         # The listing's name in the cursor is the sort order: a cursor of another is invalid.
         values = decode_cursor(cursor, listing=sort.name, parse=[_cursor_value(sort), cursor_uuid])

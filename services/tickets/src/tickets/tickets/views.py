@@ -10,12 +10,10 @@ the If-Match precondition).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
@@ -29,6 +27,7 @@ from tickets.runtime import RuntimeDep, TicketsRuntime
 from tickets.shared import Loaded
 from tickets.tickets import lifecycle, queries, service
 from tickets.tickets.changes import Change
+from tickets.tickets.filters import TicketSelectionDep
 from tickets.tickets.policy import STATUS_LABELS, STATUSES
 from tickets.tickets.present import comment_out, ticket_out, timeline_out
 from tickets.tickets.schemas import (
@@ -102,87 +101,23 @@ async def create_ticket(
     )
 
 
-def _as_instant(
-    value: datetime | date | None, runtime: TicketsRuntime, *, end: bool
-) -> datetime | None:
-    """Dates and naive times are office-local; a date as the upper bound includes the day."""
-    if value is None:
-        return None
-    zone = ZoneInfo(runtime.settings.timezone)
-    if not isinstance(value, datetime):
-        day = value.toordinal() + (1 if end else 0)
-        return datetime.combine(date.fromordinal(day), time(0), zone)
-    return value if value.tzinfo else value.replace(tzinfo=zone)
-
-
-def _statuses(values: list[str] | None) -> list[str]:
-    statuses = [s.strip() for value in values or [] for s in value.split(",") if s.strip()]
-    unknown = [s for s in statuses if s not in STATUSES]
-    if unknown:
-        raise ApiError(
-            422,
-            "invalid_status",
-            f"Unknown status {', '.join(unknown)}; use {', '.join(STATUSES)}",
-            field="status",
-        )
-    return statuses
-
-
 @router.get("/tickets")
 async def list_tickets(
     principal: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
-    status: Annotated[list[str] | None, Query(description="repeat or comma-separate")] = None,
-    unit_id: uuid.UUID | None = None,
-    category_id: uuid.UUID | None = None,
-    priority: Annotated[str | None, Query(max_length=50)] = None,
-    assignee: Annotated[
-        str | None, Query(description="an agent's id, 'me' or 'none'", max_length=40)
-    ] = None,
-    requester_id: uuid.UUID | None = None,
-    created_from: datetime | date | None = None,
-    created_to: datetime | date | None = None,
-    overdue: bool | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="full-text search")] = None,
-    sort: Annotated[str, Query(max_length=20)] = "-created_at",
+    selection: TicketSelectionDep,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> TicketPage:
-    assignee_id: uuid.UUID | None = None
-    unassigned = False
-    if assignee == "me":
-        assignee_id = principal.user_id
-    elif assignee == "none":
-        unassigned = True
-    elif assignee:
-        try:
-            assignee_id = uuid.UUID(assignee)
-        except ValueError:
-            raise ApiError(
-                422, "invalid_assignee", "Use an agent's id, 'me' or 'none'", field="assignee"
-            ) from None
     settings = runtime.settings
     page_size = min(limit or settings.page_size_default, settings.page_size_max)
-    filters = queries.TicketFilters(
-        statuses=_statuses(status),
-        unit_id=unit_id,
-        category_id=category_id,
-        priority=priority,
-        assignee_id=assignee_id,
-        unassigned=unassigned,
-        requester_id=requester_id,
-        created_from=_as_instant(created_from, runtime, end=False),
-        created_to=_as_instant(created_to, runtime, end=True),
-        overdue=overdue,
-        q=q or None,
-    )
     now = utcnow()
     items, next_cursor = await queries.search_tickets(
         session,
         principal=principal,
-        filters=filters,
-        sort=queries.parse_sort(sort),
+        filters=selection.filters,
+        sort=selection.sort,
         cursor=cursor,
         limit=page_size,
         now=now,

@@ -1,0 +1,265 @@
+"""Per-ticket PDFs (seed 004 §3.7): the submission form and the work completion report
+("berita acara").
+
+Whoever may read a ticket may download its documents (``queries.load_ticket``: a requester
+of another unit gets 404). Only public facts are printed, whoever asks: the timeline is read
+without its internal entries (internal notes, SLA warnings, breaches, escalations) for an
+agent too, since a PDF leaves the helpdesk and is handed to the unit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpdesk_common.auth import Principal
+from helpdesk_common.directory import DirectoryUnit, organisation
+from helpdesk_common.errors import Conflict
+from helpdesk_documents import (
+    DocumentMeta,
+    Organisation,
+    format_date,
+    format_datetime,
+    label,
+    render_pdf,
+)
+from helpdesk_documents.labels import Language
+from helpdesk_documents.pdf import load_template
+from tickets.documents.words import ACTIONS, WORDS
+from tickets.masterdata.cache import MasterData
+from tickets.tickets import queries
+from tickets.tickets.models import Ticket, TimelineEntry
+
+TEMPLATES = "tickets.documents"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to a ticket as the form lists it (no attachments service exists yet:
+    the list is always empty until one does)."""
+
+    name: str
+    size: str
+
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every document needs besides its ticket: words, office zone, master data."""
+
+    language: Language
+    timezone: str
+    master: MasterData
+    now: datetime
+    generated_by: str
+    organisation: Organisation = field(default_factory=Organisation)
+
+    @property
+    def words(self) -> dict[str, str]:
+        return WORDS[self.language]
+
+    def when(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        return format_datetime(value, timezone=self.timezone, language=self.language)
+
+    def meta(self, title: str, subtitle: str) -> DocumentMeta:
+        return DocumentMeta(
+            title=title,
+            subtitle=subtitle,
+            organisation=self.organisation,
+            generated_at=self.now,
+            generated_by=self.generated_by,
+            language=self.language,
+            timezone=self.timezone,
+        )
+
+
+async def letterhead(session: AsyncSession) -> Organisation:
+    """The organisation from the directory replica, or the default name until it is set."""
+    row = await organisation(session)
+    return Organisation.model_validate(row, from_attributes=True) if row else Organisation()
+
+
+async def public_timeline(session: AsyncSession, *, ticket_id: uuid.UUID) -> list[TimelineEntry]:
+    """The ticket's public history, oldest first, whoever asks (never an internal entry)."""
+    query = (
+        sa.select(TimelineEntry)
+        .where(TimelineEntry.ticket_id == ticket_id, sa.not_(TimelineEntry.internal))
+        .order_by(TimelineEntry.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+def is_completed(ticket: Ticket) -> bool:
+    """Resolved, or closed after a resolution (a berita acara needs the work's result)."""
+    if ticket.status == "resolved":
+        return True
+    return ticket.status == "closed" and bool(ticket.result_summary)
+
+
+def _status(ticket: Ticket, context: Context) -> str:
+    return label(f"status.{ticket.status}", context.language)
+
+
+def _common_fields(ticket: Ticket, unit_name: str | None, context: Context) -> list[list[Any]]:
+    w = context.words
+    return [
+        [w["number"], ticket.number],
+        [w["title"], ticket.title],
+        [w["unit"], unit_name],
+        [w["requester"], ticket.requester_name],
+        [w["category"], context.master.category_name(ticket.category_id)],
+        [w["priority"], context.master.priority_name(ticket.priority)],
+    ]
+
+
+def submission_form_data(
+    ticket: Ticket,
+    *,
+    unit_name: str | None,
+    attachments: Sequence[Attachment],
+    context: Context,
+) -> dict[str, Any]:
+    w = context.words
+    fields = [
+        *_common_fields(ticket, unit_name, context),
+        [w["contact"], ticket.contact_name],
+        [w["contact_phone"], ticket.contact_phone],
+        [w["contact_email"], ticket.contact_email],
+        [w["channel"], label(f"channel.{ticket.channel}", context.language)],
+        [w["submitted_at"], context.when(ticket.created_at)],
+        [w["status"], _status(ticket, context)],
+    ]
+    return {
+        "fields": fields,
+        "description": ticket.description,
+        "attachments": [[a.name, a.size] for a in attachments],
+    }
+
+
+def describe(entry: TimelineEntry, language: Language) -> str:
+    """What a public timeline line says happened, in words (status change and reason too)."""
+    words = ACTIONS[language]
+    after = entry.after or {}
+    before = entry.before or {}
+    if entry.kind == "comment":
+        return f"{words['comment']}: {after.get('body', '')}"
+    text = words.get(entry.kind, entry.kind).format(name=after.get("assignee_name") or "-")
+    if entry.kind == "edit":
+        changed = sorted(set(after) - {"version"})
+        if changed:
+            text += f" ({', '.join(_field_word(name, language) for name in changed)})"
+    if "status" in after and "status" in before:
+        old = label(f"status.{before['status']}", language)
+        new = label(f"status.{after['status']}", language)
+        text += f"; {words['status']}: {old} → {new}"
+    if entry.note:
+        text += f"; {words['note']}: {entry.note}"
+    return text
+
+
+def _field_word(name: str, language: Language) -> str:
+    words = WORDS[language]
+    return words.get(name, name.replace("_", " ")).lower()
+
+
+def completion_report_data(
+    ticket: Ticket,
+    *,
+    unit_name: str | None,
+    unit_contact: str | None,
+    timeline: Sequence[TimelineEntry],
+    context: Context,
+) -> dict[str, Any]:
+    w = context.words
+    contact = ticket.contact_name or ticket.requester_name
+    requester = ticket.requester_name or "-"
+    if contact and contact != ticket.requester_name:
+        requester = f"{requester} / {contact}"
+    fields = _common_fields(ticket, unit_name, context)
+    fields[3] = [f"{w['requester']} / {w['contact']}", requester]
+    fields += [
+        [w["submitted_at"], context.when(ticket.created_at)],
+        [w["completed_at"], context.when(ticket.resolved_at)],
+        [w["agent"], ticket.assignee_name],
+    ]
+    today = context.now.astimezone(ZoneInfo(context.timezone)).date()
+    return {
+        "fields": fields,
+        "actions": [
+            [context.when(entry.at), entry.actor_name, describe(entry, context.language)]
+            for entry in timeline
+        ],
+        "result": ticket.result_summary or "",
+        "place_date": f"{w['place_blank']}, {format_date(today, context.language)}",
+        "signatures": [
+            [w["sign_agent"], ticket.assignee_name],
+            [f"{w['sign_unit']}\n{unit_name or ''}".strip(), unit_contact or contact],
+        ],
+    }
+
+
+async def submission_form(
+    session: AsyncSession, *, principal: Principal, ref: str, context: Context
+) -> Document:
+    """The submission form of a ticket the caller may read (404 otherwise)."""
+    loaded = await queries.load_ticket(session, principal=principal, ref=ref)
+    ticket = loaded.ticket
+    context = _with_letterhead(context, await letterhead(session))
+    data = submission_form_data(ticket, unit_name=loaded.unit_name, attachments=(), context=context)
+    pdf = await render_pdf(
+        load_template(TEMPLATES, "submission_form.typ"),
+        meta=context.meta(context.words["submission_title"], ticket.number),
+        data=data,
+        labels=context.words,
+    )
+    return Document(filename=f"Formulir-{ticket.number}.pdf", content=pdf)
+
+
+async def completion_report(
+    session: AsyncSession, *, principal: Principal, ref: str, context: Context
+) -> Document:
+    """The berita acara of a resolved ticket the caller may read (404 otherwise; 409
+    ``not_resolved`` before the work is done)."""
+    loaded = await queries.load_ticket(session, principal=principal, ref=ref)
+    ticket = loaded.ticket
+    if not is_completed(ticket):
+        raise Conflict(
+            "not_resolved",
+            f"Ticket {ticket.number} has not been resolved yet: the work completion report"
+            " (berita acara) is available once an agent has resolved it",
+        )
+    unit = await session.get(DirectoryUnit, ticket.unit_id)
+    timeline = await public_timeline(session, ticket_id=ticket.id)
+    context = _with_letterhead(context, await letterhead(session))
+    data = completion_report_data(
+        ticket,
+        unit_name=loaded.unit_name,
+        unit_contact=unit.contact_name if unit else None,
+        timeline=timeline,
+        context=context,
+    )
+    pdf = await render_pdf(
+        load_template(TEMPLATES, "completion_report.typ"),
+        meta=context.meta(context.words["report_title"], ticket.number),
+        data=data,
+        labels=context.words,
+    )
+    return Document(filename=f"Berita-Acara-{ticket.number}.pdf", content=pdf)
+
+
+def _with_letterhead(context: Context, organisation: Organisation) -> Context:
+    return replace(context, organisation=organisation)

@@ -1,0 +1,118 @@
+"""The ticket list's query parameters (filters and sort), parsed once for every endpoint that
+selects tickets the way the list does: ``GET /tickets`` and ``GET /tickets/export.csv``."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Query
+
+from helpdesk_common.auth import CurrentUser
+from helpdesk_common.errors import ApiError
+from tickets.runtime import RuntimeDep
+from tickets.shared import jsonable
+from tickets.tickets import queries
+from tickets.tickets.policy import STATUSES
+
+
+@dataclass(frozen=True)
+class TicketSelection:
+    """Which tickets (filters) in which order (sort), as the caller asked."""
+
+    filters: queries.TicketFilters
+    sort: queries.SortKey
+
+    def describe(self) -> dict[str, Any]:
+        """The filters that were given and the sort, as JSON (the export log keeps it)."""
+        given = {
+            name: jsonable(value)
+            for name, value in dataclasses.asdict(self.filters).items()
+            if value not in (None, (), [], False, "")
+        }
+        if "statuses" in given:
+            given["statuses"] = list(given["statuses"])
+        return {**given, "sort": ("-" if self.sort.descending else "") + self.sort.name}
+
+
+def as_instant(value: datetime | date | None, *, timezone: str, end: bool) -> datetime | None:
+    """Dates and naive times are office-local; a date as the upper bound includes the day."""
+    if value is None:
+        return None
+    zone = ZoneInfo(timezone)
+    if not isinstance(value, datetime):
+        day = value.toordinal() + (1 if end else 0)
+        return datetime.combine(date.fromordinal(day), time(0), zone)
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def parse_statuses(values: list[str] | None) -> list[str]:
+    statuses = [s.strip() for value in values or [] for s in value.split(",") if s.strip()]
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown:
+        raise ApiError(
+            422,
+            "invalid_status",
+            f"Unknown status {', '.join(unknown)}; use {', '.join(STATUSES)}",
+            field="status",
+        )
+    return statuses
+
+
+def parse_assignee(value: str | None, *, me: uuid.UUID) -> tuple[uuid.UUID | None, bool]:
+    """(assignee id, unassigned only) from an agent's id, ``me`` or ``none``."""
+    if not value:
+        return None, False
+    if value == "me":
+        return me, False
+    if value == "none":
+        return None, True
+    try:
+        return uuid.UUID(value), False
+    except ValueError:
+        raise ApiError(
+            422, "invalid_assignee", "Use an agent's id, 'me' or 'none'", field="assignee"
+        ) from None
+
+
+async def ticket_selection(
+    principal: CurrentUser,
+    runtime: RuntimeDep,
+    status: Annotated[list[str] | None, Query(description="repeat or comma-separate")] = None,
+    unit_id: uuid.UUID | None = None,
+    category_id: uuid.UUID | None = None,
+    priority: Annotated[str | None, Query(max_length=50)] = None,
+    assignee: Annotated[
+        str | None, Query(description="an agent's id, 'me' or 'none'", max_length=40)
+    ] = None,
+    requester_id: uuid.UUID | None = None,
+    created_from: datetime | date | None = None,
+    created_to: datetime | date | None = None,
+    overdue: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="full-text search")] = None,
+    sort: Annotated[str, Query(max_length=20)] = "-created_at",
+) -> TicketSelection:
+    """Dependency: the list's filters and sort from the query string (422 naming the field)."""
+    assignee_id, unassigned = parse_assignee(assignee, me=principal.user_id)
+    timezone = runtime.settings.timezone
+    filters = queries.TicketFilters(
+        statuses=parse_statuses(status),
+        unit_id=unit_id,
+        category_id=category_id,
+        priority=priority,
+        assignee_id=assignee_id,
+        unassigned=unassigned,
+        requester_id=requester_id,
+        created_from=as_instant(created_from, timezone=timezone, end=False),
+        created_to=as_instant(created_to, timezone=timezone, end=True),
+        overdue=overdue,
+        q=q or None,
+    )
+    return TicketSelection(filters=filters, sort=queries.parse_sort(sort))
+
+
+TicketSelectionDep = Annotated[TicketSelection, Depends(ticket_selection)]
