@@ -318,6 +318,18 @@ async def test_full_pdf_has_every_section(reports: Reports, world: World) -> Non
     assert "Bappéda" in text and AGENT_NAME in text and CATEGORY_NAME in text
 
 
+async def test_empty_and_long_periods(reports: Reports, world: World) -> None:
+    empty = await download(reports, "full.pdf", **{"from": "2025-01-01", "to": "2025-01-31"})
+    text = " ".join(" ".join(pdf_text(empty)).split())
+    assert "Tidak ada data pada periode ini." in text and "7. Pekerjaan Selesai" in text
+    # Three years: the full report's trend is monthly, the trend CSV too.
+    years = {"from": "2024-01-01", "to": "2026-12-31"}
+    text = " ".join(" ".join(pdf_text(await download(reports, "full.pdf", **years))).split())
+    assert "Dikelompokkan bulanan" in text and "November 2026" in text
+    _, *months = parse_csv(await download(reports, "trend.csv", **years))
+    assert len(months) == 36
+
+
 async def test_bad_input_is_a_4xx_with_the_error_shape(reports: Reports, world: World) -> None:
     cases = [
         ("nothing.csv", {}, 404, "unknown_report"),
