@@ -17,6 +17,8 @@ from reports.readmodel.consumer import build_consumer
 from reports.rebuild.views import router as rebuild_router
 from reports.rebuild.worker import rebuild_worker
 from reports.runtime import ReportsRuntime
+from reports.schedules.views import router as schedules_router
+from reports.schedules.worker import schedule_worker
 from reports.settings import ReportsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -34,10 +36,10 @@ def create_app(settings: ReportsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings,
         title="Helpdesk reports",
-        routers=[figures_router, exports_router, live_router, rebuild_router],
+        routers=[figures_router, exports_router, live_router, rebuild_router, schedules_router],
         migrations=MIGRATIONS,
         consumers=[build_consumer(settings), directory_consumer("reports")],
         build_runtime=build_runtime,
-        workers=[live_changes, rebuild_worker],
+        workers=[live_changes, rebuild_worker, schedule_worker],
         disabled_users=disabled_user_ids,
     )
