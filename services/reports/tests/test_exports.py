@@ -315,6 +315,8 @@ async def test_full_pdf_has_every_section(reports: Reports, world: World) -> Non
     ):
         assert heading in text, heading
     assert ORGANISATION in pages[0] and "Halaman 1 dari" in pages[0]
+    weekly = await download(reports, "full.pdf", **NOVEMBER, group_by="week")
+    assert "Dikelompokkan mingguan" in " ".join(pdf_text(weekly))
     assert "Bappéda" in text and AGENT_NAME in text and CATEGORY_NAME in text
 
 

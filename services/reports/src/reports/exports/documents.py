@@ -174,17 +174,18 @@ async def _sections(
         return [await _breakdown(ctx, heading=None, by=by, max_rows=None)]
     if report == "completed":
         return [await _completed(ctx, heading=None, max_rows=settings.pdf_completed_max_rows)]
-    return await _full(ctx)
+    return await _full(ctx, group_by=group_by or auto_group_by(ctx.period))
 
 
-async def _full(ctx: _Context) -> list[_Section]:
-    """Summary, trend, the breakdowns and the first completed tickets, numbered."""
+async def _full(ctx: _Context, *, group_by: GroupBy) -> list[_Section]:
+    """Summary, trend (as the dashboard on screen groups it, or by the period's length),
+    the breakdowns and the first completed tickets, numbered."""
     out = [await _summary(ctx, heading=f"1. {ctx.w('section.summary')}")]
     out.append(
         await _trend(
             ctx,
             heading=f"2. {ctx.w('section.trend')}",
-            group_by=auto_group_by(ctx.period),
+            group_by=group_by,
         )
     )
     for index, dimension in enumerate(FULL_BREAKDOWNS, start=3):

@@ -43,7 +43,7 @@ LanguageQuery = Annotated[
 ]
 GroupByQuery = Annotated[
     GroupBy | None,
-    Query(description="trend only; default: day up to 62 days, week up to a year, else month"),
+    Query(description="trend and full; default: day up to 62 days, week up to a year, else month"),
 ]
 ByQuery = Annotated[Dimension, Query(description="breakdown only")]
 
