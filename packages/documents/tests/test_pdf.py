@@ -52,7 +52,7 @@ def _meta(**changes: object) -> DocumentMeta:
             logo=_png(),
             logo_media_type="image/png",
         ),
-        "generated_at": datetime(2026, 12, 4, 11, 20, tzinfo=UTC),
+        "generated_at": datetime(2026, 12, 4, 11, 20, 5, 123456, tzinfo=UTC),
         "generated_by": "Siti Rahayu",
     }
     values.update(changes)

@@ -91,7 +91,8 @@ def render_pdf_sync(
             source,
             sys_inputs=inputs,
             ignore_system_fonts=True,
-            timestamp=meta.generated_at.astimezone(UTC),
+            # typst's PDF timestamp takes whole seconds only.
+            timestamp=meta.generated_at.astimezone(UTC).replace(microsecond=0),
         )
     except typst.TypstError as exc:
         raise RenderError(f"{exc.message}: {exc.diagnostic}") from exc
