@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.identity import (
+    OrganisationUpdated,
     UnitCreated,
     UnitUpdated,
     UserCreated,
@@ -24,6 +27,7 @@ from helpdesk_common.contracts.identity import (
 from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.directory import (
+    DirectoryOrganisation,
     DirectoryUnit,
     DirectoryUser,
     active_users,
@@ -33,6 +37,8 @@ from helpdesk_common.directory import (
     directory_schema_differences,
     disabled_user_ids,
     list_units,
+    organisation,
+    upsert_organisation,
     upsert_unit,
     upsert_user,
     users_by_id,
@@ -192,6 +198,58 @@ async def test_units_are_upserted_by_revision(sessionmaker):
         assert stored.contact_email is None  # the newer snapshot has none
         assert unit_id not in {u.id for u in await list_units(session)}
         assert unit_id in {u.id for u in await list_units(session, include_inactive=True)}
+
+
+def organisation_snapshot(revision: int, **changes: object) -> OrganisationUpdated:
+    fields: dict[str, object] = {
+        "name": f"Dinas Kominfo (revision {revision})",
+        "parent_name": "Pemerintah Kota Contoh",
+        "revision": revision,
+        "updated_at": NOW,
+    }
+    return OrganisationUpdated.model_validate({**fields, **changes})
+
+
+async def test_the_organisation_keeps_the_newest_revision_whatever_the_order(sessionmaker):
+    logo = b"\x89PNG\r\n\x1a\n not really, but bytes all the same"
+    snapshots = {
+        1: organisation_snapshot(1, address="Jl. Lama 1"),
+        2: organisation_snapshot(2, address="Jl. Baru 2", website="https://kota.go.id"),
+        3: organisation_snapshot(
+            3,
+            email="kominfo@kota.go.id",
+            logo_base64=base64.b64encode(logo).decode(),
+            logo_media_type="image/png",
+        ),
+    }
+    for order in itertools.permutations(snapshots):
+        async with sessionmaker() as session, session.begin():
+            await session.execute(sa.delete(DirectoryOrganisation))
+        async with sessionmaker() as session:
+            assert await organisation(session) is None  # before identity has said anything
+        stored = []
+        for revision in order:
+            async with sessionmaker() as session, session.begin():
+                stored.append(await upsert_organisation(session, snapshot=snapshots[revision]))
+        # Stored exactly when newer than everything before it; a redelivery changes nothing.
+        assert stored == [revision == max(order[: i + 1]) for i, revision in enumerate(order)]
+        async with sessionmaker() as session, session.begin():
+            assert await upsert_organisation(session, snapshot=snapshots[3]) is False
+        async with sessionmaker() as session:
+            newest = await organisation(session)
+            assert newest is not None, order
+            assert (newest.id, newest.revision, newest.name) == (
+                1,
+                3,
+                "Dinas Kominfo (revision 3)",
+            )
+            assert (newest.email, newest.address, newest.website) == (
+                "kominfo@kota.go.id",
+                None,  # the newest snapshot has none: nothing older leaks through
+                None,
+            )
+            assert (newest.logo, newest.logo_media_type) == (logo, "image/png")
+            assert newest.updated_at == NOW
 
 
 async def test_lookups(sessionmaker):

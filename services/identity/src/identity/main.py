@@ -13,6 +13,7 @@ from identity.audit.views import router as audit_router
 from identity.auth.views import router as auth_router
 from identity.bootstrap import ensure_admin
 from identity.housekeeping import housekeeping
+from identity.organisation.views import router as organisation_router
 from identity.runtime import IdentityRuntime
 from identity.settings import IdentitySettings
 from identity.tokens import resolve_signing_keys
@@ -43,7 +44,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = create_service_app(
         settings=settings,
         title="Helpdesk identity",
-        routers=[auth_router, users_router, units_router, audit_router],
+        routers=[auth_router, users_router, units_router, organisation_router, audit_router],
         migrations=MIGRATIONS,
         build_runtime=build_runtime,
         workers=[housekeeping],

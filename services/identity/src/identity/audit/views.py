@@ -23,7 +23,7 @@ async def list_audit_log(
     session: SessionDep,
     cursor: CursorQuery = None,
     limit: Limit = DEFAULT_LIMIT,
-    entity_type: Annotated[str | None, Query(description="user or unit")] = None,
+    entity_type: Annotated[str | None, Query(description="user, unit or organisation")] = None,
     entity_id: str | None = None,
     actor_id: uuid.UUID | None = None,
     action: Annotated[str | None, Query(description="e.g. user.created")] = None,

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+from identity.validation import Email, Name
+
+
+def _blank_to_none(value: object) -> object:
+    """Optional lines: surrounding spaces go, and an empty line means none."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _web_address(value: str) -> str:
+    parts = urlsplit(value)
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in value)
+    ):
+        raise ValueError("not a web address (http:// or https://)")
+    return value
+
+
+Line200 = Annotated[str, StringConstraints(max_length=200)]
+Address = Annotated[str, StringConstraints(max_length=500)]
+Phone = Annotated[str, StringConstraints(max_length=50)]
+Website = Annotated[str, StringConstraints(max_length=200), AfterValidator(_web_address)]
+
+
+class OrganisationUpdate(BaseModel):
+    """The whole identity (PUT): a field left out or null is cleared. The logo has its own
+    endpoints and is kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    parent_name: Annotated[Line200 | None, BeforeValidator(_blank_to_none)] = None
+    address: Annotated[Address | None, BeforeValidator(_blank_to_none)] = None
+    phone: Annotated[Phone | None, BeforeValidator(_blank_to_none)] = None
+    email: Annotated[Email | None, BeforeValidator(_blank_to_none)] = None
+    website: Annotated[Website | None, BeforeValidator(_blank_to_none)] = None
+
+
+class OrganisationOut(BaseModel):
+    """The identity printed on documents; ``revision`` 0 and ``updated_at`` null until an
+    administrator first saves it (the defaults)."""
+
+    name: str
+    parent_name: str | None
+    address: str | None
+    phone: str | None
+    email: str | None
+    website: str | None
+    has_logo: bool
+    logo_media_type: str | None
+    revision: int
+    updated_at: datetime | None
