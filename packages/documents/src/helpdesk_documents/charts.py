@@ -56,7 +56,8 @@ def line_chart(
         if title:
             axes.set_title(title, loc="left", fontsize=9)
         if len(series) > 1:
-            axes.legend(frameon=False, ncols=min(4, len(series)), loc="upper left")
+            # Above the plot, never over the lines (constrained layout makes room for it).
+            figure.legend(frameon=False, ncols=min(4, len(series)), loc="outside upper right")
         return _svg(figure)
 
 
