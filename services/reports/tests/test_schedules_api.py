@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from helpdesk_common.contracts.identity import Role, UserCreated
 from helpdesk_common.directory import upsert_user
+from reports.schedules import worker
 from reports.schedules.models import ReportRun, ReportSchedule
 from reports.schedules.worker import run_next_due
 
@@ -292,3 +293,36 @@ async def test_a_run_with_nobody_left_to_receive_it_is_skipped(reports: Reports)
     periods = [r["period_from"] for r in listed["items"]]
     assert periods == sorted(periods, reverse=True)
     assert periods[-1] == "2026-06-01"
+
+
+async def test_a_period_that_keeps_failing_is_retried_then_recorded_as_failed(
+    reports: Reports, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = await person(reports, "agent")
+    leader = Caller(reports, "leader")
+    schedule = (await leader.call("POST", "/schedules", body([agent]))).json()
+    path = f"/schedules/{schedule['id']}"
+
+    async def broken(session: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the PDF engine is broken")
+
+    monkeypatch.setattr(worker, "render_report_pdf", broken)
+    today = datetime.now(JAKARTA).date()
+    last_week = today - timedelta(days=today.weekday() + 7)
+    await _set(reports, schedule["id"], next_period_from=last_week)
+    attempts = reports.settings.schedule_max_attempts
+    for _ in range(attempts):
+        await _set(reports, schedule["id"], due_at=datetime.now(UTC) - timedelta(seconds=1))
+        # Rolled back (no run row); retried later, not at once.
+        assert await run_next_due(reports.app.state.runtime)
+        state = (await leader.call("GET", path)).json()
+        if state["next_period_from"] == last_week.isoformat():
+            assert "the PDF engine is broken" in state["last_error"]
+            assert datetime.fromisoformat(state["due_at"]) > datetime.now(UTC)
+            assert await _runs(reports, schedule["id"]) == []
+    # After the last attempt: recorded as failed, and on to the current week.
+    (run,) = await _runs(reports, schedule["id"])
+    assert (run.period_from, run.status) == (last_week, "failed")
+    assert run.detail is not None and "the PDF engine is broken" in run.detail
+    state = (await leader.call("GET", path)).json()
+    assert state["next_period_from"] == (last_week + timedelta(days=7)).isoformat()
