@@ -10,6 +10,8 @@ from pypdf import PdfReader
 
 from helpdesk_common.contracts.identity import OrganisationUpdated
 from helpdesk_common.directory import upsert_organisation
+from tickets.documents.service import describe
+from tickets.tickets.models import TimelineEntry
 
 INTERNAL_NOTE = "Catatan internal: password router admin123"
 INTERNAL_REPLY = "Komentar rahasia antar petugas"
@@ -95,7 +97,10 @@ async def test_berita_acara_prints_the_public_timeline_and_the_result(world):
         assert ticket["number"] in text
         assert "Ringkasan tindakan" in text and "Hasil pekerjaan" in text
         assert RESULT in text
-        assert PUBLIC_REPLY in text and "Tiket diambil oleh petugas" in text
+        # The public timeline in order: submitted, taken, the public reply, resolved.
+        steps = ["Tiket diajukan", "Tiket diambil oleh petugas", PUBLIC_REPLY]
+        positions = [text.find(step) for step in [*steps, "Pekerjaan diselesaikan"]]
+        assert -1 not in positions and positions == sorted(positions), positions
         assert "Petugas TIK" in text and "Perwakilan SKPD" in text
         assert "Budi Santoso" in text and "Dinas Pendidikan" in text
         # Never an internal note or internal timeline entry, whoever downloads it.
@@ -163,3 +168,26 @@ async def test_the_letterhead_is_the_directory_organisation(world):
         assert "PEMERINTAH KABUPATEN SLEMAN" in text, name
         assert "Dinas Komunikasi dan Informatika" in text
         assert "Jl. Parasamya No. 1" in text
+
+
+def test_timeline_lines_in_words():
+    edit = TimelineEntry(
+        kind="edit",
+        before={"title": "Lama", "priority": "normal", "resolution_due_at": "2026-12-04"},
+        after={"title": "Baru", "priority": "high", "resolution_due_at": "2026-12-05"},
+        note=None,
+    )
+    assert describe(edit, "id") == "Data tiket diubah (judul, prioritas)"
+    assert describe(edit, "en") == "Ticket details changed (priority, title)"
+    pending = TimelineEntry(
+        kind="pending",
+        before={"status": "in_progress"},
+        after={"status": "pending"},
+        note="Menunggu akses ruang server",
+    )
+    assert describe(pending, "id") == (
+        "Ditunda, menunggu pemohon; status: Diproses → Tertunda;"
+        " alasan: Menunggu akses ruang server"
+    )
+    assign = TimelineEntry(kind="reassign", after={"assignee_name": "Dewi"}, note=None)
+    assert describe(assign, "en") == "Reassigned to Dewi"

@@ -114,13 +114,15 @@ def _status(ticket: Ticket, context: Context) -> str:
     return label(f"status.{ticket.status}", context.language)
 
 
-def _common_fields(ticket: Ticket, unit_name: str | None, context: Context) -> list[list[Any]]:
+def _common_fields(
+    ticket: Ticket, unit_name: str | None, context: Context, *, requester: list[Any]
+) -> list[list[Any]]:
     w = context.words
     return [
         [w["number"], ticket.number],
         [w["title"], ticket.title],
         [w["unit"], unit_name],
-        [w["requester"], ticket.requester_name],
+        requester,
         [w["category"], context.master.category_name(ticket.category_id)],
         [w["priority"], context.master.priority_name(ticket.priority)],
     ]
@@ -135,7 +137,9 @@ def submission_form_data(
 ) -> dict[str, Any]:
     w = context.words
     fields = [
-        *_common_fields(ticket, unit_name, context),
+        *_common_fields(
+            ticket, unit_name, context, requester=[w["requester"], ticket.requester_name]
+        ),
         [w["contact"], ticket.contact_name],
         [w["contact_phone"], ticket.contact_phone],
         [w["contact_email"], ticket.contact_email],
@@ -159,9 +163,10 @@ def describe(entry: TimelineEntry, language: Language) -> str:
         return f"{words['comment']}: {after.get('body', '')}"
     text = words.get(entry.kind, entry.kind).format(name=after.get("assignee_name") or "-")
     if entry.kind == "edit":
-        changed = sorted(set(after) - {"version"})
-        if changed:
-            text += f" ({', '.join(_field_word(name, language) for name in changed)})"
+        # The fields a person changed, by name (not the SLA targets an edit re-plans).
+        changed = [_field_word(name, language) for name in after]
+        if any(changed):
+            text += f" ({', '.join(sorted(word for word in changed if word))})"
     if "status" in after and "status" in before:
         old = label(f"status.{before['status']}", language)
         new = label(f"status.{after['status']}", language)
@@ -171,9 +176,9 @@ def describe(entry: TimelineEntry, language: Language) -> str:
     return text
 
 
-def _field_word(name: str, language: Language) -> str:
-    words = WORDS[language]
-    return words.get(name, name.replace("_", " ")).lower()
+def _field_word(name: str, language: Language) -> str | None:
+    word = WORDS[language].get(name.removesuffix("_id"))
+    return word.lower() if word else None
 
 
 def completion_report_data(
@@ -189,8 +194,9 @@ def completion_report_data(
     requester = ticket.requester_name or "-"
     if contact and contact != ticket.requester_name:
         requester = f"{requester} / {contact}"
-    fields = _common_fields(ticket, unit_name, context)
-    fields[3] = [f"{w['requester']} / {w['contact']}", requester]
+    fields = _common_fields(
+        ticket, unit_name, context, requester=[f"{w['requester']} / {w['contact']}", requester]
+    )
     fields += [
         [w["submitted_at"], context.when(ticket.created_at)],
         [w["completed_at"], context.when(ticket.resolved_at)],
