@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser
 
 from helpdesk_testing import LocalSystem, local_system
+from helpdesk_testing.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,3 +25,10 @@ async def system(
     ) as started:
         yield started
     assert started.process.returncode == 0, "".join(started.output[-50:])
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium through Playwright, for the browser tests (one per module)."""
+    async with chromium() as launched:
+        yield launched

@@ -8,55 +8,19 @@ Screenshots land in /tmp (dashboard-desktop.png, dashboard-phone.png) for a pers
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, Request, async_playwright, expect
+from playwright.async_api import Browser, Page, Request, expect
 
 from helpdesk_testing import LocalSystem, eventually
+from helpdesk_testing.browser import SCREENSHOTS, Api, login, sign_in
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "rahasia-kuat-1"
-SCREENSHOTS = Path("/tmp")  # noqa: S108 - screenshots for a person to look at
-
-
-class Api:
-    def __init__(self, http: httpx.AsyncClient, gateway: str, token: str) -> None:
-        self.http, self.gateway, self.token = http, gateway, token
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        return await self.http.request(method, f"{self.gateway}{path}", headers=headers, **kwargs)
-
-    async def ok(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = await self.call(method, path, **kwargs)
-        assert response.status_code < 300, (method, path, response.status_code, response.text)
-        return response.json() if response.content else None
-
-
-async def login(http: httpx.AsyncClient, gateway: str, username: str, password: str) -> Api:
-    response = await http.post(
-        f"{gateway}/api/identity/auth/login", json={"username": username, "password": password}
-    )
-    assert response.status_code == 200, response.text
-    return Api(http, gateway, response.json()["access_token"])
 
 
 @dataclass
@@ -160,19 +124,6 @@ async def resolve(world: World, ticket: dict, summary: str) -> None:
     await world.agent.ok("POST", f"{path}/resolve", json={"result_summary": summary})
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    assert await asyncio.to_thread(CHROMIUM.exists), (
-        "no /usr/bin/chromium: scripts/test installs it (ensure_browser)"
-    )
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        yield launched
-        await launched.close()
-
-
 async def open_page(
     browser: Browser,
     world: World,
@@ -182,18 +133,9 @@ async def open_page(
     width: int = 1366,
     height: int = 900,
 ) -> Page:
-    """A fresh browser context signed in through the sign-in form; uncaught script errors
-    are collected in ``errors``."""
-    context = await browser.new_context(viewport={"width": width, "height": height})
-    page = await context.new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(10_000)
-    await page.goto(f"{world.gateway}/#/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await expect(page).not_to_have_url(re.compile(r"#/login"))
-    return page
+    return await sign_in(
+        browser, world.gateway, username, PASSWORD, errors, width=width, height=height
+    )
 
 
 async def stat(page: Page, key: str) -> str:

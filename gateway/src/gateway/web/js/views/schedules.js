@@ -32,7 +32,7 @@ async function list({ el, isCurrent }) {
       toast(s.is_active ? t("sched.disabled") : t("sched.enabled"));
       schedules.refresh();
     } catch (err) {
-      toast(errorText(err), "error");
+      toast(err.code === "version_mismatch" ? t("err.schedule_changed") : errorText(err), "error");
       schedules.refresh();
     }
   }
@@ -61,7 +61,7 @@ async function list({ el, isCurrent }) {
   ];
   const schedules = cursorList({
     isCurrent,
-    fetchPage: async (cursor, size) => asPage(await api(SCHEDULES, { query: { cursor, limit: size || PAGE } })),
+    fetchPage: async (cursor, size) => asPage(await api(SCHEDULES, { query: { cursor, limit: Math.min(100, size || PAGE) } })),
     render: (items) =>
       table({
         caption: t("sched.title"),

@@ -223,7 +223,12 @@ async function detail({ el, segments, isCurrent }) {
             ticket.escalation_level > 0 ? h("span", { class: "badge sla-overdue" }, t("sla.escalated", { n: ticket.escalation_level })) : null,
           ),
         ),
-        h("button", { type: "button", class: "btn", onclick: () => reload().catch((e) => notice(errorBox(e))) }, t("ticket.reload")),
+        h(
+          "div",
+          { class: "ticket-head-actions" },
+          documents(),
+          h("button", { type: "button", class: "btn", onclick: () => reload().catch((e) => notice(errorBox(e))) }, t("ticket.reload")),
+        ),
       ),
     );
 
@@ -271,7 +276,6 @@ async function detail({ el, segments, isCurrent }) {
         row(t("ticket.channel"), ticket.channel),
         row(t("ticket.updated_at"), timeEl(ticket.updated_at, fmtRelative(ticket.updated_at))),
       ),
-      documents(),
     );
 
     replace(
@@ -291,32 +295,24 @@ async function detail({ el, segments, isCurrent }) {
     const finished = ticket.status === "resolved" || (ticket.status === "closed" && Boolean(ticket.result_summary));
     const onError = (err) => notice(errorBox(err));
     return h(
-      "section",
-      { class: "ticket-docs", "aria-labelledby": "ticket-docs-title" },
-      h("h3", { id: "ticket-docs-title" }, t("ticket.documents")),
-      h(
-        "div",
-        { class: "row-actions" },
-        downloadButton({
-          label: t("ticket.doc.form"),
-          className: "btn-small",
-          dataset: { doc: "submission-form" },
-          path: `${docs}/submission-form.pdf`,
-          query: () => ({ lang: lang() }),
-          onError,
-        }),
-        finished
-          ? downloadButton({
-              label: t("ticket.doc.berita_acara"),
-              className: "btn-small",
-              dataset: { doc: "berita-acara" },
-              path: `${docs}/berita-acara.pdf`,
-              query: () => ({ lang: lang() }),
-              onError,
-            })
-          : null,
-      ),
-      finished ? null : h("p", { class: "hint" }, t("ticket.doc.berita_acara_later")),
+      "div",
+      { class: "ticket-docs", role: "group", "aria-label": t("ticket.documents") },
+      downloadButton({
+        label: t("ticket.doc.form"),
+        dataset: { doc: "submission-form" },
+        path: `${docs}/submission-form.pdf`,
+        query: () => ({ lang: lang() }),
+        onError,
+      }),
+      finished
+        ? downloadButton({
+            label: t("ticket.doc.berita_acara"),
+            dataset: { doc: "berita-acara" },
+            path: `${docs}/berita-acara.pdf`,
+            query: () => ({ lang: lang() }),
+            onError,
+          })
+        : null,
     );
   }
 

@@ -3,8 +3,9 @@
 
 import { api } from "../../api.js";
 import { h, replace, uniqueId } from "../../dom.js";
-import { has, roleLabel, t } from "../../i18n.js";
-import { cursorList, errorBox, fmtDateTime, loading, submitting, table, timeEl, toast } from "../../ui.js";
+import { has, lang, roleLabel, statusLabel, t } from "../../i18n.js";
+import * as store from "../../store.js";
+import { cursorList, errorBox, fmtDate, fmtDateTime, loading, submitting, table, timeEl, toast } from "../../ui.js";
 
 const X = "/api/tickets/exports";
 const ROLES = ["agent", "leader", "admin", "requester"];
@@ -32,7 +33,15 @@ function policyForm(policy, reload) {
     h("p", { class: "muted" }, t("exports.policy_intro")),
     h("div", { class: "form-alert" }),
     h("fieldset", h("legend", t("exports.contact_roles")), h("ul", { class: "check-list" }, boxes), h("p", { class: "field-error", id: errId, hidden: true })),
-    policy.updated_at ? h("p", { class: "hint" }, t("exports.policy_saved_at", { when: fmtDateTime(policy.updated_at), who: policy.updated_by_name || t("common.none") })) : null,
+    policy.updated_at
+      ? h(
+          "p",
+          { class: "hint" },
+          policy.updated_by_name
+            ? t("exports.policy_saved_at", { when: fmtDateTime(policy.updated_at), who: policy.updated_by_name })
+            : t("exports.policy_saved_at_default", { when: fmtDateTime(policy.updated_at) }),
+        )
+      : null,
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, t("common.save"))),
   );
   form.addEventListener("submit", async (e) => {
@@ -49,13 +58,39 @@ function policyForm(policy, reload) {
   return form;
 }
 
-function summariseFilters(filters) {
+/** Names for the ids and codes an export's filters hold (what the list's filters showed). */
+async function filterNames() {
+  const [units, categories, priorities, agents] = await Promise.all([
+    store.units().catch(() => []),
+    store.categories({ all: true }).catch(() => []),
+    store.priorities().catch(() => []),
+    store.agents().catch(() => []),
+  ]);
+  const byId = (items, key = "id", name = "name") => new Map(items.map((i) => [String(i[key]), i[name]]));
+  const names = {
+    unit_id: byId(units),
+    category_id: byId(categories),
+    priority: byId(priorities, "code"),
+    assignee: new Map([["me", t("tickets.assignee_me")], ["none", t("tickets.assignee_none")], ...byId(agents, "id", "full_name")]),
+  };
+  return (key, value) => {
+    if (key === "status") return String(value).split(",").map(statusLabel).join(", ");
+    if (key === "sort") return has(`tickets.sort.${value}`) ? t(`tickets.sort.${value}`) : String(value);
+    if (key === "overdue") return value === true || value === "true" ? t("common.yes") : t("common.no");
+    if (key === "created_from" || key === "created_to") return fmtDate(String(value));
+    return names[key]?.get(String(value)) || String(value);
+  };
+}
+
+function summariseFilters(filters, nameOf) {
   const entries = Object.entries(filters || {}).filter(([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length));
   if (!entries.length) return h("span", { class: "muted" }, t("exports.no_filters"));
   return h(
     "ul",
     { class: "changes compact" },
-    entries.map(([k, v]) => h("li", h("span", { class: "muted" }, `${has(`exports.filter.${k}`) ? t(`exports.filter.${k}`) : k}: `), Array.isArray(v) ? v.join(", ") : String(v))),
+    entries.map(([k, v]) =>
+      h("li", h("span", { class: "muted" }, `${has(`exports.filter.${k}`) ? t(`exports.filter.${k}`) : k}: `), Array.isArray(v) ? v.map((x) => nameOf(k, x)).join(", ") : nameOf(k, v)),
+    ),
   );
 }
 
@@ -79,6 +114,8 @@ async function exportsSection({ el, isCurrent }) {
     }
   }
 
+  const [nameOf, columnList] = await Promise.all([filterNames(), api(`${X}/columns`, { query: { lang: lang() } }).catch(() => [])]);
+  const columnLabels = new Map(columnList.map((c) => [c.key, c.label]));
   const columns = [t("exports.col.when"), t("exports.col.user"), t("exports.col.filters"), t("exports.col.columns"), t("exports.col.rows"), t("common.status")];
   const list = cursorList({
     isCurrent,
@@ -92,8 +129,8 @@ async function exportsSection({ el, isCurrent }) {
         rows: items.map((e) => [
           timeEl(e.started_at, fmtDateTime(e.started_at)),
           [h("div", e.user_name), h("small", { class: "muted" }, roleLabel(e.user_role))],
-          summariseFilters(e.filters),
-          h("span", { class: "column-names" }, (e.columns || []).join(", ")),
+          summariseFilters(e.filters, nameOf),
+          h("span", { class: "column-names", title: (e.columns || []).join(", ") }, (e.columns || []).map((k) => columnLabels.get(k) || k).join(", ")),
           e.row_count === null || e.row_count === undefined ? t("common.none") : String(e.row_count),
           statusBadge(e.status),
         ]),

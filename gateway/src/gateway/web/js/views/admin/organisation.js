@@ -13,17 +13,13 @@ const TYPE_NAMES = { "image/png": "PNG", "image/jpeg": "JPEG", "image/svg+xml": 
 const kilobytes = (n) => `${Math.max(1, Math.round(n / 1024))} KB`;
 const TEXT_FIELDS = ["name", "parent_name", "address", "phone", "email", "website"];
 
-// The logo's error codes (413, 415, 422) in words; anything else as the server said it.
-const LOGO_ERRORS = {
-  413: "org.logo.too_large",
-  415: "org.logo.wrong_type",
-};
-
+// The logo's refusals (413 logo_too_large, 415 unsupported_logo_type or unsafe_svg, 422
+// invalid_logo) in words; anything else as the server said it.
 function logoError(err) {
-  if (err.status === 0) return errorText(err);
-  const key = LOGO_ERRORS[err.status];
-  if (key) return t(key, { max: "256 KB" });
-  if (err.status === 422 && err.code !== "validation_error") return t("org.logo.unreadable", { detail: err.message });
+  if (err.code === "logo_too_large" || err.code === "payload_too_large" || err.status === 413) return t("org.logo.too_large", { max: "256 KB" });
+  if (err.code === "unsafe_svg") return t("org.logo.unsafe_svg");
+  if (err.code === "unsupported_logo_type" || err.status === 415) return t("org.logo.wrong_type");
+  if (err.code === "invalid_logo") return t("org.logo.unreadable", { detail: err.message.replace(/^The logo cannot be used: /, "") });
   return errorText(err);
 }
 
@@ -68,13 +64,14 @@ async function organisation({ el, isCurrent }) {
         field({ name: "phone", label: t("org.phone"), type: "tel", value: org.phone || "", attrs: { maxlength: 50 } }),
         field({ name: "email", label: t("org.email"), type: "email", value: org.email || "", attrs: { maxlength: 200 } }),
       ),
-      field({ name: "website", label: t("org.website"), value: org.website || "", hint: t("org.website_hint"), attrs: { maxlength: 200, inputmode: "url" } }),
+      field({ name: "website", label: t("org.website"), type: "url", value: org.website || "", hint: t("org.website_hint"), attrs: { maxlength: 200 } }),
       h("p", { class: "hint" }, t("org.used_in")),
       h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, t("common.save"))),
     );
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      if (!form.reportValidity()) return;
+      // The server's checks (a web address with its scheme, an e-mail address) are said
+      // under the fields in the user's language, rather than the browser's bubbles.
       const values = formValues(form);
       const body = Object.fromEntries(TEXT_FIELDS.map((k) => [k, values[k] ?? null]));
       const saved = await submitting(form, () => api(ORG, { method: "PUT", body }));
@@ -131,7 +128,7 @@ async function organisation({ el, isCurrent }) {
         try {
           return await api(`${ORG}/logo`, { method: "PUT", raw: file, headers: { "Content-Type": file.type || "application/octet-stream" } });
         } catch (err) {
-          if (err.status === 413 || err.status === 415 || (err.status === 422 && !err.fields.length)) {
+          if (err.status === 413 || err.status === 415 || (err.status === 422 && !err.fields.length && err.code !== "validation_error")) {
             // Said under the file input, in words (the size limit, the allowed types).
             const message = logoError(err);
             throw new ApiError({ status: err.status, code: "validation_error", message, fields: [{ field: "logo", message }], requestId: err.requestId });

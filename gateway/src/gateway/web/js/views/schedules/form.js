@@ -79,6 +79,8 @@ function recipientPicker(people, chosen) {
 
 /** Server field names ("filters.unit_id", "recipient_ids.3") as the form's control names. */
 function normalised(err) {
+  // The ticket's words for a stale version do not fit a schedule.
+  if (err.code === "version_mismatch") err.code = "schedule_changed";
   if (!err.fields?.length) return err;
   err.fields = err.fields.map((f) => ({ ...f, field: f.field.replace(/^(recipient_ids)\.\d+$/, "$1") }));
   return err;

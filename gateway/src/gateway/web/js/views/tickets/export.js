@@ -31,9 +31,9 @@ function remember(keys) {
 function columnPicker(columns) {
   const saved = remembered();
   const boxes = [];
+  const noteId = uniqueId("pdp-note");
   const items = columns.map((c) => {
     const id = uniqueId("col");
-    const noteId = `${id}-note`;
     const blocked = c.allowed === false;
     const box = h("input", {
       type: "checkbox",
@@ -42,21 +42,29 @@ function columnPicker(columns) {
       value: c.key,
       disabled: blocked,
       checked: !blocked && (saved ? saved.includes(c.key) : !c.personal),
-      "aria-describedby": c.personal ? noteId : null,
+      // Why a personal column cannot be chosen: the note under the list.
+      "aria-describedby": blocked ? noteId : null,
     });
     boxes.push(box);
     return h(
       "li",
       { class: ["column-choice", blocked && "is-blocked"], dataset: { column: c.key } },
       box,
-      h("label", { for: id }, c.label),
-      c.personal
-        ? h(
-            "span",
-            { id: noteId, class: ["badge", blocked ? "badge-muted" : "badge-personal"], title: blocked ? t("export.personal_blocked") : t("export.personal") },
-            t("export.personal_short"),
-          )
-        : null,
+      h(
+        "label",
+        { for: id },
+        c.label,
+        c.personal
+          ? [
+              " ",
+              h(
+                "span",
+                { class: ["badge", blocked ? "badge-muted" : "badge-personal"], title: blocked ? t("export.personal_blocked") : t("export.personal") },
+                t("export.personal_short"),
+              ),
+            ]
+          : null,
+      ),
     );
   });
   const setAll = (checked) => boxes.forEach((b) => (b.checked = checked && !b.disabled));
@@ -73,7 +81,7 @@ function columnPicker(columns) {
       h("button", { type: "button", class: "btn btn-small", onclick: () => setAll(false) }, t("export.none")),
     ),
     h("ul", { class: "column-list" }, items),
-    anyBlocked ? h("p", { class: "hint pdp-note" }, t("export.personal_blocked")) : null,
+    anyBlocked ? h("p", { class: "hint pdp-note", id: noteId }, t("export.personal_blocked")) : null,
     errorSlot,
   );
 }
