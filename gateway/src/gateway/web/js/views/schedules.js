@@ -121,6 +121,16 @@ async function edit({ el, segments, isCurrent }) {
   el.append(
     h("p", { class: "breadcrumb" }, h("a", { href: "#/schedules" }, t("sched.back"))),
     pageHeader(schedule ? t("sched.edit", { name: schedule.name }) : t("sched.new")),
+    schedule
+      ? h(
+          "p",
+          { class: "intro schedule-next" },
+          schedule.is_active
+            ? t("sched.next_line", { when: fmtDateTime(schedule.due_at), from: fmtDate(schedule.next_period_from), to: fmtDate(schedule.next_period_to) })
+            : t("sched.inactive_line"),
+          schedule.last_error ? h("span", { class: "text-danger" }, " ", t("sched.last_error", { error: schedule.last_error })) : null,
+        )
+      : h("p", { class: "intro" }, t("sched.new_intro")),
   );
   const form = await scheduleForm({ schedule, isCurrent });
   if (!isCurrent()) return;
