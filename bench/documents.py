@@ -62,7 +62,7 @@ PORT_OFFSET = 400
 class ServiceMemory:
     """The resident memory of a service's processes under the local runner: the process
     whose command line names ``<module>.main`` and its uvicorn workers (the tickets service
-    runs two); the largest one counts, sampled as often as asked."""
+    runs two, and either may serve the download), each sampled as often as asked."""
 
     def __init__(self, root_pid: int, module: str) -> None:
         self.processes: list[psutil.Process] = []
@@ -73,12 +73,12 @@ class ServiceMemory:
         if not self.processes:
             raise RuntimeError(f"no {module} process under {root_pid}")
 
-    def largest(self) -> int:
-        sizes = [0]
+    def sizes(self) -> dict[int, int]:
+        sizes: dict[int, int] = {}
         for process in self.processes:
             with contextlib.suppress(psutil.Error):
-                sizes.append(process.memory_info().rss)
-        return max(sizes)
+                sizes[process.pid] = process.memory_info().rss
+        return sizes
 
 
 async def download(
@@ -90,8 +90,8 @@ async def download(
 ) -> dict[str, Any]:
     """Stream one download to nowhere: first byte, total, bytes, lines and, when ``watch``
     is given, that process's peak resident memory while it ran."""
-    peak = watch.largest() if watch else 0
-    before = peak
+    before = watch.sizes() if watch else {}
+    peak = dict(before)
     started = time.perf_counter()
     first_byte: float | None = None
     size = lines = 0
@@ -107,7 +107,8 @@ async def download(
             size += len(chunk)
             lines += chunk.count(b"\n")
             if watch and lines % 50 < 5:
-                peak = max(peak, watch.largest())
+                for pid, size in watch.sizes().items():
+                    peak[pid] = max(peak.get(pid, 0), size)
     total = time.perf_counter() - started
     return {
         "first_byte_seconds": round(first_byte or total, 3),
@@ -115,8 +116,11 @@ async def download(
         "bytes": size,
         "rows": max(0, lines - 1),
         "mb_per_s": round(size / total / 1e6, 1),
-        "rss_before_mb": round(before / 1e6),
-        "rss_peak_mb": round(peak / 1e6),
+        # Per process of the service: resident MB before the download and at its peak.
+        "rss_mb_before_peak": {
+            str(pid): [round(before.get(pid, 0) / 1e6), round(size / 1e6)]
+            for pid, size in peak.items()
+        },
         "head": head[:300].decode("utf-8", "replace"),
     }
 
