@@ -14,6 +14,7 @@ from cycler import cycler
 from matplotlib import rc_context
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 _CM = 1 / 2.54
 _PALETTE = ["#1d4ed8", "#16a34a", "#dc2626", "#d97706", "#7c3aed", "#0891b2"]
@@ -39,8 +40,10 @@ def line_chart(
     title: str | None = None,
     width_cm: float = 17,
     height_cm: float = 6.5,
+    integers: bool = True,
 ) -> str:
-    """One line per series over the same x labels (a trend per day, week or month)."""
+    """One line per series over the same x labels (a trend per day, week or month);
+    ``integers``: the values are counts, so the axis shows no 0.2 tickets."""
     with rc_context(_STYLE):
         figure = Figure(figsize=(width_cm * _CM, height_cm * _CM), layout="constrained")
         axes = figure.add_subplot()
@@ -53,6 +56,8 @@ def line_chart(
         axes.tick_params(axis="x", labelrotation=30)
         axes.grid(axis="y", linewidth=0.3)
         axes.set_ylim(bottom=0)
+        if integers:
+            axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         if title:
             axes.set_title(title, loc="left", fontsize=9)
         if len(series) > 1:
@@ -78,6 +83,7 @@ def bar_chart(
         axes = figure.add_subplot()
         names = [_shorten(name) for name, _ in pairs]
         bars = axes.barh(names, [v for _, v in pairs], color=_PALETTE[0])
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.bar_label(bars, padding=2, fontsize=7)
         axes.grid(axis="x", linewidth=0.3)
         if title:
