@@ -107,8 +107,8 @@ async def download(
             size += len(chunk)
             lines += chunk.count(b"\n")
             if watch and lines % 50 < 5:
-                for pid, size in watch.sizes().items():
-                    peak[pid] = max(peak.get(pid, 0), size)
+                for pid, rss in watch.sizes().items():
+                    peak[pid] = max(peak.get(pid, 0), rss)
     total = time.perf_counter() - started
     return {
         "first_byte_seconds": round(first_byte or total, 3),
@@ -118,8 +118,8 @@ async def download(
         "mb_per_s": round(size / total / 1e6, 1),
         # Per process of the service: resident MB before the download and at its peak.
         "rss_mb_before_peak": {
-            str(pid): [round(before.get(pid, 0) / 1e6), round(size / 1e6)]
-            for pid, size in peak.items()
+            str(pid): [round(before.get(pid, 0) / 1e6), round(rss / 1e6)]
+            for pid, rss in peak.items()
         },
         "head": head[:300].decode("utf-8", "replace"),
     }
