@@ -300,8 +300,7 @@ async def prove_renders(*, logo: bytes, media_type: LogoMediaType, name: str, by
     meta = DocumentMeta(
         title="Logo",
         organisation=Organisation(name=name, logo=logo, logo_media_type=media_type),
-        # typst takes the timestamp in whole seconds.
-        generated_at=datetime.now(UTC).replace(microsecond=0),
+        generated_at=datetime.now(UTC),
         generated_by=by,
     )
     try:

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
+from helpdesk_documents.organisation import DEFAULT_NAME
 from identity.validation import Email, Name
 
 
@@ -52,13 +53,13 @@ class OrganisationOut(BaseModel):
     """The identity printed on documents; ``revision`` 0 and ``updated_at`` null until an
     administrator first saves it (the defaults)."""
 
-    name: str
-    parent_name: str | None
-    address: str | None
-    phone: str | None
-    email: str | None
-    website: str | None
-    has_logo: bool
-    logo_media_type: str | None
-    revision: int
-    updated_at: datetime | None
+    name: str = DEFAULT_NAME
+    parent_name: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    website: str | None = None
+    has_logo: bool = False
+    logo_media_type: str | None = None
+    revision: int = 0
+    updated_at: datetime | None = None

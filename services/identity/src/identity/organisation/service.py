@@ -36,18 +36,7 @@ async def get_organisation(session: AsyncSession) -> Organisation | None:
 
 def organisation_out(row: Organisation | None) -> OrganisationOut:
     if row is None:
-        return OrganisationOut(
-            name=DEFAULT_NAME,
-            parent_name=None,
-            address=None,
-            phone=None,
-            email=None,
-            website=None,
-            has_logo=False,
-            logo_media_type=None,
-            revision=0,
-            updated_at=None,
-        )
+        return OrganisationOut()  # the defaults, revision 0
     return OrganisationOut(
         name=row.name,
         parent_name=row.parent_name,

@@ -108,8 +108,7 @@ async def render_report_pdf(
             last=format_date(period.last, language),
         ),
         organisation=await _organisation(session),
-        # typst's document timestamp takes whole seconds only.
-        generated_at=now.replace(microsecond=0),
+        generated_at=now,
         generated_by=generated_by,
         language=language,
         timezone=runtime.settings.timezone,

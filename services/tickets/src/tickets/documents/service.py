@@ -224,15 +224,11 @@ async def submission_form(
     """The submission form of a ticket the caller may read (404 otherwise)."""
     loaded = await queries.load_ticket(session, principal=principal, ref=ref)
     ticket = loaded.ticket
-    context = _with_letterhead(context, await letterhead(session))
+    context = await _with_letterhead(session, context)
     data = submission_form_data(ticket, unit_name=loaded.unit_name, attachments=(), context=context)
-    pdf = await render_pdf(
-        load_template(TEMPLATES, "submission_form.typ"),
-        meta=context.meta(context.words["submission_title"], ticket.number),
-        data=data,
-        labels=context.words,
+    return await _render(
+        context, "submission_form.typ", "submission_title", ticket, data, filename="Formulir"
     )
-    return Document(filename=f"Formulir-{ticket.number}.pdf", content=pdf)
 
 
 async def completion_report(
@@ -250,7 +246,7 @@ async def completion_report(
         )
     unit = await session.get(DirectoryUnit, ticket.unit_id)
     timeline = await public_timeline(session, ticket_id=ticket.id)
-    context = _with_letterhead(context, await letterhead(session))
+    context = await _with_letterhead(session, context)
     data = completion_report_data(
         ticket,
         unit_name=loaded.unit_name,
@@ -258,14 +254,29 @@ async def completion_report(
         timeline=timeline,
         context=context,
     )
+    return await _render(
+        context, "completion_report.typ", "report_title", ticket, data, filename="Berita-Acara"
+    )
+
+
+async def _with_letterhead(session: AsyncSession, context: Context) -> Context:
+    return replace(context, organisation=await letterhead(session))
+
+
+async def _render(
+    context: Context,
+    template: str,
+    title: str,
+    ticket: Ticket,
+    data: dict[str, Any],
+    *,
+    filename: str,
+) -> Document:
+    """The ticket's document from ``template``, titled by the word ``title``, numbered."""
     pdf = await render_pdf(
-        load_template(TEMPLATES, "completion_report.typ"),
-        meta=context.meta(context.words["report_title"], ticket.number),
+        load_template(TEMPLATES, template),
+        meta=context.meta(context.words[title], ticket.number),
         data=data,
         labels=context.words,
     )
-    return Document(filename=f"Berita-Acara-{ticket.number}.pdf", content=pdf)
-
-
-def _with_letterhead(context: Context, organisation: Organisation) -> Context:
-    return replace(context, organisation=organisation)
+    return Document(filename=f"{filename}-{ticket.number}.pdf", content=pdf)

@@ -3,20 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpdesk_common.auth import CurrentUser, Principal
+from helpdesk_common.auth import CurrentUser
 from helpdesk_common.db import SessionDep
 from helpdesk_documents import PDF_MEDIA_TYPE, attachment_disposition
 from helpdesk_documents.labels import language_of
 from tickets.documents import service
-from tickets.documents.service import Context, Document
-from tickets.runtime import RuntimeDep, TicketsRuntime
+from tickets.documents.service import Context
+from tickets.runtime import RuntimeDep
 
 router = APIRouter(tags=["documents"])
 TicketRef = Annotated[
@@ -26,79 +24,44 @@ Lang = Annotated[
     Literal["id", "en"] | None,
     Query(description="the document's language; default the caller's, else Indonesian"),
 ]
-Build = Callable[..., Awaitable[Document]]
+# The documents by the name in their path; each returns the PDF of a ticket the caller may read.
+DOCUMENTS = {
+    "submission-form": service.submission_form,
+    "berita-acara": service.completion_report,
+}
+DocumentName = Literal["submission-form", "berita-acara"]
 
 
-async def _download(
-    build: Build,
-    *,
-    ref: str,
-    lang: str | None,
-    principal: Principal,
-    session: AsyncSession,
-    runtime: TicketsRuntime,
+@router.get(
+    "/tickets/{ticket_id}/documents/{document}.pdf",
+    response_class=Response,
+    responses={200: {"content": {PDF_MEDIA_TYPE: {}}}},
+)
+async def ticket_document(
+    ticket_id: TicketRef,
+    document: DocumentName,
+    principal: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    lang: Lang = None,
 ) -> Response:
+    """A ticket's document as PDF: ``submission-form`` (Formulir Pengajuan Tiket: the ticket
+    as submitted and its status now) or ``berita-acara`` (Berita Acara Penyelesaian
+    Pekerjaan of a resolved ticket; 409 ``not_resolved`` before)."""
     context = Context(
         language=language_of(lang or principal.language),
         timezone=runtime.settings.timezone,
         master=await runtime.masterdata.get(),
-        # typst's document timestamp takes whole seconds only.
-        now=datetime.now(UTC).replace(microsecond=0),
+        now=datetime.now(UTC),
         generated_by=principal.name or str(principal.user_id),
     )
-    document = await build(session, principal=principal, ref=ref, context=context)
+    pdf = await DOCUMENTS[document](session, principal=principal, ref=ticket_id, context=context)
     return Response(
-        document.content,
+        pdf.content,
         media_type=PDF_MEDIA_TYPE,
         headers={
-            "Content-Disposition": attachment_disposition(document.filename),
+            "Content-Disposition": attachment_disposition(pdf.filename),
             # A ticket's documents change with it and may carry personal data.
             "Cache-Control": "no-store",
         },
-    )
-
-
-@router.get(
-    "/tickets/{ticket_id}/documents/submission-form.pdf",
-    response_class=Response,
-    responses={200: {"content": {PDF_MEDIA_TYPE: {}}}},
-)
-async def submission_form(
-    ticket_id: TicketRef,
-    principal: CurrentUser,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    lang: Lang = None,
-) -> Response:
-    """Formulir Pengajuan Tiket: the ticket as submitted and its status now."""
-    return await _download(
-        service.submission_form,
-        ref=ticket_id,
-        lang=lang,
-        principal=principal,
-        session=session,
-        runtime=runtime,
-    )
-
-
-@router.get(
-    "/tickets/{ticket_id}/documents/berita-acara.pdf",
-    response_class=Response,
-    responses={200: {"content": {PDF_MEDIA_TYPE: {}}}},
-)
-async def completion_report(
-    ticket_id: TicketRef,
-    principal: CurrentUser,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    lang: Lang = None,
-) -> Response:
-    """Berita Acara Penyelesaian Pekerjaan of a resolved ticket (409 ``not_resolved`` before)."""
-    return await _download(
-        service.completion_report,
-        ref=ticket_id,
-        lang=lang,
-        principal=principal,
-        session=session,
-        runtime=runtime,
     )
