@@ -119,6 +119,8 @@ async def render_pdf(
     return await anyio.to_thread.run_sync(compile_, limiter=_limiter)
 
 
+@cache
 def load_template(package: str, name: str) -> str:
-    """A service's template shipped in its package (``<package>/templates/<name>``)."""
+    """A service's template shipped in its package (``<package>/templates/<name>``), read
+    once per process (templates change only with a release)."""
     return files(package).joinpath(f"templates/{name}").read_text("utf-8")
