@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser
 
@@ -25,6 +26,13 @@ async def system(
     ) as started:
         yield started
     assert started.process.returncode == 0, "".join(started.output[-50:])
+
+
+@pytest.fixture(scope="module")
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A plain HTTP client for the tests' own API calls (set-up, mail catcher)."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import re
 import struct
 import uuid
 import zlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +46,6 @@ class World:
     resolved: dict
     open_ticket: dict
     organisation: str
-
-
-@pytest.fixture(scope="module")
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 
 from helpdesk_testing import LocalSystem, eventually
 
@@ -34,12 +33,6 @@ async def login(http: httpx.AsyncClient, gateway: str, username: str, password: 
         "POST", "/api/identity/auth/login", json={"username": username, "password": password}
     )
     return Client(http, gateway, tokens["access_token"])
-
-
-@pytest.fixture
-async def http() -> Any:
-    async with httpx.AsyncClient(timeout=15) as client:
-        yield client
 
 
 async def mails_to(http: httpx.AsyncClient, system: LocalSystem, address: str) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -135,20 +136,34 @@ class Reports:
         return response.json()
 
 
+@asynccontextmanager
+async def running_reports(
+    make_settings: Callable[..., Any],
+    make_token: Callable[..., str],
+    *,
+    name: str = "reports",
+    **settings: Any,
+) -> AsyncIterator[Reports]:
+    """A reports app on a schema and queues of its own (the session's other tests announce
+    tickets on the same exchange), consuming; ``settings`` override the defaults."""
+    app = create_app(
+        make_settings(
+            ReportsSettings,
+            schema=f"{name}_{uuid.uuid4().hex[:8]}",
+            queue_prefix=f"{name}.{uuid.uuid4().hex[:6]}.",
+            **{"rebuild_on_first_start": False, **settings},
+        )
+    )
+    async with app_client(app) as client:
+        await eventually(lambda: app.state.runtime.consumers_started, timeout=20)
+        yield Reports(app=app, client=client, make_token=make_token)
+
+
 @pytest.fixture(scope="module")
 async def reports(
     make_settings: Callable[..., Any], make_token: Callable[..., str]
 ) -> AsyncIterator[Reports]:
-    settings = make_settings(
-        ReportsSettings,
-        schema=f"reports_{uuid.uuid4().hex[:8]}",
-        # A queue of its own: the session's other tests announce tickets on this exchange.
-        queue_prefix=f"reports.{uuid.uuid4().hex[:6]}.",
-        rebuild_on_first_start=False,
-        stream_min_interval=0.2,
-        stream_heartbeat_seconds=1.0,
-    )
-    app = create_app(settings)
-    async with app_client(app) as client:
-        await eventually(lambda: app.state.runtime.consumers_started, timeout=20)
-        yield Reports(app=app, client=client, make_token=make_token)
+    async with running_reports(
+        make_settings, make_token, stream_min_interval=0.2, stream_heartbeat_seconds=1.0
+    ) as started:
+        yield started

@@ -20,11 +20,8 @@ from pypdf import PdfReader
 
 from helpdesk_common.contracts.identity import OrganisationUpdated
 from helpdesk_common.directory import upsert_organisation
-from helpdesk_testing import app_client, eventually
-from reports.main import create_app
-from reports.settings import ReportsSettings
 
-from .conftest import Reports, snapshot
+from .conftest import Reports, running_reports, snapshot
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
@@ -54,18 +51,14 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 async def reports(
     make_settings: Callable[..., Any], make_token: Callable[..., str]
 ) -> AsyncIterator[Reports]:
-    settings = make_settings(
-        ReportsSettings,
-        schema=f"reports_exports_{uuid.uuid4().hex[:8]}",
-        queue_prefix=f"reports.exports.{uuid.uuid4().hex[:6]}.",
-        rebuild_on_first_start=False,
+    async with running_reports(
+        make_settings,
+        make_token,
+        name="reports_exports",
         csv_page_size=100,
         pdf_completed_max_rows=MAX_PDF_ROWS,
-    )
-    app = create_app(settings)
-    async with app_client(app) as client:
-        await eventually(lambda: app.state.runtime.consumers_started, timeout=20)
-        yield Reports(app=app, client=client, make_token=make_token)
+    ) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
