@@ -45,13 +45,10 @@ from reports_scale import (
     SYSTEM_ENV,
     Meter,
     TicketFactory,
-    create_people_and_master_data,
-    load_world,
+    build_world,
     log,
     rebuild,
-    rebuild_idle,
     seed_tickets,
-    wait_for_directories,
 )
 
 from helpdesk_testing import PG_ADMIN_DSN, local_system
@@ -278,14 +275,8 @@ async def main(args: argparse.Namespace) -> None:
             try:
                 async with aiohttp.ClientSession(timeout=timeout) as session:
                     api = Api(gateway, session)
-                    admin, leader, units, agents = await create_people_and_master_data(
-                        api, system.admin_password
-                    )
-                    await wait_for_directories(db, units=len(units), agents=len(agents))
-                    world = await load_world(
-                        db, admin=admin, leader=leader, units=units, agents=agents
-                    )
-                    await rebuild_idle(api, admin)
+                    world = await build_world(api, db, system.admin_password)
+                    admin, leader = world.admin_token, world.leader_token
                     log(f"seeding {args.tickets:,} tickets with COPY")
                     factory = TicketFactory(world, total=args.tickets, rng=rng)
                     result["seed"] = await seed_tickets(db, factory, total=args.tickets)

@@ -834,6 +834,16 @@ class Meter(CpuMeter):
         return label
 
 
+async def build_world(api: Api, db: asyncpg.Connection, admin_password: str) -> World:
+    """People and master data through the API, known to the tickets and reports services,
+    and the reports service's first (empty) rebuild over: ready for the seed."""
+    admin, leader, units, agents = await create_people_and_master_data(api, admin_password)
+    await wait_for_directories(db, units=len(units), agents=len(agents))
+    world = await load_world(db, admin=admin, leader=leader, units=units, agents=agents)
+    await rebuild_idle(api, admin)
+    return world
+
+
 async def rebuild_idle(api: Api, token: str) -> None:
     """Until no rebuild runs (the reports service builds its model on its first start)."""
     for _ in range(240):
@@ -1727,15 +1737,7 @@ async def main(args: argparse.Namespace) -> None:
             try:
                 async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
                     api = Api(system.gateway_url, session)
-                    admin, leader, units, agents = await create_people_and_master_data(
-                        api, system.admin_password
-                    )
-                    await wait_for_directories(db, units=len(units), agents=len(agents))
-                    world = await load_world(
-                        db, admin=admin, leader=leader, units=units, agents=agents
-                    )
-                    # The reports service built its (empty) model on its first start.
-                    await rebuild_idle(api, admin)
+                    world = await build_world(api, db, system.admin_password)
 
                     log(f"seeding {args.tickets:,} tickets with COPY")
                     factory = TicketFactory(world, total=args.tickets, rng=rng)
