@@ -79,6 +79,18 @@ class TooManyRequests(DomainError):
         self.retry_after = retry_after
 
 
+class TooLarge(DomainError):
+    """The input is over a configured size (a file, a ticket's files together)."""
+
+
+class UnsupportedType(DomainError):
+    """The input's content is of a kind not accepted here (a file type off the allow-list)."""
+
+
+class Unavailable(DomainError):
+    """A dependency (object storage, a scanner) is down: try again shortly."""
+
+
 # The edge's one mapping from a domain error to HTTP; the most specific class wins.
 DOMAIN_STATUS: dict[type, int] = {
     NotFound: 404,
@@ -88,6 +100,9 @@ DOMAIN_STATUS: dict[type, int] = {
     StaleVersion: 412,
     Unauthenticated: 401,
     TooManyRequests: 429,
+    TooLarge: 413,
+    UnsupportedType: 415,
+    Unavailable: 503,
 }
 
 

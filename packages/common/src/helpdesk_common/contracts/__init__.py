@@ -5,6 +5,11 @@ and ``tests/test_contract_schemas.py`` snapshot-checks their JSON schema, so a c
 is not additive is caught in review.
 """
 
+from helpdesk_common.contracts.attachments import (
+    AttachmentAdded,
+    AttachmentQuarantined,
+    AttachmentRemoved,
+)
 from helpdesk_common.contracts.envelope import EventEnvelope, EventPayload
 from helpdesk_common.contracts.identity import (
     OrganisationUpdated,
@@ -46,6 +51,9 @@ _MODELS: list[type[EventPayload]] = [
     TicketSlaBreached,
     TicketEscalated,
     ReportGenerated,
+    AttachmentAdded,
+    AttachmentRemoved,
+    AttachmentQuarantined,
 ]
 
 CATALOGUE: dict[str, type[EventPayload]] = {model.event_type: model for model in _MODELS}

@@ -29,15 +29,20 @@ _TICKET_EVENTS = (
     "ticket.sla_breached",
     "ticket.escalated",
 )
+_ATTACHMENT_EVENTS = ("attachment.added", "attachment.removed", "attachment.quarantined")
 
 # The services keeping a copy of identity's users and units (helpdesk_common.directory):
 # each runs the consumer ``<service>.directory`` (helpdesk_common.directory.directory_consumer).
-DIRECTORY_REPLICAS: tuple[str, ...] = ("tickets", "notifications", "reports")
+DIRECTORY_REPLICAS: tuple[str, ...] = ("tickets", "notifications", "reports", "attachments")
 
 # Consumer name (its queue is ``settings.queue_name(name)``) -> the event types it handles.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    # Ticket events, and the scheduled reports' documents to mail.
-    "notifications": (*_TICKET_EVENTS, "report.generated"),
+    # Ticket events, new files for the assignee, and the scheduled reports' documents to mail.
+    "notifications": (*_TICKET_EVENTS, "attachment.added", "report.generated"),
     "reports": _TICKET_EVENTS,
+    # The files on each ticket's timeline and submission form.
+    "tickets.attachments": _ATTACHMENT_EVENTS,
+    # Each ticket's unit and status: who may see its files, and whether it takes new ones.
+    "attachments.tickets": _TICKET_EVENTS,
     **{f"{service}.directory": _IDENTITY_EVENTS for service in DIRECTORY_REPLICAS},
 }
