@@ -166,6 +166,20 @@ async def test_a_cursor_past_the_last_ticket_is_an_empty_last_page(world):
     assert response.json() == {"items": [], "next_cursor": None}
 
 
+async def test_one_ticket_snapshot_is_its_latest_event_and_404_for_none(world):
+    unit = await world.unit("Dinas Kominfo")
+    requester = await world.person("requester", unit_id=unit, name="Sari")
+    ticket = await world.create(requester)
+    response = await world.client.get(f"{PATH}/{ticket['id']}", headers=INTERNAL)
+    assert response.status_code == 200, response.text
+    assert response.json() == (await latest_event_snapshots(world))[ticket["id"]]
+    missing = await world.client.get(f"{PATH}/{uuid.uuid4()}", headers=INTERNAL)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ticket_not_found"
+    refused = await world.client.get(f"{PATH}/{ticket['id']}")
+    assert refused.status_code in (401, 403)
+
+
 @pytest.mark.parametrize("token", ["", "change-me", "Secret"])
 def test_production_refuses_to_start_without_a_real_internal_token(token: str):
     with pytest.raises(ValueError, match="internal_token"):

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from helpdesk_common.auth import require_internal_caller
 from helpdesk_common.contracts.tickets import TicketSnapshot
 from helpdesk_common.db import DriverPool
+from helpdesk_common.errors import NotFound
 from helpdesk_common.pagination import (
     CursorQuery,
     Page,
@@ -100,3 +101,16 @@ async def ticket_snapshots(
     # Serialised once, by pydantic, as the outbox serialises events (FastAPI's response
     # model would dump, validate and serialise each of up to 2000 snapshots again).
     return Response(page.model_dump_json(), media_type="application/json")
+
+
+@router.get("/ticket-snapshots/{ticket_id}", response_model=TicketSnapshot)
+async def ticket_snapshot(ticket_id: uuid.UUID, pool: DriverPool, runtime: RuntimeDep) -> Response:
+    """One ticket as its events show it: a service that has not yet heard of a ticket just
+    created (the attachments service, when files follow the new ticket at once) asks here
+    rather than refusing it. 404 when no such ticket exists."""
+    async with pool.acquire() as connection:
+        found = await store.read_ticket(connection, ticket_id, unit_id=None)
+    if found is None:
+        raise NotFound("ticket_not_found", "Ticket not found")
+    page = await snapshot_page([found[0]], runtime, limit=1)
+    return Response(page.items[0].model_dump_json(), media_type="application/json")
