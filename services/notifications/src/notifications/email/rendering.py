@@ -77,6 +77,20 @@ REPORT_LABELS = {
         "monthly": "monthly",
     },
 }
+ATTACHMENT_KIND_LABELS = {
+    "id": {
+        "supporting": "Dokumen pendukung",
+        "evidence": "Bukti pekerjaan",
+        "assignment_letter": "Surat tugas",
+    },
+    "en": {
+        "supporting": "Supporting document",
+        "evidence": "Evidence of work",
+        "assignment_letter": "Assignment letter",
+    },
+}
+# The decimal separator of each language (1,5 MB / 1.5 MB).
+DECIMAL_MARKS = {"id": ",", "en": "."}
 ZONE_LABELS = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
 
 
@@ -93,6 +107,20 @@ def one_line(value: str, *, limit: int = 200) -> str:
     """Collapse whitespace: a subject must never carry a line break (header injection)."""
     collapsed = re.sub(r"\s+", " ", value).strip()
     return collapsed if len(collapsed) <= limit else collapsed[: limit - 1].rstrip() + "…"
+
+
+def file_size(size: int, *, decimal_mark: str = ".") -> str:
+    """A byte count as people read it: 980 B, 12 KB, 1.5 MB (binary multiples, one decimal
+    under ten)."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KB", "MB", "GB", "TB"):
+        value /= 1024
+        if value < 1024 or unit == "TB":
+            break
+    text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    return f"{text.replace('.', decimal_mark)} {unit}"
 
 
 def _exported(module: jinja2.environment.TemplateModule, name: str) -> object:
@@ -147,6 +175,8 @@ class Renderer:
         targets = SLA_TARGET_LABELS[language]
         months = MONTH_NAMES[language]
         reports = REPORT_LABELS[language]
+        attachment_kinds = ATTACHMENT_KIND_LABELS[language]
+        decimal_mark = DECIMAL_MARKS[language]
         return {
             "status_label": lambda code: statuses.get(code, code),
             "priority_label": lambda code: priorities.get(code, code),
@@ -155,6 +185,8 @@ class Renderer:
             # 4 Desember 2026 / 4 December 2026
             "day": lambda value: f"{value.day} {months[value.month - 1]} {value.year}",
             "report_label": lambda code: reports.get(code, code),
+            "attachment_kind_label": lambda code: attachment_kinds.get(code, code),
+            "file_size": lambda size: file_size(size, decimal_mark=decimal_mark),
         }
 
     def render(self, kind: str, *, language: str, context: dict[str, Any]) -> Rendered:

@@ -6,6 +6,7 @@ inbox row if anything fails, and a redelivered event (already in the inbox) adds
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from prometheus_client import Counter
@@ -17,7 +18,7 @@ from helpdesk_common.contracts.tickets import TicketEvent
 from notifications.email.rendering import Renderer
 from notifications.email.service import Handoff, enqueue_deliveries
 from notifications.inapp.service import add_notifications
-from notifications.routing.recipients import plan_recipients
+from notifications.routing.recipients import Recipient, plan_recipients
 from notifications.settings import NotificationsSettings
 
 # The template (``templates/<lang>/<kind>.*``) of each ticket event.
@@ -57,9 +58,37 @@ async def notify_ticket_event(
     recipients = await plan_recipients(session, payload=payload, settings=settings)
     if not recipients:
         return
-    kind = KIND_BY_EVENT[envelope.event_type]
     ticket = payload.ticket
-    link = ticket_link(settings, ticket.ticket_id)
+    await queue_notifications(
+        session,
+        envelope=envelope,
+        recipients=recipients,
+        kind=KIND_BY_EVENT[envelope.event_type],
+        context={"ticket": ticket, "event": payload, "actor": payload.actor},
+        ticket_id=ticket.ticket_id,
+        ticket_number=ticket.number,
+        settings=settings,
+        renderer=renderer,
+        handoff=handoff,
+    )
+
+
+async def queue_notifications(
+    session: AsyncSession,
+    *,
+    envelope: EventEnvelope,
+    recipients: list[Recipient],
+    kind: str,
+    context: dict[str, Any],
+    ticket_id: uuid.UUID,
+    ticket_number: str | None,
+    settings: NotificationsSettings,
+    renderer: Renderer,
+    handoff: Handoff | None = None,
+) -> None:
+    """Render ``kind`` for each recipient (in their language) and queue its mail and in-app
+    notice, both pointing at the ticket."""
+    link = ticket_link(settings, ticket_id)
     deliveries: list[dict[str, Any]] = []
     in_app: list[dict[str, Any]] = []
     for recipient in recipients:
@@ -67,11 +96,9 @@ async def notify_ticket_event(
             kind,
             language=recipient.language,
             context={
+                **context,
                 "brand": settings.brand_name,
                 "recipient": recipient,
-                "ticket": ticket,
-                "event": payload,
-                "actor": payload.actor,
                 "link": link,
             },
         )
@@ -80,8 +107,8 @@ async def notify_ticket_event(
                 {
                     "event_id": envelope.event_id,
                     "event_type": envelope.event_type,
-                    "ticket_id": ticket.ticket_id,
-                    "ticket_number": ticket.number,
+                    "ticket_id": ticket_id,
+                    "ticket_number": ticket_number,
                     "recipient": recipient.email,
                     "recipient_name": recipient.name or None,
                     "user_id": recipient.user_id,
@@ -97,8 +124,8 @@ async def notify_ticket_event(
                     "user_id": recipient.user_id,
                     "event_id": envelope.event_id,
                     "event_type": envelope.event_type,
-                    "ticket_id": ticket.ticket_id,
-                    "ticket_number": ticket.number,
+                    "ticket_id": ticket_id,
+                    "ticket_number": ticket_number,
                     "title": rendered.subject,
                     "body": rendered.summary,
                     "link": link,

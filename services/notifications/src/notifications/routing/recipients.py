@@ -12,6 +12,7 @@
 | ticket.sla_warning     | assignee                                                         |
 | ticket.sla_breached    | assignee, users with a role in ``sla_breach_roles``              |
 | ticket.escalated       | assignee, users with a role in the event's ``escalated_to_roles``|
+| attachment.added       | assignee (not when they uploaded the file themselves)            |
 
 ``ticket.status_changed`` accompanies every transition; for resolved and closed the specific
 event carries more (the result summary, automatic closing), so the generic one stays silent
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common.contracts.attachments import AttachmentAdded
 from helpdesk_common.contracts.identity import INTERNAL_ROLES
 from helpdesk_common.contracts.tickets import (
     TicketAssigned,
@@ -224,3 +226,21 @@ def _is_staff(candidate: Recipient, directory: dict[uuid.UUID, KnownUser]) -> bo
         # it gets the in-app notification (no address is known for a mail anyway).
         return candidate.reason == "assignee"
     return known.role in INTERNAL_ROLES
+
+
+async def plan_attachment_recipients(
+    session: AsyncSession, *, payload: AttachmentAdded, settings: NotificationsSettings
+) -> list[Recipient]:
+    """``attachment.added``: the ticket's assignee, unless there is none or they uploaded
+    the file themselves (``notify_actor``). The requester is not told: they see the file
+    on the ticket's timeline."""
+    assignee_id = payload.ticket.assignee_id
+    if assignee_id is None:
+        return []
+    uploaders = {payload.attachment.uploaded_by, payload.actor.user_id}
+    if assignee_id in uploaders and not settings.notify_actor:
+        return []
+    excerpt = await directory_excerpt(session, user_ids=[assignee_id])
+    # The snapshot carries no assignee name: the directory's, or none (in-app only then).
+    recipient = _from_user("assignee", assignee_id, excerpt.users.get(assignee_id), None)
+    return [] if recipient is None else [recipient]
