@@ -93,6 +93,28 @@ ensure_browser() {
   apt_install chromium
 }
 
+# The malware-scanning tests start a clamd of their own (helpdesk_testing.clamd: a local
+# signature, no download). Debian's services would start a system clamd and freshclam (which
+# downloads the signature database): policy-rc.d keeps them from starting while the package
+# installs, and on a systemd machine they are disabled afterwards.
+ensure_clamav() {
+  if [ -x /usr/sbin/clamd ]; then return; fi
+  local policy=/usr/sbin/policy-rc.d own_policy=0 status=0 unit
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    own_policy=1
+  fi
+  apt_install clamav-daemon || status=$?
+  if [ "$own_policy" = 1 ]; then as_root rm -f "$policy"; fi
+  if [ "$status" != 0 ]; then exit "$status"; fi
+  if [ -d /run/systemd/system ]; then
+    for unit in clamav-daemon.socket clamav-daemon.service clamav-freshclam.service; do
+      as_root systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    done
+  fi
+}
+
 ensure_infrastructure() {
   ensure_postgres
   ensure_rabbitmq

@@ -18,6 +18,7 @@ import pytest
 from helpdesk_common.auth import Principal, generate_keypair, sign_access_token
 from helpdesk_common.contracts.identity import Role
 from helpdesk_common.settings import ServiceSettings
+from helpdesk_testing.clamd import ClamdProcess, start_clamd
 from helpdesk_testing.env import AMQP_URL, PG_ADMIN_DSN
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -118,3 +119,15 @@ def make_token(keypair: tuple[str, str]) -> Callable[..., str]:
         )
 
     return sign
+
+
+@pytest.fixture(scope="session")
+async def clamd(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ClamdProcess]:
+    """One real clamd for the session, started by the first test that asks for it (~4 s).
+    It has ``host``, ``port``, ``stop()`` and ``start()``: a test that stops it starts it
+    again before it ends."""
+    process = await start_clamd(tmp_path_factory.mktemp("clamd"))
+    try:
+        yield process
+    finally:
+        await process.stop()
