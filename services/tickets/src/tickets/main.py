@@ -11,6 +11,7 @@ from helpdesk_common.app import create_service_app
 from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.directory import directory_consumer, disabled_user_ids
 from helpdesk_common.runtime import Runtime
+from tickets.attachments.consumer import build_consumer as attachments_consumer
 from tickets.directory.views import router as directory_router
 from tickets.documents.views import router as documents_router
 from tickets.exports.views import router as exports_router
@@ -70,7 +71,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             internal_router,
         ],
         migrations=MIGRATIONS,
-        consumers=[directory_consumer("tickets")],
+        consumers=[directory_consumer("tickets"), attachments_consumer()],
         build_runtime=build_runtime,
         workers=[sla_scheduler] if settings.run_scheduler else [],
         disabled_users=disabled_user_ids,

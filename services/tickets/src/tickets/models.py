@@ -3,6 +3,7 @@
 The directory's ``users`` and ``units`` are helpdesk_common.directory's (see ``tickets.db``).
 """
 
+from tickets.attachments.models import TicketAttachment
 from tickets.db import Base
 from tickets.exports.models import ExportLog, ExportPolicy
 from tickets.masterdata.models import (
@@ -30,6 +31,7 @@ __all__ = [
     "PriorityRule",
     "SlaPolicy",
     "Ticket",
+    "TicketAttachment",
     "TimelineEntry",
     "metadata",
 ]

@@ -32,21 +32,45 @@ from helpdesk_documents import (
 )
 from helpdesk_documents.labels import Language
 from helpdesk_documents.pdf import load_template
+from tickets.attachments.service import ADDED, QUARANTINED, REMOVED, current_attachments
 from tickets.documents.words import ACTIONS, WORDS
 from tickets.masterdata.cache import MasterData
 from tickets.tickets import queries
 from tickets.tickets.models import Ticket, TimelineEntry
 
 TEMPLATES = "tickets.documents"
+# The public timeline kinds about a ticket's files (their internal one is never printed).
+FILE_KINDS = (ADDED, REMOVED, QUARANTINED)
 
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file attached to a ticket as the form lists it (no attachments service exists yet:
-    the list is always empty until one does)."""
+    """A file attached to a ticket as the form lists it (its size already in words)."""
 
     name: str
     size: str
+
+
+def file_size(size: int, language: Language) -> str:
+    """A byte count as people read it: 980 B, 12 KB, 1,5 MB (binary multiples, one decimal
+    under ten, the language's decimal mark)."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KB", "MB", "GB", "TB"):
+        value /= 1024
+        if value < 1024 or unit == "TB":
+            break
+    text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    return f"{text.replace('.', ',') if language == 'id' else text} {unit}"
+
+
+async def listed_attachments(
+    session: AsyncSession, *, ticket_id: uuid.UUID, language: Language
+) -> list[Attachment]:
+    """The ticket's current files (neither removed nor infected), oldest first."""
+    files = await current_attachments(session, ticket_id=ticket_id)
+    return [Attachment(name=f.filename, size=file_size(f.size, language)) for f in files]
 
 
 @dataclass(frozen=True)
@@ -161,6 +185,12 @@ def describe(entry: TimelineEntry, language: Language) -> str:
     before = entry.before or {}
     if entry.kind == "comment":
         return f"{words['comment']}: {after.get('body', '')}"
+    if entry.kind in FILE_KINDS:
+        size = after.get("size")
+        file = str(after.get("filename") or "-")
+        if isinstance(size, int):
+            file += f" ({file_size(size, language)})"
+        return words[entry.kind].format(file=file)
     text = words.get(entry.kind, entry.kind).format(name=after.get("assignee_name") or "-")
     if entry.kind == "edit":
         # The fields a person changed, by name (not the SLA targets an edit re-plans).
@@ -225,7 +255,10 @@ async def submission_form(
     loaded = await queries.load_ticket(session, principal=principal, ref=ref)
     ticket = loaded.ticket
     context = await _with_letterhead(session, context)
-    data = submission_form_data(ticket, unit_name=loaded.unit_name, attachments=(), context=context)
+    attachments = await listed_attachments(session, ticket_id=ticket.id, language=context.language)
+    data = submission_form_data(
+        ticket, unit_name=loaded.unit_name, attachments=attachments, context=context
+    )
     return await _render(
         context, "submission_form.typ", "submission_title", ticket, data, filename="Formulir"
     )

@@ -88,7 +88,8 @@ WORDS: dict[Language, dict[str, str]] = {
     },
 }
 
-# What a public timeline line says happened, by its kind ({name}: the new assignee).
+# What a public timeline line says happened, by its kind ({name}: the new assignee; {file}:
+# a file's name and size).
 ACTIONS: dict[Language, dict[str, str]] = {
     "id": {
         "created": "Tiket diajukan",
@@ -106,6 +107,9 @@ ACTIONS: dict[Language, dict[str, str]] = {
         "close": "Tiket ditutup",
         "auto_close": "Tiket ditutup otomatis",
         "comment": "Balasan",
+        "attachment_added": "Berkas dilampirkan: {file}",
+        "attachment_removed": "Berkas dihapus: {file}",
+        "attachment_quarantined": "Berkas ditarik karena terdeteksi malware: {file}",
         "status": "status",
         "note": "alasan",
     },
@@ -125,6 +129,9 @@ ACTIONS: dict[Language, dict[str, str]] = {
         "close": "Ticket closed",
         "auto_close": "Ticket closed automatically",
         "comment": "Reply",
+        "attachment_added": "File attached: {file}",
+        "attachment_removed": "File removed: {file}",
+        "attachment_quarantined": "File withdrawn, malware detected: {file}",
         "status": "status",
         "note": "reason",
     },
