@@ -1,0 +1,1 @@
+"""The attachments service: files on tickets, checked by content, scanned and stored in S3."""
