@@ -1,0 +1,1 @@
+"""Files on tickets: upload (streamed, checked, scanned), list, download, delete."""
