@@ -56,7 +56,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--namespace", default="", help="prefix of exchange and queue names (isolates a copy)"
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--no-s3", action="store_true", help="do not start the S3 server")
+    parser.add_argument(
+        "--no-s3", action="store_true", help="do not start the S3 server (nor attachments)"
+    )
+    parser.add_argument(
+        "--no-scan",
+        action="store_true",
+        help="do not start clamd: attachments are stored unscanned (the web client says so)",
+    )
     # The ticket flow is the busiest path; one Python process uses one core at most.
     parser.add_argument(
         "--tickets-workers",
@@ -100,13 +107,50 @@ async def ensure_database(pg_dsn: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+CLAMD_PATH = "/usr/sbin:/usr/bin"
+# Offline, clamd needs at least one signature to start: locally it has only this one, which
+# detects the EICAR test file (also inside archives). Production runs clamd with the real
+# database kept fresh by freshclam (docs/operations.md).
+EICAR_SIGNATURE = "44d88612fea8a8f36de82e1278abb02f:68:Local.Test.EICAR\n"
+
+
+def clamd_process(directory: Path, host: str, port: int) -> Process:
+    (directory / "db").mkdir(parents=True, exist_ok=True)
+    (directory / "tmp").mkdir(exist_ok=True)
+    (directory / "db" / "local.hdb").write_text(EICAR_SIGNATURE)
+    options = {
+        "Foreground": "yes",
+        "TCPSocket": str(port),
+        "TCPAddr": host,
+        "DatabaseDirectory": str(directory / "db"),
+        "TemporaryDirectory": str(directory / "tmp"),
+        "LogFile": str(directory / "clamd.log"),
+        "StreamMaxLength": str(25 * 1024 * 1024),
+        "MaxFileSize": str(50 * 1024 * 1024),
+        "MaxScanSize": str(100 * 1024 * 1024),
+        "ConcurrentDatabaseReload": "no",
+    }
+    config = directory / "clamd.conf"
+    config.write_text("".join(f"{key} {value}\n" for key, value in options.items()))
+    binary = shutil.which("clamd", path=CLAMD_PATH) or "clamd"
+    return Process("clamd", [binary, f"--config-file={config}"])
+
+
 def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], admin_password: str):
     offset = args.port_offset
     host = args.host
     gateway_port = args.gateway_port + offset
-    ports = {"identity": 8101, "tickets": 8102, "notifications": 8103, "reports": 8104}
+    ports = {
+        "identity": 8101,
+        "tickets": 8102,
+        "notifications": 8103,
+        "reports": 8104,
+        "attachments": 8105,
+    }
     ports = {name: port + offset for name, port in ports.items()}
     smtp_port, mail_web_port, s3_port = 1025 + offset, 8025 + offset, 8333 + offset
+    clamd_port = 3310 + offset
+    scanning = not args.no_scan and shutil.which("clamd", path=CLAMD_PATH) is not None
     gateway_url = f"http://{host}:{gateway_port}"
     smtp_host, notify_smtp_port = host, smtp_port
     if args.smtp:
@@ -156,6 +200,8 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
                 ready_url=f"http://{host}:{s3_port}/healthz",
             )
         )
+    if scanning:
+        processes.append(clamd_process(args.state_dir / "clamd", host, clamd_port))
     processes.append(
         Process(
             "mail",
@@ -228,6 +274,23 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
             ready_url=f"http://{host}:{ports['reports']}/health/ready",
         )
     )
+    if not args.no_s3:
+        processes.append(
+            Process(
+                "attachments",
+                [*uvicorn, "--port", str(ports["attachments"]), "attachments.main:create_app"],
+                env={
+                    **common("ATTACHMENTS"),
+                    "ATTACHMENTS_S3_ENDPOINT": f"http://{host}:{s3_port}",
+                    "ATTACHMENTS_SCAN_ENABLED": "true" if scanning else "false",
+                    "ATTACHMENTS_CLAMD_HOST": host,
+                    "ATTACHMENTS_CLAMD_PORT": str(clamd_port),
+                    "ATTACHMENTS_TICKETS_URL": f"http://{host}:{ports['tickets']}",
+                    "ATTACHMENTS_INTERNAL_TOKEN": internal_token,
+                },
+                ready_url=f"http://{host}:{ports['attachments']}/health/ready",
+            )
+        )
     processes.append(
         Process(
             "gateway",
@@ -237,6 +300,11 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
                 "GATEWAY_TICKETS_URL": f"http://{host}:{ports['tickets']}",
                 "GATEWAY_NOTIFICATIONS_URL": f"http://{host}:{ports['notifications']}",
                 "GATEWAY_REPORTS_URL": f"http://{host}:{ports['reports']}",
+                **(
+                    {}
+                    if args.no_s3
+                    else {"GATEWAY_ATTACHMENTS_URL": f"http://{host}:{ports['attachments']}"}
+                ),
                 "GATEWAY_JWT_PUBLIC_KEY_FILE": str(public_key),
             },
             ready_url=f"{gateway_url}/health/ready",
