@@ -263,14 +263,20 @@ async def _write_objects(
 
 
 async def _undo(runtime: AttachmentsRuntime, attachment: Attachment) -> None:
-    """Release a reservation whose object may be half-written. Best effort: whatever fails
-    here (the store or the database is down) the sweep finishes later."""
-    with contextlib.suppress(Exception):
+    """Remove what may be half-written, then release the reservation. If the store cannot
+    confirm the removal (it is down), the row stays ``uploading``: the sweep removes the
+    object and the row later, so an object is never left without a row pointing at it."""
+    try:
         for key in (attachment.object_key, attachment.thumbnail_key):
             if key is not None:
                 await runtime.store.remove(key)
+    except StorageUnavailable:
+        return
+    try:
         async with runtime.sessionmaker() as session, session.begin():
             await service.release(session, attachment_id=attachment.id)
+    except Exception as exc:  # the sweep releases it later
+        log.warning("releasing %s failed: %r", attachment.id, exc)
 
 
 async def _complete(

@@ -72,7 +72,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "uploaded_by",
             "idempotency_key",
-            name=op.f("uq_attachments_uploaded_by_idempotency_key"),
+            name=op.f("uq_attachments_uploaded_by"),
         ),
     )
     op.create_index("ix_attachments_ticket", "attachments", ["ticket_id", "uploaded_at", "id"])
