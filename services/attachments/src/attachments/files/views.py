@@ -12,7 +12,6 @@ that is released at once or, if the database is gone too, by the sweep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import uuid
