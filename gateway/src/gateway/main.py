@@ -41,10 +41,12 @@ _WEB_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
-    # img-src blob:: the organisation's logo is fetched with the token and shown from a blob
-    # URL (an <img> cannot send the Authorization header).
+    # img-src blob:: the organisation's logo and a ticket's images are fetched with the token
+    # and shown from blob URLs (an <img> cannot send the Authorization header); frame-src
+    # blob:: a ticket's PDF is previewed the same way, in an <iframe>.
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'self'; img-src 'self' blob:; frame-src blob:; frame-ancestors 'none';"
+        " base-uri 'none'"
     ),
 }
 

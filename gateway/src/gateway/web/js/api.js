@@ -205,6 +205,83 @@ export async function fetchFile(path, { query } = {}) {
   };
 }
 
+/** An ApiError from an XMLHttpRequest's answer (the shared error shape, as errorFrom). */
+function xhrError(xhr) {
+  let data = null;
+  try {
+    data = JSON.parse(xhr.responseText);
+  } catch {
+    data = null;
+  }
+  const err = data && typeof data.error === "object" ? data.error : {};
+  return new ApiError({
+    status: xhr.status,
+    code: err.code || `http_${xhr.status}`,
+    message: err.message || t("err.generic", { status: xhr.status }),
+    fields: Array.isArray(err.fields) ? err.fields : [],
+    requestId: data?.request_id || xhr.getResponseHeader("X-Request-ID"),
+    retryAfter: xhr.getResponseHeader("Retry-After"),
+    data: err,
+  });
+}
+
+/**
+ * Send one file as multipart/form-data (the part `file`, after the `fields`) with
+ * XMLHttpRequest, whose upload reports progress (fetch() does not): onProgress(loaded,
+ * total). Resolves with the parsed JSON answer; an error answer becomes an ApiError, a
+ * broken connection code "network". A 401 refreshes the tokens once and sends it again.
+ */
+export async function upload(path, { file, fields = {}, headers = {}, onProgress = () => {} }) {
+  const sendOnce = () =>
+    new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", path);
+      xhr.setRequestHeader("Accept", "application/json");
+      if (session.access) xhr.setRequestHeader("Authorization", `Bearer ${session.access}`);
+      for (const [key, value] of Object.entries(headers)) xhr.setRequestHeader(key, value);
+      xhr.upload.onprogress = (event) => {
+        if (event.lengthComputable) onProgress(event.loaded, event.total);
+      };
+      const broken = () => reject(new ApiError({ status: 0, code: "network", message: t("err.network") }));
+      xhr.onerror = broken;
+      xhr.onabort = broken;
+      xhr.ontimeout = broken;
+      xhr.onload = () => resolve(xhr);
+      const form = new FormData();
+      for (const [key, value] of Object.entries(fields)) {
+        if (value !== undefined && value !== null && value !== "") form.append(key, value);
+      }
+      form.append("file", file, file.name);
+      xhr.send(form);
+    });
+  let xhr = await sendOnce();
+  if (xhr.status === 401 && session.refresh && refresher) {
+    let refreshed = false;
+    try {
+      refreshed = await refreshOnce();
+    } catch {
+      refreshed = false;
+    }
+    if (!refreshed) {
+      onExpired();
+      throw xhrError(xhr);
+    }
+    xhr = await sendOnce();
+  }
+  if (xhr.status < 200 || xhr.status >= 300) {
+    const err = xhrError(xhr);
+    if (err.status === 401) onExpired();
+    throw err;
+  }
+  return xhr.responseText ? JSON.parse(xhr.responseText) : null;
+}
+
+/** A fresh random key (hex) for an Idempotency-Key header; crypto.randomUUID needs HTTPS. */
+export function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** The If-Match header for a ticket version (the tickets API's ETag is "<version>"). */
 export const ifMatch = (version) => ({ "If-Match": `"${version}"` });
 

@@ -49,3 +49,6 @@ export const agents = () =>
 
 /** Active requesters of a unit (an agent files a ticket for one of them). */
 export const requestersOf = (unitId) => everything("/api/identity/users", { unit_id: unitId, role: "requester", is_active: true });
+
+/** What the attachments service accepts from this user (types, sizes, kinds, scanning). */
+export const attachmentPolicy = () => cached("attachments:policy", () => api("/api/attachments/policy"));

@@ -1,5 +1,6 @@
 // New ticket (#/new). Requesters file for their own unit; agents choose the unit (and may
-// name the requesting user) and may set the priority.
+// name the requesting user) and may set the priority. Files chosen here are checked against
+// the attachments policy, then sent one by one once the ticket exists.
 
 import { api } from "../api.js";
 import { h, replace } from "../dom.js";
@@ -7,14 +8,16 @@ import { t } from "../i18n.js";
 import { navigate } from "../nav.js";
 import * as store from "../store.js";
 import { field, formValues, pageHeader, submitting, toast } from "../ui.js";
+import { filePicker, rememberFailures, uploadAll, uploadError } from "./ticket/attachments.js";
 
 export async function render({ el, isCurrent }) {
   const me = store.state.me;
   const agent = me.role === "agent";
-  const [categories, priorities, units] = await Promise.all([
+  const [categories, priorities, units, picker] = await Promise.all([
     store.categories(),
     store.priorities(),
     agent ? store.units() : Promise.resolve([]),
+    filePicker(),
   ]);
   if (!isCurrent()) return;
   const choose = { value: "", label: t("new.choose") };
@@ -74,6 +77,9 @@ export async function render({ el, isCurrent }) {
       })
     : null;
 
+  // The files' progress once the ticket is created.
+  const queue = h("ul", { class: "att-queue", "aria-live": "polite" });
+
   const form = h(
     "form",
     { class: "card form-card", novalidate: true },
@@ -93,6 +99,8 @@ export async function render({ el, isCurrent }) {
         field({ name: "contact_email", label: t("new.contact_email"), type: "email", value: agent ? "" : me.email || "", attrs: { autocomplete: "email" } }),
       ),
     ),
+    picker?.el,
+    queue,
     h("div", { class: "form-actions" }, h("a", { class: "btn", href: "#/tickets" }, t("common.cancel")), h("button", { type: "submit", class: "btn btn-primary" }, t("new.submit"))),
   );
 
@@ -103,16 +111,30 @@ export async function render({ el, isCurrent }) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!form.reportValidity()) return;
+    if (picker && !picker.valid()) {
+      picker.focus();
+      return;
+    }
     const values = formValues(form);
     const body = { title: values.title, description: values.description, category_id: values.category_id };
     for (const key of ["unit_id", "priority", "requester_id", "contact_name", "contact_phone", "contact_email"]) {
       if (values[key]) body[key] = values[key];
     }
     const created = await submitting(form, () => api("/api/tickets/tickets", { method: "POST", body }));
-    if (created) {
-      toast(t("new.created", { number: created.number }));
-      navigate(`/tickets/${created.id}`);
+    if (!created) return;
+    toast(t("new.created", { number: created.number }));
+    const files = picker ? picker.files() : [];
+    if (files.length) {
+      // The ticket exists: its files follow, one by one, the form kept still meanwhile.
+      form.setAttribute("aria-busy", "true");
+      form.querySelectorAll("button, input, select, textarea").forEach((c) => (c.disabled = true));
+      const results = await uploadAll(created.id, files, { queue, kind: picker.kind });
+      const failed = results.filter((r) => !r.ok).map((r) => ({ name: r.file.name, reason: uploadError(r.error) }));
+      // Whatever failed is told on the ticket's page, where it can be sent again.
+      rememberFailures(created.id, failed);
+      if (!isCurrent()) return;
     }
+    navigate(`/tickets/${created.id}`);
   });
 
   el.append(pageHeader(t("new.title")), h("p", { class: "intro" }, t("new.intro")), form);

@@ -1,5 +1,6 @@
-// One ticket (#/tickets/<id or number>): fields, SLA, the timeline (comments, status changes,
-// assignments), the comment box and the actions the API allows this user right now.
+// One ticket (#/tickets/<id or number>): fields, SLA, its files (ticket/attachments.js), the
+// timeline (comments, status changes, assignments, files), the comment box and the actions
+// the API allows this user right now.
 // Every change sends If-Match with the ticket's version; 409/412 reloads it.
 
 import { api, ifMatch } from "../api.js";
@@ -22,6 +23,7 @@ import {
   toast,
   formValues,
 } from "../ui.js";
+import { attachmentsSection, timelineFile } from "./ticket/attachments.js";
 
 const base = (ref) => `/api/tickets/tickets/${encodeURIComponent(ref)}`;
 
@@ -46,6 +48,7 @@ async function detail({ el, segments, isCurrent }) {
   const main = h("div", { class: "ticket-main" });
   const timelineList = h("ol", { class: "timeline" });
   const commentArea = h("div");
+  const files = attachmentsSection({ ticket, isCurrent, onTimeline: () => loadTimeline() });
 
   el.append(
     h("p", { class: "breadcrumb" }, h("a", { href: "#/tickets" }, t("app.back_to_tickets"))),
@@ -204,6 +207,7 @@ async function detail({ el, segments, isCurrent }) {
   };
 
   function render() {
+    files.update(ticket);
     document.title = `${ticket.number} · ${t("app.name")}`;
     replace(
       head,
@@ -284,6 +288,7 @@ async function detail({ el, segments, isCurrent }) {
       ticket.result_summary
         ? h("section", { class: "card result" }, h("h2", t("ticket.result_summary")), h("p", { class: "prewrap" }, ticket.result_summary))
         : null,
+      files.el,
       h("section", { class: "card", "aria-labelledby": "timeline-title" }, h("h2", { id: "timeline-title" }, t("ticket.timeline")), timelineList, commentArea),
     );
     renderCommentBox();
@@ -413,14 +418,19 @@ async function detail({ el, segments, isCurrent }) {
       ),
       body,
       summary,
+      timelineFile(entry),
       changes(entry),
       entry.note ? h("p", { class: "tl-note prewrap" }, entry.note) : null,
     );
   }
 
+  let timelineRun = 0;
   async function loadTimeline() {
+    // The files' polling reloads it too: only the latest answer is drawn.
+    const mine = ++timelineRun;
     try {
       const entries = await api(`${base(ticket.id)}/timeline`);
+      if (mine !== timelineRun) return;
       replace(timelineList, entries.length ? entries.map(timelineItem) : h("li", { class: "empty" }, t("ticket.timeline_empty")));
     } catch (err) {
       replace(timelineList, h("li", errorBox(err)));
@@ -428,7 +438,7 @@ async function detail({ el, segments, isCurrent }) {
   }
 
   render();
-  await loadTimeline();
+  await Promise.all([loadTimeline(), files.load()]);
 }
 
 function priorityText(source) {
