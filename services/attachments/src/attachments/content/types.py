@@ -97,6 +97,7 @@ _OOXML_MAIN_PARTS = {
 }
 _CONTENT_TYPES_MAX = 1024 * 1024
 
+SNIFF_BYTES_MAX = 1024 * 1024
 _local = threading.local()
 
 
@@ -105,6 +106,11 @@ def _sniffers() -> tuple[magic.Magic, magic.Magic]:
     sniffers: tuple[magic.Magic, magic.Magic] | None = getattr(_local, "sniffers", None)
     if sniffers is None:
         sniffers = (magic.Magic(mime=True), magic.Magic())
+        for sniffer in sniffers:
+            # libmagic reads up to 7 MiB of a file into memory by default, per call; the
+            # signatures that tell our types apart sit in the first KBs (OOXML and ODF are
+            # confirmed from the package itself below), so 1 MiB is plenty.
+            sniffer.setparam(magic.MAGIC_PARAM_BYTES_MAX, SNIFF_BYTES_MAX)
         _local.sniffers = sniffers
     return sniffers
 

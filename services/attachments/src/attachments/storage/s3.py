@@ -2,9 +2,11 @@
 through the ``minio`` client.
 
 The client is synchronous (urllib3) and its maintainers will not add asyncio, so every call
-runs in a worker thread, at most ``s3_threads`` at once (a limiter of this store's own, so
-storage cannot starve the other users of the default thread pool). Downloads are read in
-chunks, each in a thread, so a slow client never holds more than a chunk in memory.
+runs in a worker thread, under limiters of this store's own (so storage cannot starve the
+other users of the default thread pool): whole-file uploads under ``s3_upload_threads``,
+everything else (downloads' chunks, the scanner's reads, small calls) under ``s3_threads``,
+so a burst of uploads never stalls downloads or scanning. Downloads are read in chunks,
+each in a thread, so a slow client never holds more than a chunk in memory.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import io
 import logging
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -30,6 +33,7 @@ log = logging.getLogger("helpdesk.attachments.storage")
 
 T = TypeVar("T")
 CHUNK = 256 * 1024
+PRESIGN_EXPIRY = timedelta(minutes=15)
 
 
 class StorageUnavailable(Exception):
@@ -45,13 +49,21 @@ class ObjectStore:
     client: Minio
     bucket: str
     limiter: anyio.CapacityLimiter
+    upload_limiter: anyio.CapacityLimiter
+    http: urllib3.PoolManager
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def _call(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        limiter: anyio.CapacityLimiter | None = None,
+        **kwargs: Any,
+    ) -> T:
         def call() -> T:
             return fn(*args, **kwargs)
 
         try:
-            return await run_sync(call, limiter=self.limiter)
+            return await run_sync(call, limiter=limiter or self.limiter)
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject"):
                 raise ObjectMissing(exc.code) from exc
@@ -65,18 +77,28 @@ class ObjectStore:
                 await self._call(self.client.make_bucket, self.bucket)
 
     async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
-        def put() -> None:
-            with path.open("rb") as source:
-                self.client.put_object(
-                    self.bucket,
-                    key,
-                    source,
-                    length=path.stat().st_size,
-                    content_type=content_type,
-                    part_size=16 * 1024 * 1024,
-                )
+        """Stream a file to the store in one PUT with a presigned URL. minio's own
+        ``put_object`` reads each part (5 MiB or more) into memory to sign it; a presigned
+        PUT signs only the URL, so the body goes from disk to the socket in small blocks
+        whatever the file's size (every S3 implementation accepts it)."""
 
-        await self._call(put)
+        def put() -> None:
+            url = self.client.presigned_put_object(self.bucket, key, expires=PRESIGN_EXPIRY)
+            with path.open("rb") as source:
+                response = self.http.request(
+                    "PUT",
+                    url,
+                    body=source,
+                    headers={
+                        "Content-Length": str(path.stat().st_size),
+                        "Content-Type": content_type,
+                    },
+                    retries=False,
+                )
+            if response.status >= 300:
+                raise StorageUnavailable(f"S3 PUT answered {response.status}")
+
+        await self._call(put, limiter=self.upload_limiter)
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         await self._call(
@@ -141,7 +163,8 @@ def create_store(settings: AttachmentsSettings) -> ObjectStore:
     )
     http = urllib3.PoolManager(
         timeout=timeout,
-        maxsize=settings.s3_threads,
+        # Open downloads keep their connection between chunks: room for many at once.
+        maxsize=settings.s3_max_connections,
         # Retries are the caller's (a failed upload is answered 503 and retried by the
         # client with its Idempotency-Key): urllib3's own would hold a request for long.
         retries=urllib3.Retry(total=1, connect=1, read=0, backoff_factor=0.2),
@@ -155,5 +178,9 @@ def create_store(settings: AttachmentsSettings) -> ObjectStore:
         http_client=http,
     )
     return ObjectStore(
-        client=client, bucket=settings.s3_bucket, limiter=anyio.CapacityLimiter(settings.s3_threads)
+        client=client,
+        bucket=settings.s3_bucket,
+        limiter=anyio.CapacityLimiter(settings.s3_threads),
+        upload_limiter=anyio.CapacityLimiter(settings.s3_upload_threads),
+        http=http,
     )
