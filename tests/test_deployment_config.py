@@ -12,6 +12,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from attachments.settings import AttachmentsSettings
 from gateway.settings import GatewaySettings
 from identity.settings import IdentitySettings
 from notifications.settings import NotificationsSettings
@@ -25,6 +26,7 @@ SERVICES: dict[str, type[BaseSettings]] = {
     "tickets": TicketsSettings,
     "notifications": NotificationsSettings,
     "reports": ReportsSettings,
+    "attachments": AttachmentsSettings,
     "gateway": GatewaySettings,
 }
 
@@ -69,10 +71,10 @@ def test_service_has_a_health_check_and_can_scale(name: str) -> None:
 
 
 def test_services_wait_for_healthy_infrastructure() -> None:
-    for name in ("identity", "tickets", "notifications", "reports"):
+    for name in ("identity", "tickets", "notifications", "reports", "attachments"):
         depends = COMPOSE["services"][name]["depends_on"]
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["rabbitmq"]["condition"] == "service_healthy"
         assert depends["keygen"]["condition"] == "service_completed_successfully"
-    for infra in ("postgres", "rabbitmq", "minio"):
+    for infra in ("postgres", "rabbitmq", "s3", "clamav"):
         assert COMPOSE["services"][infra]["healthcheck"]["test"]
