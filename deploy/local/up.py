@@ -293,6 +293,9 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
                     "ATTACHMENTS_CLAMD_PORT": str(clamd_port),
                     "ATTACHMENTS_TICKETS_URL": f"http://{host}:{ports['tickets']}",
                     "ATTACHMENTS_INTERNAL_TOKEN": internal_token,
+                    # Uploads are checked in worker threads; glibc's per-thread arenas would
+                    # keep each thread's peak (measured: 385 MB at 32 uploads at once).
+                    "MALLOC_ARENA_MAX": "2",
                 },
                 ready_url=f"http://{host}:{ports['attachments']}/health/ready",
             )

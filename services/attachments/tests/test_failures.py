@@ -15,9 +15,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy.engine import Connection
 
 from attachments.files.models import Attachment
 from attachments.files.service import now
@@ -26,12 +23,11 @@ from attachments.models import metadata
 from attachments.tickets.models import KnownTicket
 from helpdesk_common.directory import directory_schema_differences
 from helpdesk_testing.clamd import ClamdProcess
+from helpdesk_testing.migrations import model_differences
 from helpdesk_testing.net import TcpProxy
 from helpdesk_testing.s3 import S3Server
 
 from .conftest import World, png_bytes, running_attachments
-
-MESSAGING_TABLES = {"outbox", "inbox", "alembic_version"}
 
 
 class CountingProxy(TcpProxy):
@@ -191,22 +187,7 @@ async def test_deleted_files_objects_go_after_retention(world: World):
     assert purged.state == "purged"
 
 
-def _differences(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(
-        connection,
-        opts={
-            "compare_type": True,
-            "compare_server_default": True,
-            "include_object": lambda obj, name, kind, reflected, compare_to: (
-                not (kind == "table" and name in MESSAGING_TABLES)
-                and not (kind == "index" and obj.table.name in MESSAGING_TABLES)
-            ),
-        },
-    )
-    return list(compare_metadata(context, metadata))
-
-
 async def test_migrations_match_the_models(world: World) -> None:
     async with world.app.state.runtime.engine.connect() as connection:
-        assert await connection.run_sync(_differences) == []
+        assert await connection.run_sync(model_differences, metadata) == []
         assert await connection.run_sync(directory_schema_differences) == []

@@ -8,39 +8,22 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
 from alembic.config import Config
-from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 import notifications
 from helpdesk_common.db import create_engine
 from helpdesk_common.directory import directory_schema_differences
+from helpdesk_testing.migrations import model_differences
 from notifications.models import metadata
 from notifications.settings import NotificationsSettings
 
 MIGRATIONS = Path(notifications.__file__).parent / "migrations"
 
-MESSAGING_TABLES = {"outbox", "inbox", "alembic_version"}
-
 
 async def test_migrations_match_the_models(service):
-    def differences(connection):
-        context = MigrationContext.configure(
-            connection,
-            opts={
-                "compare_type": True,
-                "compare_server_default": True,
-                "include_object": lambda obj, name, kind, reflected, compare_to: (
-                    not (kind == "table" and name in MESSAGING_TABLES)
-                    and not (kind == "index" and obj.table.name in MESSAGING_TABLES)
-                ),
-            },
-        )
-        return compare_metadata(context, metadata)
-
     async with service.app.state.runtime.engine.connect() as connection:
-        diff = await connection.run_sync(differences)
+        diff = await connection.run_sync(model_differences, metadata)
     assert diff == []
 
 

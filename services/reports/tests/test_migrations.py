@@ -8,41 +8,23 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
 from alembic.config import Config
-from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from helpdesk_common.db import create_engine
 from helpdesk_common.directory import directory_schema_differences
 from helpdesk_common.migrations import upgrade_to_head
+from helpdesk_testing.migrations import model_differences
 from reports.main import MIGRATIONS
 from reports.models import metadata
 from reports.settings import ReportsSettings
 
 from .conftest import Reports
 
-MESSAGING_TABLES = {"outbox", "inbox", "alembic_version"}
-
-
-def _differences(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(
-        connection,
-        opts={
-            "compare_type": True,
-            "compare_server_default": True,
-            "include_object": lambda obj, name, kind, reflected, compare_to: (
-                not (kind == "table" and name in MESSAGING_TABLES)
-                and not (kind == "index" and obj.table.name in MESSAGING_TABLES)
-            ),
-        },
-    )
-    return list(compare_metadata(context, metadata))
-
 
 async def test_migrations_match_the_models(reports: Reports) -> None:
     async with reports.app.state.runtime.engine.connect() as connection:
-        assert await connection.run_sync(_differences) == []
+        assert await connection.run_sync(model_differences, metadata) == []
         assert await connection.run_sync(directory_schema_differences) == []
 
 
@@ -64,7 +46,7 @@ async def test_the_migration_is_undone_and_redone(
             )
             assert left.all() == []
             await connection.run_sync(_run, "upgrade", "head")
-            assert await connection.run_sync(_differences) == []
+            assert await connection.run_sync(model_differences, metadata) == []
     finally:
         async with engine.begin() as connection:
             await connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -46,8 +46,10 @@ class AttachmentsSettings(ServiceSettings):
     archive_max_entries: int = Field(default=1000, ge=1)
     archive_max_ratio: float = Field(default=100.0, gt=1)
     archive_max_uncompressed_bytes: int = Field(default=200 * MB, ge=1)
-    # Uploads are spooled here (on disk, never whole in memory) while they are checked.
+    # Uploads are spooled here (on disk, never whole in memory) while they are checked, at
+    # most check_threads at once (files/checks.py).
     spool_dir: str | None = None
+    check_threads: int = Field(default=4, ge=1)
 
     # Malware scanning by clamd (ClamAV's daemon) over TCP. Off: files are "not_scanned"
     # and the web client says so.

@@ -105,6 +105,18 @@ async function errorFrom(res) {
   });
 }
 
+/** After a 401: refresh the tokens once; false (and the session ends) when that fails. */
+async function refreshedAfter401() {
+  let refreshed = false;
+  try {
+    refreshed = await refreshOnce();
+  } catch {
+    refreshed = false;
+  }
+  if (!refreshed) onExpired();
+  return refreshed;
+}
+
 /**
  * api("/api/tickets/tickets", {query: {...}}) -> parsed JSON (null for 204).
  * A 401 on a signed-in request refreshes the tokens once and repeats the request.
@@ -113,16 +125,7 @@ async function errorFrom(res) {
 export async function api(path, { method = "GET", query, body, raw, headers, auth = true } = {}) {
   let res = await send(path, { method, query, body, raw, headers, auth });
   if (res.status === 401 && auth && session.refresh && refresher) {
-    let refreshed = false;
-    try {
-      refreshed = await refreshOnce();
-    } catch {
-      refreshed = false;
-    }
-    if (!refreshed) {
-      onExpired();
-      throw await errorFrom(res);
-    }
+    if (!(await refreshedAfter401())) throw await errorFrom(res);
     res = await send(path, { method, query, body, raw, headers, auth });
   }
   if (!res.ok) {
@@ -147,16 +150,7 @@ export async function authorizedFetch(path, { query, headers, signal } = {}) {
   };
   let res = await open();
   if (res.status === 401 && session.refresh && refresher) {
-    let refreshed = false;
-    try {
-      refreshed = await refreshOnce();
-    } catch {
-      refreshed = false;
-    }
-    if (!refreshed) {
-      onExpired();
-      return res;
-    }
+    if (!(await refreshedAfter401())) return res;
     res = await open();
   }
   if (res.status === 401) onExpired();
@@ -256,16 +250,7 @@ export async function upload(path, { file, fields = {}, headers = {}, onProgress
     });
   let xhr = await sendOnce();
   if (xhr.status === 401 && session.refresh && refresher) {
-    let refreshed = false;
-    try {
-      refreshed = await refreshOnce();
-    } catch {
-      refreshed = false;
-    }
-    if (!refreshed) {
-      onExpired();
-      throw xhrError(xhr);
-    }
+    if (!(await refreshedAfter401())) throw xhrError(xhr);
     xhr = await sendOnce();
   }
   if (xhr.status < 200 || xhr.status >= 300) {

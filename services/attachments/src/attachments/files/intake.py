@@ -21,6 +21,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from helpdesk_common.errors import InvalidInput, TooLarge
+from helpdesk_common.sizes import file_size
 
 # Text fields of a multipart upload: small, and only these are kept.
 FORM_FIELDS = frozenset({"kind"})
@@ -30,18 +31,10 @@ MAX_FIELD_BYTES = 200
 DRAIN_LIMIT = 64 * 1024 * 1024
 
 
-def human_size(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):g} MB"
-    if size >= 1024:
-        return f"{size / 1024:g} KB"
-    return f"{size} bytes"
-
-
 def file_too_large(limit: int) -> TooLarge:
     return TooLarge(
         "file_too_large",
-        f"The file is larger than the limit of {human_size(limit)} ({limit} bytes)",
+        f"The file is larger than the limit of {file_size(limit)} ({limit} bytes)",
         field="file",
         extra={"limit_bytes": limit},
     )

@@ -35,6 +35,7 @@ from helpdesk_common.contracts.identity import IT_STAFF_ROLES
 from helpdesk_common.contracts.tickets import Actor
 from helpdesk_common.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TooLarge
 from helpdesk_common.outbox import add_event
+from helpdesk_common.sizes import file_size
 
 PRODUCER = "attachments"
 UPLOADS = Counter("attachments_uploaded_total", "Files stored, by type", ["type"])
@@ -82,10 +83,10 @@ def check_limits(ticket: KnownTicket, *, size: int, settings: AttachmentsSetting
             extra={"limit": settings.max_files_per_ticket},
         )
     if ticket.file_bytes + size > settings.max_ticket_bytes:
-        limit_mb = settings.max_ticket_bytes / (1024 * 1024)
         raise TooLarge(
             "ticket_files_too_large",
-            f"The files of ticket {ticket.number} would exceed {limit_mb:g} MB together"
+            f"The files of ticket {ticket.number} would exceed"
+            f" {file_size(settings.max_ticket_bytes)} together"
             f" ({settings.max_ticket_bytes} bytes)",
             field="file",
             extra={"limit_bytes": settings.max_ticket_bytes},

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 from markupsafe import Markup, escape
 
+from helpdesk_common.sizes import file_size
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
@@ -107,20 +109,6 @@ def one_line(value: str, *, limit: int = 200) -> str:
     """Collapse whitespace: a subject must never carry a line break (header injection)."""
     collapsed = re.sub(r"\s+", " ", value).strip()
     return collapsed if len(collapsed) <= limit else collapsed[: limit - 1].rstrip() + "…"
-
-
-def file_size(size: int, *, decimal_mark: str = ".") -> str:
-    """A byte count as people read it: 980 B, 12 KB, 1.5 MB (binary multiples, one decimal
-    under ten)."""
-    if size < 1024:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KB", "MB", "GB", "TB"):
-        value /= 1024
-        if value < 1024 or unit == "TB":
-            break
-    text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
-    return f"{text.replace('.', decimal_mark)} {unit}"
 
 
 def _exported(module: jinja2.environment.TemplateModule, name: str) -> object:

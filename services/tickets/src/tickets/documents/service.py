@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common import sizes
 from helpdesk_common.auth import Principal
 from helpdesk_common.directory import DirectoryUnit, organisation
 from helpdesk_common.errors import Conflict
@@ -54,15 +55,7 @@ class Attachment:
 def file_size(size: int, language: Language) -> str:
     """A byte count as people read it: 980 B, 12 KB, 1,5 MB (binary multiples, one decimal
     under ten, the language's decimal mark)."""
-    if size < 1024:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KB", "MB", "GB", "TB"):
-        value /= 1024
-        if value < 1024 or unit == "TB":
-            break
-    text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
-    return f"{text.replace('.', ',') if language == 'id' else text} {unit}"
+    return sizes.file_size(size, decimal_mark="," if language == "id" else ".")
 
 
 async def listed_attachments(
