@@ -22,6 +22,7 @@ from attachments.files.sweeper import sweep_once
 from attachments.models import metadata
 from attachments.tickets.models import KnownTicket
 from helpdesk_common.directory import directory_schema_differences
+from helpdesk_testing import eventually
 from helpdesk_testing.clamd import ClamdProcess
 from helpdesk_testing.migrations import model_differences
 from helpdesk_testing.net import TcpProxy
@@ -191,3 +192,46 @@ async def test_migrations_match_the_models(world: World) -> None:
     async with world.app.state.runtime.engine.connect() as connection:
         assert await connection.run_sync(model_differences, metadata) == []
         assert await connection.run_sync(directory_schema_differences) == []
+
+
+async def test_database_down_is_503_and_stores_nothing(
+    make_settings: Callable[..., Any],
+    make_token: Callable[..., str],
+    s3: S3Server,
+    database_url: str,
+):
+    """The database cut between the service and PostgreSQL: a clear 503 with Retry-After,
+    not a 500, no object written; the service recovers by itself."""
+    target = urlsplit(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    proxied = database_url.replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{proxy.port}")
+    async with running_attachments(
+        make_settings, make_token, s3, None, database_url=proxied
+    ) as world:
+        unit = uuid.uuid4()
+        requester = world.person("requester", unit_id=unit)
+        ticket = await world.ticket(unit_id=unit)
+        await proxy.cut()
+        try:
+            listed = await world.client.get(
+                f"/tickets/{ticket}/attachments", headers=requester.headers
+            )
+            assert listed.status_code == 503, listed.text
+            assert listed.json()["error"]["code"] == "database_unavailable"
+            assert listed.headers["retry-after"]
+            refused = await world.upload(requester, ticket, png_bytes(), "a.png")
+            assert refused.status_code == 503, refused.text
+        finally:
+            await proxy.restore()
+
+        async def recovered() -> bool:
+            response = await world.client.get(
+                f"/tickets/{ticket}/attachments", headers=requester.headers
+            )
+            return response.status_code == 200 and response.json()["items"] == []
+
+        await eventually(recovered, timeout=20, interval=0.2)
+        stored = await world.upload(requester, ticket, png_bytes(), "a.png")
+        assert stored.status_code == 201, stored.text
+    await proxy.cut()

@@ -134,6 +134,20 @@ def _settled_garbage_collector() -> Iterator[None]:
         gc.unfreeze()  # collectable again once this app is gone (tests start many)
 
 
+async def _cancel_all(tasks: list[asyncio.Task[None]], *, attempts: int = 20) -> None:
+    """Cancel the background tasks and wait for them, cancelling again a task that swallowed
+    its cancellation (Python 3.11's asyncio.timeout and wait_for can, when the cancel
+    coincides with their own deadline): a shutdown must never hang."""
+    pending = {task for task in tasks if not task.done()}
+    for _ in range(attempts):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+    log.error("background tasks did not stop: %s", [task.get_name() for task in pending])
+
+
 async def _close_pools(runtime: Runtime) -> None:
     if runtime.driver_pool is not None:
         await runtime.driver_pool.close()
@@ -241,9 +255,7 @@ def create_service_app(
             with _settled_garbage_collector():
                 yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel_all(tasks)
             await bus.close()
             await _close_pools(runtime)
 

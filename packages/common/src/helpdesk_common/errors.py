@@ -8,12 +8,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from helpdesk_common.context import current_correlation_id
@@ -189,6 +193,8 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"}
     elif isinstance(exc, TooManyRequests):
         headers = {"Retry-After": str(exc.retry_after)}
+    elif status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
     return JSONResponse(
         error_body(exc.code, exc.message, fields=fields, extra=exc.extra),
         status_code=status,
@@ -231,6 +237,73 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+RETRY_AFTER_UNAVAILABLE = 5
+_DATABASE_DOWN_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, aborted: what connecting to a database that is down raises
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.ConnectionFailureError,
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the database cannot be reached, rather than
+    that a statement was wrong. Only what reaching the database raises counts: an
+    unexpected error elsewhere stays a 500 with its traceback."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _DATABASE_DOWN_ERRORS):
+            return True
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, asyncpg.exceptions.InterfaceError) and "closed" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class _OutageLog:
+    """One warning when the database goes away (and one per minute while it stays away),
+    not a traceback per request."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self.last = -interval
+
+    def warn(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            log.warning("database unavailable, answering 503: %s: %s", type(exc).__name__, exc)
+
+
+_database_outage = _OutageLog()
+DATABASE_UNAVAILABLE = Counter(
+    "helpdesk_database_unavailable_total", "Requests answered 503 because the database was down"
+)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Errors of reaching the database: 503 ``database_unavailable`` with Retry-After and one
+    log line per outage (handled here, not by the catch-all below, which re-raises after
+    answering so that the server logs a traceback per request); other database errors
+    (a bad statement) stay 500s with their traceback."""
+    if not database_unavailable(exc):
+        return await _unhandled(request, exc)
+    DATABASE_UNAVAILABLE.inc()
+    _database_outage.warn(exc)
+    return JSONResponse(
+        error_body("database_unavailable", "The database is not reachable; try again shortly"),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+    )
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return JSONResponse(
@@ -244,4 +317,15 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for database_error in (
+        sqlalchemy.exc.DBAPIError,
+        sqlalchemy.exc.TimeoutError,
+        asyncpg.exceptions.InterfaceError,
+        asyncpg.exceptions.PostgresConnectionError,
+        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.TooManyConnectionsError,
+        asyncpg.exceptions.AdminShutdownError,
+        ConnectionError,
+    ):
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _unhandled)

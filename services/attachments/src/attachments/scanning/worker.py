@@ -9,7 +9,6 @@ storage) is down the files stay pending and the worker tries again every
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import sqlalchemy as sa
@@ -124,6 +123,10 @@ async def scan_worker(runtime: AttachmentsRuntime) -> None:
             requested.clear()
             await scan_pending(runtime, outage)
             PENDING.set(await count_pending(runtime))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(runtime.settings.scan_poll_seconds):
-                    await requested.wait()
+            # asyncio.wait, not asyncio.timeout: on Python 3.11 the latter can swallow a
+            # cancellation that coincides with its deadline.
+            waiting = asyncio.ensure_future(requested.wait())
+            try:
+                await asyncio.wait({waiting}, timeout=runtime.settings.scan_poll_seconds)
+            finally:
+                waiting.cancel()
