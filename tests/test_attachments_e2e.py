@@ -185,6 +185,14 @@ async def test_files_follow_the_ticket_across_services(
         },
     )
     stranger = await login(http, system.gateway_url, f"lain{people['tag']}", "rahasia-kuat-1")
+
+    # The combined API document has the service, with the upload's two body forms.
+    document = (await http.get(f"{system.gateway_url}/api/openapi.json")).json()
+    upload_op = document["paths"]["/api/attachments/tickets/{ticket_id}/attachments"]["post"]
+    assert set(upload_op["requestBody"]["content"]) == {
+        "multipart/form-data",
+        "application/octet-stream",
+    }
     assert (await stranger.call("GET", photo["content_url"])).status_code == 404
     listing = await stranger.call("GET", f"/api/attachments/tickets/{ticket['id']}/attachments")
     assert listing.status_code == 404
