@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 import uuid
+from functools import partial
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -167,14 +168,16 @@ async def _replay(
     runtime: AttachmentsRuntime,
     *,
     principal: Principal,
-    key: str,
+    key: str | None,
     ticket_id: uuid.UUID,
     filename: str,
     checked: Checked,
 ) -> Attachment | None:
     """The attachment a previous request with this Idempotency-Key made (waiting for it
-    while it is still being written), None if there is none; 422 if that request was
-    another upload."""
+    while it is still being written), None if there is none (or no key); 422 if that
+    request was another upload."""
+    if not key:
+        return None
     deadline = asyncio.get_running_loop().time() + IDEMPOTENT_WAIT_SECONDS
     while True:
         async with runtime.sessionmaker() as session:
@@ -337,41 +340,33 @@ async def upload_file(
             sha256=upload.spool.sha256,
             settings=settings,
         )
-        if idempotency_key:
-            first = await _replay(
-                runtime,
-                principal=principal,
-                key=idempotency_key,
-                ticket_id=ticket_id,
-                filename=name,
-                checked=checked,
-            )
-            if first is not None:
-                response.headers["Idempotent-Replayed"] = "true"
-                return present(first, principal, _prefix(request))
-        try:
-            attachment = await _reserve(
-                runtime,
-                principal=principal,
-                ticket_id=ticket_id,
-                kind=chosen,
-                filename=name,
-                checked=checked,
-                key=idempotency_key or None,
-            )
-        except IntegrityError:
-            # Another request with this Idempotency-Key reserved first: its result.
-            assert idempotency_key
-            first = await _replay(
-                runtime,
-                principal=principal,
-                key=idempotency_key,
-                ticket_id=ticket_id,
-                filename=name,
-                checked=checked,
-            )
-            if first is None:
-                raise
+        replay = partial(
+            _replay,
+            runtime,
+            principal=principal,
+            key=idempotency_key,
+            ticket_id=ticket_id,
+            filename=name,
+            checked=checked,
+        )
+        first = await replay()
+        if first is None:
+            try:
+                attachment = await _reserve(
+                    runtime,
+                    principal=principal,
+                    ticket_id=ticket_id,
+                    kind=chosen,
+                    filename=name,
+                    checked=checked,
+                    key=idempotency_key or None,
+                )
+            except IntegrityError:
+                # Another request with this Idempotency-Key reserved first: its result.
+                first = await replay()
+                if first is None:
+                    raise
+        if first is not None:
             response.headers["Idempotent-Replayed"] = "true"
             return present(first, principal, _prefix(request))
         await _write_objects(runtime, attachment, upload, checked)
