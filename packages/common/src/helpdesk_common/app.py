@@ -106,7 +106,14 @@ async def _supervise(name: str, worker: Callable[[], Awaitable[None]]) -> None:
             return
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Stopping: the worker failed while unwinding (a rollback on a connection
+                # the cancellation broke). Restarting it would lose the cancellation and
+                # keep the shutdown waiting forever.
+                log.info("background worker %s stopped with %r", name, exc)
+                raise asyncio.CancelledError from exc
             log.exception("background worker %s crashed; restarting in 1s", name)
             await asyncio.sleep(1)
 
@@ -134,18 +141,20 @@ def _settled_garbage_collector() -> Iterator[None]:
         gc.unfreeze()  # collectable again once this app is gone (tests start many)
 
 
-async def _cancel_all(tasks: list[asyncio.Task[None]], *, attempts: int = 20) -> None:
-    """Cancel the background tasks and wait for them, cancelling again a task that swallowed
-    its cancellation (Python 3.11's asyncio.timeout and wait_for can, when the cancel
-    coincides with their own deadline): a shutdown must never hang."""
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks and wait until they have finished, letting each clean up
+    (the mail sender hands back what it claimed). A task whose cancellation was swallowed
+    (Python 3.11's asyncio.timeout and wait_for can lose one that coincides with their own
+    deadline: they "uncancel" the task) is cancelled again, so a shutdown never hangs."""
+    for task in tasks:
+        task.cancel()
     pending = {task for task in tasks if not task.done()}
-    for _ in range(attempts):
-        if not pending:
-            return
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=0.2)
         for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=0.5)
-    log.error("background tasks did not stop: %s", [task.get_name() for task in pending])
+            if task.cancelling() == 0:  # no cancellation in flight any more: it was lost
+                log.warning("background task %s lost its cancellation; again", task.get_name())
+                task.cancel()
 
 
 async def _close_pools(runtime: Runtime) -> None:

@@ -122,11 +122,20 @@ class S3Server:
 
 
 @contextlib.asynccontextmanager
-async def running_s3(directory: Path) -> AsyncIterator[S3Server]:
+async def running_s3(directory: Path, *, attempts: int = 3) -> AsyncIterator[S3Server]:
+    """A SeaweedFS for the block; started again on other ports when one it drew was taken
+    meanwhile (free ports are found by binding and letting go: another process may win)."""
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (a test fixture's set-up)
-    server = S3Server(directory=directory, port=_port_with_grpc_twin())
+    for attempt in range(1, attempts + 1):
+        server = S3Server(directory=directory, port=_port_with_grpc_twin())
+        try:
+            await server.start()
+            break
+        except RuntimeError:
+            await server.stop()
+            if attempt == attempts or "address already in use" not in server.log_tail():
+                raise
     try:
-        await server.start()
         yield server
     finally:
         await server.stop()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from attachments.files.sweeper import sweeper
 from attachments.files.views import router as files_router
-from attachments.runtime import AttachmentsRuntime
+from attachments.runtime import AttachmentsRuntime, release_threads
 from attachments.scanning.worker import scan_worker
 from attachments.settings import AttachmentsSettings
 from attachments.storage.s3 import create_store
@@ -33,7 +34,8 @@ def create_app(settings: AttachmentsSettings | None = None) -> FastAPI:
             await store.ensure_bucket()
         except Exception as exc:
             log.warning("object storage not reachable at start: %s", exc)
-        return base.extend(AttachmentsRuntime, settings=settings, store=store)
+        checks = ThreadPoolExecutor(settings.check_threads, thread_name_prefix="checks")
+        return base.extend(AttachmentsRuntime, settings=settings, store=store, checks=checks)
 
     return create_service_app(
         settings=settings,
@@ -42,6 +44,6 @@ def create_app(settings: AttachmentsSettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         consumers=[tickets_consumer(), directory_consumer("attachments")],
         build_runtime=build_runtime,
-        workers=[scan_worker, sweeper],
+        workers=[scan_worker, sweeper, release_threads],
         disabled_users=disabled_user_ids,
     )

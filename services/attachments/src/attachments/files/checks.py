@@ -4,12 +4,12 @@ a thumbnail made. CPU and disk work on the spool file, in a worker thread."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-
-import anyio
-from anyio.to_thread import run_sync
 
 from attachments.content import (
     FileType,
@@ -70,22 +70,19 @@ def check_file(
     )
 
 
-# The checks are CPU work with a few MB of buffers each (libmagic's, the archive reader's):
-# more at once than there are cores only adds memory (measured: ~6.7 MB per upload in
-# flight at 32 at once), so they queue for a few threads of their own.
-_limiters: dict[int, anyio.CapacityLimiter] = {}
-
-
-def _limiter(threads: int) -> anyio.CapacityLimiter:
-    if threads not in _limiters:
-        _limiters[threads] = anyio.CapacityLimiter(threads)
-    return _limiters[threads]
-
-
 async def check_upload(
-    path: Path, *, filename: str, size: int, sha256: str, settings: AttachmentsSettings
+    path: Path,
+    *,
+    filename: str,
+    size: int,
+    sha256: str,
+    settings: AttachmentsSettings,
+    executor: ThreadPoolExecutor,
 ) -> Checked:
-    return await run_sync(
-        lambda: check_file(path, filename=filename, size=size, sha256=sha256, settings=settings),
-        limiter=_limiter(settings.check_threads),
+    """``check_file`` in one of the checks' threads (``executor``: the checks are CPU work
+    with a few MB of buffers each, libmagic's and the archive reader's; more at once than
+    there are cores would only add memory)."""
+    call = functools.partial(
+        check_file, path, filename=filename, size=size, sha256=sha256, settings=settings
     )
+    return await asyncio.get_running_loop().run_in_executor(executor, call)

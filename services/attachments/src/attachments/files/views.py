@@ -339,6 +339,7 @@ async def upload_file(
             size=upload.spool.size,
             sha256=upload.spool.sha256,
             settings=settings,
+            executor=runtime.checks,
         )
         replay = partial(
             _replay,

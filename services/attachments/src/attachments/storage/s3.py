@@ -2,28 +2,31 @@
 through the ``minio`` client.
 
 The client is synchronous (urllib3) and its maintainers will not add asyncio, so every call
-runs in a worker thread, under limiters of this store's own (so storage cannot starve the
-other users of the default thread pool): whole-file uploads under ``s3_upload_threads``,
-everything else (downloads' chunks, the scanner's reads, small calls) under ``s3_threads``,
-so a burst of uploads never stalls downloads or scanning. Downloads are read in chunks,
+runs in a worker thread of this store's own pools (so storage cannot starve other users of
+threads): whole-file uploads in ``s3_upload_threads`` threads, everything else (downloads'
+chunks, the scanner's reads, small calls) in ``s3_threads``, so a burst of uploads never
+stalls downloads or scanning. Plain executors rather than anyio's ``to_thread``: a task
+cancelled while its call runs (a shutdown) must end at once, the thread finishing alone
+(anyio's shielded wait was seen to hang a shutdown). Downloads are read in chunks,
 each in a thread, so a slow client never holds more than a chunk in memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import io
 import logging
 from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import anyio
 import urllib3
-from anyio.to_thread import run_sync
 from minio import Minio
 from minio.error import S3Error
 
@@ -48,22 +51,20 @@ class ObjectMissing(Exception):
 class ObjectStore:
     client: Minio
     bucket: str
-    limiter: anyio.CapacityLimiter
-    upload_limiter: anyio.CapacityLimiter
+    executor: ThreadPoolExecutor
+    upload_executor: ThreadPoolExecutor
     http: urllib3.PoolManager
 
     async def _call(
         self,
         fn: Callable[..., T],
         *args: Any,
-        limiter: anyio.CapacityLimiter | None = None,
+        executor: ThreadPoolExecutor | None = None,
         **kwargs: Any,
     ) -> T:
-        def call() -> T:
-            return fn(*args, **kwargs)
-
+        call = functools.partial(fn, *args, **kwargs)
         try:
-            return await run_sync(call, limiter=limiter or self.limiter)
+            return await asyncio.get_running_loop().run_in_executor(executor or self.executor, call)
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject"):
                 raise ObjectMissing(exc.code) from exc
@@ -98,7 +99,7 @@ class ObjectStore:
             if response.status >= 300:
                 raise StorageUnavailable(f"S3 PUT answered {response.status}")
 
-        await self._call(put, limiter=self.upload_limiter)
+        await self._call(put, executor=self.upload_executor)
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         await self._call(
@@ -148,6 +149,11 @@ class ObjectStore:
     async def download_to(self, key: str, path: Path) -> None:
         await self._call(self.client.fget_object, self.bucket, key, str(path))
 
+    def close(self) -> None:
+        """Let the threads go (what runs finishes; nothing new starts)."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.upload_executor.shutdown(wait=False, cancel_futures=True)
+
     async def ready(self) -> bool:
         try:
             await self._call(self.client.bucket_exists, self.bucket)
@@ -180,7 +186,9 @@ def create_store(settings: AttachmentsSettings) -> ObjectStore:
     return ObjectStore(
         client=client,
         bucket=settings.s3_bucket,
-        limiter=anyio.CapacityLimiter(settings.s3_threads),
-        upload_limiter=anyio.CapacityLimiter(settings.s3_upload_threads),
+        executor=ThreadPoolExecutor(settings.s3_threads, thread_name_prefix="s3"),
+        upload_executor=ThreadPoolExecutor(
+            settings.s3_upload_threads, thread_name_prefix="s3-upload"
+        ),
         http=http,
     )
