@@ -98,14 +98,15 @@ ensure_browser() {
 # downloads the signature database): policy-rc.d keeps them from starting while the package
 # installs, and on a systemd machine they are disabled afterwards.
 ensure_clamav() {
-  if [ -x /usr/sbin/clamd ]; then return; fi
+  # p7zip-full: the tests build a 7z archive around the EICAR file (clamd unpacks 7z too).
+  if [ -x /usr/sbin/clamd ] && command -v 7z >/dev/null; then return; fi
   local policy=/usr/sbin/policy-rc.d own_policy=0 status=0 unit
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
     as_root chmod 755 "$policy"
     own_policy=1
   fi
-  apt_install clamav-daemon || status=$?
+  apt_install clamav-daemon p7zip-full || status=$?
   if [ "$own_policy" = 1 ]; then as_root rm -f "$policy"; fi
   if [ "$status" != 0 ]; then exit "$status"; fi
   if [ -d /run/systemd/system ]; then
