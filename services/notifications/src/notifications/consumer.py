@@ -5,7 +5,15 @@ consumer ``notifications.directory``: helpdesk_common.directory.)"""
 
 from __future__ import annotations
 
-from helpdesk_common.consumer import Consumer
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpdesk_common.consumer import Consumer, Handler
+from helpdesk_common.contracts import EventEnvelope, EventPayload
+from helpdesk_common.contracts.attachments import AttachmentAdded
+from helpdesk_common.contracts.reports import ReportGenerated
+from helpdesk_common.contracts.tickets import TicketEvent
 from notifications.email.rendering import Renderer
 from notifications.email.service import Handoff
 from notifications.routing import attachments as attachment_handlers
@@ -15,12 +23,44 @@ from notifications.settings import NotificationsSettings
 
 CONSUMER_NAME = "notifications"
 
+# Plans what an event asks for (mails, in-app notices) in the consumer's transaction.
+Notify = Callable[..., Awaitable[None]]
+# Each route: the event types, their payload model, the function that plans them.
+ROUTES: Sequence[tuple[Sequence[str], type[EventPayload], Notify]] = (
+    (tuple(routing_handlers.KIND_BY_EVENT), TicketEvent, routing_handlers.notify_ticket_event),
+    ((AttachmentAdded.event_type,), AttachmentAdded, attachment_handlers.notify_attachment_added),
+    ((ReportGenerated.event_type,), ReportGenerated, report_handlers.mail_report),
+)
+
+
+def _handler(
+    model: type[EventPayload],
+    notify: Notify,
+    *,
+    settings: NotificationsSettings,
+    renderer: Renderer,
+    handoff: Handoff | None,
+) -> Handler:
+    async def handle(session: AsyncSession, envelope: EventEnvelope, payload: EventPayload) -> None:
+        assert isinstance(payload, model)
+        await notify(
+            session,
+            envelope=envelope,
+            payload=payload,
+            settings=settings,
+            renderer=renderer,
+            handoff=handoff,
+        )
+
+    return handle
+
 
 def build_consumer(
     *, settings: NotificationsSettings, renderer: Renderer, handoff: Handoff | None = None
 ) -> Consumer:
     consumer = Consumer(name=CONSUMER_NAME, batch_size=settings.consumer_batch_size)
-    routing_handlers.register(consumer, settings=settings, renderer=renderer, handoff=handoff)
-    attachment_handlers.register(consumer, settings=settings, renderer=renderer, handoff=handoff)
-    report_handlers.register(consumer, settings=settings, renderer=renderer, handoff=handoff)
+    for event_types, model, notify in ROUTES:
+        handle = _handler(model, notify, settings=settings, renderer=renderer, handoff=handoff)
+        for event_type in event_types:
+            consumer.on(event_type)(handle)
     return consumer

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpdesk_common.consumer import Consumer
-from helpdesk_common.contracts import EventEnvelope, EventPayload
+from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.attachments import AttachmentAdded
 from notifications.email.rendering import Renderer
 from notifications.email.service import Handoff
@@ -49,23 +48,3 @@ async def notify_attachment_added(
         renderer=renderer,
         handoff=handoff,
     )
-
-
-def register(
-    consumer: Consumer,
-    *,
-    settings: NotificationsSettings,
-    renderer: Renderer,
-    handoff: Handoff | None = None,
-) -> None:
-    @consumer.on(EVENT_TYPE)
-    async def handle(session: AsyncSession, envelope: EventEnvelope, payload: EventPayload) -> None:
-        assert isinstance(payload, AttachmentAdded)
-        await notify_attachment_added(
-            session,
-            envelope=envelope,
-            payload=payload,
-            settings=settings,
-            renderer=renderer,
-            handoff=handoff,
-        )

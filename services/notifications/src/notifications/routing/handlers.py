@@ -12,8 +12,7 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpdesk_common.consumer import Consumer
-from helpdesk_common.contracts import EventEnvelope, EventPayload
+from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.tickets import TicketEvent
 from notifications.email.rendering import Renderer
 from notifications.email.service import Handoff, enqueue_deliveries
@@ -136,25 +135,3 @@ async def queue_notifications(
     await add_notifications(session, rows=in_app)
     NOTIFICATIONS_PLANNED.labels(envelope.event_type, "email").inc(len(deliveries))
     NOTIFICATIONS_PLANNED.labels(envelope.event_type, "in_app").inc(len(in_app))
-
-
-def register(
-    consumer: Consumer,
-    *,
-    settings: NotificationsSettings,
-    renderer: Renderer,
-    handoff: Handoff | None = None,
-) -> None:
-    async def handle(session: AsyncSession, envelope: EventEnvelope, payload: EventPayload) -> None:
-        assert isinstance(payload, TicketEvent)
-        await notify_ticket_event(
-            session,
-            envelope=envelope,
-            payload=payload,
-            settings=settings,
-            renderer=renderer,
-            handoff=handoff,
-        )
-
-    for event_type in KIND_BY_EVENT:
-        consumer.on(event_type)(handle)

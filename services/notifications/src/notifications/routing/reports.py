@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpdesk_common.consumer import Consumer, PoisonMessage
-from helpdesk_common.contracts import EventEnvelope, EventPayload
+from helpdesk_common.consumer import PoisonMessage
+from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.reports import ReportGenerated, ReportRecipient
 from notifications.email.rendering import Renderer
 from notifications.email.service import Attachment, Handoff, enqueue_deliveries, store_attachment
@@ -95,23 +95,3 @@ async def mail_report(
         )
     await enqueue_deliveries(session, rows=deliveries, handoff=handoff)
     NOTIFICATIONS_PLANNED.labels(envelope.event_type, "email").inc(len(deliveries))
-
-
-def register(
-    consumer: Consumer,
-    *,
-    settings: NotificationsSettings,
-    renderer: Renderer,
-    handoff: Handoff | None = None,
-) -> None:
-    @consumer.on(EVENT_TYPE)
-    async def handle(session: AsyncSession, envelope: EventEnvelope, payload: EventPayload) -> None:
-        assert isinstance(payload, ReportGenerated)
-        await mail_report(
-            session,
-            envelope=envelope,
-            payload=payload,
-            settings=settings,
-            renderer=renderer,
-            handoff=handoff,
-        )
