@@ -17,10 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from attachments.files.models import Attachment
-from attachments.files.service import now
+from attachments.files.service import now, ticket_usage
 from attachments.files.sweeper import sweep_once
 from attachments.models import metadata
-from attachments.tickets.models import KnownTicket
 from helpdesk_common.directory import directory_schema_differences
 from helpdesk_testing import eventually
 from helpdesk_testing.clamd import ClamdProcess
@@ -94,9 +93,7 @@ async def rows_of(world: World, ticket_id: uuid.UUID) -> list[Attachment]:
 
 async def counters(world: World, ticket_id: uuid.UUID) -> tuple[int, int]:
     async with world.app.state.runtime.sessionmaker() as session:
-        ticket = await session.get(KnownTicket, ticket_id)
-        assert ticket is not None
-        return ticket.file_count, ticket.file_bytes
+        return await ticket_usage(session, ticket_id=ticket_id)
 
 
 async def test_storage_down_is_503_and_leaves_nothing(behind_proxy):

@@ -29,8 +29,6 @@ from helpdesk_common.contracts.attachments import (
     AttachmentTicket,
     ScanStatus,
 )
-
-__all__ = ["AttachmentKind", "KnownTicket"]
 from helpdesk_common.contracts.identity import IT_STAFF_ROLES
 from helpdesk_common.contracts.tickets import Actor
 from helpdesk_common.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TooLarge
@@ -73,16 +71,35 @@ def choose_kind(principal: Principal, requested: str | None) -> AttachmentKind:
     return requested
 
 
-def check_limits(ticket: KnownTicket, *, size: int, settings: AttachmentsSettings) -> None:
-    if ticket.file_count + 1 > settings.max_files_per_ticket:
+async def ticket_usage(session: AsyncSession, *, ticket_id: uuid.UUID) -> tuple[int, int]:
+    """(count, bytes) of the ticket's files that count against its limits: stored or being
+    uploaded, not quarantined. A handful of rows by the ticket's index; the caller holds
+    the ticket row's lock, so two uploads cannot both take the last place."""
+    row = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Attachment.size), 0)).where(
+                Attachment.ticket_id == ticket_id,
+                Attachment.state.in_(("uploading", "stored")),
+                Attachment.scan_status != "infected",
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def check_limits(
+    session: AsyncSession, *, ticket: KnownTicket, size: int, settings: AttachmentsSettings
+) -> None:
+    count, used = await ticket_usage(session, ticket_id=ticket.id)
+    if count + 1 > settings.max_files_per_ticket:
         raise Conflict(
             "too_many_files",
-            f"Ticket {ticket.number} already has {ticket.file_count} files, the most it"
+            f"Ticket {ticket.number} already has {count} files, the most it"
             f" takes is {settings.max_files_per_ticket}",
             field="file",
             extra={"limit": settings.max_files_per_ticket},
         )
-    if ticket.file_bytes + size > settings.max_ticket_bytes:
+    if used + size > settings.max_ticket_bytes:
         raise TooLarge(
             "ticket_files_too_large",
             f"The files of ticket {ticket.number} would exceed"
@@ -149,7 +166,7 @@ async def reserve(
 ) -> Attachment:
     """The row of a file about to be written to storage (state ``uploading``), its size
     counted against the ticket's limits (the ticket row is locked by the caller)."""
-    check_limits(ticket, size=size, settings=settings)
+    await check_limits(session, ticket=ticket, size=size, settings=settings)
     attachment_id = uuid.uuid4()
     # A random key: nothing of the user's name or content reaches the storage's paths.
     object_key = f"files/{attachment_id.hex[:2]}/{attachment_id.hex}"
@@ -182,8 +199,6 @@ async def reserve(
         idempotency_key=idempotency_key,
     )
     session.add(attachment)
-    ticket.file_count += 1
-    ticket.file_bytes += size
     await session.flush()
     return attachment
 
@@ -248,10 +263,6 @@ async def release(session: AsyncSession, *, attachment_id: uuid.UUID) -> Attachm
     attachment = await session.get(Attachment, attachment_id, with_for_update=True)
     if attachment is None or attachment.state != "uploading":
         return None
-    ticket = await session.get(KnownTicket, attachment.ticket_id, with_for_update=True)
-    if ticket is not None:
-        ticket.file_count -= 1
-        ticket.file_bytes -= attachment.size
     await session.delete(attachment)
     return attachment
 
@@ -340,9 +351,6 @@ async def remove(
     attachment.removed_at = stamp
     attachment.removed_by = principal.user_id
     attachment.updated_at = stamp
-    if attachment.scan_status != "infected":  # a quarantined file no longer counted
-        ticket.file_count -= 1
-        ticket.file_bytes -= attachment.size
     await _publish(session, AttachmentRemoved, attachment, ticket, actor_of(principal))
 
 
@@ -361,10 +369,8 @@ async def record_scan(
     attachment.updated_at = stamp
     if status != "infected":
         return
-    ticket = await session.get(KnownTicket, attachment.ticket_id, with_for_update=True)
+    ticket = await session.get(KnownTicket, attachment.ticket_id)
     assert ticket is not None  # a file's ticket row is never deleted
-    ticket.file_count -= 1
-    ticket.file_bytes -= attachment.size
     await _publish(
         session,
         AttachmentQuarantined,
@@ -373,7 +379,3 @@ async def record_scan(
         SYSTEM,
         signature=signature or "unknown",
     )
-
-
-def retention_cutoff(settings: AttachmentsSettings) -> datetime:
-    return now() - timedelta(days=settings.retention_days)

@@ -32,8 +32,10 @@ from attachments.files.ranges import requested_range
 from attachments.files.schemas import AttachmentOut, FileTypeOut, PolicyOut, Uploader
 from attachments.runtime import AttachmentsRuntime, RuntimeDep
 from attachments.storage.s3 import ObjectMissing, StorageUnavailable
+from attachments.tickets.models import KnownTicket
 from attachments.tickets.service import check_takes_files, visible_ticket
 from helpdesk_common.auth import CurrentUser, Principal
+from helpdesk_common.contracts.attachments import AttachmentKind
 from helpdesk_common.downloads import content_disposition
 from helpdesk_common.errors import InvalidInput, NotFound, Unavailable
 from helpdesk_common.pagination import (
@@ -211,7 +213,7 @@ async def _reserve(
     *,
     principal: Principal,
     ticket_id: uuid.UUID,
-    kind: service.AttachmentKind,
+    kind: AttachmentKind,
     filename: str,
     checked: Checked,
     key: str | None,
@@ -288,7 +290,7 @@ async def _complete(
         attachment = await session.get(Attachment, attachment_id, with_for_update=True)
         if attachment is None:
             raise storage_unavailable()  # swept meanwhile (an upload slower than the sweep)
-        ticket = await session.get(service.KnownTicket, attachment.ticket_id)
+        ticket = await session.get(KnownTicket, attachment.ticket_id)
         assert ticket is not None
         await service.complete(session, attachment=attachment, ticket=ticket, principal=principal)
         if attachment.scan_status == "pending":
@@ -540,7 +542,6 @@ async def delete_file(
             session, attachment_id=attachment_id, principal=principal
         )
         service.check_delete(attachment, ticket, principal, runtime.settings)
-        await session.refresh(ticket, with_for_update=True)
         await session.refresh(attachment, with_for_update=True)
         if attachment.state != "stored":
             raise NotFound("attachment_not_found", "Attachment not found")

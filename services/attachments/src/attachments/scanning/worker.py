@@ -17,7 +17,7 @@ from prometheus_client import Gauge
 from attachments.files.models import Attachment
 from attachments.files.service import SCANS, record_scan
 from attachments.runtime import AttachmentsRuntime
-from attachments.scanning.clamd import ScannerUnavailable, scan_stream
+from attachments.scanning.clamd import ScannerUnavailable, scan_stream, scanner_ready
 from attachments.storage.s3 import ObjectMissing, StorageUnavailable
 
 log = logging.getLogger("helpdesk.attachments.scan")
@@ -99,6 +99,12 @@ async def count_pending(runtime: AttachmentsRuntime) -> int:
 async def scan_pending(runtime: AttachmentsRuntime, outage: _Outage | None = None) -> int:
     """Scan until nothing is pending or the scanner/storage fails; the number scanned."""
     outage = outage or _Outage()
+    settings = runtime.settings
+    if outage.down and not await scanner_ready(
+        host=settings.clamd_host, port=settings.clamd_port, timeout=settings.clamd_timeout_seconds
+    ):
+        # Still down: a PING, rather than reading a file back from storage every poll.
+        return 0
     scanned = 0
     while True:
         try:

@@ -146,20 +146,10 @@ class ObjectStore:
         response = await self.open(key)
         return b"".join([chunk async for chunk in self.chunks(response)])
 
-    async def download_to(self, key: str, path: Path) -> None:
-        await self._call(self.client.fget_object, self.bucket, key, str(path))
-
     def close(self) -> None:
         """Let the threads go (what runs finishes; nothing new starts)."""
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.upload_executor.shutdown(wait=False, cancel_futures=True)
-
-    async def ready(self) -> bool:
-        try:
-            await self._call(self.client.bucket_exists, self.bucket)
-        except StorageUnavailable:
-            return False
-        return True
 
 
 def create_store(settings: AttachmentsSettings) -> ObjectStore:

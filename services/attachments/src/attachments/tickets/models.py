@@ -25,7 +25,3 @@ class KnownTicket(Base):
     requester_id: Mapped[uuid.UUID | None]
     assignee_id: Mapped[uuid.UUID | None]
     version: Mapped[int] = mapped_column(sa.BigInteger)
-    # The ticket's count and bytes of current files: the per-ticket limits are checked
-    # against these under the row's lock, so two uploads at once cannot both pass.
-    file_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    file_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")

@@ -35,8 +35,6 @@ def upgrade() -> None:
         sa.Column("requester_id", sa.Uuid(), nullable=True),
         sa.Column("assignee_id", sa.Uuid(), nullable=True),
         sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("file_count", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("file_bytes", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
     )
     op.create_table(
