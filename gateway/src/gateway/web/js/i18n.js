@@ -1,6 +1,13 @@
 // User-facing text in Bahasa Indonesia (default) and English. The choice is kept in
 // localStorage; without one, the signed-in user's `language` decides.
 
+import audit from "./i18n/audit.js";
+import forms from "./i18n/forms.js";
+import live from "./i18n/live.js";
+import notify from "./i18n/notify.js";
+import queues from "./i18n/queues.js";
+import ticketpage from "./i18n/ticketpage.js";
+
 const STORAGE_KEY = "helpdesk.lang";
 export const LANGUAGES = ["id", "en"];
 
@@ -1647,6 +1654,12 @@ const en = {
   "att.err.attachment_quarantined": "This file contains malware and is quarantined.",
   "att.err.attachment_not_scannable": "This file is too large to be checked for malware; ask the IT staff for it.",
 };
+
+// Each part of the client keeps its text in a module of its own (./i18n/<part>.js).
+for (const part of [audit, forms, live, notify, queues, ticketpage]) {
+  Object.assign(id, part.id);
+  Object.assign(en, part.en);
+}
 
 const DICTIONARIES = { id, en };
 let current = "id";
