@@ -7,6 +7,7 @@ import { initLanguage, lang, onLanguageChange, roleLabel, setLanguage, t } from 
 import { navigate } from "./js/nav.js";
 import { invalidate, state } from "./js/store.js";
 import { errorBox, field, formValues, pageHeader, submitting } from "./js/ui.js";
+import { stopTicketChanges } from "./js/ticketsLive.js";
 import { bell } from "./js/views/notifications.js";
 
 const AUTH = "/api/identity/auth";
@@ -33,6 +34,7 @@ function sessionExpired() {
   session.clear();
   state.me = null;
   bell.stop();
+  stopTicketChanges();
   expiredNotice = t("login.session_expired");
   goLogin();
 }
@@ -56,6 +58,7 @@ async function logout() {
   state.me = null;
   invalidate();
   bell.stop();
+  stopTicketChanges();
   expiredNotice = t("login.logged_out");
   location.hash = "#/login";
 }

@@ -16,6 +16,8 @@ from tickets.directory.views import router as directory_router
 from tickets.documents.views import router as documents_router
 from tickets.exports.views import router as exports_router
 from tickets.internal.views import router as internal_router
+from tickets.live import feed as live_feed
+from tickets.live.views import router as live_router
 from tickets.masterdata.cache import MasterDataCache
 from tickets.masterdata.views import router as masterdata_router
 from tickets.runtime import TicketsRuntime
@@ -26,6 +28,11 @@ from tickets.tickets.scheduler import sla_scheduler
 from tickets.tickets.views import router as tickets_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def live_changes(runtime: TicketsRuntime) -> None:
+    """This replica's share of the bus: ticket changes for its open streams."""
+    await live_feed.listen(runtime.bus, runtime.settings, runtime.live)
 
 
 def create_app(settings: TicketsSettings | None = None) -> FastAPI:
@@ -54,7 +61,12 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         )
         await masterdata.get()
         return base.extend(
-            TicketsRuntime, settings=settings, policy=policy, masterdata=masterdata, numbers=numbers
+            TicketsRuntime,
+            settings=settings,
+            policy=policy,
+            masterdata=masterdata,
+            numbers=numbers,
+            live=live_feed.LiveHub(backlog=settings.stream_backlog),
         )
 
     return create_service_app(
@@ -69,10 +81,11 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             masterdata_router,
             directory_router,
             internal_router,
+            live_router,
         ],
         migrations=MIGRATIONS,
         consumers=[directory_consumer("tickets"), attachments_consumer()],
         build_runtime=build_runtime,
-        workers=[sla_scheduler] if settings.run_scheduler else [],
+        workers=[live_changes, *([sla_scheduler] if settings.run_scheduler else [])],
         disabled_users=disabled_user_ids,
     )

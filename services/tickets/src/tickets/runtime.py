@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from helpdesk_common.runtime import Runtime, runtime_of
+from tickets.live.feed import LiveHub
 from tickets.masterdata.cache import MasterDataCache
 from tickets.settings import TicketsSettings
 from tickets.sla.schedule import SlaRatios
@@ -22,6 +23,7 @@ class TicketsRuntime(Runtime):
     policy: Policy
     masterdata: MasterDataCache
     numbers: TicketNumbers
+    live: LiveHub
 
     @property
     def ratios(self) -> SlaRatios:

@@ -49,5 +49,19 @@ class TicketsSettings(ServiceSettings):
     # (see tickets.tickets.policy), e.g. TICKETS_POLICY_OVERRIDES='{"reassign": ["admin"]}'.
     policy_overrides: dict[str, list[str]] = {}
 
+    # GET /stream (live ticket changes): a heartbeat comment this often keeps proxies from
+    # closing an idle stream; a stream ends after stream_max_seconds (the browser reconnects
+    # with a fresh token, so a changed role applies); a stream more than stream_backlog
+    # changes behind is told to fetch everything again instead.
+    stream_heartbeat_seconds: float = Field(default=15, gt=0)
+    stream_max_seconds: float = Field(default=600, gt=0)
+    stream_backlog: int = Field(default=200, ge=1)
+
+    # Counts on lists and saved views are exact up to this many tickets, then "N+"
+    # (the database stops counting there, so a count stays cheap with millions of tickets).
+    count_threshold: int = Field(default=10_000, ge=1)
+    # Saved views per user: each is counted on every GET /views.
+    views_max_per_user: int = Field(default=30, ge=1)
+
     page_size_default: int = 25
     page_size_max: int = 100

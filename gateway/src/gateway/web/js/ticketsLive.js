@@ -32,7 +32,7 @@ function setState(state) {
 function start() {
   stream = eventStream(PATH, {
     onEvent(name, data) {
-      if (name === "ready") emit({ kind: "resync" });
+      if (name === "ready" || name === "resync") emit({ kind: "resync" });
       else if (name === "ticket") {
         try {
           emit({ kind: "changed", ...JSON.parse(data) });

@@ -1,0 +1,64 @@
+"""``GET /stream``: server-sent events telling a page that tickets it shows have changed.
+
+``event: ready`` when the stream opens (fetch what you show), then ``event: ticket`` with
+``{"id", "number", "version", "event"}`` for each change the caller may see (the API's
+unit scoping; a requester never hears of internal notes or staff-only SLA events),
+``event: resync`` when changes may have been missed, and a comment line as a heartbeat so
+that proxies keep the connection open. The event carries no ticket data: the page fetches
+with the caller's rights. A stream ends after ``stream_max_seconds`` (the browser reconnects
+with a fresh token, so a changed role or unit applies) or when its user is disabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from helpdesk_common.auth import CurrentUser
+from tickets.live.feed import RESYNC, Subscriber
+from tickets.runtime import RuntimeDep, TicketsRuntime
+
+router = APIRouter(tags=["live"])
+
+
+async def _events(
+    subscriber: Subscriber, runtime: TicketsRuntime, request: Request
+) -> AsyncIterator[str]:
+    settings = runtime.settings
+    user_id = subscriber.principal.user_id
+    try:
+        yield "retry: 2000\nevent: ready\ndata: {}\n\n"
+        ends = time.monotonic() + settings.stream_max_seconds
+        while time.monotonic() < ends and not await request.is_disconnected():
+            if user_id in runtime.disabled_users:
+                return
+            try:
+                change = await asyncio.wait_for(
+                    subscriber.queue.get(), settings.stream_heartbeat_seconds
+                )
+            except TimeoutError:
+                yield ": ping\n\n"
+                continue
+            if change is RESYNC:
+                yield "event: resync\ndata: {}\n\n"
+            else:
+                yield f"event: ticket\ndata: {change.as_data()}\n\n"
+    finally:
+        runtime.live.unsubscribe(subscriber)
+
+
+@router.get("/stream", response_class=StreamingResponse)
+async def stream(
+    principal: CurrentUser, runtime: RuntimeDep, request: Request
+) -> StreamingResponse:
+    """Server-sent events: ``ticket`` for each change to a ticket the caller may see."""
+    subscriber = runtime.live.subscribe(principal)
+    return StreamingResponse(
+        _events(subscriber, runtime, request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
