@@ -3,6 +3,10 @@
 Each kind of notification has ``templates/<lang>/<kind>.txt`` and ``<kind>.html``. The text
 template also sets two variables read by the service: ``subject`` (the mail's subject and the
 in-app title) and ``summary`` (the in-app body).
+
+Comments are written in Markdown (``helpdesk_common.markdown``): the HTML template shows one
+with the ``markdown`` filter (rendered and sanitised HTML); the text template, and so the
+summary, sees the event's Markdown fields (``MARKDOWN_FIELDS``) already as plain text.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from markupsafe import Markup, escape
+from pydantic import BaseModel
 
+from helpdesk_common.markdown import markdown_to_text, render_markdown
 from helpdesk_common.sizes import file_size
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -91,6 +97,8 @@ ATTACHMENT_KIND_LABELS = {
         "assignment_letter": "Assignment letter",
     },
 }
+# The event fields written in Markdown, per kind of notification.
+MARKDOWN_FIELDS: dict[str, tuple[str, ...]] = {"commented": ("body",)}
 # The decimal separator of each language (1,5 MB / 1.5 MB).
 DECIMAL_MARKS = {"id": ",", "en": "."}
 ZONE_LABELS = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
@@ -122,6 +130,21 @@ def _nl2br(value: str | None) -> Markup:
     return Markup("<br>\n").join(escape(value or "").splitlines())
 
 
+def _markdown(value: str | None) -> Markup:
+    # Sanitised by render_markdown (an allow-list of tags, safe links only): safe to embed.
+    return Markup(render_markdown(value or ""))  # noqa: S704
+
+
+def _plain_event(kind: str, event: object) -> object:
+    """The event with its Markdown fields as plain text, for the text template."""
+    fields = MARKDOWN_FIELDS.get(kind, ())
+    if not fields or not isinstance(event, BaseModel):
+        return event
+    return event.model_copy(
+        update={name: markdown_to_text(str(getattr(event, name) or "")) for name in fields}
+    )
+
+
 class Renderer:
     def __init__(self, *, timezone: str = "Asia/Jakarta", templates: Path = TEMPLATES) -> None:
         try:
@@ -141,6 +164,7 @@ class Renderer:
             auto_reload=False,
         )
         self._env.filters["nl2br"] = _nl2br
+        self._env.filters["markdown"] = _markdown
         # The templates' helpers, built once per language rather than per render.
         self._helpers = {language: self._build_helpers(language) for language in LANGUAGES}
 
@@ -180,7 +204,8 @@ class Renderer:
     def render(self, kind: str, *, language: str, context: dict[str, Any]) -> Rendered:
         language = self.language(language)
         values = {**context, **self._helpers[language], "language": language}
-        text_module = self._env.get_template(f"{language}/{kind}.txt").make_module(values)
+        text_values = {**values, "event": _plain_event(kind, values.get("event"))}
+        text_module = self._env.get_template(f"{language}/{kind}.txt").make_module(text_values)
         subject = one_line(str(_exported(text_module, "subject")))
         html = self._env.get_template(f"{language}/{kind}.html").render(values, subject=subject)
         return Rendered(
