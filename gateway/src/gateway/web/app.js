@@ -6,7 +6,7 @@ import { $, h, icon, replace } from "./js/dom.js";
 import { initLanguage, lang, onLanguageChange, roleLabel, setLanguage, t } from "./js/i18n.js";
 import { navigate } from "./js/nav.js";
 import { invalidate, state } from "./js/store.js";
-import { errorBox, field, formValues, pageHeader, submitting } from "./js/ui.js";
+import { errorBox, field, formValues, installFormValidation, pageHeader, setOfficeTimeZone, submitting } from "./js/ui.js";
 import { stopTicketChanges } from "./js/ticketsLive.js";
 import { bell } from "./js/views/notifications.js";
 
@@ -68,6 +68,22 @@ async function loadMe() {
   return state.me;
 }
 
+// Times are shown in the office's zone: the tickets service's setting, read once signed in
+// (any role may read the office hours). Until it answers, ui.js's default (Asia/Jakarta).
+let officeZoneAsked = false;
+function loadOfficeTimeZone() {
+  if (officeZoneAsked) return;
+  officeZoneAsked = true;
+  api("/api/tickets/office-hours")
+    .then((hours) => {
+      if (setOfficeTimeZone(hours.timezone)) route();
+    })
+    .catch(() => {
+      // Not reachable now: the default zone stays; asked again on the next page.
+      officeZoneAsked = false;
+    });
+}
+
 // -- routing ----------------------------------------------------------------------------
 
 function parseHash() {
@@ -125,6 +141,7 @@ async function route() {
     return renderLogin(main);
   }
   initLanguageOnce();
+  loadOfficeTimeZone();
   renderFrame();
   bell.start();
 
@@ -246,18 +263,23 @@ function renderLogin(main) {
     "form",
     { class: "login-form", novalidate: true },
     h("div", { class: "form-alert" }),
-    field({ name: "username", label: t("login.username"), required: true, attrs: { autocomplete: "username", autocapitalize: "none", spellcheck: "false" } }),
-    field({ name: "password", label: t("login.password"), type: "password", required: true, attrs: { autocomplete: "current-password" } }),
+    field({ name: "username", label: t("login.username"), required: true, attrs: { autocomplete: "username", autocapitalize: "none", spellcheck: "false", maxlength: 256 } }),
+    field({ name: "password", label: t("login.password"), type: "password", required: true, attrs: { autocomplete: "current-password", maxlength: 1024 } }),
     h("button", { type: "submit", class: "btn btn-primary btn-block" }, t("login.submit")),
   );
   const notice = expiredNotice ? h("div", { class: "alert alert-info", role: "status" }, expiredNotice) : null;
   expiredNotice = null;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (!form.reportValidity()) return;
     const { username, password } = formValues(form, { keepEmpty: true });
+    let refusal = null;
     const ok = await submitting(form, async () => {
-      await login(username, password);
+      try {
+        await login(username, password);
+      } catch (err) {
+        refusal = err;
+        throw err;
+      }
       return true;
     });
     if (ok) {
@@ -265,8 +287,11 @@ function renderLogin(main) {
       const target = returnTo?.replace(/^#/, "");
       returnTo = null;
       navigate(target && !target.startsWith("/login") ? target : defaultPath());
-    } else {
+    } else if (refusal?.code === "invalid_credentials") {
+      // A password known to be wrong is typed again; after any other refusal (network,
+      // too many attempts) what was typed stays.
       form.elements.password.value = "";
+      form.elements.password.focus();
     }
   });
   replace(
@@ -296,6 +321,7 @@ $("[data-skip]").addEventListener("click", (e) => {
   $("#main").focus();
 });
 onLanguageChange(() => route());
+installFormValidation();
 window.addEventListener("hashchange", route);
 window.addEventListener("helpdesk:me", (e) => {
   state.me = e.detail;

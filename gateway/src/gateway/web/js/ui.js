@@ -44,10 +44,16 @@ export function toast(message, kind = "ok") {
 
 // -- form fields ------------------------------------------------------------------------
 
+/** The services' e-mail check (one @, a dotted domain, no spaces; at most 254 characters). */
+export const EMAIL_PATTERN = "[^@\\s]+@[^@\\s]+\\.[^@\\s]+";
+const EMAIL_ATTRS = { pattern: EMAIL_PATTERN, maxlength: 254 };
+
 /**
  * field({name, label, type, value, options, required, hint, textarea, rows, attrs})
  * -> <div class="field"> with label, control, hint and an error slot (aria-describedby).
- * options: [{value, label}]; type "checkbox" puts the label after the box.
+ * options: [{value, label}]; type "checkbox" puts the label after the box. An e-mail field
+ * gets the services' e-mail check unless attrs say otherwise; attrs["data-pattern-message"]
+ * is what a pattern mismatch says under the field.
  */
 export function field(spec) {
   const id = uniqueId(`f-${spec.name}`);
@@ -59,6 +65,7 @@ export function field(spec) {
     name: spec.name,
     required: spec.required,
     "aria-describedby": describedBy,
+    ...(spec.type === "email" ? EMAIL_ATTRS : {}),
     ...(spec.attrs || {}),
   };
   let control;
@@ -85,17 +92,229 @@ export function field(spec) {
   return h("div", { class: ["field", spec.class] }, label, control, hint, error);
 }
 
+// -- the fields' own checks, in the user's language ---------------------------------------
+//
+// One mechanism for every form: the browser's constraint checks (required, minlength,
+// pattern, type=email, min/max, ...) still decide, but their `invalid` events are caught at
+// the document (capturing: they do not bubble) and default-prevented, so no English bubble
+// appears; the message goes into the field's error slot instead, in the user's language and
+// with the field's limits. Installed once by app.js; formDialog and submitting() check too.
+
+const TEXT_TYPES = new Set(["text", "search", "tel", "email", "url"]);
+
+function isControl(el) {
+  return el instanceof HTMLInputElement || el instanceof HTMLSelectElement || el instanceof HTMLTextAreaElement;
+}
+
+/** A date or time limit as people read it ("2025-01-31" -> "31 Jan 2025"). */
+function limitText(control, value) {
+  if (control.type === "date" && /^\d{4}-\d{2}-\d{2}$/.test(value)) return fmtDate(value);
+  return value;
+}
+
+/**
+ * The services strip surrounding spaces before they count characters: "   " is empty there
+ * and " ab " two characters long. Said the same way here (a custom validity the browser's
+ * checks do not know), for text controls that are required or have a minimum length.
+ */
+function trimProblem(control) {
+  if (!(control instanceof HTMLTextAreaElement || (control instanceof HTMLInputElement && TEXT_TYPES.has(control.type)))) return "";
+  const raw = control.value;
+  const trimmed = raw.trim();
+  if (raw === trimmed) return "";
+  if (control.required && !trimmed) return t("field.required");
+  if (trimmed && control.minLength > 0 && trimmed.length < control.minLength) {
+    return t("forms.too_short", { n: control.minLength, len: trimmed.length });
+  }
+  return "";
+}
+
+function syncTrimCheck(control) {
+  const problem = trimProblem(control);
+  if (problem) {
+    control.setCustomValidity(problem);
+    control.dataset.trimCheck = "1";
+  } else if (control.dataset.trimCheck) {
+    control.setCustomValidity("");
+    delete control.dataset.trimCheck;
+  }
+}
+
+/** What is wrong with a control, in the current language ("" when nothing is). */
+export function validationMessage(control) {
+  const v = control.validity;
+  if (v.valid) return "";
+  const type = control.type;
+  if (control.dataset.trimCheck) return trimProblem(control) || control.validationMessage;
+  if (v.valueMissing) {
+    if (control instanceof HTMLSelectElement || type === "radio") return t("forms.choose");
+    if (type === "checkbox") return t("forms.check");
+    if (type === "file") return t("forms.file");
+    return t("field.required");
+  }
+  if (v.badInput) {
+    if (type === "number") return t("forms.number");
+    if (type === "time") return t("field.time");
+    if (type === "date" || type.startsWith("datetime")) return t("field.date");
+    return t("field.pattern");
+  }
+  if (v.typeMismatch) return type === "url" ? t("field.url") : type === "email" ? t("field.email") : t("field.pattern");
+  if (v.tooShort) return t("forms.too_short", { n: control.minLength, len: control.value.length });
+  if (v.tooLong) return t("forms.too_long", { n: control.maxLength, len: control.value.length });
+  if (v.patternMismatch) {
+    if (control.dataset.patternMessage) return control.dataset.patternMessage;
+    return type === "email" ? t("field.email") : type === "url" ? t("field.url") : t("field.pattern");
+  }
+  if (v.rangeUnderflow) return type === "number" || type === "range" ? t("field.gte", { n: control.min }) : t("forms.not_before", { v: limitText(control, control.min) });
+  if (v.rangeOverflow) return type === "number" || type === "range" ? t("field.lte", { n: control.max }) : t("forms.not_after", { v: limitText(control, control.max) });
+  if (v.stepMismatch) {
+    const step = control.getAttribute("step");
+    return type === "number" && (!step || Number(step) === 1) ? t("field.int") : t("forms.step", { n: step || 1 });
+  }
+  return control.validationMessage;
+}
+
+/** The control's error slot: field()'s `<id>-err`, or one added after a control built by hand. */
+function errorSlot(control) {
+  if (!control.id) control.id = uniqueId(`f-${control.name || "control"}`);
+  const existing = document.getElementById(`${control.id}-err`);
+  if (existing) return existing;
+  const slot = h("p", { class: "field-error", id: `${control.id}-err`, hidden: true });
+  control.after(slot);
+  const described = (control.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+  control.setAttribute("aria-describedby", [...described, slot.id].join(" "));
+  return slot;
+}
+
+/** Show `message` under the control; `client` marks it as the form's own check (re-checked as the user types). */
+function markField(control, message, { client = true } = {}) {
+  const slot = errorSlot(control);
+  slot.textContent = message;
+  slot.hidden = false;
+  control.setAttribute("aria-invalid", "true");
+  if (client) control.dataset.clientInvalid = "1";
+  else delete control.dataset.clientInvalid;
+}
+
+function unmarkField(control) {
+  const slot = control.id ? document.getElementById(`${control.id}-err`) : null;
+  if (slot) {
+    slot.textContent = "";
+    slot.hidden = true;
+  }
+  control.removeAttribute("aria-invalid");
+  delete control.dataset.clientInvalid;
+}
+
+/** A marked field is checked again as it changes: the message follows, or goes. */
+function recheck(control) {
+  if (control.validity.valid) unmarkField(control);
+  else markField(control, validationMessage(control));
+}
+
+// The controls found invalid by one check (reportValidity, checkValidity or a submission
+// fire their `invalid` events together); the first is focused once they have all been seen.
+let checkPass = null;
+
+function finishCheckPass() {
+  const controls = checkPass;
+  checkPass = null;
+  // Fields marked by an earlier check that are fine now lose their message.
+  for (const form of new Set(controls.map((c) => c.form).filter(Boolean))) {
+    for (const el of form.elements) if (isControl(el) && el.dataset.clientInvalid && el.validity.valid) unmarkField(el);
+  }
+  const first = controls.find((c) => c.isConnected && !c.disabled && c.getClientRects().length > 0);
+  if (first && document.activeElement !== first) first.focus();
+}
+
+function onInvalid(event) {
+  const control = event.target;
+  if (!isControl(control)) return;
+  event.preventDefault(); // no browser bubble: the message is ours, under the field
+  markField(control, validationMessage(control));
+  if (!checkPass) {
+    checkPass = [];
+    queueMicrotask(finishCheckPass);
+  }
+  checkPass.push(control);
+}
+
+function onEdit(event) {
+  const control = event.target;
+  if (!isControl(control)) return;
+  syncTrimCheck(control);
+  // A server's message goes too once the value changes and passes the form's own checks.
+  if (control.getAttribute("aria-invalid") === "true") recheck(control);
+}
+
+function onLeave(event) {
+  const control = event.target;
+  if (isControl(control) && control.dataset.clientInvalid) recheck(control);
+}
+
+let validationInstalled = false;
+
+/** Catch every form's `invalid` events at the document (call once, at start). */
+export function installFormValidation(root = document) {
+  if (validationInstalled) return;
+  validationInstalled = true;
+  root.addEventListener("invalid", onInvalid, true);
+  root.addEventListener("input", onEdit, true);
+  root.addEventListener("change", onEdit, true);
+  root.addEventListener("focusout", onLeave, true);
+}
+
+/** Check a form's fields (messages under the invalid ones, the first focused); true when all pass. */
+export function validateForm(form) {
+  installFormValidation();
+  for (const el of form.elements) if (isControl(el)) syncTrimCheck(el);
+  const ok = form.checkValidity();
+  if (ok) for (const el of form.elements) if (isControl(el) && el.dataset.clientInvalid) unmarkField(el);
+  return ok;
+}
+
 export function clearErrors(form) {
   for (const el of $$(".field-error", form)) {
     el.hidden = true;
     el.textContent = "";
   }
-  for (const el of $$("[aria-invalid]", form)) el.removeAttribute("aria-invalid");
+  for (const el of $$("[aria-invalid]", form)) {
+    el.removeAttribute("aria-invalid");
+    delete el.dataset.clientInvalid;
+  }
   const box = $(".form-alert", form);
   if (box) replace(box);
 }
 
-/** Put the API's field errors next to their fields; the rest in the form's alert box. */
+/**
+ * The control a server's field path names: the name itself ("filters.unit_id" is a control's
+ * name in the schedule form), else without list positions and the path's last name, the
+ * position choosing among same-named controls ("days.2.end" -> the third "end").
+ */
+function controlFor(form, path) {
+  const pick = (item, index) => {
+    if (!item) return null;
+    if (!(item instanceof RadioNodeList)) return item;
+    return (index !== null && item[index]) || item[0] || null;
+  };
+  const exact = form.elements.namedItem(path);
+  if (exact) return pick(exact, null);
+  const parts = path.split(".");
+  const positions = parts.filter((p) => /^\d+$/.test(p)).map(Number);
+  const index = positions.length ? positions[positions.length - 1] : null;
+  const names = parts.filter((p) => !/^\d+$/.test(p));
+  for (const name of [names.join("."), names[names.length - 1]]) {
+    const found = name ? form.elements.namedItem(name) : null;
+    if (found) return pick(found, index);
+  }
+  return null;
+}
+
+/**
+ * Put the API's field errors next to their fields; the rest in the form's alert box.
+ * fieldMap: {serverField: controlName} where the names differ (e.g. {body: "keyword"} for a
+ * rule about the whole body that one field best answers).
+ */
 export function showErrors(form, err, { fieldMap = {} } = {}) {
   clearErrors(form);
   let box = $(".form-alert", form);
@@ -106,25 +325,22 @@ export function showErrors(form, err, { fieldMap = {} } = {}) {
   const unplaced = [];
   let first = null;
   for (const f of err.fields || []) {
-    const name = fieldMap[f.field] || f.field;
-    const control = form.elements.namedItem(name);
-    const el = control && (control instanceof RadioNodeList ? control[0] : control);
-    const slot = el && el.id ? document.getElementById(`${el.id}-err`) : null;
+    const el = controlFor(form, fieldMap[f.field] || f.field);
     // A business error names its field: show its translation there, not the English text.
     const message = err.code !== "validation_error" && has(`err.${err.code}`) ? t(`err.${err.code}`) : fieldMessage(f.message);
-    if (slot) {
-      slot.textContent = message;
-      slot.hidden = false;
-      el.setAttribute("aria-invalid", "true");
+    if (el && isControl(el) && el.type !== "hidden") {
+      markField(el, message, { client: false });
       first = first || el;
     } else {
-      // "body": a rule about the whole form (e.g. one target shorter than another).
-      unplaced.push(f.field === "body" ? message : `${f.field}: ${message}`);
+      // "body": a rule about the whole form (e.g. one target shorter than another); a
+      // business error's translation needs no field name before it.
+      unplaced.push(f.field === "body" || err.code !== "validation_error" ? message : `${f.field}: ${message}`);
     }
   }
   const summary = first !== null ? t("err.form") : errorText(err);
   const alert = h("div", { class: "alert alert-error", role: "alert", tabindex: "-1" }, summary);
-  if (unplaced.length) alert.append(h("ul", unplaced.map((u) => h("li", u))));
+  const rest = unplaced.filter((u) => u !== summary);
+  if (rest.length) alert.append(h("ul", rest.map((u) => h("li", u))));
   if (err.requestId && (err.status === 0 || err.status >= 500)) {
     alert.append(h("small", { class: "ref" }, t("err.ref", { id: err.requestId })));
   }
@@ -150,8 +366,12 @@ export function formValues(form, { keepEmpty = false } = {}) {
   return out;
 }
 
-/** Submitting: disable the buttons, run fn, show errors, re-enable. */
+/**
+ * Submitting: check the fields (messages under them; nothing sent while one is wrong), then
+ * disable the buttons, run fn, show errors, re-enable. What was typed stays either way.
+ */
 export async function submitting(form, fn, options) {
+  if (!validateForm(form)) return undefined;
   const buttons = $$("button", form);
   buttons.forEach((b) => (b.disabled = true));
   form.setAttribute("aria-busy", "true");
@@ -170,10 +390,11 @@ export async function submitting(form, fn, options) {
 // -- dialogs ----------------------------------------------------------------------------
 
 /**
- * A modal form. onSubmit(values, form) returns a promise; an error is shown in the dialog,
- * success closes it. Resolves with onSubmit's result, or undefined when cancelled.
+ * A modal form. onSubmit(values, form) returns a promise; an error is shown in the dialog
+ * (fieldMap as for showErrors), what was typed kept; success closes it. Resolves with
+ * onSubmit's result, or undefined when cancelled.
  */
-export function formDialog({ title, intro, fields = [], submitLabel, danger = false, onSubmit, wide = false }) {
+export function formDialog({ title, intro, fields = [], submitLabel, danger = false, onSubmit, wide = false, fieldMap }) {
   return new Promise((resolve) => {
     const titleId = uniqueId("dlg-title");
     const form = h("form", { class: "dialog-form", novalidate: true }, h("div", { class: "form-alert" }), intro ? h("p", { class: "intro" }, intro) : null, fields);
@@ -196,11 +417,15 @@ export function formDialog({ title, intro, fields = [], submitLabel, danger = fa
     });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      if (!form.reportValidity()) return;
-      const done = await submitting(form, async () => {
-        result = await onSubmit(formValues(form), form);
-        return true;
-      });
+      // novalidate: the fields are checked by submitting(), their messages under them.
+      const done = await submitting(
+        form,
+        async () => {
+          result = await onSubmit(formValues(form), form);
+          return true;
+        },
+        { fieldMap },
+      );
       if (done) dialog.close();
     });
     document.body.append(dialog);
@@ -251,16 +476,90 @@ export function activeBadge(active) {
   return h("span", { class: ["badge", active ? "badge-ok" : "badge-muted"] }, active ? t("common.active") : t("common.inactive"));
 }
 
+// -- the office's time zone ---------------------------------------------------------------
+//
+// Times are shown as the office reads them (its working hours, its SLA deadlines), wherever
+// the browser is; a time shown in a browser whose clock differs names the zone ("14.05 WIB").
+// The zone is the tickets service's setting (GET /api/tickets/office-hours), read by app.js
+// after sign-in; until then, and if it cannot be read, the default below.
+
+export const DEFAULT_OFFICE_TIME_ZONE = "Asia/Jakarta";
+const ZONE_LABELS = { "Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT" };
+let officeZone = DEFAULT_OFFICE_TIME_ZONE;
+const formatters = new Map();
+
+export const officeTimeZone = () => officeZone;
+
+/** Use the office's zone from the server; true when it changed (what is shown needs redrawing). */
+export function setOfficeTimeZone(zone) {
+  if (!zone || zone === officeZone) return false;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+  } catch {
+    return false; // a zone this browser does not know: keep the default
+  }
+  officeZone = zone;
+  formatters.clear();
+  return true;
+}
+
+function formatter(options) {
+  const key = `${locale()}|${JSON.stringify(options)}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale(), options);
+    formatters.set(key, f);
+  }
+  return f;
+}
+
+/** Minutes the office's clock is ahead of UTC at this instant. */
+function officeOffsetMinutes(date) {
+  const parts = {};
+  for (const p of formatter({ timeZone: officeZone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric" }).formatToParts(date)) {
+    parts[p.type] = Number(p.value);
+  }
+  const asUtc = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour % 24, parts.minute);
+  return Math.round((asUtc - Math.floor(date.getTime() / 60000) * 60000) / 60000);
+}
+
+/** " WIB" when the browser's clock differs from the office's at this instant, else "". */
+function zoneSuffix(date) {
+  if (officeOffsetMinutes(date) === -date.getTimezoneOffset()) return "";
+  const label = ZONE_LABELS[officeZone] || formatter({ timeZone: officeZone, timeZoneName: "short" }).formatToParts(date).find((p) => p.type === "timeZoneName")?.value;
+  return label ? ` ${label}` : "";
+}
+
+/** A date and time in the office's zone ("12 Mei 2025, 14.05", "… 14.05 WIB" elsewhere). */
 export function fmtDateTime(value) {
   if (!value) return t("common.none");
   const d = new Date(value);
-  return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" }).format(d);
+  if (Number.isNaN(d.getTime())) return String(value);
+  return formatter({ dateStyle: "medium", timeStyle: "short", timeZone: officeZone }).format(d) + zoneSuffix(d);
 }
 
+/** A time of day in the office's zone ("14.05", with seconds "14.05.09"; the zone named elsewhere). */
+export function fmtTime(value, { seconds = false } = {}) {
+  if (!value) return t("common.none");
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return String(value);
+  return formatter({ timeStyle: seconds ? "medium" : "short", timeZone: officeZone }).format(d) + zoneSuffix(d);
+}
+
+/** A day: "YYYY-MM-DD" is a calendar day as it is (office-local already); an instant, its office-local day. */
 export function fmtDate(value) {
   if (!value) return t("common.none");
-  const d = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00`) : new Date(value);
-  return new Intl.DateTimeFormat(locale(), { dateStyle: "medium" }).format(d);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return formatter({ dateStyle: "medium", timeZone: "UTC" }).format(new Date(`${value}T00:00:00Z`));
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return String(value);
+  return formatter({ dateStyle: "medium", timeZone: officeZone }).format(d);
+}
+
+/** Today in the office's zone, as "YYYY-MM-DD" (what a date filter's "today" means). */
+export function officeToday() {
+  const parts = {};
+  for (const p of new Intl.DateTimeFormat("en-GB", { timeZone: officeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(new Date())) parts[p.type] = p.value;
+  return `${parts.year}-${parts.month}-${parts.day}`;
 }
 
 /** "3 menit lalu" / "dalam 2 jam" (falls back to the date beyond a week). */
