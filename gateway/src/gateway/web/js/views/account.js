@@ -6,7 +6,7 @@ import { h } from "../dom.js";
 import { lang, roleLabel, setLanguage, t } from "../i18n.js";
 import { navigate, userChanged } from "../nav.js";
 import * as store from "../store.js";
-import { field, formValues, pageHeader, showErrors, submitting, toast } from "../ui.js";
+import { field, formValues, pageHeader, showErrors, submitting, toast, validateForm } from "../ui.js";
 
 const AUTH = "/api/identity/auth";
 
@@ -28,7 +28,7 @@ export async function render({ el }) {
       h("dd", me.unit ? `${me.unit.name} (${me.unit.code})` : t("common.none")),
     ),
     h("div", { class: "form-alert" }),
-    field({ name: "full_name", label: t("account.full_name"), value: me.full_name, required: true, attrs: { autocomplete: "name" } }),
+    field({ name: "full_name", label: t("account.full_name"), value: me.full_name, required: true, attrs: { autocomplete: "name", maxlength: 200 } }),
     field({ name: "email", label: t("common.email"), type: "email", value: me.email || "", attrs: { autocomplete: "email" } }),
     field({
       name: "language",
@@ -43,7 +43,7 @@ export async function render({ el }) {
   );
   profile.addEventListener("submit", async (e) => {
     e.preventDefault();
-    if (!profile.reportValidity()) return;
+    if (!validateForm(profile)) return;
     const values = formValues(profile);
     const body = {};
     for (const key of ["full_name", "email", "language"]) {
@@ -64,14 +64,14 @@ export async function render({ el }) {
     h("h2", { id: "password-title" }, t("account.password")),
     me.must_change_password ? h("div", { class: "alert alert-warning", role: "alert" }, t("account.must_change")) : null,
     h("div", { class: "form-alert" }),
-    field({ name: "current_password", label: t("account.current_password"), type: "password", required: true, attrs: { autocomplete: "current-password" } }),
-    field({ name: "new_password", label: t("account.new_password"), type: "password", required: true, hint: t("account.new_password_hint"), attrs: { autocomplete: "new-password", minlength: 8 } }),
-    field({ name: "confirm_password", label: t("account.confirm_password"), type: "password", required: true, attrs: { autocomplete: "new-password", minlength: 8 } }),
+    field({ name: "current_password", label: t("account.current_password"), type: "password", required: true, attrs: { autocomplete: "current-password", maxlength: 1024 } }),
+    field({ name: "new_password", label: t("account.new_password"), type: "password", required: true, hint: t("account.new_password_hint"), attrs: { autocomplete: "new-password", minlength: 8, maxlength: 256 } }),
+    field({ name: "confirm_password", label: t("account.confirm_password"), type: "password", required: true, attrs: { autocomplete: "new-password", minlength: 8, maxlength: 256 } }),
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, t("account.password"))),
   );
   password.addEventListener("submit", async (e) => {
     e.preventDefault();
-    if (!password.reportValidity()) return;
+    if (!validateForm(password)) return;
     const values = formValues(password, { keepEmpty: true });
     if (values.new_password !== values.confirm_password) {
       showErrors(password, { code: "validation_error", status: 422, fields: [{ field: "confirm_password", message: t("account.password_mismatch") }] });

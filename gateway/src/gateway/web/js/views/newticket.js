@@ -7,7 +7,10 @@ import { h, replace } from "../dom.js";
 import { t } from "../i18n.js";
 import { navigate } from "../nav.js";
 import * as store from "../store.js";
-import { field, formValues, pageHeader, submitting, toast } from "../ui.js";
+import { field, formValues, pageHeader, submitting, toast, validateForm } from "../ui.js";
+
+// The tickets service's Phone: digits, spaces, brackets and hyphens, an optional leading +.
+const PHONE_PATTERN = "\\+?[0-9 \\(\\)\\-]{5,30}";
 import { filePicker, rememberFailures, uploadAll, uploadError } from "./ticket/attachments.js";
 
 export async function render({ el, isCurrent }) {
@@ -95,7 +98,12 @@ export async function render({ el, isCurrent }) {
         "div",
         { class: "grid-3" },
         field({ name: "contact_name", label: t("new.contact_name"), value: agent ? "" : me.full_name, attrs: { maxlength: 200, autocomplete: "name" } }),
-        field({ name: "contact_phone", label: t("new.contact_phone"), type: "tel", attrs: { autocomplete: "tel", placeholder: "0812 3456 7890" } }),
+        field({
+          name: "contact_phone",
+          label: t("new.contact_phone"),
+          type: "tel",
+          attrs: { autocomplete: "tel", placeholder: "0812 3456 7890", maxlength: 30, pattern: PHONE_PATTERN, "data-pattern-message": t("forms.phone") },
+        }),
         field({ name: "contact_email", label: t("new.contact_email"), type: "email", value: agent ? "" : me.email || "", attrs: { autocomplete: "email" } }),
       ),
     ),
@@ -110,7 +118,8 @@ export async function render({ el, isCurrent }) {
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    if (!form.reportValidity()) return;
+    // The fields first (their messages under them), then the files, before anything is sent.
+    if (!validateForm(form)) return;
     if (picker && !picker.valid()) {
       picker.focus();
       return;

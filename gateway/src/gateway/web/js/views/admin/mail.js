@@ -4,7 +4,7 @@ import { api } from "../../api.js";
 import { h, icon, replace } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { navigate } from "../../nav.js";
-import { errorBox, errorText, field, fmtDateTime, fmtRelative, formValues, infoDialog, loading, submitting, table, timeEl, toast } from "../../ui.js";
+import { errorBox, errorText, field, fmtDateTime, fmtRelative, formValues, infoDialog, loading, submitting, table, timeEl, toast, validateForm } from "../../ui.js";
 
 const N = "/api/notifications/admin";
 const SECURITY = ["none", "starttls", "tls"];
@@ -37,29 +37,36 @@ async function smtp({ el }) {
       h(
         "div",
         { class: "grid-3" },
-        field({ name: "host", label: t("smtp.host"), value: current.host, required: true, class: "span-2" }),
+        field({
+          name: "host",
+          label: t("smtp.host"),
+          value: current.host,
+          required: true,
+          class: "span-2",
+          attrs: { maxlength: 255, pattern: "[^\\s\\/]+", "data-pattern-message": t("forms.host") },
+        }),
         field({ name: "port", label: t("smtp.port"), type: "number", value: current.port, required: true, attrs: { min: 1, max: 65535 } }),
       ),
       field({ name: "security", label: t("smtp.security"), value: current.security, options: SECURITY.map((s) => ({ value: s, label: t(`smtp.security.${s}`) })) }),
       h(
         "div",
         { class: "grid-2" },
-        field({ name: "username", label: t("smtp.username"), value: current.username || "", attrs: { autocomplete: "off" } }),
+        field({ name: "username", label: t("smtp.username"), value: current.username || "", attrs: { autocomplete: "off", maxlength: 320 } }),
         field({
           name: "password",
           label: t("smtp.password"),
           type: "password",
           hint: `${current.has_password ? t("smtp.password_set") : t("smtp.password_unset")}. ${t("smtp.password_keep")}`,
-          attrs: { autocomplete: "new-password" },
+          attrs: { autocomplete: "new-password", maxlength: 1024 },
         }),
       ),
       current.has_password ? field({ name: "remove_password", label: t("smtp.password_remove"), type: "checkbox" }) : null,
-      field({ name: "sender", label: t("smtp.sender"), value: current.sender, required: true, hint: t("smtp.sender_hint") }),
+      field({ name: "sender", label: t("smtp.sender"), value: current.sender, required: true, hint: t("smtp.sender_hint"), attrs: { minlength: 3, maxlength: 320 } }),
       h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, t("common.save"))),
     );
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      if (!form.reportValidity()) return;
+      if (!validateForm(form)) return;
       const v = formValues(form, { keepEmpty: true });
       const body = {
         host: v.host.trim(),
@@ -83,7 +90,7 @@ async function smtp({ el }) {
       { class: "card form-card", novalidate: true },
       h("h2", t("smtp.test")),
       h("div", { class: "form-alert" }),
-      field({ name: "to", label: t("smtp.test_to"), type: "email", hint: t("smtp.test_to_hint") }),
+      field({ name: "to", label: t("smtp.test_to"), type: "email", hint: t("smtp.test_to_hint"), attrs: { maxlength: 320 } }),
       h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn" }, t("smtp.test"))),
     );
     test.addEventListener("submit", async (e) => {

@@ -18,6 +18,7 @@ import {
   submitting,
   table,
   toast,
+  validateForm,
 } from "../../ui.js";
 
 const T = "/api/tickets";
@@ -138,7 +139,13 @@ async function priorities({ el }) {
         h(
           "div",
           { class: "grid-2" },
-          field({ name: "code", label: t("common.code"), required: true, hint: t("priorities.code_hint"), attrs: { pattern: "[a-z][a-z0-9_]{0,49}" } }),
+          field({
+            name: "code",
+            label: t("common.code"),
+            required: true,
+            hint: t("priorities.code_hint"),
+            attrs: { maxlength: 50, pattern: "[a-z][a-z0-9_]{0,49}", "data-pattern-message": t("forms.priority_code") },
+          }),
           field({ name: "name", label: t("common.name"), required: true, attrs: { minlength: 2, maxlength: 100 } }),
         ),
         field({ name: "rank", label: t("priorities.rank"), type: "number", required: true, attrs: { min: 0, max: 1000 } }),
@@ -175,6 +182,8 @@ async function priorities({ el }) {
         field({ name: "first_response_minutes", label: t("priorities.first_response"), type: "number", value: p.first_response_minutes ?? "", required: true, attrs: { min: 1, max: 525600 } }),
         field({ name: "resolution_minutes", label: t("priorities.resolution"), type: "number", value: p.resolution_minutes ?? "", required: true, attrs: { min: 1, max: 525600 } }),
       ],
+      // The one rule about both targets (resolution not shorter than first response).
+      fieldMap: { body: "resolution_minutes" },
       onSubmit: (v) =>
         api(`${T}/sla-policies/${encodeURIComponent(p.code)}`, {
           method: "PUT",
@@ -236,6 +245,8 @@ async function rules({ el }) {
       title: t("rules.new"),
       fields: fields(),
       submitLabel: t("common.create"),
+      // A rule without any condition: said under the keyword, the first condition.
+      fieldMap: { body: "keyword" },
       onSubmit: (v) => {
         const body = { priority: v.priority };
         for (const key of ["keyword", "unit_id", "category_id"]) if (v[key]) body[key] = v[key];
@@ -249,6 +260,7 @@ async function rules({ el }) {
     const r = await formDialog({
       title: t("rules.edit"),
       fields: [...fields(rule), field({ name: "is_active", label: t("common.active"), type: "checkbox", value: rule.is_active })],
+      fieldMap: { body: "keyword" },
       onSubmit: (v) => {
         const body = changed(rule, v, ["keyword", "unit_id", "category_id", "priority", "is_active"]);
         return Object.keys(body).length ? api(`${T}/priority-rules/${rule.id}`, { method: "PATCH", body }) : rule;
@@ -337,7 +349,7 @@ async function calendar({ el, query }) {
       );
       form.addEventListener("submit", async (e) => {
         e.preventDefault();
-        if (!form.reportValidity()) return;
+        if (!validateForm(form)) return;
         const days = Array.from(rows.querySelectorAll("tr")).map((tr) => ({
           weekday: Number(tr.querySelector("[name=weekday]").value),
           start: tr.querySelector("[name=start]").value,
@@ -380,7 +392,7 @@ async function calendar({ el, query }) {
       );
       form.addEventListener("submit", async (e) => {
         e.preventDefault();
-        if (!form.reportValidity()) return;
+        if (!validateForm(form)) return;
         const body = { date: form.elements.date.value, name: form.elements.name.value.trim() };
         const ok = await submitting(form, () => api(`${T}/holidays`, { method: "POST", body }));
         if (ok) {

@@ -62,16 +62,25 @@ async function organisation({ el, isCurrent }) {
         "div",
         { class: "grid-2" },
         field({ name: "phone", label: t("org.phone"), type: "tel", value: org.phone || "", attrs: { maxlength: 50 } }),
-        field({ name: "email", label: t("org.email"), type: "email", value: org.email || "", attrs: { maxlength: 200 } }),
+        field({ name: "email", label: t("org.email"), type: "email", value: org.email || "" }),
       ),
-      field({ name: "website", label: t("org.website"), type: "url", value: org.website || "", hint: t("org.website_hint"), attrs: { maxlength: 200 } }),
+      field({
+        name: "website",
+        label: t("org.website"),
+        type: "url",
+        value: org.website || "",
+        hint: t("org.website_hint"),
+        // The server takes http(s) addresses only (the browser's type=url takes any scheme).
+        attrs: { maxlength: 200, pattern: "[Hh][Tt][Tt][Pp][Ss]?://[^\\s\\/]+\\S*", "data-pattern-message": t("field.url") },
+      }),
       h("p", { class: "hint" }, t("org.used_in")),
       h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, t("common.save"))),
     );
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      // The server's checks (a web address with its scheme, an e-mail address) are said
-      // under the fields in the user's language, rather than the browser's bubbles.
+      // The fields' checks (submitting(): a web address with its scheme, an e-mail address,
+      // the lengths) and the server's refusals are said under the fields in the user's
+      // language, rather than in the browser's bubbles.
       const values = formValues(form);
       const body = Object.fromEntries(TEXT_FIELDS.map((k) => [k, values[k] ?? null]));
       const saved = await submitting(form, () => api(ORG, { method: "PUT", body }));

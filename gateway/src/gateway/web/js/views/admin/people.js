@@ -53,10 +53,11 @@ const languageOptions = () => [
   { value: "en", label: t("common.lang.en") },
 ];
 
-function showTemporaryPassword(user, password) {
+/** The password the server generated, shown once: after creating a user, or resetting one's. */
+function showTemporaryPassword(user, password, { created = false } = {}) {
   if (!password) return;
   infoDialog({
-    title: t("users.reset_password"),
+    title: created ? t("users.created_title") : t("users.reset_password"),
     body: h(
       "div",
       h("p", t("users.temp_password", { name: user.full_name })),
@@ -135,9 +136,14 @@ async function users({ el, query, isCurrent }) {
     const created = await formDialog({
       title: t("users.new"),
       fields: [
-        field({ name: "username", label: t("users.username"), required: true, attrs: { autocomplete: "off", pattern: "[A-Za-z0-9._@\\-]{3,64}" } }),
+        field({
+          name: "username",
+          label: t("users.username"),
+          required: true,
+          attrs: { autocomplete: "off", minlength: 3, maxlength: 64, pattern: "[A-Za-z0-9._@\\-]+", "data-pattern-message": t("forms.username") },
+        }),
         ...userFields(),
-        field({ name: "password", label: t("users.password"), type: "password", hint: t("users.password_hint"), attrs: { autocomplete: "new-password", minlength: 8 } }),
+        field({ name: "password", label: t("users.password"), type: "password", hint: t("users.password_hint"), attrs: { autocomplete: "new-password", minlength: 8, maxlength: 256 } }),
       ],
       submitLabel: t("common.create"),
       onSubmit: (v) => {
@@ -148,7 +154,7 @@ async function users({ el, query, isCurrent }) {
     });
     if (created) {
       toast(t("common.saved"));
-      showTemporaryPassword(created, created.temporary_password);
+      showTemporaryPassword(created, created.temporary_password, { created: true });
       load();
     }
   });
@@ -250,13 +256,19 @@ async function units({ el, query, isCurrent }) {
     h(
       "div",
       { class: "grid-2" },
-      field({ name: "code", label: t("common.code"), value: u.code, required: true, attrs: { maxlength: 50 } }),
+      field({
+        name: "code",
+        label: t("common.code"),
+        value: u.code,
+        required: true,
+        attrs: { maxlength: 32, pattern: "[A-Za-z0-9._\\-]+", "data-pattern-message": t("forms.unit_code") },
+      }),
       field({ name: "name", label: t("common.name"), value: u.name, required: true, attrs: { maxlength: 200 } }),
     ),
     h(
       "div",
       { class: "grid-2" },
-      field({ name: "contact_name", label: t("units.contact_name"), value: u.contact_name || "" }),
+      field({ name: "contact_name", label: t("units.contact_name"), value: u.contact_name || "", attrs: { maxlength: 200 } }),
       field({ name: "contact_email", label: t("units.contact_email"), type: "email", value: u.contact_email || "" }),
     ),
   ];

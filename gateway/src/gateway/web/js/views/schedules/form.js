@@ -6,7 +6,7 @@ import { h, uniqueId } from "../../dom.js";
 import { roleLabel, t } from "../../i18n.js";
 import { navigate } from "../../nav.js";
 import * as store from "../../store.js";
-import { field, formValues, showErrors, submitting, toast } from "../../ui.js";
+import { field, formValues, showErrors, submitting, toast, validateForm } from "../../ui.js";
 import { channelLabel } from "../dashboard/format.js";
 
 export const SCHEDULES = "/api/reports/schedules";
@@ -179,15 +179,14 @@ export async function scheduleForm({ schedule }) {
     e.preventDefault();
     const v = formValues(form);
     const recipients = Array.from(form.querySelectorAll("input[name=recipient_ids]:checked")).map((b) => b.value);
-    // What the server would refuse, said under the fields before asking it.
+    // What the server would refuse, said under the fields before asking it: the recipients
+    // (a group of boxes the browser cannot check), then the fields' own checks.
     const problems = [];
-    if (!v.name) problems.push({ field: "name", message: t("field.required") });
     if (!recipients.length) problems.push({ field: "recipient_ids", message: t("sched.err.no_recipients") });
     else if (recipients.length > MAX_RECIPIENTS) problems.push({ field: "recipient_ids", message: t("sched.err.too_many", { max: MAX_RECIPIENTS }) });
-    if (problems.length) {
-      showErrors(form, invalid(problems));
-      return;
-    }
+    if (problems.length) showErrors(form, invalid(problems));
+    const fieldsPass = validateForm(form);
+    if (problems.length || !fieldsPass) return;
     const body = {
       name: v.name,
       report: v.report,
