@@ -6,10 +6,10 @@
 import { api } from "../api.js";
 import { h, replace } from "../dom.js";
 import { downloadButton } from "../download.js";
-import { lang, locale, t } from "../i18n.js";
+import { lang, t } from "../i18n.js";
 import { eventStream } from "../live.js";
 import * as store from "../store.js";
-import { errorBox, errorText, pageHeader } from "../ui.js";
+import { errorBox, errorText, fmtTime, officeToday, pageHeader } from "../ui.js";
 import { statCards, statusBars } from "./dashboard/figures.js";
 import { apiQuery, filterBar, filtersFrom, hashOf } from "./dashboard/filters.js";
 import { autoGroupBy, fmtDay } from "./dashboard/format.js";
@@ -44,7 +44,7 @@ async function limited(jobs, n) {
 function groupFor(filters) {
   if (filters.group_by) return filters.group_by;
   if (filters.from && filters.to) return autoGroupBy(filters.from, filters.to);
-  if (filters.from) return autoGroupBy(filters.from, new Date().toISOString().slice(0, 10));
+  if (filters.from) return autoGroupBy(filters.from, officeToday());
   return "day";
 }
 
@@ -94,7 +94,7 @@ function liveIndicator() {
       state.textContent = t(`dash.live.${name}`);
     },
     updated() {
-      const time = new Intl.DateTimeFormat(locale(), { timeStyle: "medium" }).format(new Date());
+      const time = fmtTime(new Date(), { seconds: true });
       note.textContent = t("dash.updated", { time });
       note.setAttribute("role", "status");
       el.dataset.updates = String(Number(el.dataset.updates || 0) + 1);

@@ -4,7 +4,7 @@
 
 import { h, replace } from "../../dom.js";
 import { fieldMessage, has, t } from "../../i18n.js";
-import { field } from "../../ui.js";
+import { field, officeTimeZone } from "../../ui.js";
 import { channelLabel, quickRanges, todayIn } from "./format.js";
 
 export const FILTER_KEYS = ["from", "to", "unit_id", "category_id", "priority", "agent_id", "channel", "group_by"];
@@ -51,8 +51,8 @@ export function filterBar({ filters: initial, dimensions, requester, onChange })
   const channels = dimensions.channels.length
     ? dimensions.channels.map((c) => ({ id: c.id, name: channelLabel(c.id) }))
     : CHANNELS.map((c) => ({ id: c, name: channelLabel(c) }));
-  // The office's time zone comes with the first figures; until then, the browser's.
-  let timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  // The office's time zone (a period is office-local days); the figures' own confirm it.
+  let timezone = officeTimeZone();
 
   const quick = h("div", { class: "quick-range", role: "group", "aria-label": t("dash.quick") });
   const controls = [
