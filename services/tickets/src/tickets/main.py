@@ -20,6 +20,7 @@ from tickets.live import feed as live_feed
 from tickets.live.views import router as live_router
 from tickets.masterdata.cache import MasterDataCache
 from tickets.masterdata.views import router as masterdata_router
+from tickets.queues.views import router as queues_router
 from tickets.runtime import TicketsRuntime
 from tickets.settings import TicketsSettings
 from tickets.tickets.numbering import TicketNumbers
@@ -76,6 +77,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         # GET /tickets/{ticket_id}.
         routers=[
             exports_router,
+            queues_router,
             tickets_router,
             documents_router,
             masterdata_router,

@@ -15,6 +15,7 @@ from tickets.masterdata.models import (
     PriorityRule,
     SlaPolicy,
 )
+from tickets.queues.models import SavedView
 from tickets.tickets.models import Comment, Ticket, TimelineEntry
 
 metadata = Base.metadata
@@ -29,6 +30,7 @@ __all__ = [
     "OfficeHours",
     "Priority",
     "PriorityRule",
+    "SavedView",
     "SlaPolicy",
     "Ticket",
     "TicketAttachment",

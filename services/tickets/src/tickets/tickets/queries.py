@@ -226,6 +226,39 @@ async def search_tickets(
     return [Loaded(ticket=row[0], unit_name=row[1]) for row in page], next_cursor
 
 
+async def count_tickets(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    filters: TicketFilters,
+    now: datetime,
+    cap: int,
+) -> tuple[int, bool]:
+    """How many tickets the list with ``filters`` holds for ``principal``: (count, exact).
+
+    Counted up to ``cap`` only: the database stops after ``cap + 1`` matching rows, so a
+    count costs at most that many index entries however many tickets there are; above it
+    the answer is (cap, False), "more than cap"."""
+    count = await session.scalar(
+        capped_count(principal=principal, filters=filters, now=now, cap=cap)
+    )
+    return (cap, False) if (count or 0) > cap else (count or 0, True)
+
+
+def capped_count(
+    *, principal: Principal, filters: TicketFilters, now: datetime, cap: int
+) -> Select[int]:
+    """``SELECT count(*) FROM (SELECT 1 FROM tickets WHERE <visible, filters> LIMIT cap+1)``:
+    the list's rows (same visibility and filters, no join needed: every ticket has a unit)
+    counted up to one past ``cap``."""
+    matching = apply_filters(
+        sa.select(sa.literal(1).label("one")).select_from(Ticket).where(visible_to(principal)),
+        filters=filters,
+        now=now,
+    ).limit(cap + 1)
+    return sa.select(sa.func.count()).select_from(matching.subquery("matching"))
+
+
 async def list_comments(
     session: AsyncSession, *, principal: Principal, ticket_id: uuid.UUID
 ) -> list[Comment]:

@@ -128,6 +128,11 @@ class TicketOut(BaseModel):
 class TicketPage(BaseModel):
     items: list[TicketOut]
     next_cursor: str | None
+    # On the first page only (no cursor): how many tickets the filters select, exact up
+    # to the count threshold (TICKETS_COUNT_THRESHOLD); above it the threshold itself with
+    # total_exact false ("10,000+").
+    total: int | None = None
+    total_exact: bool | None = None
 
 
 class CommentOut(BaseModel):

@@ -122,6 +122,15 @@ async def list_tickets(
         limit=page_size,
         now=now,
     )
+    total = None
+    if cursor is None:  # the first page tells how many there are (capped: stays cheap)
+        total = await queries.count_tickets(
+            session,
+            principal=principal,
+            filters=selection.filters,
+            now=now,
+            cap=settings.count_threshold,
+        )
     master = await runtime.masterdata.get()
     return TicketPage(
         items=[
@@ -129,6 +138,8 @@ async def list_tickets(
             for item in items
         ],
         next_cursor=next_cursor,
+        total=total[0] if total else None,
+        total_exact=total[1] if total else None,
     )
 
 

@@ -1,0 +1,88 @@
+"""Request and response bodies of saved views and bulk actions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from tickets.tickets.schemas import PriorityCode, Reason
+
+ViewName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+ParamName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+# One query parameter of the ticket list: a value, or several (``status``).
+ParamValue = (
+    Annotated[str, StringConstraints(max_length=500)]
+    | Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=20)]
+)
+ViewParams = Annotated[dict[ParamName, ParamValue], Field(max_length=20)]
+
+
+class StrictBody(BaseModel):
+    # A misspelt field is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ViewCreate(StrictBody):
+    name: ViewName
+    # The list's query parameters (GET /tickets): q, status, category_id, priority,
+    # unit_id, assignee, requester_id, created_from, created_to, overdue, sort.
+    params: ViewParams = {}
+
+
+class ViewUpdate(StrictBody):
+    name: ViewName | None = None
+    params: ViewParams | None = None
+    # Move the view to this place among the user's own views (0: first).
+    position: int | None = Field(default=None, ge=0)
+
+
+class ViewOut(BaseModel):
+    # A built-in view's id is its key ("mine"); a saved view's is its UUID.
+    id: str
+    key: str | None
+    name: str
+    builtin: bool
+    params: dict[str, str]
+    position: int
+    # How many tickets the view holds now, exact up to the count threshold; None when the
+    # view's filters no longer parse (e.g. an option that was removed).
+    count: int | None
+    count_exact: bool
+
+
+class BulkTicket(StrictBody):
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    # The version the client saw: a ticket changed since then is left alone (412 stale).
+    version: int | None = Field(default=None, ge=1)
+
+
+BULK_MAX_TICKETS = 100
+
+
+class BulkBody(StrictBody):
+    action: Literal["assign", "priority", "close"]
+    tickets: Annotated[list[BulkTicket], Field(min_length=1, max_length=BULK_MAX_TICKETS)]
+    assignee_id: uuid.UUID | None = None
+    priority: PriorityCode | None = None
+    reason: Reason | None = None
+
+
+class BulkError(BaseModel):
+    code: str
+    message: str
+
+
+class BulkResult(BaseModel):
+    id: str
+    # The ticket as it is after the attempt (None for one the caller may not see).
+    number: str | None
+    ok: bool
+    status: str | None
+    error: BulkError | None
+    ticket_version: int | None
+
+
+class BulkOut(BaseModel):
+    results: list[BulkResult]
