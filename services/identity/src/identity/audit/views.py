@@ -1,21 +1,30 @@
-"""GET /audit-log: administrators only."""
+"""GET /audit-log and /audit-log/actors: administrators only."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
 
 from helpdesk_common.auth import require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.pagination import CursorQuery, Page
 from identity.audit import service
-from identity.audit.schemas import AuditEntryOut
+from identity.audit.schemas import AuditActorOut, AuditEntryOut
 from identity.listing import DEFAULT_LIMIT, Limit
+from identity.models import AuditEntry
 
 router = APIRouter(tags=["audit"], dependencies=[Depends(require_roles("admin"))])
+
+
+def _out(entry: AuditEntry, names: service.Names) -> AuditEntryOut:
+    out = AuditEntryOut.model_validate(entry)
+    out.actor_name = service.actor_name(entry, names)
+    out.entity_name = service.entity_name(entry, names)
+    out.names = service.field_names(entry, names)
+    return out
 
 
 @router.get("/audit-log")
@@ -27,10 +36,14 @@ async def list_audit_log(
     entity_id: str | None = None,
     actor_id: uuid.UUID | None = None,
     action: Annotated[str | None, Query(description="e.g. user.created")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[AwareDatetime | None, Query(description="from (inclusive)")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="to (exclusive)")] = None,
 ) -> Page[AuditEntryOut]:
-    """Newest first (then the higher id); pass ``next_cursor`` back as ``cursor``."""
+    """Newest first (then the higher id); pass ``next_cursor`` back as ``cursor``.
+
+    Names come resolved: ``actor_name``, ``entity_name`` and ``names`` (the UUIDs in
+    ``before``/``after``), today's where the user or unit exists.
+    """
     async with session.begin():
         entries, next_cursor = await service.list_entries(
             session,
@@ -43,4 +56,18 @@ async def list_audit_log(
             since=since,
             until=until,
         )
-    return Page(items=[AuditEntryOut.model_validate(e) for e in entries], next_cursor=next_cursor)
+        names = await service.names_of(session, entries)
+    return Page(items=[_out(e, names) for e in entries], next_cursor=next_cursor)
+
+
+@router.get("/audit-log/actors")
+async def list_audit_actors(session: SessionDep) -> list[AuditActorOut]:
+    """IT staff (agents and admins, disabled ones too) by name: the actor filter's choices."""
+    async with session.begin():
+        users = await service.list_actors(session)
+    return [
+        AuditActorOut(
+            id=u.id, name=u.full_name, username=u.username, role=u.role, is_active=u.is_active
+        )
+        for u in users
+    ]
