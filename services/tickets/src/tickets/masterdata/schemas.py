@@ -143,8 +143,16 @@ class AuditOut(BaseModel):
     id: int
     at: datetime
     actor_id: uuid.UUID | None
+    # The actor's name today (directory replica), else as recorded.
     actor_name: str
     action: str
+    # The action's first part: category, priority, sla_policy, holiday, priority_rule, ...
+    entity_type: str
     entity_id: str
+    # The category's, priority's or holiday's name (today's, else as recorded), a rule's
+    # description; null for the office hours and the export policy.
+    entity_name: str | None = None
     before: dict[str, object] | None
     after: dict[str, object] | None
+    # Names of the ids and priority codes in before/after (category_id -> its name), by value.
+    names: dict[str, str] = Field(default_factory=dict)

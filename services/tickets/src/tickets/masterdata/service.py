@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auth import Principal
 from helpdesk_common.directory import DirectoryUnit
 from helpdesk_common.errors import Conflict, InvalidInput, NotFound
-from helpdesk_common.pagination import cursor_int, decode_cursor, encode_cursor, page_of
 from tickets.masterdata.models import (
     AuditEntry,
     Category,
@@ -477,18 +476,3 @@ async def delete_rule(session: AsyncSession, *, actor: Principal, rule_id: uuid.
         before=_rule_out(rule).model_dump(),
     )
     await session.delete(rule)
-
-
-AUDIT_LISTING = "tickets-audit"
-
-
-async def list_audit(
-    session: AsyncSession, *, limit: int, cursor: str | None
-) -> tuple[list[AuditEntry], str | None]:
-    """The master-data audit log, newest first: one page and the cursor of the next."""
-    query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
-    if cursor is not None:
-        (after_id,) = decode_cursor(cursor, listing=AUDIT_LISTING, parse=(cursor_int,))
-        query = query.where(AuditEntry.id < after_id)
-    rows = list((await session.scalars(query)).all())
-    return page_of(rows, limit=limit, cursor_after=lambda e: encode_cursor(AUDIT_LISTING, e.id))

@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.pagination import CursorQuery, Page
-from tickets.masterdata import service
+from tickets.masterdata import auditlog, service
 from tickets.masterdata.schemas import (
     AuditOut,
     CategoryCreate,
@@ -208,20 +209,37 @@ async def audit_log(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: CursorQuery = None,
+    actor_id: uuid.UUID | None = None,
+    action: Annotated[str | None, Query(description="e.g. category.updated")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="from (inclusive)")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="to (exclusive)")] = None,
 ) -> Page[AuditOut]:
-    """Every change to master data, newest first, in pages (``next_cursor``)."""
+    """Every change to master data, newest first, in pages (``next_cursor``), with the
+    names of the actor, the entity and the ids in ``before``/``after``."""
     async with session.begin():
-        entries, next_cursor = await service.list_audit(session, limit=limit, cursor=cursor)
+        entries, next_cursor = await auditlog.list_audit(
+            session,
+            limit=limit,
+            cursor=cursor,
+            actor_id=actor_id,
+            action=action,
+            since=since,
+            until=until,
+        )
+        names = await auditlog.names_of(session, entries)
     items = [
         AuditOut(
             id=e.id,
             at=e.at,
             actor_id=e.actor_id,
-            actor_name=e.actor_name,
+            actor_name=auditlog.actor_name(e, names),
             action=e.action,
+            entity_type=auditlog.entity_type_of(e.action),
             entity_id=e.entity_id,
+            entity_name=auditlog.entity_name(e, names),
             before=e.before,
             after=e.after,
+            names=auditlog.field_names(e, names),
         )
         for e in entries
     ]
