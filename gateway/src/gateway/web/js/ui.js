@@ -186,14 +186,17 @@ function errorSlot(control) {
   return slot;
 }
 
-/** Show `message` under the control; `client` marks it as the form's own check (re-checked as the user types). */
+/**
+ * Show `message` under the control, marked as this module's (data-marked: "client" for the
+ * form's own check, "server" for a refusal): only these marks are re-checked as the value
+ * changes, never an error another part of the client shows itself (e.g. the file checks).
+ */
 function markField(control, message, { client = true } = {}) {
   const slot = errorSlot(control);
   slot.textContent = message;
   slot.hidden = false;
   control.setAttribute("aria-invalid", "true");
-  if (client) control.dataset.clientInvalid = "1";
-  else delete control.dataset.clientInvalid;
+  control.dataset.marked = client ? "client" : "server";
 }
 
 function unmarkField(control) {
@@ -203,7 +206,7 @@ function unmarkField(control) {
     slot.hidden = true;
   }
   control.removeAttribute("aria-invalid");
-  delete control.dataset.clientInvalid;
+  delete control.dataset.marked;
 }
 
 /** A marked field is checked again as it changes: the message follows, or goes. */
@@ -221,7 +224,7 @@ function finishCheckPass() {
   checkPass = null;
   // Fields marked by an earlier check that are fine now lose their message.
   for (const form of new Set(controls.map((c) => c.form).filter(Boolean))) {
-    for (const el of form.elements) if (isControl(el) && el.dataset.clientInvalid && el.validity.valid) unmarkField(el);
+    for (const el of form.elements) if (isControl(el) && el.dataset.marked === "client" && el.validity.valid) unmarkField(el);
   }
   const first = controls.find((c) => c.isConnected && !c.disabled && c.getClientRects().length > 0);
   if (first && document.activeElement !== first) first.focus();
@@ -244,12 +247,12 @@ function onEdit(event) {
   if (!isControl(control)) return;
   syncTrimCheck(control);
   // A server's message goes too once the value changes and passes the form's own checks.
-  if (control.getAttribute("aria-invalid") === "true") recheck(control);
+  if (control.dataset.marked) recheck(control);
 }
 
 function onLeave(event) {
   const control = event.target;
-  if (isControl(control) && control.dataset.clientInvalid) recheck(control);
+  if (isControl(control) && control.dataset.marked === "client") recheck(control);
 }
 
 let validationInstalled = false;
@@ -269,7 +272,7 @@ export function validateForm(form) {
   installFormValidation();
   for (const el of form.elements) if (isControl(el)) syncTrimCheck(el);
   const ok = form.checkValidity();
-  if (ok) for (const el of form.elements) if (isControl(el) && el.dataset.clientInvalid) unmarkField(el);
+  if (ok) for (const el of form.elements) if (isControl(el) && el.dataset.marked === "client") unmarkField(el);
   return ok;
 }
 
@@ -280,7 +283,7 @@ export function clearErrors(form) {
   }
   for (const el of $$("[aria-invalid]", form)) {
     el.removeAttribute("aria-invalid");
-    delete el.dataset.clientInvalid;
+    delete el.dataset.marked;
   }
   const box = $(".form-alert", form);
   if (box) replace(box);
