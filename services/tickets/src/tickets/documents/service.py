@@ -23,6 +23,7 @@ from helpdesk_common import sizes
 from helpdesk_common.auth import Principal
 from helpdesk_common.directory import DirectoryUnit, organisation
 from helpdesk_common.errors import Conflict
+from helpdesk_common.markdown import markdown_to_text
 from helpdesk_documents import (
     DocumentMeta,
     Organisation,
@@ -177,7 +178,8 @@ def describe(entry: TimelineEntry, language: Language) -> str:
     after = entry.after or {}
     before = entry.before or {}
     if entry.kind == "comment":
-        return f"{words['comment']}: {after.get('body', '')}"
+        # Comments are Markdown: printed as their plain text (no markers, no HTML).
+        return f"{words['comment']}: {markdown_to_text(str(after.get('body') or ''))}"
     if entry.kind in FILE_KINDS:
         size = after.get("size")
         file = str(after.get("filename") or "-")

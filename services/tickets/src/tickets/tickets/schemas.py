@@ -141,7 +141,8 @@ class CommentOut(BaseModel):
     author_id: uuid.UUID | None
     author_name: str
     author_role: str
-    body: str
+    body: str  # as written (Markdown)
+    body_html: str  # rendered and sanitised on the server: safe to insert as HTML
     internal: bool
     created_at: datetime
 
@@ -157,3 +158,5 @@ class TimelineOut(BaseModel):
     after: dict[str, object] | None
     note: str | None
     internal: bool
+    # A comment's line: ``after.body`` rendered and sanitised (None for other kinds).
+    body_html: str | None = None
