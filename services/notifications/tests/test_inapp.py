@@ -52,6 +52,8 @@ async def test_list_pages_and_read_state(service, tickets):
     assert newest["body"].startswith("Status berubah dari Tertunda menjadi Diproses")
     assert newest["link"] == f"https://helpdesk.example.test/#/tickets/{ticket.ticket_id}"
     assert newest["is_read"] is False and newest["read_at"] is None
+    # Their own ticket's status: addressed to them personally.
+    assert newest["addressed"] is True and page["addressed_unread_count"] == 5
 
     # Cursor paging, newest first, no overlap.
     first = (await service.client.get("/notifications?limit=2", headers=headers)).json()
@@ -76,7 +78,7 @@ async def test_list_pages_and_read_state(service, tickets):
     again = await service.client.post(f"/notifications/{target}/read", headers=headers)
     assert again.json()["read_at"] == marked.json()["read_at"]
     count = await service.client.get("/notifications/unread-count", headers=headers)
-    assert count.json() == {"unread_count": 4}
+    assert count.json() == {"unread_count": 4, "addressed_unread_count": 4}
     unread = (await service.client.get("/notifications?unread=true", headers=headers)).json()
     assert target not in [i["id"] for i in unread["items"]] and len(unread["items"]) == 4
 
@@ -91,7 +93,7 @@ async def test_list_pages_and_read_state(service, tickets):
 
     # Mark all read.
     all_read = await service.client.post("/notifications/read-all", headers=headers)
-    assert all_read.json() == {"marked_read": 4, "unread_count": 0}
+    assert all_read.json() == {"marked_read": 4, "unread_count": 0, "addressed_unread_count": 0}
     final = (await service.client.get("/notifications", headers=headers)).json()
     assert final["unread_count"] == 0 and all(i["is_read"] for i in final["items"])
 

@@ -11,16 +11,19 @@ from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.directory import directory_consumer, disabled_user_ids
 from helpdesk_common.runtime import Runtime
 from notifications.consumer import build_consumer
+from notifications.email.digest import run_digest_worker
 from notifications.email.rendering import Renderer
 from notifications.email.sender import EmailSender
 from notifications.email.service import Handoff
 from notifications.email.views import router as deliveries_router
 from notifications.inapp.views import router as inapp_router
+from notifications.preferences.views import router as preferences_router
 from notifications.runtime import NotificationsRuntime
 from notifications.settings import NotificationsSettings
 from notifications.settings_admin.crypto import PasswordCipher
 from notifications.settings_admin.service import SmtpConfigStore
 from notifications.settings_admin.views import router as smtp_settings_router
+from notifications.triage.views import router as triage_router
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -64,16 +67,27 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         finally:
             await engine.dispose()
 
+    async def digest_worker(runtime: NotificationsRuntime) -> None:
+        # Every replica runs it; a unique key per user and day sends each digest once.
+        await run_digest_worker(runtime.sessionmaker, settings=settings, renderer=renderer)
+
     return create_service_app(
         settings=settings,
         title="Helpdesk notifications",
-        routers=[inapp_router, smtp_settings_router, deliveries_router],
+        # The fixed paths under /notifications come before the in-app list's /{id} routes.
+        routers=[
+            preferences_router,
+            triage_router,
+            inapp_router,
+            smtp_settings_router,
+            deliveries_router,
+        ],
         migrations=MIGRATIONS,
         consumers=[
             build_consumer(settings=settings, renderer=renderer, handoff=handoff),
             directory_consumer("notifications"),
         ],
         build_runtime=build_runtime,
-        workers=[email_sender],
+        workers=[email_sender, digest_worker],
         disabled_users=disabled_user_ids,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
@@ -55,6 +56,15 @@ class NotificationsSettings(ServiceSettings):
     )
     # Roles that hear about an SLA breach (an escalation names its own roles in the event).
     sla_breach_roles: list[str] = ["leader"]
+
+    # The daily digest: users who chose "daily digest" for an event type get one mail a day
+    # at this time of day in ``timezone`` (the office's), listing what gathered since.
+    digest_time: time = time(7, 0)
+    # How often each replica looks for digests that are due (they go out once whatever the
+    # number of replicas: a unique key per user and day).
+    digest_poll_interval: float = Field(default=60.0, gt=0)
+    # Users whose digest one transaction composes and queues.
+    digest_batch_size: int = Field(default=50, ge=1)
 
     # The e-mail sender.
     # Parallel SMTP connections per replica, each kept open between mails. A connection

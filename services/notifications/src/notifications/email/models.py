@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 import sqlalchemy as sa
@@ -84,3 +84,60 @@ class EmailAttachment(Base):
     created_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now()
     )
+
+
+class DigestItem(Base):
+    """A notification a user chose to receive in their daily digest rather than at once."""
+
+    __tablename__ = "digest_items"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID]
+    event_id: Mapped[uuid.UUID]
+    event_type: Mapped[str] = mapped_column(sa.Text)
+    ticket_id: Mapped[uuid.UUID | None]
+    ticket_number: Mapped[str | None] = mapped_column(sa.Text)
+    # Rendered in the user's language when the event came: the mail's subject and summary.
+    title: Mapped[str] = mapped_column(sa.Text)
+    summary: Mapped[str] = mapped_column(sa.Text)
+    link: Mapped[str | None] = mapped_column(sa.Text)
+    # When the item was queued: the digest of a day takes what came before its hour.
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+    # Set, with the run, in the transaction that queues the digest's mail.
+    digest_run_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("digest_runs.id"))
+
+    __table_args__ = (
+        # A redelivered event adds nothing.
+        sa.UniqueConstraint("event_id", "user_id", name="uq_digest_items_event_user"),
+        # The worker's question: whose items wait, since when.
+        sa.Index(
+            "ix_digest_items_waiting",
+            "user_id",
+            "created_at",
+            postgresql_where=sa.text("digest_run_id IS NULL"),
+        ),
+        sa.Index("ix_digest_items_digest_run_id", "digest_run_id"),
+    )
+
+
+class DigestRun(Base):
+    """One user's digest of one day: the unique key makes it go out once, however many
+    replicas try at the same moment (the second waits for the first, then finds it done)."""
+
+    __tablename__ = "digest_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID]
+    # The office-time-zone date the digest is for.
+    day: Mapped[date] = mapped_column(sa.Date)
+    item_count: Mapped[int] = mapped_column(default=0)
+    # The address mailed (the delivery's event_id is this run's id); NULL when the user had
+    # no address or was disabled by then: the items are dropped.
+    recipient: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "day", name="uq_digest_runs_user_day"),)

@@ -25,6 +25,9 @@ class Notification(Base):
     title: Mapped[str] = mapped_column(sa.Text)
     body: Mapped[str] = mapped_column(sa.Text)
     link: Mapped[str | None] = mapped_column(sa.Text)
+    # For the user personally (assigned to them, their ticket's comment, SLA or escalation),
+    # rather than a broadcast to a group (a new ticket in the queue): shown apart.
+    addressed: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now()
     )
@@ -38,6 +41,13 @@ class Notification(Base):
             "ix_notifications_user_unread",
             "user_id",
             postgresql_where=sa.text("read_at IS NULL"),
+        ),
+        # The "for me" list.
+        sa.Index(
+            "ix_notifications_user_addressed_seq",
+            "user_id",
+            "seq",
+            postgresql_where=sa.text("addressed"),
         ),
     )
 

@@ -18,6 +18,8 @@ class NotificationOut(BaseModel):
     title: str
     body: str
     link: str | None
+    # For the user personally (their ticket) rather than a broadcast to a group.
+    addressed: bool
     created_at: datetime
     read_at: datetime | None
     is_read: bool
@@ -26,12 +28,16 @@ class NotificationOut(BaseModel):
 class NotificationPage(Page[NotificationOut]):
     # items, newest first; next_cursor: pass as ``cursor`` for the next (older) page.
     unread_count: int
+    # Of those, addressed to the user personally.
+    addressed_unread_count: int
 
 
 class UnreadCount(BaseModel):
     unread_count: int
+    addressed_unread_count: int
 
 
 class ReadAllResult(BaseModel):
     marked_read: int
     unread_count: int
+    addressed_unread_count: int

@@ -24,13 +24,18 @@ _NOTIFICATION_COLUMNS = (
     ("body", "text"),
     ("link", "text"),
     ("created_at", "timestamptz"),
+    ("addressed", "bool"),
 )
 _NAMES = ", ".join(name for name, _ in _NOTIFICATION_COLUMNS)
 # One statement for all rows, one array per column (see helpdesk_common.db.driver_connection);
 # an event redelivered after a crash adds nothing.
 _ADD = f"""
 INSERT INTO notifications (id, {_NAMES})
-SELECT id, {_NAMES.replace("created_at", "coalesce(created_at, now())")}
+SELECT id, {
+    _NAMES.replace("created_at", "coalesce(created_at, now())").replace(
+        "addressed", "coalesce(addressed, false)"
+    )
+}
   FROM unnest($1::uuid[], {
     ", ".join(f"${n}::{kind}[]" for n, (_, kind) in enumerate(_NOTIFICATION_COLUMNS, start=2))
 }) AS r (id, {_NAMES})
@@ -60,8 +65,10 @@ async def list_notifications(
     unread_only: bool,
     cursor: str | None,
     limit: int,
+    addressed_only: bool = False,
 ) -> tuple[list[Notification], str | None]:
-    """A page of the user's notifications, newest first, and the cursor of the next page."""
+    """A page of the user's notifications, newest first, and the cursor of the next page;
+    ``addressed_only``: those for the user personally ("for me")."""
     query = (
         sa.select(Notification)
         .where(Notification.user_id == user_id)
@@ -70,6 +77,8 @@ async def list_notifications(
     )
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
+    if addressed_only:
+        query = query.where(Notification.addressed)
     if cursor is not None:
         values = decode_cursor(cursor, listing=LISTING, parse=[cursor_int])
         query = query.where(after([Notification.seq.expression], values, descending=True))
@@ -78,12 +87,23 @@ async def list_notifications(
 
 
 async def unread_count(session: AsyncSession, *, user_id: uuid.UUID) -> int:
-    count = await session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    )
-    return int(count or 0)
+    total, _ = await unread_counts(session, user_id=user_id)
+    return total
+
+
+async def unread_counts(session: AsyncSession, *, user_id: uuid.UUID) -> tuple[int, int]:
+    """The user's unread notifications: (all, those addressed to them), in one scan."""
+    row = (
+        await session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(Notification.addressed),
+            )
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 async def mark_read(

@@ -33,29 +33,33 @@ async def list_my_notifications(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: CursorQuery = None,
     unread: Annotated[bool, Query(description="only unread notifications")] = False,
+    addressed: Annotated[
+        bool, Query(description="only those for the user personally (for me)")
+    ] = False,
 ) -> NotificationPage:
     async with session.begin():
         items, next_cursor = await service.list_notifications(
             session,
             user_id=principal.user_id,
             unread_only=unread,
+            addressed_only=addressed,
             cursor=cursor,
             limit=limit,
         )
-        count = await service.unread_count(session, user_id=principal.user_id)
+        count, addressed_count = await service.unread_counts(session, user_id=principal.user_id)
     return NotificationPage(
         items=[to_out(n) for n in items],
         next_cursor=next_cursor,
         unread_count=count,
+        addressed_unread_count=addressed_count,
     )
 
 
 @router.get("/unread-count")
 async def my_unread_count(principal: CurrentUser, session: SessionDep) -> UnreadCount:
     async with session.begin():
-        return UnreadCount(
-            unread_count=await service.unread_count(session, user_id=principal.user_id)
-        )
+        count, addressed_count = await service.unread_counts(session, user_id=principal.user_id)
+    return UnreadCount(unread_count=count, addressed_unread_count=addressed_count)
 
 
 @router.post("/read-all")
@@ -65,8 +69,10 @@ async def mark_all_my_notifications_read(
     async with session.begin():
         marked = await service.mark_all_read(session, user_id=principal.user_id)
         # Counted again rather than assumed 0: a notification may have arrived meanwhile.
-        count = await service.unread_count(session, user_id=principal.user_id)
-    return ReadAllResult(marked_read=marked, unread_count=count)
+        count, addressed_count = await service.unread_counts(session, user_id=principal.user_id)
+    return ReadAllResult(
+        marked_read=marked, unread_count=count, addressed_unread_count=addressed_count
+    )
 
 
 @router.post("/{notification_id}/read")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.tickets import TicketEvent
+from notifications.email.digest import add_digest_items
 from notifications.email.rendering import Renderer
 from notifications.email.service import Handoff, enqueue_deliveries
 from notifications.inapp.service import add_notifications
@@ -54,7 +55,9 @@ async def notify_ticket_event(
     renderer: Renderer,
     handoff: Handoff | None = None,
 ) -> None:
-    recipients = await plan_recipients(session, payload=payload, settings=settings)
+    recipients = await plan_recipients(
+        session, payload=payload, settings=settings, at=envelope.occurred_at
+    )
     if not recipients:
         return
     ticket = payload.ticket
@@ -85,10 +88,11 @@ async def queue_notifications(
     renderer: Renderer,
     handoff: Handoff | None = None,
 ) -> None:
-    """Render ``kind`` for each recipient (in their language) and queue its mail and in-app
-    notice, both pointing at the ticket."""
+    """Render ``kind`` for each recipient (in their language) and queue its mail (or its line
+    in their daily digest) and in-app notice, all pointing at the ticket."""
     link = ticket_link(settings, ticket_id)
     deliveries: list[dict[str, Any]] = []
+    digest: list[dict[str, Any]] = []
     in_app: list[dict[str, Any]] = []
     for recipient in recipients:
         rendered = renderer.render(
@@ -101,7 +105,21 @@ async def queue_notifications(
                 "link": link,
             },
         )
-        if recipient.email is not None:
+        if recipient.email is not None and recipient.email_mode == "digest":
+            assert recipient.user_id is not None  # only users choose a digest
+            digest.append(
+                {
+                    "user_id": recipient.user_id,
+                    "event_id": envelope.event_id,
+                    "event_type": envelope.event_type,
+                    "ticket_id": ticket_id,
+                    "ticket_number": ticket_number,
+                    "title": rendered.subject,
+                    "summary": rendered.summary,
+                    "link": link,
+                }
+            )
+        elif recipient.email is not None:
             deliveries.append(
                 {
                     "event_id": envelope.event_id,
@@ -129,9 +147,12 @@ async def queue_notifications(
                     "body": rendered.summary,
                     "link": link,
                     "created_at": envelope.occurred_at,
+                    "addressed": recipient.addressed,
                 }
             )
     await enqueue_deliveries(session, rows=deliveries, handoff=handoff)
+    await add_digest_items(session, rows=digest)
     await add_notifications(session, rows=in_app)
     NOTIFICATIONS_PLANNED.labels(envelope.event_type, "email").inc(len(deliveries))
+    NOTIFICATIONS_PLANNED.labels(envelope.event_type, "digest").inc(len(digest))
     NOTIFICATIONS_PLANNED.labels(envelope.event_type, "in_app").inc(len(in_app))

@@ -2,7 +2,7 @@
 
 | event                  | recipients                                                       |
 |------------------------|------------------------------------------------------------------|
-| ticket.created         | requester, unit contact, active agents (``notify_agents_on_created``) |
+| ticket.created         | requester, unit contact, active agents or the triage group (below) |
 | ticket.assigned        | the new assignee                                                 |
 | ticket.status_changed  | requester, unit contact (not for resolved / closed: see below)   |
 | ticket.resolved        | requester, unit contact (with the result summary)                |
@@ -20,13 +20,23 @@ and nobody gets two mails for one transition. The actor is left out (``notify_ac
 except that a requester who creates a ticket still gets the e-mail receipt with its number
 (no in-app notice of their own action). Inactive users are left out, and an address gets at
 most one mail per event.
+
+A new ticket reaches every active agent, or, when an administrator set a triage group
+(``notifications.triage``), the members on duty when it was created (all members when none
+is; every agent when no member is left). Each user's preferences
+(``notifications.preferences``) then decide the channels: in-app on or off, e-mail instant,
+in the daily digest, or off. The requester's receipt of a new ticket and a unit contact's
+mail do not depend on them. Whatever is for the user personally (``addressed``: they hold
+or requested the ticket) is marked so, apart from broadcasts to a group.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +51,9 @@ from helpdesk_common.contracts.tickets import (
     TicketStatusChanged,
 )
 from helpdesk_common.directory import KnownUser, directory_excerpt
+from notifications.preferences.service import DEFAULT_CHOICE, Choice, EmailMode, choices_for
 from notifications.settings import NotificationsSettings
+from notifications.triage.service import Triage, load_triage, new_ticket_staff, office_zone
 
 log = logging.getLogger("notifications.routing")
 
@@ -60,6 +72,32 @@ class Recipient:
     email: str | None  # None: in-app only
     user_id: uuid.UUID | None  # None: e-mail only (a unit's contact address)
     in_app: bool = True
+    # How ``email`` gets its mail: at once, or in the daily digest.
+    email_mode: EmailMode = "instant"
+
+    @property
+    def addressed(self) -> bool:
+        """For them personally (their ticket), not a broadcast to a group."""
+        return self.reason in PERSONAL_REASONS
+
+
+# The reasons that make a notification the user's own business.
+PERSONAL_REASONS = frozenset({"requester", "assignee"})
+
+# The preference (``notifications.preferences``) each event type is chosen by.
+PREFERENCE_OF_EVENT = {
+    "ticket.created": "created",
+    "ticket.assigned": "assigned",
+    "ticket.status_changed": "status_changed",
+    "ticket.commented": "commented",
+    "ticket.resolved": "resolved",
+    "ticket.closed": "closed",
+    "ticket.reopened": "reopened",
+    "ticket.sla_warning": "sla_warning",
+    "ticket.sla_breached": "sla_breached",
+    "ticket.escalated": "escalated",
+    "attachment.added": "attachment_added",
+}
 
 
 @dataclass(frozen=True)
@@ -111,8 +149,14 @@ def _from_user(
 
 
 async def plan_recipients(
-    session: AsyncSession, *, payload: TicketEvent, settings: NotificationsSettings
+    session: AsyncSession,
+    *,
+    payload: TicketEvent,
+    settings: NotificationsSettings,
+    at: datetime | None = None,
 ) -> list[Recipient]:
+    """The recipients of a ticket event that happened ``at`` (default: now; a triage
+    member's duty hours are checked against it)."""
     audience = _audience(payload, settings)
     ticket = payload.ticket
     assignee_id = payload.assignee_id if isinstance(payload, TicketAssigned) else ticket.assignee_id
@@ -123,7 +167,11 @@ async def plan_recipients(
     if audience.assignee:
         wanted_ids.add(assignee_id)
     roles = set(audience.roles)
-    if audience.agents:
+    # Read per event: an administrator's change applies to the very next ticket.
+    triage = await load_triage(session) if audience.agents else None
+    if triage is not None and triage.mode == "triage_group":
+        wanted_ids.update(triage.member_ids)
+    elif audience.agents:
         roles.add("agent")
     # Everything the event may need from the directory, in one round trip.
     excerpt = await directory_excerpt(
@@ -160,7 +208,9 @@ async def plan_recipients(
             _from_user("assignee", assignee_id, directory.get(assignee_id), assignee_name)
         )
     if audience.agents:
-        for user in excerpt.active_with_roles(["agent"]):
+        for user in await _new_ticket_staff(
+            session, excerpt_users=directory, triage=triage, settings=settings, at=at
+        ):
             candidates.append(
                 Recipient("agent", user.full_name, user.language, user.email, user.user_id)
             )
@@ -175,6 +225,11 @@ async def plan_recipients(
     actor_email = (actor.email or "").lower() if actor is not None else ""
     staff_only = isinstance(payload, TicketCommented) and payload.internal
 
+    choices = await choices_for(
+        session,
+        user_ids=[c.user_id for c in candidates if c is not None and c.user_id is not None],
+        event=PREFERENCE_OF_EVENT[payload.event_type],
+    )
     recipients: list[Recipient] = []
     seen_users: set[uuid.UUID] = set()
     seen_emails: set[str] = set()
@@ -183,11 +238,12 @@ async def plan_recipients(
             continue
         email = (candidate.email or "").strip().lower() or None
         in_app = True
+        is_receipt = payload.event_type == "ticket.created" and candidate.reason == "requester"
         is_actor = (candidate.user_id is not None and candidate.user_id == actor_id) or (
             candidate.user_id is None and email is not None and email == actor_email
         )
         if is_actor and not settings.notify_actor:
-            if payload.event_type == "ticket.created" and candidate.reason == "requester":
+            if is_receipt:
                 in_app = False  # the receipt mail only
             else:
                 continue
@@ -198,23 +254,69 @@ async def plan_recipients(
             if candidate.user_id in seen_users:
                 continue
             seen_users.add(candidate.user_id)
-        if email is not None and email in seen_emails:
-            email = None  # this address already gets this event's mail
-        if email is None and (candidate.user_id is None or not in_app):
-            continue
-        if email is not None:
-            seen_emails.add(email)
-        recipients.append(
-            Recipient(
-                candidate.reason,
-                candidate.name,
-                candidate.language,
-                email,
-                candidate.user_id,
-                in_app=in_app,
-            )
-        )
+        # The receipt of a new ticket carries its number: it goes out whatever the choices.
+        choice = DEFAULT_CHOICE if is_receipt else _choice(candidate, choices)
+        recipient = _chosen(candidate, choice, email=email, in_app=in_app, seen=seen_emails)
+        if recipient is not None:
+            recipients.append(recipient)
     return recipients
+
+
+def _choice(candidate: Recipient, choices: dict[uuid.UUID, Choice]) -> Choice:
+    if candidate.user_id is None:
+        return DEFAULT_CHOICE  # a unit's contact address has no preferences
+    return choices.get(candidate.user_id, DEFAULT_CHOICE)
+
+
+def _chosen(
+    candidate: Recipient, choice: Choice, *, email: str | None, in_app: bool, seen: set[str]
+) -> Recipient | None:
+    """The candidate with the channels their choice leaves (None: nothing left). An address
+    gets one instant mail per event (``seen``)."""
+    in_app = in_app and choice.in_app and candidate.user_id is not None
+    if choice.email == "off":
+        email = None
+    if email is not None and choice.email == "instant":
+        if email in seen:
+            email = None  # this address already gets this event's mail
+        else:
+            seen.add(email)
+    if email is None and not in_app:
+        return None
+    return replace(
+        candidate,
+        email=email,
+        in_app=in_app,
+        email_mode="digest" if choice.email == "digest" else "instant",
+    )
+
+
+async def _new_ticket_staff(
+    session: AsyncSession,
+    *,
+    excerpt_users: dict[uuid.UUID, KnownUser],
+    triage: Triage | None,
+    settings: NotificationsSettings,
+    at: datetime | None,
+) -> Iterable[KnownUser]:
+    """Every active agent, or the triage group's members on duty ``at``; should no member
+    be left (all disabled, say), every active agent: a new ticket is never unheard."""
+    if triage is None or triage.mode != "triage_group":
+        return _active_with_roles(excerpt_users, ["agent"])
+    staff = new_ticket_staff(
+        triage, excerpt_users, moment=at or datetime.now(UTC), zone=office_zone(settings.timezone)
+    )
+    if staff:
+        return staff
+    log.warning("no triage group member is active IT staff; every agent hears of the ticket")
+    everyone = await directory_excerpt(session, user_ids=[], roles=["agent"])
+    return everyone.active_with_roles(["agent"])
+
+
+def _active_with_roles(users: dict[uuid.UUID, KnownUser], roles: Iterable[str]) -> list[KnownUser]:
+    wanted = set(roles)
+    found = [u for u in users.values() if u.is_active and u.role in wanted]
+    return sorted(found, key=lambda u: (u.full_name, str(u.user_id)))
 
 
 def _is_staff(candidate: Recipient, directory: dict[uuid.UUID, KnownUser]) -> bool:
@@ -242,5 +344,12 @@ async def plan_attachment_recipients(
         return []
     excerpt = await directory_excerpt(session, user_ids=[assignee_id])
     # The snapshot carries no assignee name: the directory's, or none (in-app only then).
-    recipient = _from_user("assignee", assignee_id, excerpt.users.get(assignee_id), None)
+    candidate = _from_user("assignee", assignee_id, excerpt.users.get(assignee_id), None)
+    if candidate is None:
+        return []
+    choices = await choices_for(session, user_ids=[assignee_id], event="attachment_added")
+    email = (candidate.email or "").strip().lower() or None
+    recipient = _chosen(
+        candidate, _choice(candidate, choices), email=email, in_app=True, seen=set()
+    )
     return [] if recipient is None else [recipient]

@@ -1,0 +1,169 @@
+"""Which event types reach which role, each user's channel choices, and reading them in one
+query for an event's recipients."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpdesk_common.errors import InvalidInput
+from notifications.preferences.models import NotificationPreference
+
+EmailMode = Literal["instant", "digest", "off"]
+EMAIL_MODES: tuple[EmailMode, ...] = ("instant", "digest", "off")
+
+# The event types a user can choose for, in the order the preferences page lists them; the
+# names are the templates' (``templates/<lang>/<event>.*``).
+EventKind = Literal[
+    "created",
+    "assigned",
+    "commented",
+    "status_changed",
+    "resolved",
+    "closed",
+    "reopened",
+    "sla_warning",
+    "sla_breached",
+    "escalated",
+    "attachment_added",
+]
+EVENT_KINDS: tuple[EventKind, ...] = (
+    "created",
+    "assigned",
+    "commented",
+    "status_changed",
+    "resolved",
+    "closed",
+    "reopened",
+    "sla_warning",
+    "sla_breached",
+    "escalated",
+    "attachment_added",
+)
+
+_STAFF_KINDS: tuple[EventKind, ...] = (
+    "created",
+    "assigned",
+    "commented",
+    "reopened",
+    "sla_warning",
+    "sla_breached",
+    "escalated",
+    "attachment_added",
+)
+# What can reach each role (routing.recipients): a requester hears of their tickets' progress
+# (their receipt of a new ticket always goes out: it carries the number), IT staff of new
+# tickets and of the tickets they hold, leaders of breaches and escalations.
+KINDS_BY_ROLE: dict[str, tuple[EventKind, ...]] = {
+    "requester": ("commented", "status_changed", "resolved", "closed"),
+    "agent": _STAFF_KINDS,
+    "admin": _STAFF_KINDS,
+    "leader": ("sla_breached", "escalated"),
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    in_app: bool = True
+    email: EmailMode = "instant"
+
+
+DEFAULT_CHOICE = Choice()
+
+
+def _choice(in_app: bool, email: str) -> Choice:
+    # The table's check constraint holds the column to the three modes.
+    mode: EmailMode = "digest" if email == "digest" else "off" if email == "off" else "instant"
+    return Choice(in_app, mode)
+
+
+def kinds_for_role(role: str) -> tuple[EventKind, ...]:
+    return KINDS_BY_ROLE.get(role, ())
+
+
+async def choices_for(
+    session: AsyncSession, *, user_ids: Iterable[uuid.UUID], event: str
+) -> dict[uuid.UUID, Choice]:
+    """The saved choices of ``user_ids`` for ``event``; users without one are absent (they
+    get :data:`DEFAULT_CHOICE`)."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        sa.select(
+            NotificationPreference.user_id,
+            NotificationPreference.in_app,
+            NotificationPreference.email,
+        ).where(
+            NotificationPreference.user_id.in_(ids),
+            NotificationPreference.event == event,
+        )
+    )
+    return {user_id: _choice(in_app, email) for user_id, in_app, email in rows}
+
+
+async def preferences_of(
+    session: AsyncSession, *, user_id: uuid.UUID, role: str
+) -> list[tuple[EventKind, Choice]]:
+    """Every event type that can reach the role, with the user's choice or the default."""
+    rows = await session.execute(
+        sa.select(
+            NotificationPreference.event,
+            NotificationPreference.in_app,
+            NotificationPreference.email,
+        ).where(NotificationPreference.user_id == user_id)
+    )
+    saved = {event: _choice(in_app, email) for event, in_app, email in rows}
+    return [(kind, saved.get(kind, DEFAULT_CHOICE)) for kind in kinds_for_role(role)]
+
+
+@dataclass(frozen=True)
+class ChoiceInput:
+    event: str
+    in_app: bool
+    email: EmailMode
+
+
+async def save_preferences(
+    session: AsyncSession, *, user_id: uuid.UUID, role: str, items: Sequence[ChoiceInput]
+) -> list[tuple[EventKind, Choice]]:
+    """Save the choices given (the others stay as they are); an event type that cannot reach
+    the user's role is refused, naming the item."""
+    allowed = kinds_for_role(role)
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if item.event not in allowed:
+            raise InvalidInput(
+                "event_not_for_role",
+                f"'{item.event}' notifications never reach a {role}",
+                field=f"items.{index}.event",
+            )
+        if item.event in seen:
+            raise InvalidInput(
+                "duplicate_event", f"'{item.event}' is listed twice", field=f"items.{index}.event"
+            )
+        seen.add(item.event)
+    if items:
+        statement = pg_insert(NotificationPreference).values(
+            [
+                {"user_id": user_id, "event": i.event, "in_app": i.in_app, "email": i.email}
+                for i in items
+            ]
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["user_id", "event"],
+                set_={
+                    "in_app": statement.excluded.in_app,
+                    "email": statement.excluded.email,
+                    "updated_at": sa.func.now(),
+                },
+            )
+        )
+    return await preferences_of(session, user_id=user_id, role=role)
