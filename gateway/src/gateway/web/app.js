@@ -112,6 +112,7 @@ const ROUTES = [
   { match: (s) => s[0] === "new", load: () => import("./js/views/newticket.js"), roles: ["requester", "agent"] },
   { match: (s) => s[0] === "dashboard", load: () => import("./js/views/dashboard.js") },
   { match: (s) => s[0] === "notifications", load: () => import("./js/views/notifications.js"), view: "page" },
+  { match: (s) => s[0] === "account" && s[1] === "notifications", load: () => import("./js/views/preferences.js") },
   { match: (s) => s[0] === "account", load: () => import("./js/views/account.js") },
   { match: (s) => s[0] === "schedules" && s.length <= 2, load: () => import("./js/views/schedules.js"), roles: ["leader", "admin"] },
   { match: (s) => s[0] === "admin", load: () => import("./js/views/admin.js"), roles: ["admin"] },

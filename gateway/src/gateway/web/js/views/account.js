@@ -93,6 +93,7 @@ export async function render({ el }) {
     }
   });
 
-  el.append(pageHeader(t("account.title")), h("div", { class: "grid-2 align-start" }, profile, password));
+  const notificationSettings = h("a", { class: "btn", href: "#/account/notifications" }, t("prefs.account_link"));
+  el.append(pageHeader(t("account.title"), notificationSettings), h("div", { class: "grid-2 align-start" }, profile, password));
   if (me.must_change_password) password.elements.current_password.focus();
 }

@@ -14,6 +14,7 @@ const SECTIONS = [
   ["calendar", () => import("./admin/masterdata.js"), "calendar"],
   ["smtp", () => import("./admin/mail.js"), "smtp"],
   ["deliveries", () => import("./admin/mail.js"), "deliveries"],
+  ["triage", () => import("./admin/triage.js"), "triage"],
   ["audit", () => import("./admin/audit.js"), "audit"],
   ["exports", () => import("./admin/exports.js"), "exports"],
 ];
