@@ -467,12 +467,14 @@ export function infoDialog({ title, body }) {
 
 // -- badges and formatting --------------------------------------------------------------
 
+/** The status: a filled pill with a dot in the status colour. */
 export function statusBadge(status) {
-  return h("span", { class: `badge status-${status}` }, statusLabel(status));
+  return h("span", { class: `badge status status-${status}` }, h("span", { class: "status-dot", "aria-hidden": "true" }), statusLabel(status));
 }
 
+/** The priority: an outlined tag with a level mark (arrows), so it never reads as a status. */
 export function priorityBadge(code, name) {
-  return h("span", { class: `badge prio prio-${code}` }, name || code);
+  return h("span", { class: `badge prio prio-${code}`, title: `${t("tickets.priority")}: ${name || code}` }, h("span", { class: "prio-mark", "aria-hidden": "true" }), name || code);
 }
 
 export function activeBadge(active) {
