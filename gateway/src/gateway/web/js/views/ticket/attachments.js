@@ -637,7 +637,9 @@ export function attachmentsSection({ ticket: initial, isCurrent, onTimeline }) {
     }
   }
 
-  return { el, load, update, stop };
+  // refresh: the list again (a live change); changed: and keep looking for a while (a file
+  // added or removed elsewhere: its scan and its timeline line follow).
+  return { el, load, update, stop, refresh, changed };
 }
 
 // -- the timeline's lines ---------------------------------------------------------------------
