@@ -21,6 +21,7 @@ from helpdesk_common.contracts.tickets import (
     TicketResolved,
     TicketSlaBreached,
     TicketStatusChanged,
+    TicketUpdated,
 )
 from helpdesk_testing import eventually, serve_http
 from reports.main import create_app
@@ -81,6 +82,20 @@ async def test_an_event_is_projected_once_and_an_older_one_never_wins(reports: R
     assert f["first_response"]["mean_seconds"] == 3600
     assert f["resolution"]["median_seconds"] == 4 * 3600
     assert figures["open_now"] == 0
+
+
+async def test_an_edit_moves_the_ticket_in_the_figures(reports: Reports) -> None:
+    """``ticket.updated`` (an agent raised the priority) reaches the read model."""
+    unit = await reports.unit("Dinas Perhubungan")
+    ticket = snapshot(unit_id=unit, created_at=local(4, 9))
+    await reports.ticket(ticket)
+    raised = ticket.model_copy(update={"priority": "high", "version": 2})
+    await reports.publish(TicketUpdated(ticket=raised, actor=SYSTEM, fields=["priority"]))
+    await reports.processed()
+
+    period = {"unit_id": unit, "from": "2026-03-04", "to": "2026-03-04"}
+    assert (await summary(reports, priority="high", **period))["figures"]["created"] == 1
+    assert (await summary(reports, priority=ticket.priority, **period))["figures"]["created"] == 0
 
 
 async def test_sla_stamps_merge_whatever_the_order(reports: Reports) -> None:

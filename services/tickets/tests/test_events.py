@@ -54,6 +54,18 @@ async def test_each_action_emits_its_events_once(world, amqp_url):
         await step(dispatcher, "comments", ["ticket.commented"], body="Cek AD", internal=True)
         await step(dispatcher, "assign", ["ticket.assigned"], assignee_id=str(worker.user_id))
         await step(worker, "accept", ["ticket.status_changed"])
+        current = (
+            await world.client.get(f"/tickets/{ticket['id']}", headers=worker.headers)
+        ).json()
+        for title in ("Email dinas tidak bisa dibuka sejak pagi",) * 2:  # the second: no change
+            edited = await world.client.patch(
+                f"/tickets/{ticket['id']}",
+                json={"title": title, "priority": "high", "version": current["version"]},
+                headers=worker.headers,
+            )
+            assert edited.status_code == 200, edited.text
+            current = edited.json()
+        steps.append(("edit", ["ticket.updated"]))
         await step(worker, "pending", ["ticket.status_changed"], reason="Nomor HP?")
         await step(requester, "resume", ["ticket.status_changed"])
         current = await world.client.get(f"/tickets/{ticket['id']}", headers=worker.headers)
@@ -103,6 +115,10 @@ async def test_each_action_emits_its_events_once(world, amqp_url):
     for envelope in events:
         assert envelope.producer == "tickets"
         CATALOGUE[envelope.event_type].model_validate(envelope.payload)
+    updated = next(e for e in events if e.event_type == "ticket.updated")
+    assert updated.payload["fields"] == ["priority", "title"]
+    assert updated.payload["ticket"]["title"] == "Email dinas tidak bisa dibuka sejak pagi"
+    assert updated.payload["ticket"]["priority"] == "high"
     created = next(e for e in events if e.event_type == "ticket.created")
     assert created.correlation_id == "req-create-1"
     snap = created.payload["ticket"]

@@ -31,6 +31,7 @@ from helpdesk_common.contracts.tickets import (
     TicketSlaBreached,
     TicketSlaWarning,
     TicketStatusChanged,
+    TicketUpdated,
 )
 
 _MODELS: list[type[EventPayload]] = [
@@ -50,6 +51,7 @@ _MODELS: list[type[EventPayload]] = [
     TicketSlaWarning,
     TicketSlaBreached,
     TicketEscalated,
+    TicketUpdated,
     ReportGenerated,
     AttachmentAdded,
     AttachmentRemoved,

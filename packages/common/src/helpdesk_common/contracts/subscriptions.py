@@ -29,6 +29,8 @@ _TICKET_EVENTS = (
     "ticket.sla_breached",
     "ticket.escalated",
 )
+# Edits change what a copy of the ticket shows but concern no one to notify.
+_TICKET_EDITS = ("ticket.updated",)
 _ATTACHMENT_EVENTS = ("attachment.added", "attachment.removed", "attachment.quarantined")
 
 # The services keeping a copy of identity's users and units (helpdesk_common.directory):
@@ -39,10 +41,10 @@ DIRECTORY_REPLICAS: tuple[str, ...] = ("tickets", "notifications", "reports", "a
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     # Ticket events, new files for the assignee, and the scheduled reports' documents to mail.
     "notifications": (*_TICKET_EVENTS, "attachment.added", "report.generated"),
-    "reports": _TICKET_EVENTS,
+    "reports": (*_TICKET_EVENTS, *_TICKET_EDITS),
     # The files on each ticket's timeline and submission form.
     "tickets.attachments": _ATTACHMENT_EVENTS,
     # Each ticket's unit and status: who may see its files, and whether it takes new ones.
-    "attachments.tickets": _TICKET_EVENTS,
+    "attachments.tickets": (*_TICKET_EVENTS, *_TICKET_EDITS),
     **{f"{service}.directory": _IDENTITY_EVENTS for service in DIRECTORY_REPLICAS},
 }

@@ -83,6 +83,14 @@ class TicketAssigned(TicketEvent):
     previous_assignee_id: uuid.UUID | None = None
 
 
+class TicketUpdated(TicketEvent):
+    """Staff edited the ticket's fields (title, description, category, priority, contact):
+    ``fields`` names those that changed; the snapshot shows their new values."""
+
+    event_type: ClassVar[str] = "ticket.updated"
+    fields: list[str]
+
+
 class TicketStatusChanged(TicketEvent):
     event_type: ClassVar[str] = "ticket.status_changed"
     from_status: TicketStatus

@@ -21,7 +21,7 @@ from typing import Any
 
 from helpdesk_common.auth import Principal
 from helpdesk_common.contracts.identity import INTERNAL_ROLES
-from helpdesk_common.contracts.tickets import Actor, TicketCommented, TicketCreated
+from helpdesk_common.contracts.tickets import Actor, TicketCommented, TicketCreated, TicketUpdated
 from helpdesk_common.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from helpdesk_common.outbox import wake_relays
 from tickets.masterdata.cache import MasterData
@@ -428,6 +428,14 @@ def edit(change: Change, *, given: dict[str, Any]) -> None:
     if "priority" in changes:
         # New targets from the new priority's policy; thresholds that fired stay fired.
         plan_sla(ticket, master=master, ratios=change.rules.ratios)
+    # Copies of the ticket (reports' read model, attachments, live pages) follow edits too.
+    change.events.append(
+        TicketUpdated(
+            ticket=change.snapshot(),
+            actor=change.actor,
+            fields=sorted(name for name in changes if name in given),
+        )
+    )
 
 
 # -- comments ---------------------------------------------------------------------------
