@@ -414,7 +414,7 @@ async def test_bulk_requests_are_checked_as_a_whole_first(world):
     agent = await world.person("agent")
     ticket = await world.create(agent)
     one = [{"id": ticket["id"], "version": 1}]
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str]] = [
         ({"action": "assign", "tickets": one}, 422, "assignee_id"),
         (
             {"action": "assign", "tickets": one, "assignee_id": str(uuid.uuid4())},
