@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk_common.db import driver_connection
 from helpdesk_common.directory import users_by_id
+from notifications import arrays
 from notifications.email.models import DigestItem, DigestRun
 from notifications.email.rendering import Renderer
 from notifications.email.service import enqueue_deliveries
@@ -50,14 +51,12 @@ _ITEM_COLUMNS = (
     ("summary", "text"),
     ("link", "text"),
 )
-_NAMES = ", ".join(name for name, _ in _ITEM_COLUMNS)
-# One statement for all rows (see inapp.service); a redelivered event adds nothing.
+_NAMES = arrays.names(_ITEM_COLUMNS)
+# One statement for all rows; a redelivered event adds nothing.
 _ADD_ITEMS = f"""
 INSERT INTO digest_items (id, {_NAMES})
 SELECT id, {_NAMES}
-  FROM unnest($1::uuid[], {
-    ", ".join(f"${n}::{kind}[]" for n, (_, kind) in enumerate(_ITEM_COLUMNS, start=2))
-}) AS r (id, {_NAMES})
+  FROM {arrays.unnest(_ITEM_COLUMNS, first=2)} AS r (id, {_NAMES})
 ON CONFLICT ON CONSTRAINT uq_digest_items_event_user DO NOTHING
 """
 
@@ -70,7 +69,7 @@ async def add_digest_items(session: AsyncSession, *, rows: Sequence[dict[str, An
     await connection.execute(
         _ADD_ITEMS,
         [uuid.uuid4() for _ in rows],
-        *([row.get(name) for row in rows] for name, _ in _ITEM_COLUMNS),
+        *arrays.arrays(rows, _ITEM_COLUMNS),
     )
 
 

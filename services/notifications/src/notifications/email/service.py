@@ -30,6 +30,7 @@ from helpdesk_common.aftercommit import Wakeup, after_commit
 from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import Conflict, NotFound
 from helpdesk_common.pagination import after, cursor_int, decode_cursor, encode_cursor, page_of
+from notifications import arrays
 from notifications.email.models import EmailAttachment, EmailDelivery
 
 # -- waking the sender, handing deliveries over ------------------------------------------
@@ -123,7 +124,7 @@ _DELIVERY_COLUMNS = (
     ("body_html", "text"),
     ("attachment_id", "uuid"),
 )
-_NAMES = ", ".join(name for name, _ in _DELIVERY_COLUMNS)
+_NAMES = arrays.names(_DELIVERY_COLUMNS)
 # Every row in one statement, one array per column (the text never changes, so asyncpg
 # prepares it once per connection). The first $2 rows are claimed by this process's sender
 # (lease $3). A row whose (event, address) pair is already queued is skipped: a redelivered
@@ -134,9 +135,7 @@ SELECT id, {_NAMES},
        CASE WHEN n <= $2 THEN 'sending' ELSE 'pending' END,
        CASE WHEN n <= $2 THEN 1 ELSE 0 END,
        CASE WHEN n <= $2 THEN now() + $3::interval ELSE now() END
-  FROM unnest($1::uuid[], {
-    ", ".join(f"${n}::{kind}[]" for n, (_, kind) in enumerate(_DELIVERY_COLUMNS, start=4))
-}) WITH ORDINALITY AS r (id, {_NAMES}, n)
+  FROM {arrays.unnest(_DELIVERY_COLUMNS, first=4)} WITH ORDINALITY AS r (id, {_NAMES}, n)
 ON CONFLICT ON CONSTRAINT uq_email_deliveries_event_recipient DO NOTHING
 RETURNING id
 """
@@ -165,7 +164,7 @@ async def enqueue_deliveries(
                 ids,
                 claimed,
                 outlet.lease if outlet is not None else timedelta(0),
-                *([row.get(name) for row in rows] for name, _ in _DELIVERY_COLUMNS),
+                *arrays.arrays(rows, _DELIVERY_COLUMNS),
             )
         }
     except BaseException:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import NotFound
 from helpdesk_common.pagination import after, cursor_int, decode_cursor, encode_cursor, page_of
+from notifications import arrays
 from notifications.inapp.models import Notification
 
 _NOTIFICATION_COLUMNS = (
@@ -26,7 +27,7 @@ _NOTIFICATION_COLUMNS = (
     ("created_at", "timestamptz"),
     ("addressed", "bool"),
 )
-_NAMES = ", ".join(name for name, _ in _NOTIFICATION_COLUMNS)
+_NAMES = arrays.names(_NOTIFICATION_COLUMNS)
 # One statement for all rows, one array per column (see helpdesk_common.db.driver_connection);
 # an event redelivered after a crash adds nothing.
 _ADD = f"""
@@ -36,9 +37,7 @@ SELECT id, {
         "addressed", "coalesce(addressed, false)"
     )
 }
-  FROM unnest($1::uuid[], {
-    ", ".join(f"${n}::{kind}[]" for n, (_, kind) in enumerate(_NOTIFICATION_COLUMNS, start=2))
-}) AS r (id, {_NAMES})
+  FROM {arrays.unnest(_NOTIFICATION_COLUMNS, first=2)} AS r (id, {_NAMES})
 ON CONFLICT ON CONSTRAINT uq_notifications_event_user DO NOTHING
 """
 
@@ -50,7 +49,7 @@ async def add_notifications(session: AsyncSession, *, rows: Sequence[dict[str, A
     await connection.execute(
         _ADD,
         [uuid.uuid4() for _ in rows],
-        *([row.get(name) for row in rows] for name, _ in _NOTIFICATION_COLUMNS),
+        *arrays.arrays(rows, _NOTIFICATION_COLUMNS),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -33,19 +33,7 @@ EventKind = Literal[
     "escalated",
     "attachment_added",
 ]
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "created",
-    "assigned",
-    "commented",
-    "status_changed",
-    "resolved",
-    "closed",
-    "reopened",
-    "sla_warning",
-    "sla_breached",
-    "escalated",
-    "attachment_added",
-)
+EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 
 _STAFF_KINDS: tuple[EventKind, ...] = (
     "created",
