@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common.auditlog import AuditFilters, uuid_text
 from helpdesk_common.auth import Principal
 from helpdesk_common.context import current_correlation_id
 from helpdesk_common.contracts.identity import IT_STAFF_ROLES
@@ -71,24 +71,14 @@ async def record(
     )
 
 
-def check_filters(
-    *,
-    entity_type: str | None,
-    action: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> None:
-    """422 for a filter that can match nothing by mistake (a typo, a reversed period)."""
+def check_entity_type(entity_type: str | None) -> None:
+    """422 for an entity type that can match nothing (a typo)."""
     if entity_type is not None and entity_type not in ENTITY_TYPES:
         raise InvalidInput(
             "unknown_entity_type",
             f"Unknown entity type {entity_type!r}; one of {', '.join(ENTITY_TYPES)}",
             field="entity_type",
         )
-    if action is not None and action not in ACTIONS:
-        raise InvalidInput("unknown_action", f"Unknown action {action!r}", field="action")
-    if since is not None and until is not None and since > until:
-        raise InvalidInput("reversed_period", "since must not be after until", field="until")
 
 
 async def list_entries(
@@ -98,34 +88,26 @@ async def list_entries(
     limit: int,
     entity_type: str | None = None,
     entity_id: str | None = None,
-    actor_id: uuid.UUID | None = None,
-    action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: AuditFilters = AuditFilters(),
 ) -> tuple[list[AuditEntry], str | None]:
-    """One page, newest first (then the higher id), and the cursor of the next, if any.
-
-    ``since`` is inclusive, ``until`` exclusive (a period of whole days: the next day's start).
-    """
-    check_filters(entity_type=entity_type, action=action, since=since, until=until)
+    """One page, newest first (then the higher id), and the cursor of the next, if any."""
+    check_entity_type(entity_type)
+    filters.check(actions=ACTIONS)
     order = (AuditEntry.occurred_at, AuditEntry.id)
     query = sa.select(AuditEntry).order_by(*(column.desc() for column in order))
     if cursor:
         position = decode_cursor(cursor, listing="audit-log", parse=(cursor_datetime, cursor_int))
         query = query.where(after(order, position, descending=True))
-    conditions = {
-        AuditEntry.entity_type: entity_type,
-        AuditEntry.entity_id: entity_id,
-        AuditEntry.actor_id: actor_id,
-        AuditEntry.action: action,
-    }
-    for column, value in conditions.items():
-        if value is not None:
-            query = query.where(column == value)
-    if since is not None:
-        query = query.where(AuditEntry.occurred_at >= since)
-    if until is not None:
-        query = query.where(AuditEntry.occurred_at < until)
+    if entity_type is not None:
+        query = query.where(AuditEntry.entity_type == entity_type)
+    if entity_id is not None:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    query = filters.apply(
+        query,
+        at=AuditEntry.occurred_at,
+        actor_id=AuditEntry.actor_id,
+        action=AuditEntry.action,
+    )
     rows = (await session.scalars(query.limit(limit + 1))).all()
     return page_of(
         rows,
@@ -148,16 +130,6 @@ class Names:
         return self.users.get(value) or self.units.get(value)
 
 
-def _uuid_text(value: object) -> str | None:
-    """``value`` as a canonical UUID string, or None if it is not one."""
-    if not isinstance(value, str) or len(value) != 36:
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
-
-
 def mentioned_ids(entry: AuditEntry) -> set[str]:
     """The entity, the actor and every UUID-valued field of the snapshots."""
     ids = {str(entry.actor_id)} if entry.actor_id else set()
@@ -165,13 +137,13 @@ def mentioned_ids(entry: AuditEntry) -> set[str]:
         ids.add(entry.entity_id)
     for snapshot in (entry.before, entry.after):
         for value in (snapshot or {}).values():
-            if (text := _uuid_text(value)) is not None:
+            if (text := uuid_text(value)) is not None:
                 ids.add(text)
     return ids
 
 
 def _as_uuids(texts: Iterable[str]) -> list[uuid.UUID]:
-    return [uuid.UUID(text) for text in texts if _uuid_text(text) is not None]
+    return [uuid.UUID(text) for text in texts if uuid_text(text) is not None]
 
 
 async def names_of(session: AsyncSession, entries: Sequence[AuditEntry]) -> Names:
@@ -219,7 +191,7 @@ def field_names(entry: AuditEntry, names: Names) -> dict[str, str]:
     out: dict[str, str] = {}
     for snapshot in (entry.before, entry.after):
         for value in (snapshot or {}).values():
-            text = _uuid_text(value)
+            text = uuid_text(value)
             if text is None or text == entry.entity_id:
                 continue
             if (name := names.of(text)) is not None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
+from helpdesk_common.auditlog import AuditFiltersDep
 from helpdesk_common.auth import require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.pagination import CursorQuery, Page
@@ -30,14 +29,11 @@ def _out(entry: AuditEntry, names: service.Names) -> AuditEntryOut:
 @router.get("/audit-log")
 async def list_audit_log(
     session: SessionDep,
+    filters: AuditFiltersDep,
     cursor: CursorQuery = None,
     limit: Limit = DEFAULT_LIMIT,
     entity_type: Annotated[str | None, Query(description="user, unit or organisation")] = None,
     entity_id: str | None = None,
-    actor_id: uuid.UUID | None = None,
-    action: Annotated[str | None, Query(description="e.g. user.created")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="from (inclusive)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="to (exclusive)")] = None,
 ) -> Page[AuditEntryOut]:
     """Newest first (then the higher id); pass ``next_cursor`` back as ``cursor``.
 
@@ -51,10 +47,7 @@ async def list_audit_log(
             limit=limit,
             entity_type=entity_type,
             entity_id=entity_id,
-            actor_id=actor_id,
-            action=action,
-            since=since,
-            until=until,
+            filters=filters,
         )
         names = await service.names_of(session, entries)
     return Page(items=[_out(e, names) for e in entries], next_cursor=next_cursor)

@@ -11,14 +11,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common.auditlog import AuditFilters, uuid_text
 from helpdesk_common.directory import DirectoryUnit, DirectoryUser
-from helpdesk_common.errors import InvalidInput
 from helpdesk_common.pagination import cursor_int, decode_cursor, encode_cursor, page_of
 from tickets.masterdata.models import AuditEntry, Category, Holiday, Priority, PriorityRule
 
@@ -50,54 +49,27 @@ def entity_type_of(action: str) -> str:
     return action.partition(".")[0]
 
 
-def check_filters(*, action: str | None, since: datetime | None, until: datetime | None) -> None:
-    if action is not None and action not in ACTIONS:
-        raise InvalidInput("unknown_action", f"Unknown action {action!r}", field="action")
-    if since is not None and until is not None and since > until:
-        raise InvalidInput("reversed_period", "since must not be after until", field="until")
-
-
 async def list_audit(
     session: AsyncSession,
     *,
     limit: int,
     cursor: str | None,
-    actor_id: uuid.UUID | None = None,
-    action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: AuditFilters = AuditFilters(),
 ) -> tuple[list[AuditEntry], str | None]:
-    """The master-data audit log, newest first: one page and the cursor of the next.
-
-    ``since`` is inclusive, ``until`` exclusive (a period of whole days: the next day's start).
-    """
-    check_filters(action=action, since=since, until=until)
+    """The master-data audit log, newest first: one page and the cursor of the next."""
+    filters.check(actions=ACTIONS)
     query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
     if cursor is not None:
         (after_id,) = decode_cursor(cursor, listing=AUDIT_LISTING, parse=(cursor_int,))
         query = query.where(AuditEntry.id < after_id)
-    if actor_id is not None:
-        query = query.where(AuditEntry.actor_id == actor_id)
-    if action is not None:
-        query = query.where(AuditEntry.action == action)
-    if since is not None:
-        query = query.where(AuditEntry.at >= since)
-    if until is not None:
-        query = query.where(AuditEntry.at < until)
+    query = filters.apply(
+        query, at=AuditEntry.at, actor_id=AuditEntry.actor_id, action=AuditEntry.action
+    )
     rows = list((await session.scalars(query)).all())
     return page_of(rows, limit=limit, cursor_after=lambda e: encode_cursor(AUDIT_LISTING, e.id))
 
 
 # -- names ----------------------------------------------------------------------------------
-
-
-def _uuid_text(value: object) -> str | None:
-    if not isinstance(value, str) or len(value) != 36:
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
 
 
 def _snapshots(entry: AuditEntry) -> Iterable[dict[str, Any]]:
@@ -121,13 +93,13 @@ def _mentions(entries: Sequence[AuditEntry]) -> tuple[set[uuid.UUID], set[str]]:
     for entry in entries:
         if entry.actor_id is not None:
             ids.add(entry.actor_id)
-        if (entity := _uuid_text(entry.entity_id)) is not None:
+        if (entity := uuid_text(entry.entity_id)) is not None:
             ids.add(uuid.UUID(entity))
         if entity_type_of(entry.action) in ("priority", "sla_policy"):
             codes.add(entry.entity_id)
         for snapshot in _snapshots(entry):
             for key, value in snapshot.items():
-                if (text := _uuid_text(value)) is not None:
+                if (text := uuid_text(value)) is not None:
                     ids.add(uuid.UUID(text))
                 elif key in PRIORITY_FIELDS and isinstance(value, str):
                     codes.add(value)
@@ -219,7 +191,7 @@ def field_names(entry: AuditEntry, names: Names) -> dict[str, str]:
     out: dict[str, str] = {}
     for snapshot in _snapshots(entry):
         for key, value in snapshot.items():
-            if (text := _uuid_text(value)) is not None:
+            if (text := uuid_text(value)) is not None:
                 name = names.by_id.get(text) or names.users.get(text)
                 if name is not None:
                     out[text] = name

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common.auditlog import AuditFiltersDep
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.pagination import CursorQuery, Page
@@ -207,12 +207,9 @@ async def delete_rule(rule_id: uuid.UUID, admin: Admin, session: SessionDep, env
 async def audit_log(
     _: Admin,
     session: SessionDep,
+    filters: AuditFiltersDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: CursorQuery = None,
-    actor_id: uuid.UUID | None = None,
-    action: Annotated[str | None, Query(description="e.g. category.updated")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="from (inclusive)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="to (exclusive)")] = None,
 ) -> Page[AuditOut]:
     """Every change to master data, newest first, in pages (``next_cursor``), with the
     names of the actor, the entity and the ids in ``before``/``after``."""
@@ -221,10 +218,7 @@ async def audit_log(
             session,
             limit=limit,
             cursor=cursor,
-            actor_id=actor_id,
-            action=action,
-            since=since,
-            until=until,
+            filters=filters,
         )
         names = await auditlog.names_of(session, entries)
     items = [
