@@ -18,21 +18,13 @@ from notifications.email.digest import add_digest_items
 from notifications.email.rendering import Renderer
 from notifications.email.service import Handoff, enqueue_deliveries
 from notifications.inapp.service import add_notifications
-from notifications.routing.recipients import Recipient, plan_recipients
+from notifications.routing.recipients import PREFERENCE_OF_EVENT, Recipient, plan_recipients
 from notifications.settings import NotificationsSettings
 
-# The template (``templates/<lang>/<kind>.*``) of each ticket event.
+# The template (``templates/<lang>/<kind>.*``) of each ticket event: named like the
+# preference it is chosen by.
 KIND_BY_EVENT = {
-    "ticket.created": "created",
-    "ticket.assigned": "assigned",
-    "ticket.status_changed": "status_changed",
-    "ticket.commented": "commented",
-    "ticket.resolved": "resolved",
-    "ticket.closed": "closed",
-    "ticket.reopened": "reopened",
-    "ticket.sla_warning": "sla_warning",
-    "ticket.sla_breached": "sla_breached",
-    "ticket.escalated": "escalated",
+    event: kind for event, kind in PREFERENCE_OF_EVENT.items() if event.startswith("ticket.")
 }
 
 NOTIFICATIONS_PLANNED = Counter(
