@@ -1,12 +1,15 @@
-"""clamd's INSTREAM protocol over asyncio streams.
+"""clamd's INSTREAM protocol over a plain non-blocking socket.
 
 Not through ``aioclamd``: when clamd hits its StreamMaxLength it answers "INSTREAM size
 limit exceeded" and closes the connection while the client is still sending, so the
 client's next write fails with a connection reset. aioclamd then raises a bare
 ``ConnectionResetError`` (measured: 6 times out of 10 with a 2 MB file against a 1 MB
-limit), the same as a clamd that died mid-scan. Here the reply is read while sending, so a
-file over clamd's limit is reliably "too_large", and only a clamd that does not answer is
-"unavailable". It also takes an async source (an object read back from S3) directly.
+limit), the same as a clamd that died mid-scan. Here a failed send only ends the sending:
+the reply clamd sent before closing is still in the socket's receive queue and is read
+after, so a file over clamd's limit is reliably "too_large", and only a clamd that does not
+answer is "unavailable". (Not over asyncio streams either: a transport whose write fails
+closes at once, dropping a reply the event loop had not read yet; seen in CI.) It also takes
+an async source (an object read back from S3) directly.
 
 ``timeout`` bounds each wait on clamd (connecting, taking a chunk, answering after the
 last), not the whole scan: the source's own reading time is not clamd's.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import struct
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
@@ -58,19 +62,13 @@ async def scan_stream(
     """Scan what ``chunks`` yields; once more than ``max_bytes`` came, the scan stops and
     the result is "too_large" (so is clamd's own StreamMaxLength). The caller closes
     ``chunks``: the scan may stop before reading all of it."""
-    reader, writer = await _connect(host, port, timeout)
-    # clamd may answer before the stream ends (its size limit): the reply is awaited from
-    # the start, so it is read even if clamd then resets the connection.
-    reply = asyncio.create_task(reader.readline())
+    sock = await _open_socket(host, port, timeout)
     try:
-        if not await _send_stream(writer, chunks, reply, timeout=timeout, max_bytes=max_bytes):
+        if not await _send_stream(sock, chunks, timeout=timeout, max_bytes=max_bytes):
             return ScanResult("too_large")
-        line = await _await_reply(reply, timeout, host, port)
+        line = await _read_reply(sock, timeout, host, port)
     finally:
-        reply.cancel()
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        sock.close()
     return _parse_reply(line)
 
 
@@ -103,53 +101,68 @@ async def _connect(
         raise ScannerUnavailable(f"clamd at {host}:{port}: {error}") from error
 
 
+async def _open_socket(host: str, port: int, timeout: float) -> socket.socket:
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await asyncio.wait_for(loop.sock_connect(sock, (host, port)), timeout)
+    except TimeoutError as error:
+        sock.close()
+        raise ScannerUnavailable(f"clamd at {host}:{port}: no connection in {timeout}s") from error
+    except OSError as error:
+        sock.close()
+        raise ScannerUnavailable(f"clamd at {host}:{port}: {error}") from error
+    return sock
+
+
 async def _send_stream(
-    writer: asyncio.StreamWriter,
-    chunks: AsyncIterator[bytes],
-    reply: asyncio.Task[bytes],
-    *,
-    timeout: float,
-    max_bytes: int,
+    sock: socket.socket, chunks: AsyncIterator[bytes], *, timeout: float, max_bytes: int
 ) -> bool:
     """Send the INSTREAM command and the chunks; False when the source exceeded max_bytes.
-    Stops early, without an error, when clamd answered or closed the connection."""
+    Stops early, without an error, when clamd closed the connection (its reply says why)."""
+    loop = asyncio.get_running_loop()
     sent = 0
+
+    async def send(data: bytes) -> None:
+        try:
+            await asyncio.wait_for(loop.sock_sendall(sock, data), timeout)
+        except TimeoutError as error:
+            raise ScannerUnavailable(f"clamd took no data for {timeout}s") from error
+
     try:
-        writer.write(b"nINSTREAM\n")
+        await send(b"nINSTREAM\n")
         async for chunk in chunks:
             for start in range(0, len(chunk), CHUNK_BYTES):
                 piece = chunk[start : start + CHUNK_BYTES]
                 sent += len(piece)
                 if sent > max_bytes:
                     return False
-                if reply.done():
-                    return True
-                writer.writelines((struct.pack("!L", len(piece)), piece))
-                await _drain(writer, timeout)
-        writer.write(END_OF_STREAM)
-        await _drain(writer, timeout)
+                await send(struct.pack("!L", len(piece)) + piece)
+        await send(END_OF_STREAM)
     except ConnectionError:
         pass  # clamd closed the connection: its reply, if any, says why
     return True
 
 
-async def _drain(writer: asyncio.StreamWriter, timeout: float) -> None:
+async def _read_reply(sock: socket.socket, timeout: float, host: str, port: int) -> str:
+    """clamd's one-line reply; what it sent before closing the connection counts."""
+    loop = asyncio.get_running_loop()
+    received = b""
     try:
-        await asyncio.wait_for(writer.drain(), timeout)
-    except TimeoutError as error:
-        raise ScannerUnavailable(f"clamd took no data for {timeout}s") from error
-
-
-async def _await_reply(reply: asyncio.Task[bytes], timeout: float, host: str, port: int) -> str:
-    try:
-        line = await asyncio.wait_for(reply, timeout)
+        while b"\n" not in received:
+            data = await asyncio.wait_for(loop.sock_recv(sock, 4096), timeout)
+            if not data:
+                break
+            received += data
     except TimeoutError as error:
         raise ScannerUnavailable(f"clamd at {host}:{port}: no answer in {timeout}s") from error
-    except (OSError, ValueError) as error:
-        raise ScannerUnavailable(f"clamd at {host}:{port}: {error!r}") from error
-    if not line:
+    except OSError as error:
+        if not received:
+            raise ScannerUnavailable(f"clamd at {host}:{port}: {error!r}") from error
+    if not received:
         raise ScannerUnavailable(f"clamd at {host}:{port} closed the connection without answer")
-    return line.decode("utf-8", errors="replace").strip()
+    return received.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
 
 
 def _parse_reply(line: str) -> ScanResult:
