@@ -162,7 +162,8 @@ async def test_request_lifecycle_across_services(system: LocalSystem, http: http
     page = await eventually(inbox, timeout=20)
     await requester.ok("POST", "/api/notifications/notifications/read-all")
     assert (await requester.ok("GET", "/api/notifications/notifications/unread-count")) == {
-        "unread_count": 0
+        "unread_count": 0,
+        "addressed_unread_count": 0,
     }
     assert page["items"]
 

@@ -245,6 +245,7 @@ async def test_a_new_file_is_on_the_timeline_and_in_the_table_once(world):
         },
         "note": None,
         "internal": False,
+        "body_html": None,  # only comments have one
     }
     for who in (requester, agent):
         [entry] = await timeline(world, who, ticket)
