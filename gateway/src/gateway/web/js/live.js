@@ -116,3 +116,77 @@ export function eventStream(path, { onEvent, onState = () => {} }) {
     },
   };
 }
+
+/**
+ * followChanges({el, isCurrent, settleMs, refresh, onStop}) -> {changed(), stop()}
+ * A view kept in step with a stream while it is shown: changed() asks for a refresh; the
+ * changes of a burst settle for settleMs and fetch once, one refresh runs at a time (a
+ * change meanwhile asks for one more), and a hidden tab catches up when it is shown again.
+ * It stops (and calls onStop) when the view is left: el replaced, isCurrent() false, or
+ * the page unloaded.
+ */
+export function followChanges({ el, isCurrent, settleMs, refresh, onStop = () => {} }) {
+  let timer = null;
+  let running = false;
+  let again = false;
+  let missed = false;
+  let stopped = false;
+
+  const alive = () => !stopped && isCurrent() && el.isConnected;
+
+  function changed() {
+    if (!alive()) return stop();
+    if (document.hidden) {
+      missed = true;
+      return;
+    }
+    if (running) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(run, settleMs);
+  }
+
+  async function run() {
+    if (!alive()) return stop();
+    running = true;
+    try {
+      await refresh();
+    } catch (err) {
+      console.error(err);
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        changed();
+      }
+    }
+  }
+
+  function onVisible() {
+    if (!document.hidden && missed) {
+      missed = false;
+      changed();
+    }
+  }
+
+  // Leaving the page replaces the view: the follower goes with it.
+  const observer = new MutationObserver(() => {
+    if (!alive()) stop();
+  });
+  if (el.parentNode) observer.observe(el.parentNode, { childList: true });
+  document.addEventListener("visibilitychange", onVisible);
+  window.addEventListener("pagehide", stop);
+
+  function stop() {
+    if (stopped) return;
+    stopped = true;
+    clearTimeout(timer);
+    observer.disconnect();
+    document.removeEventListener("visibilitychange", onVisible);
+    window.removeEventListener("pagehide", stop);
+    onStop();
+  }
+  return { changed, stop };
+}

@@ -7,7 +7,7 @@ import { api } from "../api.js";
 import { h, replace } from "../dom.js";
 import { downloadButton } from "../download.js";
 import { lang, t } from "../i18n.js";
-import { eventStream } from "../live.js";
+import { eventStream, followChanges } from "../live.js";
 import * as store from "../store.js";
 import { errorBox, errorText, fmtTime, officeToday, pageHeader } from "../ui.js";
 import { statCards, statusBars } from "./dashboard/figures.js";
@@ -228,58 +228,7 @@ export async function render({ el, query, isCurrent }) {
 
   // -- live updates --
   let stream = null;
-  let timer = null;
-  let running = false;
-  let again = false;
-  let missed = false;
   let readies = 0;
-
-  function changed() {
-    if (!isCurrent()) return leave();
-    if (document.hidden) {
-      missed = true;
-      return;
-    }
-    if (running) {
-      again = true;
-      return;
-    }
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      running = true;
-      try {
-        await refresh();
-      } finally {
-        running = false;
-        if (again) {
-          again = false;
-          changed();
-        }
-      }
-    }, SETTLE_MS);
-  }
-
-  function onVisible() {
-    if (!document.hidden && missed) {
-      missed = false;
-      changed();
-    }
-  }
-
-  const observer = new MutationObserver(() => {
-    if (!el.isConnected) leave();
-  });
-
-  function leave() {
-    observer.disconnect();
-    stream?.stop();
-    stream = null;
-    clearTimeout(timer);
-    trend.destroy();
-    document.removeEventListener("visibilitychange", onVisible);
-    window.removeEventListener("pagehide", leave);
-  }
-
   const failed = await refresh({ fresh: true });
   if (!isCurrent() || !el.isConnected) return;
   if (failed?.status === 403) {
@@ -287,15 +236,23 @@ export async function render({ el, query, isCurrent }) {
     live.el.hidden = true;
     return;
   }
-  if (el.parentNode) observer.observe(el.parentNode, { childList: true });
-  document.addEventListener("visibilitychange", onVisible);
-  window.addEventListener("pagehide", leave);
+  const follower = followChanges({
+    el,
+    isCurrent,
+    settleMs: SETTLE_MS,
+    refresh: () => refresh(),
+    onStop: () => {
+      stream?.stop();
+      stream = null;
+      trend.destroy();
+    },
+  });
   stream = eventStream(`${REPORTS}/stream`, {
     onState: (state) => live.state(state),
     onEvent: (name) => {
-      if (name === "changed") changed();
+      if (name === "changed") follower.changed();
       // A new connection after a drop: changes may have been missed meanwhile.
-      else if (name === "ready" && ++readies > 1) changed();
+      else if (name === "ready" && ++readies > 1) follower.changed();
     },
   });
 }

@@ -6,6 +6,7 @@
 import { api } from "../api.js";
 import { h, icon, replace } from "../dom.js";
 import { locale, statusLabel, t } from "../i18n.js";
+import { followChanges } from "../live.js";
 import { navigate } from "../nav.js";
 import * as store from "../store.js";
 import { onTicketChanges } from "../ticketsLive.js";
@@ -390,55 +391,9 @@ async function list({ el, query, isCurrent }) {
 
 /** Live updates while the page is shown: changes settle for SETTLE_MS, then one refresh. */
 function follow({ el, isCurrent, refresh }) {
-  let timer = null;
-  let running = false;
-  let again = false;
-  let missed = false;
-
-  function changed() {
-    if (!isCurrent() || !el.isConnected) return leave();
-    if (document.hidden) {
-      missed = true;
-      return;
-    }
-    if (running) {
-      again = true;
-      return;
-    }
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      running = true;
-      try {
-        await refresh();
-      } finally {
-        running = false;
-        if (again) {
-          again = false;
-          changed();
-        }
-      }
-    }, SETTLE_MS);
-  }
-
-  function onVisible() {
-    if (!document.hidden && missed) {
-      missed = false;
-      changed();
-    }
-  }
-
-  const unsubscribe = onTicketChanges(() => changed());
-  const observer = new MutationObserver(() => {
-    if (!el.isConnected || !isCurrent()) leave();
-  });
-  function leave() {
-    unsubscribe();
-    observer.disconnect();
-    clearTimeout(timer);
-    document.removeEventListener("visibilitychange", onVisible);
-  }
-  if (el.parentNode) observer.observe(el.parentNode, { childList: true });
-  document.addEventListener("visibilitychange", onVisible);
+  let unsubscribe = () => {};
+  const follower = followChanges({ el, isCurrent, settleMs: SETTLE_MS, refresh, onStop: () => unsubscribe() });
+  unsubscribe = onTicketChanges(() => follower.changed());
 }
 
 export const views = { list };

@@ -3,6 +3,7 @@
 // Bursts are coalesced, one refresh runs at a time, and a hidden tab catches up when it is
 // shown again. The subscription ends when the page is left.
 
+import { followChanges } from "../../live.js";
 import { onTicketChanges } from "../../ticketsLive.js";
 
 // Changes that come together (an action and its comment, a burst of events) fetch once.
@@ -14,17 +15,11 @@ const SETTLE_MS = 120;
  * {kind: "resync"}).
  */
 export function followTicket({ el, isCurrent, shown, refresh }) {
-  let timer = null;
-  let running = false;
-  let again = false;
-  let missed = false;
-  let stopped = false;
   let latest = null;
-
-  const alive = () => !stopped && isCurrent() && el.isConnected;
+  let unsubscribe = () => {};
+  const follower = followChanges({ el, isCurrent, settleMs: SETTLE_MS, refresh: () => refresh(latest), onStop: () => unsubscribe() });
 
   function heard(change) {
-    if (!alive()) return stop();
     if (change.kind === "changed") {
       const { id, version } = shown();
       if (change.id !== id) return;
@@ -32,61 +27,9 @@ export function followTicket({ el, isCurrent, shown, refresh }) {
       if (typeof change.version === "number" && change.version < version) return;
     }
     latest = change;
-    schedule();
+    follower.changed();
   }
 
-  function schedule() {
-    if (document.hidden) {
-      missed = true;
-      return;
-    }
-    if (running) {
-      again = true;
-      return;
-    }
-    clearTimeout(timer);
-    timer = setTimeout(run, SETTLE_MS);
-  }
-
-  async function run() {
-    if (!alive()) return stop();
-    running = true;
-    const change = latest;
-    try {
-      await refresh(change);
-    } catch (err) {
-      console.error(err);
-    } finally {
-      running = false;
-      if (again) {
-        again = false;
-        schedule();
-      }
-    }
-  }
-
-  function onVisible() {
-    if (!document.hidden && missed) {
-      missed = false;
-      schedule();
-    }
-  }
-
-  const unsubscribe = onTicketChanges(heard);
-  // Leaving the page replaces the view: the subscription goes with it.
-  const observer = new MutationObserver(() => {
-    if (!alive()) stop();
-  });
-  if (el.parentNode) observer.observe(el.parentNode, { childList: true });
-  document.addEventListener("visibilitychange", onVisible);
-
-  function stop() {
-    if (stopped) return;
-    stopped = true;
-    clearTimeout(timer);
-    unsubscribe();
-    observer.disconnect();
-    document.removeEventListener("visibilitychange", onVisible);
-  }
-  return stop;
+  unsubscribe = onTicketChanges(heard);
+  return follower.stop;
 }
