@@ -560,6 +560,15 @@ export function fmtDate(value) {
   return formatter({ dateStyle: "medium", timeZone: officeZone }).format(d);
 }
 
+/** The instant an office-local day ("YYYY-MM-DD") starts, as ISO 8601 with the office's offset. */
+export function officeDayStart(day) {
+  // The offset at the day's noon (UTC): no zone moves its clock across a whole half day.
+  const offset = officeOffsetMinutes(new Date(`${day}T12:00:00Z`));
+  const abs = Math.abs(offset);
+  const hhmm = `${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+  return `${day}T00:00:00${offset < 0 ? "-" : "+"}${hhmm}`;
+}
+
 /** Today in the office's zone, as "YYYY-MM-DD" (what a date filter's "today" means). */
 export function officeToday() {
   const parts = {};

@@ -6,14 +6,11 @@
 
 import { api } from "../../api.js";
 import { h, replace } from "../../dom.js";
-import { has, lang, roleLabel, statusLabel, t } from "../../i18n.js";
+import { has, roleLabel, statusLabel, t } from "../../i18n.js";
 import { navigate } from "../../nav.js";
-import { cursorList, field, fmtMinutes, loading, table } from "../../ui.js";
+import { cursorList, field, fmtDate, fmtDateTime, fmtMinutes, loading, officeDayStart, table } from "../../ui.js";
 
 const PAGE = 50;
-const OFFICE_TZ = "Asia/Jakarta";
-// Asia/Jakarta keeps UTC+7 all year (no daylight saving): a day starts at 00:00+07:00.
-const OFFICE_OFFSET = "+07:00";
 
 // The actions each log can hold (the services refuse any other as a filter).
 const ACTIONS = {
@@ -87,16 +84,6 @@ export const actionLabel = (action) => label("audit.action", action);
 export const fieldLabel = (key) => label("audit.field", key);
 const entityLabel = (type) => label("audit.entity", type);
 
-function officeDateTime(value) {
-  const options = { dateStyle: "medium", timeStyle: "short", timeZone: OFFICE_TZ };
-  return `${new Intl.DateTimeFormat(lang() === "id" ? "id-ID" : "en-GB", options).format(new Date(value))} ${t("audit.time_zone")}`;
-}
-
-function officeDate(day) {
-  const options = { dateStyle: "medium", timeZone: "UTC" };
-  return new Intl.DateTimeFormat(lang() === "id" ? "id-ID" : "en-GB", options).format(new Date(`${day}T00:00:00Z`));
-}
-
 function officeHours(days) {
   if (!Array.isArray(days) || !days.length) return t("common.none");
   return days.map((d) => `${t(`weekday.${d.weekday}`)} ${String(d.start).slice(0, 5)}–${String(d.end).slice(0, 5)}`).join("; ");
@@ -119,8 +106,8 @@ export function showValue(key, value, names = {}) {
   if (typeof value === "string") {
     if (names[value]) return names[value];
     if (UUID.test(value)) return t("audit.unknown_ref");
-    if (key === "date" && DAY.test(value)) return officeDate(value);
-    if (key.endsWith("_at") && !Number.isNaN(Date.parse(value))) return officeDateTime(value);
+    if (key === "date" && DAY.test(value)) return fmtDate(value);
+    if (key.endsWith("_at") && !Number.isNaN(Date.parse(value))) return fmtDateTime(value);
     return value;
   }
   return JSON.stringify(value);
@@ -179,8 +166,8 @@ export function apiFilters(filters) {
     actor_id: UUID.test(filters.actor || "") ? filters.actor : null,
     action: filters.action || null,
     entity_type: filters.entity_type || null,
-    since: DAY.test(filters.from || "") ? `${filters.from}T00:00:00${OFFICE_OFFSET}` : null,
-    until: DAY.test(filters.to || "") ? `${nextDay(filters.to)}T00:00:00${OFFICE_OFFSET}` : null,
+    since: DAY.test(filters.from || "") ? officeDayStart(filters.from) : null,
+    until: DAY.test(filters.to || "") ? officeDayStart(nextDay(filters.to)) : null,
   };
 }
 
@@ -260,7 +247,7 @@ function filterForm({ source, filters, actors }) {
 
 function entryRows(items, source) {
   return items.map((e) => [
-    h("time", { datetime: e[SOURCES[source].at] }, officeDateTime(e[SOURCES[source].at])),
+    h("time", { datetime: e[SOURCES[source].at] }, fmtDateTime(e[SOURCES[source].at])),
     actorCell(e),
     h("span", { class: "audit-action", title: e.action }, actionLabel(e.action)),
     entityCell(e),
