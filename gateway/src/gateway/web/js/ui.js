@@ -495,6 +495,9 @@ const formatters = new Map();
 
 export const officeTimeZone = () => officeZone;
 
+/** The name Indonesians use for a zone ("WIB"), else the zone's id as it is. */
+export const zoneLabel = (zone) => ZONE_LABELS[zone] || zone;
+
 /** Use the office's zone from the server; true when it changed (what is shown needs redrawing). */
 export function setOfficeTimeZone(zone) {
   if (!zone || zone === officeZone) return false;
@@ -560,13 +563,13 @@ export function fmtDate(value) {
   return formatter({ dateStyle: "medium", timeZone: officeZone }).format(d);
 }
 
-/** The instant an office-local day ("YYYY-MM-DD") starts, as ISO 8601 with the office's offset. */
+/** The instant an office-local day ("YYYY-MM-DD") starts, in ISO 8601 ("2026-03-02T00:00:00+07:00"). */
 export function officeDayStart(day) {
-  // The offset at the day's noon (UTC): no zone moves its clock across a whole half day.
-  const offset = officeOffsetMinutes(new Date(`${day}T12:00:00Z`));
-  const abs = Math.abs(offset);
+  // How far the office is ahead of UTC at the day's noon: no zone moves its clock by half a day.
+  const ahead = officeOffsetMinutes(new Date(`${day}T12:00:00Z`));
+  const abs = Math.abs(ahead);
   const hhmm = `${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
-  return `${day}T00:00:00${offset < 0 ? "-" : "+"}${hhmm}`;
+  return `${day}T00:00:00${ahead < 0 ? "-" : "+"}${hhmm}`;
 }
 
 /** Today in the office's zone, as "YYYY-MM-DD" (what a date filter's "today" means). */

@@ -4,17 +4,10 @@
 import { api } from "../api.js";
 import { h, replace } from "../dom.js";
 import { t } from "../i18n.js";
-import { errorBox, loading, pageHeader, submitting, toast } from "../ui.js";
+import { errorBox, loading, pageHeader, submitting, toast, zoneLabel } from "../ui.js";
 
 const PATH = "/api/notifications/notifications/preferences";
 const EMAIL_MODES = ["instant", "digest", "off"];
-// Indonesia's own names of its zones; others as the IANA name.
-const ZONE_LABELS = { "Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT" };
-
-function zoneLabel(zone) {
-  return ZONE_LABELS[zone] || zone;
-}
-
 function row(item) {
   const name = t(`prefs.event.${item.event}`);
   const inApp = h("input", { type: "checkbox", name: `in_app:${item.event}`, checked: item.in_app, "aria-label": t("prefs.in_app_for", { event: name }) });

@@ -4,12 +4,11 @@
 import { api } from "../../api.js";
 import { h, replace, uniqueId } from "../../dom.js";
 import { roleLabel, t } from "../../i18n.js";
-import { errorBox, fmtDateTime, loading, submitting, toast } from "../../ui.js";
+import { errorBox, fmtDateTime, loading, submitting, toast, zoneLabel } from "../../ui.js";
 
 const PATH = "/api/notifications/notifications/triage";
 const WEEKDAYS = [1, 2, 3, 4, 5, 6, 7];
 const OFFICE_DAYS = [1, 2, 3, 4, 5];
-const ZONE_LABELS = { "Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT" };
 
 const hhmm = (value) => String(value || "").slice(0, 5);
 
@@ -98,7 +97,7 @@ function renderForm(box, data) {
     "section",
     { class: "triage-group", "aria-labelledby": "triage-members-title" },
     h("h2", { id: "triage-members-title" }, t("triage.members")),
-    h("p", { class: "muted" }, t("triage.mode_hint.triage_group"), " ", t("triage.timezone", { zone: ZONE_LABELS[data.timezone] || data.timezone })),
+    h("p", { class: "muted" }, t("triage.mode_hint.triage_group"), " ", t("triage.timezone", { zone: zoneLabel(data.timezone) })),
     membersAnchor,
     listError,
     list,
