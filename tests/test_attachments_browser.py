@@ -16,10 +16,10 @@ import asyncio
 import io
 import re
 import shutil
-import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 import httpx
 import pytest
@@ -27,25 +27,17 @@ from PIL import Image, ImageDraw
 from playwright.async_api import Browser, Locator, Page, Request, expect
 
 from helpdesk_testing import LocalSystem
-from helpdesk_testing.browser import Api, create_user, login, sign_in
+from helpdesk_testing.browser import (
+    PHONE,
+    Office,
+    SignInOptions,
+    fits_phone,
+    open_as,
+    set_up_office,
+)
 from helpdesk_testing.clamd import EICAR
 
-PASSWORD = "rahasia-kuat-2"
-PHONE = {"width": 390, "height": 844}
 SCAN_TIMEOUT_MS = 30_000
-
-
-@dataclass
-class World:
-    gateway: str
-    tag: str
-    unit: dict
-    admin: Api
-    agent: Api
-    requester: Api
-    names: dict[str, str]  # kind -> username
-    full_names: dict[str, str]
-    policy: dict
 
 
 @dataclass
@@ -60,49 +52,30 @@ FILED = Filed()
 
 
 @pytest.fixture(scope="module")
-async def world(system: LocalSystem, http: httpx.AsyncClient) -> World:
-    """A unit with a requester, and an agent (passwords set)."""
-    gateway = system.gateway_url
-    root = await login(http, gateway, "admin", system.admin_password)
-    tag = uuid.uuid4().hex[:6]
-    unit = await root.ok(
-        "POST",
-        "/api/identity/units",
-        json={"code": f"ATT{tag}".upper(), "name": f"Dinas Lampiran {tag}"},
-    )
-    roles = {"agent": {}, "requester": {"unit_id": unit["id"]}}
-    names, full_names, apis = {}, {}, {}
-    for kind, extra in roles.items():
-        names[kind] = f"att{kind}{tag}"
-        full_names[kind] = f"{kind.title()} Lampiran {tag}"
-        apis[kind] = await create_user(
-            root,
-            names[kind],
-            PASSWORD,
-            full_name=full_names[kind],
-            role=kind,
-            email=f"{names[kind]}@example.go.id",
-            **extra,
-        )
-    policy = await apis["requester"].ok("GET", "/api/attachments/policy")
-    return World(
-        gateway=gateway,
-        tag=tag,
-        unit=unit,
-        admin=root,
-        agent=apis["agent"],
-        requester=apis["requester"],
-        names=names,
-        full_names=full_names,
-        policy=policy,
+async def office(system: LocalSystem, http: httpx.AsyncClient) -> Office:
+    """A unit with a requester, and an agent (passwords set, e-mail addresses)."""
+    return await set_up_office(
+        system,
+        http,
+        unit_name="Dinas Lampiran",
+        code_prefix="ATT",
+        people={"agent": "agent", "requester": "requester"},
+        emails=True,
     )
 
 
-async def open_as(
-    browser: Browser, world: World, kind: str, errors: list[str], **viewport: int
+@pytest.fixture(scope="module")
+async def policy(office: Office) -> dict:
+    """The attachments service's policy (kinds, sizes) as the requester reads it."""
+    return await office.people["requester"].ok("GET", "/api/attachments/policy")
+
+
+async def open_page(
+    browser: Browser, office: Office, kind: str, errors: list[str], **options: Unpack[SignInOptions]
 ) -> Page:
-    page = await sign_in(browser, world.gateway, world.names[kind], PASSWORD, errors, **viewport)
-    # Content Security Policy refusals (a blob: preview blocked) count as errors too.
+    """``open_as``, with Content Security Policy refusals (a blob: preview blocked) counted
+    as errors too."""
+    page = await open_as(browser, office, kind, errors, **options)
     page.on(
         "console",
         lambda message: (
@@ -166,13 +139,13 @@ def item(page: Page, filename: str) -> Locator:
 
 
 async def test_requester_files_a_ticket_with_a_photo(
-    browser: Browser, world: World, tmp_path: Path
+    browser: Browser, office: Office, policy: dict, tmp_path: Path
 ):
     errors: list[str] = []
-    page = await open_as(browser, world, "requester", errors)
-    await page.goto(f"{world.gateway}/#/new")
+    page = await open_page(browser, office, "requester", errors)
+    await page.goto(f"{office.gateway}/#/new")
     form = page.locator("form.form-card")
-    await form.locator("input[name=title]").fill(f"Printer ruang rapat rusak {world.tag}")
+    await form.locator("input[name=title]").fill(f"Printer ruang rapat rusak {office.tag}")
     await form.locator("textarea[name=description]").fill("Kertas macet; foto terlampir.")
     await form.locator("select[name=category_id]").select_option(index=1)
     files = form.locator("input[name=files]")
@@ -192,7 +165,7 @@ async def test_requester_files_a_ticket_with_a_photo(
 
     await expect(page).to_have_url(re.compile(r"#/tickets/[0-9a-f-]{36}$"), timeout=20_000)
     FILED.id = page.url.rsplit("/", 1)[1]
-    ticket = await world.requester.ok("GET", f"/api/tickets/tickets/{FILED.id}")
+    ticket = await office.people["requester"].ok("GET", f"/api/tickets/tickets/{FILED.id}")
     FILED.number = ticket["number"]
     section = page.locator("[data-section=attachments]")
     await expect(section.locator("h2")).to_have_text("Lampiran")
@@ -205,7 +178,7 @@ async def test_requester_files_a_ticket_with_a_photo(
     await expect(row).to_have_count(1)
     await expect(row.locator(".att-kind")).to_have_text("Lampiran pendukung")
     await expect(row.locator(".att-type")).to_have_text("PNG")
-    await expect(row.locator(".att-by")).to_contain_text(world.full_names["requester"])
+    await expect(row.locator(".att-by")).to_contain_text(office.full_names["requester"])
     # Scanned by clamd (the page polls while the file is pending): clean, with its
     # thumbnail, and only then downloadable for a requester.
     await expect(row).to_have_attribute("data-scan", "clean", timeout=SCAN_TIMEOUT_MS)
@@ -236,7 +209,7 @@ async def test_requester_files_a_ticket_with_a_photo(
     await upload_input.set_input_files(str(fake))
     failed = section.locator(".att-job[data-state=failed]")
     await expect(failed).to_contain_text("laporan.pdf")
-    direct = await world.requester.call(
+    direct = await office.people["requester"].call(
         "POST",
         f"/api/attachments/tickets/{FILED.id}/attachments",
         files={"file": ("laporan.pdf", fake.read_bytes(), "application/pdf")},
@@ -252,7 +225,7 @@ async def test_requester_files_a_ticket_with_a_photo(
     # A file over the limit: refused before sending, under the control, no request.
     big = tmp_path / "pindaian-besar.pdf"
     with big.open("wb") as handle:
-        handle.truncate(world.policy["max_file_bytes"] + 1)
+        handle.truncate(policy["max_file_bytes"] + 1)
     await upload_input.set_input_files(str(big))
     error = section.locator(".att-upload .field-error")
     await expect(error).to_be_visible()
@@ -261,7 +234,9 @@ async def test_requester_files_a_ticket_with_a_photo(
     await expect(upload_input).to_have_attribute("aria-invalid", "true")
     await page.wait_for_timeout(500)
     assert len(uploads) == 1
-    listed = await world.requester.ok("GET", f"/api/attachments/tickets/{FILED.id}/attachments")
+    listed = await office.people["requester"].ok(
+        "GET", f"/api/attachments/tickets/{FILED.id}/attachments"
+    )
     assert [a["filename"] for a in listed["items"]] == ["foto-printer.png"]
     await shot(page, tmp_path / "attachments-requester-desktop.png")
     await page.context.close()
@@ -269,12 +244,12 @@ async def test_requester_files_a_ticket_with_a_photo(
 
 
 async def test_agent_uploads_evidence_and_sees_the_timeline(
-    browser: Browser, world: World, tmp_path: Path
+    browser: Browser, office: Office, tmp_path: Path
 ):
     assert FILED.id, "the first test files the ticket"
     errors: list[str] = []
-    page = await open_as(browser, world, "agent", errors)
-    await page.goto(f"{world.gateway}/#/tickets/{FILED.id}")
+    page = await open_page(browser, office, "agent", errors)
+    await page.goto(f"{office.gateway}/#/tickets/{FILED.id}")
     section = page.locator("[data-section=attachments]")
     photo_row = item(page, "foto-printer.png")
     await expect(photo_row).to_have_attribute("data-scan", "clean")
@@ -309,7 +284,9 @@ async def test_agent_uploads_evidence_and_sees_the_timeline(
     # Drawn again (a new file): the photo's thumbnail comes from the page's copy.
     await expect(photo_row.locator("img.att-thumb-img")).to_be_visible()
     await expect(photo_row.locator(".att-thumb-icon")).to_be_hidden()
-    stored = await world.agent.ok("GET", f"/api/attachments/tickets/{FILED.id}/attachments")
+    stored = await office.people["agent"].ok(
+        "GET", f"/api/attachments/tickets/{FILED.id}/attachments"
+    )
     assert {a["filename"]: a["kind"] for a in stored["items"]} == {
         "foto-printer.png": "supporting",
         "foto-perbaikan.pdf": "evidence",
@@ -317,7 +294,7 @@ async def test_agent_uploads_evidence_and_sees_the_timeline(
     line = page.locator(".tl-attachment_added", has_text="foto-perbaikan.pdf")
     await expect(line).to_contain_text("melampirkan berkas", timeout=15_000)
     await expect(line).to_contain_text("Bukti pekerjaan")
-    await expect(line).to_contain_text(world.full_names["agent"])
+    await expect(line).to_contain_text(office.full_names["agent"])
 
     # The PDF previewed in the page, from a blob URL.
     await row.locator("[data-action=preview]").click()
@@ -348,8 +325,8 @@ async def test_agent_uploads_evidence_and_sees_the_timeline(
     await page.context.close()
 
     # The requester: the quarantine line, not the scanner's finding; the files on a phone.
-    phone = await open_as(browser, world, "requester", errors, **PHONE)
-    await phone.goto(f"{world.gateway}/#/tickets/{FILED.id}")
+    phone = await open_page(browser, office, "requester", errors, **PHONE)
+    await phone.goto(f"{office.gateway}/#/tickets/{FILED.id}")
     await expect(item(phone, "foto-perbaikan.pdf")).to_have_attribute("data-scan", "clean")
     await expect(
         phone.locator(".tl-attachment_quarantined", has_text="arsip-laporan.zip")
@@ -357,7 +334,7 @@ async def test_agent_uploads_evidence_and_sees_the_timeline(
     await expect(phone.locator(".tl-attachment_malware_found")).to_have_count(0)
     await expect(item(phone, "arsip-laporan.zip")).not_to_contain_text("EICAR")
     await expect(item(phone, "foto-printer.png").locator("img.att-thumb-img")).to_be_visible()
-    assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await fits_phone(phone)
     await phone.locator("[data-section=attachments]").scroll_into_view_if_needed()
     await phone.screenshot(path=str(tmp_path / "attachments-files-phone.png"))
     await shot(phone, tmp_path / "attachments-ticket-phone.png")
@@ -366,12 +343,12 @@ async def test_agent_uploads_evidence_and_sees_the_timeline(
 
 
 async def test_requester_deletes_their_file_and_the_timeline_says_so(
-    browser: Browser, world: World
+    browser: Browser, office: Office
 ):
     assert FILED.id, "the first test files the ticket"
     errors: list[str] = []
-    page = await open_as(browser, world, "requester", errors)
-    await page.goto(f"{world.gateway}/#/tickets/{FILED.id}")
+    page = await open_page(browser, office, "requester", errors)
+    await page.goto(f"{office.gateway}/#/tickets/{FILED.id}")
 
     # In English: the same section, the files' words translated.
     await page.click(".lang-toggle")
@@ -390,7 +367,9 @@ async def test_requester_deletes_their_file_and_the_timeline_says_so(
     await expect(dialog).to_contain_text("foto-printer.png")
     await dialog.get_by_role("button", name="Hapus").click()
     await expect(row).to_have_count(0)
-    listed = await world.requester.ok("GET", f"/api/attachments/tickets/{FILED.id}/attachments")
+    listed = await office.people["requester"].ok(
+        "GET", f"/api/attachments/tickets/{FILED.id}/attachments"
+    )
     assert "foto-printer.png" not in [a["filename"] for a in listed["items"]]
 
     # The page polls for a while after a change (the timeline's line comes from an event);
@@ -400,15 +379,15 @@ async def test_requester_deletes_their_file_and_the_timeline_says_so(
         "request",
         lambda request: polls.append(request.url) if "/api/attachments/" in request.url else None,
     )
-    await page.goto(f"{world.gateway}/#/tickets")
+    await page.goto(f"{office.gateway}/#/tickets")
     await expect(page.locator(".tickets-table tbody tr")).to_have_count(1)
     polls.clear()
     await page.wait_for_timeout(4_000)
     assert polls == []
 
-    await page.goto(f"{world.gateway}/#/tickets/{FILED.id}")
+    await page.goto(f"{office.gateway}/#/tickets/{FILED.id}")
     removed = page.locator(".tl-attachment_removed", has_text="foto-printer.png")
     await expect(removed).to_contain_text("menghapus lampiran")
-    await expect(removed).to_contain_text(world.full_names["requester"])
+    await expect(removed).to_contain_text(office.full_names["requester"])
     await page.context.close()
     assert errors == []

@@ -21,10 +21,17 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from helpdesk_testing import LocalSystem
-from helpdesk_testing.browser import Api, create_user, login, sign_in
+from helpdesk_testing.browser import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    Api,
+    create_user,
+    fits_phone,
+    login,
+    sign_in,
+)
 
-PASSWORD = "rahasia-kuat-2"
-PHONE = {"width": 390, "height": 844}
 SHOTS = Path("/tmp/audit")  # noqa: S108 - screenshots for a person to look at
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 EXTRA_UNITS = 51  # one more than a page of the view
@@ -82,8 +89,18 @@ async def world(system: LocalSystem, http: httpx.AsyncClient) -> World:
     return World(gateway, tag, me, username, user, category)
 
 
-async def open_audit(browser: Browser, world: World, errors: list[str], **viewport: int) -> Page:
-    page = await sign_in(browser, world.gateway, world.admin_username, PASSWORD, errors, **viewport)
+async def open_audit(
+    browser: Browser,
+    world: World,
+    errors: list[str],
+    *,
+    width: int = DESKTOP["width"],
+    height: int = DESKTOP["height"],
+) -> Page:
+    """The audit page, signed in as the administrator who acts."""
+    page = await sign_in(
+        browser, world.gateway, world.admin_username, PASSWORD, errors, width=width, height=height
+    )
     await page.goto(f"{world.gateway}/#/admin/audit")
     await expect(page.locator(".audit-table tbody tr").first).to_be_visible()
     return page
@@ -180,8 +197,7 @@ async def test_the_master_data_log_and_the_phone(browser: Browser, world: World)
         "&action=user.updated"
     )
     await expect(rows(page)).to_have_count(1)
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], width
+    await fits_phone(page)
     await page.screenshot(path=str(SHOTS / "audit-phone.png"), full_page=True)
     text = await page.locator("main").inner_text()
     assert not UUID.search(text)

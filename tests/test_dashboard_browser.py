@@ -9,126 +9,72 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from dataclasses import dataclass
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, Request, expect
 
 from helpdesk_testing import LocalSystem, eventually
-from helpdesk_testing.browser import SCREENSHOTS, Api, login, sign_in
-
-PASSWORD = "rahasia-kuat-1"
-
-
-@dataclass
-class World:
-    gateway: str
-    tag: str
-    unit_a: dict
-    unit_b: dict
-    leader: str
-    requester: str
-    agent: Api
-    leader_api: Api
-    requester_api: Api
-    category_id: str
+from helpdesk_testing.browser import (
+    PHONE,
+    SCREENSHOTS,
+    Api,
+    Office,
+    file_ticket,
+    fits_phone,
+    open_as,
+    set_up_office,
+)
 
 
 @pytest.fixture(scope="module")
-async def world(system: LocalSystem, http: httpx.AsyncClient) -> World:
-    """Two units, a leader, an agent and a requester of the first unit (passwords set, so
-    the client does not ask them to change it), known to the tickets service."""
-    gateway = system.gateway_url
-    admin = await login(http, gateway, "admin", system.admin_password)
-    tag = uuid.uuid4().hex[:6]
-    units = []
-    for name in ("Dinas Pendidikan", "Dinas Kesehatan"):
-        code = f"{name.split()[1][:3]}{tag}".upper()
-        units.append(
-            await admin.ok("POST", "/api/identity/units", json={"code": code, "name": name})
-        )
-    people = {
-        "leader": {"role": "leader"},
-        "agent": {"role": "agent"},
-        "requester": {"role": "requester", "unit_id": units[0]["id"]},
-    }
-    for kind, extra in people.items():
-        await admin.ok(
-            "POST",
-            "/api/identity/users",
-            json={
-                "username": f"{kind}{tag}",
-                "full_name": f"{kind.title()} {tag}",
-                "password": "sementara-1",
-                **extra,
-            },
-        )
-        first = await login(http, gateway, f"{kind}{tag}", "sementara-1")
-        await first.ok(
-            "POST",
-            "/api/identity/auth/me/password",
-            json={"current_password": "sementara-1", "new_password": PASSWORD},
-        )
-    agent = await login(http, gateway, f"agent{tag}", PASSWORD)
-    categories = await agent.ok("GET", "/api/tickets/categories")
-    world = World(
-        gateway=gateway,
-        tag=tag,
-        unit_a=units[0],
-        unit_b=units[1],
-        leader=f"leader{tag}",
-        requester=f"requester{tag}",
-        agent=agent,
-        leader_api=await login(http, gateway, f"leader{tag}", PASSWORD),
-        requester_api=await login(http, gateway, f"requester{tag}", PASSWORD),
-        category_id=categories[0]["id"],
+async def office(system: LocalSystem, http: httpx.AsyncClient) -> Office:
+    """A unit (unit A), a leader, an agent and a requester of the unit (passwords set, so
+    the client does not ask them to change it)."""
+    return await set_up_office(
+        system,
+        http,
+        unit_name="Dinas Pendidikan",
+        code_prefix="PEN",
+        people={"leader": "leader", "agent": "agent", "requester": "requester"},
     )
-    # Two tickets in unit A before the browser opens: one resolved, one open.
-    done = await create_ticket(world, "Printer lantai 2 macet")
-    await resolve(world, done, "Rol kertas dibersihkan, printer normal kembali.")
-    await create_ticket(world, "Akun e-mail terkunci")
-    return world
 
 
-async def create_ticket(world: World, title: str) -> dict:
-    # The tickets service learns new units from identity's events: retry until it knows.
-    async def attempt() -> dict | None:
-        response = await world.agent.call(
-            "POST",
-            "/api/tickets/tickets",
-            json={
-                "title": f"{title} {world.tag}",
-                "description": "Mohon dibantu.",
-                "category_id": world.category_id,
-                "unit_id": world.unit_a["id"],
-                "channel": "phone",
-            },
-        )
-        return response.json() if response.status_code == 201 else None
-
-    return await eventually(attempt, timeout=20, interval=0.2)
+@pytest.fixture(scope="module")
+async def other_unit(office: Office) -> dict:
+    """A second unit (unit B), whose figures the requester of unit A may not see."""
+    return await office.admin.ok(
+        "POST",
+        "/api/identity/units",
+        json={"code": f"KES{office.tag}".upper(), "name": "Dinas Kesehatan"},
+    )
 
 
-async def resolve(world: World, ticket: dict, summary: str) -> None:
+@pytest.fixture(scope="module", autouse=True)
+async def tickets_before_the_browser_opens(office: Office, other_unit: dict) -> None:
+    """Before the module's first test: both units, and two tickets in unit A (one resolved,
+    one open)."""
+    done = await create_ticket(office, "Printer lantai 2 macet")
+    await resolve(office, done, "Rol kertas dibersihkan, printer normal kembali.")
+    await create_ticket(office, "Akun e-mail terkunci")
+
+
+async def create_ticket(office: Office, title: str) -> dict:
+    """A ticket of unit A the agent files for a phone call."""
+    return await file_ticket(
+        office.people["agent"],
+        title=f"{title} {office.tag}",
+        description="Mohon dibantu.",
+        category_id=office.category_id,
+        unit_id=office.unit["id"],
+        channel="phone",
+    )
+
+
+async def resolve(office: Office, ticket: dict, summary: str) -> None:
     path = f"/api/tickets/tickets/{ticket['id']}"
-    await world.agent.ok("POST", f"{path}/claim")
-    await world.agent.ok("POST", f"{path}/resolve", json={"result_summary": summary})
-
-
-async def open_page(
-    browser: Browser,
-    world: World,
-    username: str,
-    errors: list[str],
-    *,
-    width: int = 1366,
-    height: int = 900,
-) -> Page:
-    return await sign_in(
-        browser, world.gateway, username, PASSWORD, errors, width=width, height=height
-    )
+    await office.people["agent"].ok("POST", f"{path}/claim")
+    await office.people["agent"].ok("POST", f"{path}/resolve", json={"result_summary": summary})
 
 
 async def stat(page: Page, key: str) -> str:
@@ -164,26 +110,28 @@ def _js_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-async def test_leader_sees_the_apis_figures_and_live_updates(browser: Browser, world: World):
+async def test_leader_sees_the_apis_figures_and_live_updates(browser: Browser, office: Office):
     started = time.monotonic()
     errors: list[str] = []
-    page = await open_page(browser, world, world.leader, errors)
-    await page.goto(f"{world.gateway}/#/dashboard")
+    page = await open_as(browser, office, "leader", errors)
+    await page.goto(f"{office.gateway}/#/dashboard")
     await expect(page.locator(".live")).to_have_attribute("data-live", "open")
 
     # Everything the period holds, as the API says (default period: this month).
-    await eventually(lambda: shown_matches(page, world.leader_api, {}), timeout=10)
-    breakdown = await world.leader_api.ok("GET", "/api/reports/breakdown", params={"by": "unit"})
-    row_a = next(r for r in breakdown["rows"] if r["key"] == world.unit_a["id"])
-    cells = page.locator(f"[data-breakdown=unit] tr[data-key='{world.unit_a['id']}'] td")
+    await eventually(lambda: shown_matches(page, office.people["leader"], {}), timeout=10)
+    breakdown = await office.people["leader"].ok(
+        "GET", "/api/reports/breakdown", params={"by": "unit"}
+    )
+    row_a = next(r for r in breakdown["rows"] if r["key"] == office.unit["id"])
+    cells = page.locator(f"[data-breakdown=unit] tr[data-key='{office.unit['id']}'] td")
     await expect(cells.first).to_have_text(str(row_a["created"]))
     assert row_a["created"] == 2 and row_a["open_now"] == 1
 
     # Narrow to unit A with the filter box: the address keeps it, the page is not reloaded.
-    await page.select_option("select[name=unit_id]", world.unit_a["id"])
-    await expect(page).to_have_url(f"{world.gateway}/#/dashboard?unit_id={world.unit_a['id']}")
-    scoped = {"unit_id": world.unit_a["id"]}
-    await eventually(lambda: shown_matches(page, world.leader_api, scoped), timeout=10)
+    await page.select_option("select[name=unit_id]", office.unit["id"])
+    await expect(page).to_have_url(f"{office.gateway}/#/dashboard?unit_id={office.unit['id']}")
+    scoped = {"unit_id": office.unit["id"]}
+    await eventually(lambda: shown_matches(page, office.people["leader"], scoped), timeout=10)
     assert await stat(page, "created") == "2"
     assert await stat(page, "open_now") == "1"
     await expect(page.locator(".recap-item")).to_have_count(1)
@@ -196,7 +144,7 @@ async def test_leader_sees_the_apis_figures_and_live_updates(browser: Browser, w
     await page.evaluate("document.querySelector('.dash-stats').dataset.marker = 'kept'")
     await page.evaluate("window.scrollTo(0, 400)")
     scrolled = await page.evaluate("window.scrollY")
-    ticket = await create_ticket(world, "Jaringan ruang rapat putus")
+    ticket = await create_ticket(office, "Jaringan ruang rapat putus")
     t0 = time.monotonic()
     await expect(page.locator("[data-stat=created] .stat-value")).to_have_attribute(
         "data-value", "3", timeout=5000
@@ -205,7 +153,7 @@ async def test_leader_sees_the_apis_figures_and_live_updates(browser: Browser, w
     await expect(page.locator("[data-stat=open_now] .stat-value")).to_have_attribute(
         "data-value", "2"
     )
-    await resolve(world, ticket, "Kabel switch diganti, koneksi pulih.")
+    await resolve(office, ticket, "Kabel switch diganti, koneksi pulih.")
     t0 = time.monotonic()
     await expect(page.locator("[data-stat=resolved] .stat-value")).to_have_attribute(
         "data-value", "2", timeout=5000
@@ -216,7 +164,7 @@ async def test_leader_sees_the_apis_figures_and_live_updates(browser: Browser, w
     await expect(page.locator(".live-note")).to_contain_text("diperbarui")
     assert await page.evaluate("document.querySelector('.dash-stats').dataset.marker") == "kept"
     assert await page.evaluate("window.scrollY") == scrolled
-    await eventually(lambda: shown_matches(page, world.leader_api, scoped), timeout=5)
+    await eventually(lambda: shown_matches(page, office.people["leader"], scoped), timeout=5)
     print(f"live update: created {created_after:.2f}s, resolved {resolved_after:.2f}s")
 
     # Leaving the page closes the stream.
@@ -235,39 +183,41 @@ async def test_leader_sees_the_apis_figures_and_live_updates(browser: Browser, w
     print(f"leader test body: {time.monotonic() - started:.1f}s")
 
 
-async def test_phone_and_requester_view(browser: Browser, world: World):
+async def test_phone_and_requester_view(browser: Browser, office: Office, other_unit: dict):
     # A leader's dashboard on a phone: nothing wider than the screen, the chart drawn.
     errors: list[str] = []
-    page = await open_page(browser, world, world.leader, errors, width=390, height=844)
-    await page.goto(f"{world.gateway}/#/dashboard?unit_id={world.unit_a['id']}")
+    page = await open_as(browser, office, "leader", errors, **PHONE)
+    await page.goto(f"{office.gateway}/#/dashboard?unit_id={office.unit['id']}")
     await expect(page.locator(".live")).to_have_attribute("data-live", "open")
     await expect(page.locator("[data-stat=created] .stat-value")).not_to_have_attribute(
         "data-value", ""
     )
     await expect(page.locator(".recap-item").first).to_be_visible()
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await fits_phone(page)
     box = await page.locator(".chart-box canvas").bounding_box()
     assert box and box["width"] > 300 and box["height"] > 150
     cards = await page.locator(".stat").all()
     assert len(cards) == 10
     for card in cards[:2]:
         card_box = await card.bounding_box()
-        assert card_box and card_box["x"] >= 0 and card_box["x"] + card_box["width"] <= 390
+        assert (
+            card_box and card_box["x"] >= 0 and card_box["x"] + card_box["width"] <= PHONE["width"]
+        )
     await page.screenshot(path=str(SCREENSHOTS / "dashboard-phone.png"), full_page=True)
     await page.context.close()
 
     # A requester: their own unit's figures, no unit filter, and another unit refused.
-    page = await open_page(browser, world, world.requester, errors)
-    await page.goto(f"{world.gateway}/#/dashboard")
-    await expect(page.locator("h1")).to_contain_text(world.unit_a["name"])
-    await eventually(lambda: shown_matches(page, world.requester_api, {}), timeout=10)
-    mine = await world.requester_api.ok("GET", "/api/reports/summary")
-    assert mine["filters"] == {"unit_id": world.unit_a["id"]}
+    page = await open_as(browser, office, "requester", errors)
+    await page.goto(f"{office.gateway}/#/dashboard")
+    await expect(page.locator("h1")).to_contain_text(office.unit["name"])
+    await eventually(lambda: shown_matches(page, office.people["requester"], {}), timeout=10)
+    mine = await office.people["requester"].ok("GET", "/api/reports/summary")
+    assert mine["filters"] == {"unit_id": office.unit["id"]}
     assert await stat(page, "created") == str(mine["figures"]["created"])
     await expect(page.locator("select[name=unit_id]")).to_have_count(0)
     await expect(page.locator("[data-breakdown=agent]")).to_have_count(0)
 
-    await page.goto(f"{world.gateway}/#/dashboard?unit_id={world.unit_b['id']}")
+    await page.goto(f"{office.gateway}/#/dashboard?unit_id={other_unit['id']}")
     await expect(page.locator(".dash-problem .alert-error")).to_contain_text(
         "hanya dapat melihat laporan unit kerja Anda sendiri"
     )

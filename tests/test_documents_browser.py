@@ -14,7 +14,6 @@ import csv
 import io
 import re
 import struct
-import uuid
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,78 +24,58 @@ from playwright.async_api import Browser, Download, Locator, Page, expect
 from pypdf import PdfReader
 
 from helpdesk_testing import LocalSystem, eventually
-from helpdesk_testing.browser import SCREENSHOTS, Api, create_user, login, sign_in
+from helpdesk_testing.browser import (
+    PHONE,
+    SCREENSHOTS,
+    Office,
+    file_ticket,
+    fits_phone,
+    open_as,
+    set_up_office,
+)
 
-PASSWORD = "rahasia-kuat-2"
-PHONE = {"width": 390, "height": 844}
 BOM = b"\xef\xbb\xbf"
 
 
-@dataclass
-class World:
-    gateway: str
-    tag: str
-    unit: dict
-    admin: Api
-    agent: Api
-    leader: Api
-    requester: Api
-    names: dict[str, str]  # kind -> username
-    full_names: dict[str, str]
+@dataclass(frozen=True)
+class Filed:
+    """The unit's two tickets: one resolved, one open."""
+
     resolved: dict
     open_ticket: dict
-    organisation: str
 
 
 @pytest.fixture(scope="module")
-async def world(system: LocalSystem, http: httpx.AsyncClient) -> World:
+async def office(system: LocalSystem, http: httpx.AsyncClient) -> Office:
     """A unit, an administrator, an agent, a leader and a requester of the unit (passwords
-    set, e-mail addresses for the scheduled reports), and two tickets of the unit: one
-    resolved, one open."""
-    gateway = system.gateway_url
-    root = await login(http, gateway, "admin", system.admin_password)
-    tag = uuid.uuid4().hex[:6]
-    unit = await root.ok(
-        "POST",
-        "/api/identity/units",
-        json={"code": f"DOC{tag}".upper(), "name": f"Dinas Arsip {tag}"},
+    set, e-mail addresses for the scheduled reports)."""
+    return await set_up_office(
+        system,
+        http,
+        unit_name="Dinas Arsip",
+        code_prefix="DOC",
+        people={"admin": "admin", "agent": "agent", "leader": "leader", "requester": "requester"},
+        emails=True,
     )
-    roles = {"admin": {}, "agent": {}, "leader": {}, "requester": {"unit_id": unit["id"]}}
-    names, full_names, apis = {}, {}, {}
-    for kind, extra in roles.items():
-        names[kind] = f"doc{kind}{tag}"
-        full_names[kind] = f"{kind.title()} Dokumen {tag}"
-        apis[kind] = await create_user(
-            root,
-            names[kind],
-            PASSWORD,
-            full_name=full_names[kind],
-            role=kind,
-            email=f"{names[kind]}@example.go.id",
-            **extra,
-        )
-    agent = apis["agent"]
-    categories = await agent.ok("GET", "/api/tickets/categories")
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def filed(office: Office) -> Filed:
+    """Two tickets of the unit filed by the agent (by phone) before the module's first test,
+    so that every service has them by the time a page shows them: one resolved, one open."""
+    agent = office.people["agent"]
 
     async def create(title: str) -> dict:
-        # The tickets service learns new units from identity's events: retry until it knows.
-        async def attempt() -> dict | None:
-            response = await agent.call(
-                "POST",
-                "/api/tickets/tickets",
-                json={
-                    "title": f"{title} {tag}",
-                    "description": "Mohon dibantu.",
-                    "category_id": categories[0]["id"],
-                    "unit_id": unit["id"],
-                    "channel": "phone",
-                    "contact_name": "Siti Aminah",
-                    "contact_phone": "0812-3456-7890",
-                },
-            )
-            return response.json() if response.status_code == 201 else None
-
-        return await eventually(attempt, timeout=20, interval=0.2)
+        return await file_ticket(
+            agent,
+            title=f"{title} {office.tag}",
+            description="Mohon dibantu.",
+            category_id=office.category_id,
+            unit_id=office.unit["id"],
+            channel="phone",
+            contact_name="Siti Aminah",
+            contact_phone="0812-3456-7890",
+        )
 
     resolved = await create("Printer ruang arsip macet")
     path = f"/api/tickets/tickets/{resolved['id']}"
@@ -104,27 +83,12 @@ async def world(system: LocalSystem, http: httpx.AsyncClient) -> World:
     resolved = await agent.ok(
         "POST", f"{path}/resolve", json={"result_summary": "Rol kertas dibersihkan."}
     )
-    open_ticket = await create("Akun e-mail arsip terkunci")
-    return World(
-        gateway=gateway,
-        tag=tag,
-        unit=unit,
-        admin=apis["admin"],
-        agent=agent,
-        leader=apis["leader"],
-        requester=apis["requester"],
-        names=names,
-        full_names=full_names,
-        resolved=resolved,
-        open_ticket=open_ticket,
-        organisation=f"DINAS KOMINFO UJI {tag.upper()}",
-    )
+    return Filed(resolved=resolved, open_ticket=await create("Akun e-mail arsip terkunci"))
 
 
-async def open_as(
-    browser: Browser, world: World, kind: str, errors: list[str], **viewport: int
-) -> Page:
-    return await sign_in(browser, world.gateway, world.names[kind], PASSWORD, errors, **viewport)
+def organisation_name(office: Office) -> str:
+    """The name the first test gives the organisation (the documents' letterhead)."""
+    return f"DINAS KOMINFO UJI {office.tag.upper()}"
 
 
 async def download(page: Page, button: Locator) -> tuple[str, bytes]:
@@ -170,31 +134,29 @@ async def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     await page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
 
 
-async def fits_phone(page: Page) -> None:
-    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-
-
-async def organisation_named(world: World) -> None:
+async def organisation_named(office: Office) -> None:
     """The letterhead the later tests expect (set through the page by the first test; set
     here through the API when that test did not run)."""
-    current = await world.admin.ok("GET", "/api/identity/organisation")
-    if current["name"] != world.organisation:
-        await world.admin.ok(
+    organisation = organisation_name(office)
+    current = await office.people["admin"].ok("GET", "/api/identity/organisation")
+    if current["name"] != organisation:
+        await office.people["admin"].ok(
             "PUT",
             "/api/identity/organisation",
-            json={"name": world.organisation, "parent_name": "PEMERINTAH KOTA UJI"},
+            json={"name": organisation, "parent_name": "PEMERINTAH KOTA UJI"},
         )
 
 
 async def test_admin_sets_the_organisation_identity_with_a_logo(
-    browser: Browser, world: World, tmp_path: Path
+    browser: Browser, office: Office, tmp_path: Path
 ):
+    organisation = organisation_name(office)
     errors: list[str] = []
-    page = await open_as(browser, world, "admin", errors)
-    await page.goto(f"{world.gateway}/#/admin/organisation")
+    page = await open_as(browser, office, "admin", errors)
+    await page.goto(f"{office.gateway}/#/admin/organisation")
     form = page.locator("form.org-form")
     await form.locator("input[name=parent_name]").fill("PEMERINTAH KOTA UJI")
-    await form.locator("input[name=name]").fill(world.organisation)
+    await form.locator("input[name=name]").fill(organisation)
     await form.locator("textarea[name=address]").fill("Jl. Istana No. 1, Kota Uji")
     await form.locator("input[name=phone]").fill("(0752) 123456")
     await form.locator("input[name=email]").fill("kominfo@example.go.id")
@@ -206,10 +168,10 @@ async def test_admin_sets_the_organisation_identity_with_a_logo(
     await form.locator("input[name=website]").fill("https://kominfo.example.go.id")
     await form.locator("button[type=submit]").click()
     await expect(page.locator(".toast").first).to_contain_text("Tersimpan")
-    saved = await world.admin.ok("GET", "/api/identity/organisation")
-    assert saved["name"] == world.organisation
+    saved = await office.people["admin"].ok("GET", "/api/identity/organisation")
+    assert saved["name"] == organisation
     assert saved["website"] == "https://kominfo.example.go.id"
-    await expect(page.locator("form.org-form input[name=name]")).to_have_value(world.organisation)
+    await expect(page.locator("form.org-form input[name=name]")).to_have_value(organisation)
 
     # The logo: a file chosen through the file input, uploaded, shown from the API.
     logo = tmp_path / "logo.png"
@@ -221,7 +183,8 @@ async def test_admin_sets_the_organisation_identity_with_a_logo(
     await page.wait_for_function(
         "() => document.querySelector('.logo-preview img')?.naturalWidth === 48"
     )
-    assert (await world.admin.ok("GET", "/api/identity/organisation"))["has_logo"] is True
+    organisation_now = await office.people["admin"].ok("GET", "/api/identity/organisation")
+    assert organisation_now["has_logo"] is True
     await shot(page, "documents-organisation-desktop.png")
 
     # A file that is no image: refused under the file input, the old logo kept.
@@ -233,17 +196,17 @@ async def test_admin_sets_the_organisation_identity_with_a_logo(
     await expect(preview).to_be_visible()
 
     # The policy page of the same administrator: the roles as checkboxes, the log below.
-    await page.goto(f"{world.gateway}/#/admin/exports")
+    await page.goto(f"{office.gateway}/#/admin/exports")
     await expect(page.locator("input[name=contact_roles][value=admin]")).to_be_checked()
     await expect(page.locator(".export-log")).to_be_visible()
     await page.context.close()
 
-    phone = await open_as(browser, world, "admin", errors, **PHONE)
-    await phone.goto(f"{world.gateway}/#/admin/organisation")
+    phone = await open_as(browser, office, "admin", errors, **PHONE)
+    await phone.goto(f"{office.gateway}/#/admin/organisation")
     await expect(phone.locator(".logo-preview img")).to_be_visible()
     await fits_phone(phone)
     await shot(phone, "documents-organisation-phone.png")
-    await phone.goto(f"{world.gateway}/#/admin/exports")
+    await phone.goto(f"{office.gateway}/#/admin/exports")
     await expect(phone.locator("form.policy-form")).to_be_visible()
     await fits_phone(phone)
     await shot(phone, "documents-exports-phone.png")
@@ -252,21 +215,24 @@ async def test_admin_sets_the_organisation_identity_with_a_logo(
 
 
 async def test_dashboard_downloads_the_full_report_and_a_sections_csv(
-    browser: Browser, world: World
+    browser: Browser, office: Office
 ):
-    await organisation_named(world)
-    query = {"unit_id": world.unit["id"]}
+    await organisation_named(office)
+    organisation = organisation_name(office)
+    query = {"unit_id": office.unit["id"]}
 
     # The reports service learns the letterhead from identity's event: wait for it.
     async def letterhead_arrived() -> bool:
-        response = await world.leader.call("GET", "/api/reports/export/summary.pdf", params=query)
-        return response.status_code == 200 and world.organisation in pdf_text(response.content)
+        response = await office.people["leader"].call(
+            "GET", "/api/reports/export/summary.pdf", params=query
+        )
+        return response.status_code == 200 and organisation in pdf_text(response.content)
 
     await eventually(letterhead_arrived, timeout=20, interval=0.5)
 
     errors: list[str] = []
-    page = await open_as(browser, world, "leader", errors)
-    await page.goto(f"{world.gateway}/#/dashboard?unit_id={world.unit['id']}")
+    page = await open_as(browser, office, "leader", errors)
+    await page.goto(f"{office.gateway}/#/dashboard?unit_id={office.unit['id']}")
     await expect(page.locator("[data-stat=created] .stat-value")).not_to_have_attribute(
         "data-value", ""
     )
@@ -275,7 +241,7 @@ async def test_dashboard_downloads_the_full_report_and_a_sections_csv(
     name, data = await download(page, full)
     assert name.endswith(".pdf")
     text = pdf_text(data)
-    assert world.organisation in text
+    assert organisation in text
     assert "Halaman 1 dari" in text
 
     # One section's CSV, with the filters on screen (unit): a row for the unit.
@@ -284,12 +250,12 @@ async def test_dashboard_downloads_the_full_report_and_a_sections_csv(
     assert name.endswith(".csv")
     rows = csv_rows(data)
     assert len(rows[0]) >= 3 and all(rows[0])
-    assert any(world.unit["name"] in row for row in rows[1:]), rows
+    assert any(office.unit["name"] in row for row in rows[1:]), rows
     await shot(page, "documents-dashboard-desktop.png")
     await page.context.close()
 
-    phone = await open_as(browser, world, "leader", errors, **PHONE)
-    await phone.goto(f"{world.gateway}/#/dashboard?unit_id={world.unit['id']}")
+    phone = await open_as(browser, office, "leader", errors, **PHONE)
+    await phone.goto(f"{office.gateway}/#/dashboard?unit_id={office.unit['id']}")
     await expect(phone.locator("[data-stat=created] .stat-value")).not_to_have_attribute(
         "data-value", ""
     )
@@ -300,14 +266,18 @@ async def test_dashboard_downloads_the_full_report_and_a_sections_csv(
     assert errors == []
 
 
-async def test_ticket_list_exports_the_chosen_columns(browser: Browser, world: World):
-    columns = await world.admin.ok("GET", "/api/tickets/exports/columns", params={"lang": "id"})
+async def test_ticket_list_exports_the_chosen_columns(
+    browser: Browser, office: Office, filed: Filed
+):
+    columns = await office.people["admin"].ok(
+        "GET", "/api/tickets/exports/columns", params={"lang": "id"}
+    )
     labels = {c["key"]: c["label"] for c in columns}
     chosen = ["number", "title", "status", "contact_phone"]
 
     errors: list[str] = []
-    page = await open_as(browser, world, "admin", errors)
-    await page.goto(f"{world.gateway}/#/tickets?unit_id={world.unit['id']}")
+    page = await open_as(browser, office, "admin", errors)
+    await page.goto(f"{office.gateway}/#/tickets?unit_id={office.unit['id']}")
     await expect(page.locator(".tickets-table tbody tr")).to_have_count(2)
     await page.click("[data-action=export-csv]")
     dialog = page.locator("dialog")
@@ -322,45 +292,47 @@ async def test_ticket_list_exports_the_chosen_columns(browser: Browser, world: W
     assert rows[0] == [labels[key] for key in chosen]
     # The list's filter (the unit) went with it: its two tickets, contact phones included.
     assert sorted(row[0] for row in rows[1:]) == sorted(
-        [world.resolved["number"], world.open_ticket["number"]]
+        [filed.resolved["number"], filed.open_ticket["number"]]
     )
     assert {row[3] for row in rows[1:]} == {"0812-3456-7890"}
     await expect(dialog).to_have_count(0)
 
     # The export is in the administrator's log.
-    await page.goto(f"{world.gateway}/#/admin/exports")
+    await page.goto(f"{office.gateway}/#/admin/exports")
     first = page.locator(".export-log-table tbody tr").first
-    await expect(first).to_contain_text(world.full_names["admin"])
+    await expect(first).to_contain_text(office.full_names["admin"])
     await expect(first).to_contain_text(labels["contact_phone"])
-    await expect(first).to_contain_text(world.unit["name"])
+    await expect(first).to_contain_text(office.unit["name"])
     await shot(page, "documents-exports-desktop.png")
     await page.context.close()
     assert errors == []
 
 
-async def test_resolved_ticket_downloads_its_berita_acara(browser: Browser, world: World):
+async def test_resolved_ticket_downloads_its_berita_acara(
+    browser: Browser, office: Office, filed: Filed
+):
     errors: list[str] = []
-    page = await open_as(browser, world, "agent", errors)
-    await page.goto(f"{world.gateway}/#/tickets/{world.resolved['id']}")
+    page = await open_as(browser, office, "agent", errors)
+    await page.goto(f"{office.gateway}/#/tickets/{filed.resolved['id']}")
     await expect(page.locator("[data-doc=submission-form]")).to_have_text("Formulir (PDF)")
     name, data = await download(page, page.locator("[data-doc=berita-acara]"))
     assert name.endswith(".pdf")
     text = pdf_text(data)
-    assert world.resolved["number"] in text
+    assert filed.resolved["number"] in text
     # The title is set in capitals: BERITA ACARA PENYELESAIAN PEKERJAAN.
     assert "Berita Acara".upper() in text
     name, data = await download(page, page.locator("[data-doc=submission-form]"))
-    assert world.resolved["number"] in pdf_text(data)
+    assert filed.resolved["number"] in pdf_text(data)
     await shot(page, "documents-ticket-desktop.png")
 
     # An open ticket has its form only.
-    await page.goto(f"{world.gateway}/#/tickets/{world.open_ticket['id']}")
+    await page.goto(f"{office.gateway}/#/tickets/{filed.open_ticket['id']}")
     await expect(page.locator("[data-doc=submission-form]")).to_be_visible()
     await expect(page.locator("[data-doc=berita-acara]")).to_have_count(0)
     await page.context.close()
 
-    phone = await open_as(browser, world, "agent", errors, **PHONE)
-    await phone.goto(f"{world.gateway}/#/tickets/{world.resolved['id']}")
+    phone = await open_as(browser, office, "agent", errors, **PHONE)
+    await phone.goto(f"{office.gateway}/#/tickets/{filed.resolved['id']}")
     await expect(phone.locator("[data-doc=berita-acara]")).to_be_visible()
     await fits_phone(phone)
     await shot(phone, "documents-ticket-phone.png", full_page=False)
@@ -368,16 +340,16 @@ async def test_resolved_ticket_downloads_its_berita_acara(browser: Browser, worl
     assert errors == []
 
 
-async def test_leader_creates_a_scheduled_report(browser: Browser, world: World):
+async def test_leader_creates_a_scheduled_report(browser: Browser, office: Office):
     # The reports service knows the leader (and their address) from identity's events.
     async def leader_known() -> bool:
-        people = await world.leader.ok("GET", "/api/reports/schedules/recipients")
-        return any(p["full_name"] == world.full_names["leader"] for p in people)
+        people = await office.people["leader"].ok("GET", "/api/reports/schedules/recipients")
+        return any(p["full_name"] == office.full_names["leader"] for p in people)
 
     await eventually(leader_known, timeout=20, interval=0.5)
 
     errors: list[str] = []
-    page = await open_as(browser, world, "leader", errors)
+    page = await open_as(browser, office, "leader", errors)
     await expect(page.locator("nav a[data-section=schedules]")).to_be_visible()
     await expect(page.locator("nav a[data-section=admin]")).to_have_count(0)
     await page.click("nav a[data-section=schedules]")
@@ -396,14 +368,14 @@ async def test_leader_creates_a_scheduled_report(browser: Browser, world: World)
     await expect(form.locator(".form-alert .alert-error")).to_be_visible()
     await shot(page, "documents-schedule-form-desktop.png")
 
-    name = f"Laporan bulanan {world.tag}"
+    name = f"Laporan bulanan {office.tag}"
     await form.locator("input[name=name]").fill(name)
     await form.locator("select[name=report]").select_option("breakdown")
     await expect(form.locator("select[name='options.by']")).to_be_visible()
     await form.locator("select[name='options.by']").select_option("category")
-    await form.locator("select[name='filters.unit_id']").select_option(world.unit["id"])
-    await form.locator(".recipient-search").fill(world.full_names["leader"])
-    await form.get_by_label(world.full_names["leader"]).check()
+    await form.locator("select[name='filters.unit_id']").select_option(office.unit["id"])
+    await form.locator(".recipient-search").fill(office.full_names["leader"])
+    await form.get_by_label(office.full_names["leader"]).check()
     await form.locator("button[type=submit]").click()
 
     await expect(page).to_have_url(re.compile(r"#/schedules$"))
@@ -413,11 +385,11 @@ async def test_leader_creates_a_scheduled_report(browser: Browser, world: World)
     await expect(row).to_contain_text("Aktif")
     saved = [
         s
-        for s in (await world.leader.ok("GET", "/api/reports/schedules"))["items"]
+        for s in (await office.people["leader"].ok("GET", "/api/reports/schedules"))["items"]
         if s["name"] == name
     ]
     assert len(saved) == 1
-    assert saved[0]["filters"]["unit_id"] == world.unit["id"]
+    assert saved[0]["filters"]["unit_id"] == office.unit["id"]
     assert saved[0]["options"]["by"] == "category"
     await shot(page, "documents-schedules-desktop.png")
 
@@ -430,12 +402,12 @@ async def test_leader_creates_a_scheduled_report(browser: Browser, world: World)
     await shot(page, "documents-schedule-edit-desktop.png")
     await page.context.close()
 
-    phone = await open_as(browser, world, "leader", errors, **PHONE)
-    await phone.goto(f"{world.gateway}/#/schedules")
+    phone = await open_as(browser, office, "leader", errors, **PHONE)
+    await phone.goto(f"{office.gateway}/#/schedules")
     await expect(phone.get_by_text(name)).to_be_visible()
     await fits_phone(phone)
     await shot(phone, "documents-schedules-phone.png")
-    await phone.goto(f"{world.gateway}/#/schedules/new")
+    await phone.goto(f"{office.gateway}/#/schedules/new")
     await expect(phone.locator("form.schedule-form")).to_be_visible()
     await fits_phone(phone)
     await shot(phone, "documents-schedule-form-phone.png")
@@ -444,19 +416,19 @@ async def test_leader_creates_a_scheduled_report(browser: Browser, world: World)
 
 
 async def test_requester_sees_no_admin_pages_and_exports_their_tickets(
-    browser: Browser, world: World
+    browser: Browser, office: Office
 ):
     errors: list[str] = []
-    page = await open_as(browser, world, "requester", errors, **PHONE)
+    page = await open_as(browser, office, "requester", errors, **PHONE)
     await page.click(".menu-toggle")
     await expect(page.locator("nav a[data-section=tickets]")).to_be_visible()
     await expect(page.locator("nav a[data-section=admin]")).to_have_count(0)
     await expect(page.locator("nav a[data-section=schedules]")).to_have_count(0)
     for hidden in ("#/admin/organisation", "#/admin/exports", "#/schedules", "#/schedules/new"):
-        await page.goto(f"{world.gateway}/{hidden}")
+        await page.goto(f"{office.gateway}/{hidden}")
         await expect(page.locator("h1")).to_have_text("Anda tidak berhak membuka halaman ini.")
 
-    await page.goto(f"{world.gateway}/#/tickets")
+    await page.goto(f"{office.gateway}/#/tickets")
     await expect(page.locator(".tickets-table tbody tr")).to_have_count(2)
     await page.click("[data-action=export-csv]")
     dialog = page.locator("dialog")
@@ -473,7 +445,7 @@ async def test_requester_sees_no_admin_pages_and_exports_their_tickets(
     rows = csv_rows(data)
     allowed = [
         c
-        for c in await world.requester.ok("GET", "/api/tickets/exports/columns")
+        for c in await office.people["requester"].ok("GET", "/api/tickets/exports/columns")
         if not c["personal"]
     ]
     assert rows[0] == [c["label"] for c in allowed]

@@ -6,33 +6,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
 
 import httpx
 
 from helpdesk_testing import LocalSystem, eventually
+from helpdesk_testing.browser import Api, file_ticket, first_category_id, login
 
-
-class Client:
-    def __init__(self, http: httpx.AsyncClient, gateway: str, token: str | None = None) -> None:
-        self.http, self.gateway, self.token = http, gateway, token
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return await self.http.request(method, f"{self.gateway}{path}", headers=headers, **kwargs)
-
-    async def ok(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = await self.call(method, path, **kwargs)
-        assert response.status_code < 300, (method, path, response.status_code, response.text)
-        return response.json() if response.content else None
-
-
-async def login(http: httpx.AsyncClient, gateway: str, username: str, password: str) -> Client:
-    anonymous = Client(http, gateway)
-    tokens = await anonymous.ok(
-        "POST", "/api/identity/auth/login", json={"username": username, "password": password}
-    )
-    return Client(http, gateway, tokens["access_token"])
+# The API client under the name test_attachments_e2e imports it by (with login and mails_to).
+Client = Api
 
 
 async def mails_to(http: httpx.AsyncClient, system: LocalSystem, address: str) -> list[dict]:
@@ -82,24 +63,16 @@ async def test_request_lifecycle_across_services(system: LocalSystem, http: http
     )
     requester = await login(http, gateway, f"pemohon{tag}", password)
     agent = await login(http, gateway, f"petugas{tag}", password)
-    categories = await agent.ok("GET", "/api/tickets/categories")
-    category = (categories["items"] if isinstance(categories, dict) else categories)[0]
+    category_id = await first_category_id(agent)
 
     # The tickets service learns the new unit from identity's events, then accepts tickets.
-    async def create() -> dict | None:
-        response = await requester.call(
-            "POST",
-            "/api/tickets/tickets",
-            json={
-                "title": "Jaringan internet di ruang guru terputus",
-                "description": "Sejak pagi tidak ada koneksi internet di ruang guru lantai 2.",
-                "category_id": category["id"],
-                "contact_name": "Andi",
-            },
-        )
-        return response.json() if response.status_code == 201 else None
-
-    ticket = await eventually(create, timeout=20, interval=0.2)
+    ticket = await file_ticket(
+        requester,
+        title="Jaringan internet di ruang guru terputus",
+        description="Sejak pagi tidak ada koneksi internet di ruang guru lantai 2.",
+        category_id=category_id,
+        contact_name="Andi",
+    )
     assert re.fullmatch(r"TKT-\d{4}-\d{6}", ticket["number"])
     assert ticket["status"] == "new" and ticket["unit_id"] == unit["id"]
     path = f"/api/tickets/tickets/{ticket['id']}"
@@ -194,22 +167,12 @@ async def test_requester_never_sees_another_units_ticket(
             },
         )
         users[name] = await login(http, gateway, f"req{name}{tag}", password)
-    categories = await users["a"].ok("GET", "/api/tickets/categories")
-    category = (categories["items"] if isinstance(categories, dict) else categories)[0]
-
-    async def create() -> dict | None:
-        response = await users["a"].call(
-            "POST",
-            "/api/tickets/tickets",
-            json={
-                "title": "Printer rusak",
-                "description": "Tidak bisa mencetak",
-                "category_id": category["id"],
-            },
-        )
-        return response.json() if response.status_code == 201 else None
-
-    ticket = await eventually(create, timeout=20, interval=0.2)
+    ticket = await file_ticket(
+        users["a"],
+        title="Printer rusak",
+        description="Tidak bisa mencetak",
+        category_id=await first_category_id(users["a"]),
+    )
     other = users["b"]
     assert (await other.call("GET", f"/api/tickets/tickets/{ticket['id']}")).status_code == 404
     assert (

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,12 +19,19 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
-from helpdesk_testing import LocalSystem, eventually
-from helpdesk_testing.browser import Api, create_user, login
+from helpdesk_testing import LocalSystem
+from helpdesk_testing.browser import (
+    DESKTOP,
+    PHONE,
+    Office,
+    Viewport,
+    file_ticket,
+    open_as,
+    set_up_office,
+)
 
-PASSWORD = "rahasia-kuat-1"
 SHOTS = Path("/tmp/forms")  # noqa: S108 - screenshots for a person to look at
-OFFICE = ZoneInfo("Asia/Jakarta")
+OFFICE_ZONE = ZoneInfo("Asia/Jakarta")
 
 # Records every `invalid` event and, once the page's own listeners have seen it, whether it
 # was default-prevented (a prevented `invalid` event shows no browser bubble).
@@ -39,77 +44,53 @@ document.addEventListener("invalid", (event) => {
 """
 
 
-@dataclass
-class World:
-    gateway: str
-    tag: str
-    admin: str
-    admin_api: Api
-    requester: str
-    requester_api: Api
-    ticket: dict
-
-
 @pytest.fixture(scope="module")
-async def world(system: LocalSystem, http: httpx.AsyncClient) -> World:
+async def office(system: LocalSystem, http: httpx.AsyncClient) -> Office:
     """A unit, an administrator and a requester of the unit (own passwords set, so the
-    client goes straight in), and one ticket of the requester's."""
+    client goes straight in)."""
     await asyncio.to_thread(SHOTS.mkdir, exist_ok=True)
-    gateway = system.gateway_url
-    root = await login(http, gateway, "admin", system.admin_password)
-    tag = uuid.uuid4().hex[:6]
-    unit = await root.ok(
-        "POST", "/api/identity/units", json={"code": f"FRM{tag}".upper(), "name": "Dinas Formulir"}
+    return await set_up_office(
+        system,
+        http,
+        unit_name="Dinas Formulir",
+        code_prefix="FRM",
+        people={"admin": "admin", "requester": "requester"},
     )
-    admin, requester = f"admin{tag}", f"pemohon{tag}"
-    admin_api = await create_user(root, admin, PASSWORD, full_name=f"Admin {tag}", role="admin")
-    requester_api = await create_user(
-        root, requester, PASSWORD, full_name=f"Pemohon {tag}", role="requester", unit_id=unit["id"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def ticket(office: Office) -> dict:
+    """One ticket of the requester's, filed before the module's first test (so the tickets
+    service knows the unit and the requester by the time a form is sent)."""
+    return await file_ticket(
+        office.people["requester"],
+        title=f"Jam kantor {office.tag}",
+        description="Waktu tampil menurut zona kantor.",
+        category_id=office.category_id,
     )
-    categories = await requester_api.ok("GET", "/api/tickets/categories")
-
-    # The tickets service learns new units from identity's events: retry until it knows.
-    async def create() -> dict | None:
-        response = await requester_api.call(
-            "POST",
-            "/api/tickets/tickets",
-            json={
-                "title": f"Jam kantor {tag}",
-                "description": "Waktu tampil menurut zona kantor.",
-                "category_id": categories[0]["id"],
-            },
-        )
-        return response.json() if response.status_code == 201 else None
-
-    ticket = await eventually(create, timeout=20, interval=0.2)
-    return World(gateway, tag, admin, admin_api, requester, requester_api, ticket)
 
 
 async def open_signed_in(
     browser: Browser,
-    world: World,
-    username: str,
-    password: str,
+    office: Office,
+    kind: str,
     errors: list[str],
     *,
     timezone: str = "Asia/Jakarta",
-    width: int = 1366,
-    height: int = 900,
+    viewport: Viewport = DESKTOP,
 ) -> Page:
-    """A fresh context in the given time zone, signed in through the form."""
-    context = await browser.new_context(
-        viewport={"width": width, "height": height}, timezone_id=timezone, locale="id-ID"
+    """A fresh context in the given time zone, signed in through the form as the office's
+    person of this kind; every `invalid` event is recorded (RECORD_INVALID)."""
+    return await open_as(
+        browser,
+        office,
+        kind,
+        errors,
+        timezone_id=timezone,
+        locale="id-ID",
+        init_script=RECORD_INVALID,
+        **viewport,
     )
-    await context.add_init_script(RECORD_INVALID)
-    page = await context.new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(10_000)
-    await page.goto(f"{world.gateway}/#/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", password)
-    await page.click("button[type=submit]")
-    await expect(page).not_to_have_url(re.compile(r"#/login"))
-    return page
 
 
 def error_under(scope: Page | Locator, name: str) -> Locator:
@@ -122,11 +103,11 @@ async def invalid_events(page: Page) -> list[dict]:
 
 
 async def test_an_empty_new_ticket_says_under_each_field_what_is_missing(
-    browser: Browser, world: World
+    browser: Browser, office: Office
 ):
     errors: list[str] = []
-    page = await open_signed_in(browser, world, world.requester, PASSWORD, errors)
-    await page.goto(f"{world.gateway}/#/new")
+    page = await open_signed_in(browser, office, "requester", errors)
+    await page.goto(f"{office.gateway}/#/new")
     form = page.locator("form.form-card")
     await expect(form.locator("[name=title]")).to_be_visible()
 
@@ -173,10 +154,8 @@ async def test_an_empty_new_ticket_says_under_each_field_what_is_missing(
     await page.context.close()
 
     # The same on a phone.
-    phone = await open_signed_in(
-        browser, world, world.requester, PASSWORD, errors, width=390, height=844
-    )
-    await phone.goto(f"{world.gateway}/#/new")
+    phone = await open_signed_in(browser, office, "requester", errors, viewport=PHONE)
+    await phone.goto(f"{office.gateway}/#/new")
     form = phone.locator("form.form-card")
     await form.locator("[name=title]").fill("ab")
     await form.locator("button[type=submit]").click()
@@ -188,11 +167,11 @@ async def test_an_empty_new_ticket_says_under_each_field_what_is_missing(
 
 
 async def test_a_refused_user_keeps_what_was_typed_and_a_new_user_gets_the_right_title(
-    browser: Browser, world: World
+    browser: Browser, office: Office
 ):
     errors: list[str] = []
-    page = await open_signed_in(browser, world, world.admin, PASSWORD, errors)
-    await page.goto(f"{world.gateway}/#/admin/users")
+    page = await open_signed_in(browser, office, "admin", errors)
+    await page.goto(f"{office.gateway}/#/admin/users")
     await page.get_by_role("button", name="Tambah pengguna").click()
     dialog = page.locator("dialog[open]")
     await expect(dialog.locator("[name=username]")).to_be_focused()
@@ -208,23 +187,23 @@ async def test_a_refused_user_keeps_what_was_typed_and_a_new_user_gets_the_right
 
     # A username that is taken: only the server knows. Its refusal lands under the field and
     # everything typed stays.
-    await dialog.locator("[name=username]").fill(world.requester)
+    await dialog.locator("[name=username]").fill(office.usernames["requester"])
     await dialog.locator("[name=full_name]").fill("Petugas Baru")
-    await dialog.locator("[name=email]").fill(f"baru{world.tag}@kominfo.go.id")
+    await dialog.locator("[name=email]").fill(f"baru{office.tag}@kominfo.go.id")
     await dialog.locator("[name=role]").select_option("agent")
     await dialog.locator("[name=password]").fill("")
     await dialog.locator("button[type=submit]").click()
     await expect(error_under(dialog, "username")).to_have_text("Nama pengguna sudah dipakai.")
     await expect(dialog.locator(".form-alert")).to_contain_text("Periksa kembali")
-    await expect(dialog.locator("[name=username]")).to_have_value(world.requester)
+    await expect(dialog.locator("[name=username]")).to_have_value(office.usernames["requester"])
     await expect(dialog.locator("[name=full_name]")).to_have_value("Petugas Baru")
-    await expect(dialog.locator("[name=email]")).to_have_value(f"baru{world.tag}@kominfo.go.id")
+    await expect(dialog.locator("[name=email]")).to_have_value(f"baru{office.tag}@kominfo.go.id")
     await expect(dialog.locator("[name=role]")).to_have_value("agent")
     await page.screenshot(path=SHOTS / "user-refused-desktop.png")
 
     # Changing the field takes the server's message away; a free username creates the user
     # and the temporary password is shown under a title for a new user.
-    await dialog.locator("[name=username]").fill(f"baru{world.tag}")
+    await dialog.locator("[name=username]").fill(f"baru{office.tag}")
     await expect(error_under(dialog, "username")).to_be_hidden()
     await dialog.locator("button[type=submit]").click()
     shown = page.locator("dialog[open]", has=page.locator("code.secret"))
@@ -234,7 +213,7 @@ async def test_a_refused_user_keeps_what_was_typed_and_a_new_user_gets_the_right
     await shown.get_by_role("button", name="Tutup").click()
 
     # A reset keeps the reset title.
-    row = page.locator("tr", has_text=f"baru{world.tag}")
+    row = page.locator("tr", has_text=f"baru{office.tag}")
     await row.get_by_role("button", name="Reset sandi").click()
     await page.locator("dialog[open] button[type=submit]").click()
     shown = page.locator("dialog[open]", has=page.locator("code.secret"))
@@ -244,16 +223,16 @@ async def test_a_refused_user_keeps_what_was_typed_and_a_new_user_gets_the_right
     assert errors == []
 
 
-async def test_a_refused_ticket_keeps_what_was_typed(browser: Browser, world: World):
+async def test_a_refused_ticket_keeps_what_was_typed(browser: Browser, office: Office):
     """A value the client cannot know is wrong (a category deactivated after the form was
     drawn): the server's refusal is said under the category, the text stays."""
-    admin = world.admin_api
+    admin = office.people["admin"]
     category = await admin.ok(
-        "POST", "/api/tickets/categories", json={"name": f"Sementara {world.tag}"}
+        "POST", "/api/tickets/categories", json={"name": f"Sementara {office.tag}"}
     )
     errors: list[str] = []
-    page = await open_signed_in(browser, world, world.requester, PASSWORD, errors)
-    await page.goto(f"{world.gateway}/#/new")
+    page = await open_signed_in(browser, office, "requester", errors)
+    await page.goto(f"{office.gateway}/#/new")
     form = page.locator("form.form-card")
     await form.locator("[name=title]").fill("Jaringan lantai 3 putus")
     await form.locator("[name=description]").fill("Sejak pagi tidak ada koneksi.")
@@ -271,28 +250,27 @@ async def test_a_refused_ticket_keeps_what_was_typed(browser: Browser, world: Wo
     assert errors == []
 
 
-async def test_times_are_the_offices_named_wib_in_another_zone(browser: Browser, world: World):
-    ticket = world.ticket
-    created = datetime.fromisoformat(ticket["created_at"]).astimezone(OFFICE)
+async def test_times_are_the_offices_named_wib_in_another_zone(
+    browser: Browser, office: Office, ticket: dict
+):
+    created = datetime.fromisoformat(ticket["created_at"]).astimezone(OFFICE_ZONE)
     office_time = created.strftime("%H.%M")
     errors: list[str] = []
 
     # A browser in Berlin: the office's clock, named.
-    page = await open_signed_in(
-        browser, world, world.requester, PASSWORD, errors, timezone="Europe/Berlin"
-    )
+    page = await open_signed_in(browser, office, "requester", errors, timezone="Europe/Berlin")
     assert await page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == (
         "Europe/Berlin"
     )
-    await page.goto(f"{world.gateway}/#/tickets/{ticket['id']}")
+    await page.goto(f"{office.gateway}/#/tickets/{ticket['id']}")
     shown = page.locator(f"time[datetime='{ticket['created_at']}']").first
     await expect(shown).to_contain_text(f"{office_time} WIB")
     await page.screenshot(path=SHOTS / "ticket-berlin-desktop.png", full_page=True)
     await page.context.close()
 
     # A browser in the office's zone: the same time, no zone named.
-    page = await open_signed_in(browser, world, world.requester, PASSWORD, errors)
-    await page.goto(f"{world.gateway}/#/tickets/{ticket['id']}")
+    page = await open_signed_in(browser, office, "requester", errors)
+    await page.goto(f"{office.gateway}/#/tickets/{ticket['id']}")
     shown = page.locator(f"time[datetime='{ticket['created_at']}']").first
     await expect(shown).to_contain_text(office_time)
     assert "WIB" not in (await shown.inner_text())

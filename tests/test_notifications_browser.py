@@ -12,106 +12,47 @@ Screenshots land in /tmp/notify/ (notify-*.png) for a person to look at.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from helpdesk_testing import LocalSystem, eventually
-from helpdesk_testing.browser import Api, create_user, login, sign_in
+from helpdesk_testing.browser import (
+    PHONE,
+    Api,
+    Office,
+    file_ticket,
+    open_as,
+    set_up_office,
+    sign_in,
+)
 
-PASSWORD = "rahasia-kuat-3"
-PHONE = {"width": 390, "height": 844}
 SHOTS = Path("/tmp/notify")  # noqa: S108 - screenshots for a person to look at
 NOTIFICATIONS = "/api/notifications/notifications"
 
 
-@dataclass
-class World:
-    system: LocalSystem
-    http: httpx.AsyncClient
-    tag: str
-    unit: dict
-    admin: Api
-    triage_agent: Api
-    other_agent: Api
-    requester: Api
-    users: dict[str, dict]  # kind -> the identity user
-    category_id: str
-
-
 @pytest.fixture(scope="module")
-async def world(system: LocalSystem, http: httpx.AsyncClient) -> AsyncIterator[World]:
-    gateway = system.gateway_url
-    root = await login(http, gateway, "admin", system.admin_password)
-    tag = uuid.uuid4().hex[:6]
-    unit = await root.ok(
-        "POST",
-        "/api/identity/units",
-        json={"code": f"NTF{tag}".upper(), "name": f"Dinas Notifikasi {tag}"},
+async def office(system: LocalSystem, http: httpx.AsyncClient) -> AsyncIterator[Office]:
+    """A unit with a requester, and two agents: one for the triage group, one not (passwords
+    set, e-mail addresses)."""
+    office = await set_up_office(
+        system,
+        http,
+        unit_name="Dinas Notifikasi",
+        code_prefix="NTF",
+        people={"triage": "agent", "other": "agent", "requester": "requester"},
+        emails=True,
     )
-    apis: dict[str, Api] = {}
-    for kind, role, extra in (
-        ("triage", "agent", {}),
-        ("other", "agent", {}),
-        ("requester", "requester", {"unit_id": unit["id"]}),
-    ):
-        apis[kind] = await create_user(
-            root,
-            f"ntf{kind}{tag}",
-            PASSWORD,
-            full_name=f"{kind.title()} Notif {tag}",
-            role=role,
-            email=f"ntf{kind}{tag}@example.go.id",
-            **extra,
-        )
-    users = {kind: await api.ok("GET", "/api/identity/auth/me") for kind, api in apis.items()}
-    categories = await apis["requester"].ok("GET", "/api/tickets/categories")
-    items = categories["items"] if isinstance(categories, dict) else categories
     await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
-    yield World(
-        system=system,
-        http=http,
-        tag=tag,
-        unit=unit,
-        admin=root,
-        triage_agent=apis["triage"],
-        other_agent=apis["other"],
-        requester=apis["requester"],
-        users=users,
-        category_id=items[0]["id"],
-    )
+    yield office
     # The system is shared with the other end-to-end tests: every agent hears of new
     # tickets again.
-    await root.ok("PUT", f"{NOTIFICATIONS}/triage", json={"mode": "all_agents", "members": []})
-
-
-async def open_as(browser: Browser, world: World, kind: str, errors: list[str], **size) -> Page:
-    username = "admin" if kind == "admin" else f"ntf{kind}{world.tag}"
-    password = world.system.admin_password if kind == "admin" else PASSWORD
-    return await sign_in(browser, world.system.gateway_url, username, password, errors, **size)
-
-
-async def file_ticket(world: World, title: str) -> dict:
-    # The tickets service learns the new unit from identity's events: retry until it knows.
-    async def attempt() -> dict | None:
-        response = await world.requester.call(
-            "POST",
-            "/api/tickets/tickets",
-            json={
-                "title": f"{title} {world.tag}",
-                "description": "Mohon dibantu.",
-                "category_id": world.category_id,
-                "contact_name": "Andi",
-            },
-        )
-        return response.json() if response.status_code == 201 else None
-
-    return await eventually(attempt, timeout=20, interval=0.2)
+    await office.admin.ok(
+        "PUT", f"{NOTIFICATIONS}/triage", json={"mode": "all_agents", "members": []}
+    )
 
 
 async def notices(api: Api, ticket: dict, event_type: str) -> list[dict]:
@@ -121,27 +62,30 @@ async def notices(api: Api, ticket: dict, event_type: str) -> list[dict]:
     ]
 
 
-async def mails_to(world: World, address: str) -> list[dict]:
-    response = await world.http.get(f"{world.system.mail_url}/api/messages", params={"to": address})
+async def mails_to(http: httpx.AsyncClient, system: LocalSystem, address: str) -> list[dict]:
+    response = await http.get(f"{system.mail_url}/api/messages", params={"to": address})
     return response.json()
 
 
-async def test_triage_group_assignment_and_preferences(browser: Browser, world: World):
+async def test_triage_group_assignment_and_preferences(
+    browser: Browser, office: Office, system: LocalSystem, http: httpx.AsyncClient
+):
     errors: list[str] = []
-    triage_name = world.users["triage"]["full_name"]
+    triage_name = office.full_names["triage"]
+    triage_id = (await office.people["triage"].ok("GET", "/api/identity/auth/me"))["id"]
 
     # -- the administrator sets a triage group of one agent, in the page -----------------
     # The notifications service learns new users from identity's events.
     async def known() -> bool:
-        triage = await world.admin.ok("GET", f"{NOTIFICATIONS}/triage")
-        return world.users["triage"]["id"] in {c["user_id"] for c in triage["candidates"]}
+        triage = await office.admin.ok("GET", f"{NOTIFICATIONS}/triage")
+        return triage_id in {c["user_id"] for c in triage["candidates"]}
 
     await eventually(known, timeout=15)
-    admin = await open_as(browser, world, "admin", errors)
-    await admin.goto(f"{world.system.gateway_url}/#/admin/triage")
+    admin = await sign_in(browser, office.gateway, "admin", system.admin_password, errors)
+    await admin.goto(f"{office.gateway}/#/admin/triage")
     await admin.get_by_role("radio", name="Kelompok triase").check()
     picker = admin.get_by_role("combobox", name="Tambah anggota")
-    await picker.select_option(world.users["triage"]["id"])
+    await picker.select_option(triage_id)
     await admin.get_by_role("button", name="Tambah anggota").click()
     member = admin.locator(".triage-member", has_text=triage_name)
     await expect(member).to_be_visible()
@@ -153,43 +97,49 @@ async def test_triage_group_assignment_and_preferences(browser: Browser, world: 
     await expect(member.locator(".field-error:visible")).to_have_text(
         "Jam selesai harus setelah jam mulai (dalam satu hari)."
     )
-    saved = await world.admin.ok("GET", f"{NOTIFICATIONS}/triage")
+    saved = await office.admin.ok("GET", f"{NOTIFICATIONS}/triage")
     assert saved["mode"] == "all_agents" and saved["members"] == []
     # Always on duty, then.
     await member.get_by_label("Hanya pada jam tugas").uncheck()
     await admin.get_by_role("button", name="Simpan").click()
     await expect(admin.get_by_text(f"akan diberitahukan kepada: {triage_name}")).to_be_visible()
     await admin.screenshot(path=str(SHOTS / "notify-triage-desktop.png"), full_page=True)
-    saved = await world.admin.ok("GET", f"{NOTIFICATIONS}/triage")
+    saved = await office.admin.ok("GET", f"{NOTIFICATIONS}/triage")
     assert saved["mode"] == "triage_group"
-    assert [m["user_id"] for m in saved["members"]] == [world.users["triage"]["id"]]
+    assert [m["user_id"] for m in saved["members"]] == [triage_id]
 
     # -- a new ticket alerts the triage agent only ---------------------------------------
-    ticket = await file_ticket(world, "Printer ruang rapat macet")
+    ticket = await file_ticket(
+        office.people["requester"],
+        title=f"Printer ruang rapat macet {office.tag}",
+        description="Mohon dibantu.",
+        category_id=office.category_id,
+        contact_name="Andi",
+    )
 
     async def alerted() -> list[dict]:
-        return await notices(world.triage_agent, ticket, "ticket.created")
+        return await notices(office.people["triage"], ticket, "ticket.created")
 
     [alert] = await eventually(alerted, timeout=15)
     assert alert["addressed"] is False  # a new ticket in the queue is a broadcast
     # Written in the same transaction as the triage agent's: none for the other agent.
-    assert await notices(world.other_agent, ticket, "ticket.created") == []
-    requester_mail = world.users["requester"]["email"]
-    assert any(ticket["number"] in m["subject"] for m in await mails_to(world, requester_mail))
+    assert await notices(office.people["other"], ticket, "ticket.created") == []
+    requester_mail = office.emails["requester"]
+    assert any(
+        ticket["number"] in m["subject"] for m in await mails_to(http, system, requester_mail)
+    )
 
     # -- the assignment stands out ------------------------------------------------------
     path = f"/api/tickets/tickets/{ticket['id']}"
-    await world.admin.ok(
-        "POST", f"{path}/assign", json={"assignee_id": world.users["triage"]["id"]}
-    )
+    await office.admin.ok("POST", f"{path}/assign", json={"assignee_id": triage_id})
 
     async def assigned() -> list[dict]:
-        return await notices(world.triage_agent, ticket, "ticket.assigned")
+        return await notices(office.people["triage"], ticket, "ticket.assigned")
 
     [assignment] = await eventually(assigned, timeout=15)
     assert assignment["addressed"] is True
 
-    agent = await open_as(browser, world, "triage", errors)
+    agent = await open_as(browser, office, "triage", errors)
     bell = agent.locator("button.bell")
     await expect(bell.locator(".bell-addressed")).to_have_text("1")
     await expect(bell.locator(".bell-addressed")).to_be_visible()
@@ -204,7 +154,7 @@ async def test_triage_group_assignment_and_preferences(browser: Browser, world: 
     await agent.screenshot(path=str(SHOTS / "notify-bell-desktop.png"))
     await panel.get_by_role("link", name="Lihat semua notifikasi").click()
     await agent.get_by_role("link", name="Untuk saya").click()
-    await expect(agent).to_have_url(f"{world.system.gateway_url}/#/notifications?for=me")
+    await expect(agent).to_have_url(f"{office.gateway}/#/notifications?for=me")
     items = agent.locator(".notif-page li")
     await expect(items).to_have_count(1)
     await expect(items.first).to_contain_text("Untuk Anda")
@@ -215,12 +165,14 @@ async def test_triage_group_assignment_and_preferences(browser: Browser, world: 
     await expect(agent.locator(".notif-page li.addressed")).to_have_count(1)
 
     # -- comments: mailed at first; then e-mail off on the preferences page --------------
-    triage_mail = world.users["triage"]["email"]
+    triage_mail = office.emails["triage"]
     comments = f"{path}/comments"
-    await world.requester.ok("POST", comments, json={"body": "Sudah dicoba.", "internal": False})
+    await office.people["requester"].ok(
+        "POST", comments, json={"body": "Sudah dicoba.", "internal": False}
+    )
 
     async def comment_mails() -> list[dict]:
-        return [m for m in await mails_to(world, triage_mail) if "Komentar" in m["subject"]]
+        return [m for m in await mails_to(http, system, triage_mail) if "Komentar" in m["subject"]]
 
     assert len(await eventually(comment_mails, timeout=15)) == 1
 
@@ -238,15 +190,17 @@ async def test_triage_group_assignment_and_preferences(browser: Browser, world: 
         agent.get_by_label("Notifikasi di aplikasi: Komentar atau balasan")
     ).to_be_checked()
 
-    await world.requester.ok("POST", comments, json={"body": "Masih macet.", "internal": False})
+    await office.people["requester"].ok(
+        "POST", comments, json={"body": "Masih macet.", "internal": False}
+    )
 
     async def two_comment_notices() -> list[dict] | None:
-        found = await notices(world.triage_agent, ticket, "ticket.commented")
+        found = await notices(office.people["triage"], ticket, "ticket.commented")
         return found if len(found) == 2 else None
 
     await eventually(two_comment_notices, timeout=15)
     # Its mail would be in the outbox in the same transaction as the notice: there is none.
-    deliveries = await world.admin.ok(
+    deliveries = await office.admin.ok(
         "GET", "/api/notifications/admin/deliveries", params={"ticket_id": ticket["id"]}
     )
     comment_deliveries = [
@@ -258,15 +212,17 @@ async def test_triage_group_assignment_and_preferences(browser: Browser, world: 
     assert len(await comment_mails()) == 1
 
     # -- on a phone ------------------------------------------------------------------------
-    phone = await open_as(browser, world, "triage", errors, **PHONE)
-    await phone.goto(f"{world.system.gateway_url}/#/account/notifications")
+    phone = await open_as(browser, office, "triage", errors, **PHONE)
+    await phone.goto(f"{office.gateway}/#/account/notifications")
     await expect(phone.get_by_label("E-mail: Komentar atau balasan")).to_have_value("off")
     await phone.screenshot(path=str(SHOTS / "notify-preferences-phone.png"), full_page=True)
-    await phone.goto(f"{world.system.gateway_url}/#/notifications?for=me")
+    await phone.goto(f"{office.gateway}/#/notifications?for=me")
     await expect(phone.locator(".notif-page li.addressed").first).to_be_visible()
     await phone.screenshot(path=str(SHOTS / "notify-for-me-phone.png"), full_page=True)
-    admin_phone = await open_as(browser, world, "admin", errors, **PHONE)
-    await admin_phone.goto(f"{world.system.gateway_url}/#/admin/triage")
+    admin_phone = await sign_in(
+        browser, office.gateway, "admin", system.admin_password, errors, **PHONE
+    )
+    await admin_phone.goto(f"{office.gateway}/#/admin/triage")
     await expect(admin_phone.locator(".triage-member", has_text=triage_name)).to_be_visible()
     await admin_phone.screenshot(path=str(SHOTS / "notify-triage-phone.png"), full_page=True)
 

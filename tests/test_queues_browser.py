@@ -10,117 +10,69 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
-from helpdesk_testing import LocalSystem, eventually
-from helpdesk_testing.browser import Api, create_user, login, sign_in
+from helpdesk_testing import LocalSystem
+from helpdesk_testing.browser import (
+    PHONE,
+    Office,
+    file_ticket,
+    open_as,
+    set_up_office,
+)
 
-PASSWORD = "rahasia-kuat-7"
-PHONE = {"width": 390, "height": 844}
 SHOTS = Path("/tmp/queues")  # noqa: S108 - screenshots for a person to look at
 SHOTS.mkdir(exist_ok=True)
 
 
-@dataclass
-class World:
-    gateway: str
-    tag: str
-    unit: dict
-    agent: Api
-    other_agent: Api
-    requester: Api
-    names: dict[str, str]
-    full_names: dict[str, str]
-    category_id: str
-
-
 @pytest.fixture(scope="module")
-async def world(system: LocalSystem, http: httpx.AsyncClient) -> World:
+async def office(system: LocalSystem, http: httpx.AsyncClient) -> Office:
     """A unit with a requester, and two agents (passwords set)."""
-    gateway = system.gateway_url
-    root = await login(http, gateway, "admin", system.admin_password)
-    tag = uuid.uuid4().hex[:6]
-    unit = await root.ok(
-        "POST",
-        "/api/identity/units",
-        json={"code": f"Q{tag}".upper(), "name": f"Dinas Antrean {tag}"},
-    )
-    kinds = {"agent": {}, "other": {"role": "agent"}, "requester": {"unit_id": unit["id"]}}
-    names, full_names, apis = {}, {}, {}
-    for kind, extra in kinds.items():
-        names[kind] = f"q{kind}{tag}"
-        full_names[kind] = f"{kind.title()} Antrean {tag}"
-        apis[kind] = await create_user(
-            root,
-            names[kind],
-            PASSWORD,
-            full_name=full_names[kind],
-            **{"role": kind, **extra},
-        )
-    categories = await apis["agent"].ok("GET", "/api/tickets/categories")
-    return World(
-        gateway=gateway,
-        tag=tag,
-        unit=unit,
-        agent=apis["agent"],
-        other_agent=apis["other"],
-        requester=apis["requester"],
-        names=names,
-        full_names=full_names,
-        category_id=categories[0]["id"],
+    return await set_up_office(
+        system,
+        http,
+        unit_name="Dinas Antrean",
+        code_prefix="Q",
+        people={"agent": "agent", "other": "agent", "requester": "requester"},
     )
 
 
-async def file_ticket(world: World, title: str) -> dict:
-    """A ticket the requester files through the API (the tickets service learns the new
-    unit and user from identity's events: retried until it knows them)."""
-
-    async def attempt() -> dict | None:
-        response = await world.requester.call(
-            "POST",
-            "/api/tickets/tickets",
-            json={
-                "title": f"{title} {world.tag}",
-                "description": "Mohon dibantu.",
-                "category_id": world.category_id,
-            },
-        )
-        return response.json() if response.status_code == 201 else None
-
-    return await eventually(attempt, timeout=20, interval=0.2)
+async def file_requesters_ticket(office: Office, title: str) -> dict:
+    """A ticket the requester files through the API, its title tagged."""
+    return await file_ticket(
+        office.people["requester"],
+        title=f"{title} {office.tag}",
+        description="Mohon dibantu.",
+        category_id=office.category_id,
+    )
 
 
-async def open_as(
-    browser: Browser, world: World, kind: str, errors: list[str], **size: int
-) -> Page:
-    return await sign_in(browser, world.gateway, world.names[kind], PASSWORD, errors, **size)
-
-
-def unit_list(world: World, **query: str) -> str:
-    params = "&".join(f"{k}={v}" for k, v in {"unit_id": world.unit["id"], **query}.items())
-    return f"{world.gateway}/#/tickets?{params}"
+def unit_list(office: Office, **query: str) -> str:
+    params = "&".join(f"{k}={v}" for k, v in {"unit_id": office.unit["id"], **query}.items())
+    return f"{office.gateway}/#/tickets?{params}"
 
 
 async def test_agent_sees_view_counts_and_new_tickets_arrive_by_themselves(
-    browser: Browser, world: World
+    browser: Browser, office: Office
 ):
-    held = [await file_ticket(world, f"Printer rusak {n}") for n in range(2)]
+    held = [await file_requesters_ticket(office, f"Printer rusak {n}") for n in range(2)]
     for ticket in held:
-        await world.agent.ok("POST", f"/api/tickets/tickets/{ticket['id']}/claim")
+        await office.people["agent"].ok("POST", f"/api/tickets/tickets/{ticket['id']}/claim")
     errors: list[str] = []
-    page = await open_as(browser, world, "agent", errors)
+    page = await open_as(browser, office, "agent", errors)
 
-    await page.goto(unit_list(world, status="open"))
+    await page.goto(unit_list(office, status="open"))
     rows = page.locator(".tickets-table tbody tr")
     await expect(rows).to_have_count(2)
     # The views and their counts, as GET /views says (this agent holds two open tickets).
-    views = {v["key"] or v["name"]: v for v in await world.agent.ok("GET", "/api/tickets/views")}
+    views = {
+        v["key"] or v["name"]: v
+        for v in await office.people["agent"].ok("GET", "/api/tickets/views")
+    }
     assert views["mine"]["count"] == 2
     await expect(page.locator("[data-view=mine] .view-count")).to_have_text("2")
     for key in ("all", "unassigned", "overdue", "waiting_requester"):
@@ -135,7 +87,7 @@ async def test_agent_sees_view_counts_and_new_tickets_arrive_by_themselves(
         first_id,
     )
     await page.wait_for_timeout(300)  # the stream's first "ready" settles
-    new = await file_ticket(world, "Jaringan putus")
+    new = await file_requesters_ticket(office, "Jaringan putus")
     started = time.monotonic()
     await expect(page.locator(f"tr[data-id='{new['id']}']")).to_be_visible(timeout=2_000)
     arrived = time.monotonic() - started
@@ -150,24 +102,26 @@ async def test_agent_sees_view_counts_and_new_tickets_arrive_by_themselves(
 
     # Saving the filters as a view: it joins the row with its count.
     await page.click("[data-action=save-view]")
-    await page.fill("dialog input[name=name]", f"Unit {world.tag}")
+    await page.fill("dialog input[name=name]", f"Unit {office.tag}")
     await page.click("dialog button[type=submit]")
-    saved = page.locator(".view-tab.is-saved", has_text=f"Unit {world.tag}")
+    saved = page.locator(".view-tab.is-saved", has_text=f"Unit {office.tag}")
     await expect(saved.locator(".view-count")).to_have_text("3")
     await expect(saved).to_have_attribute("aria-current", "page")
     assert errors == []
 
 
-async def test_bulk_close_reports_each_tickets_outcome_on_a_phone(browser: Browser, world: World):
-    done = await file_ticket(world, "Akun terkunci")
+async def test_bulk_close_reports_each_tickets_outcome_on_a_phone(browser: Browser, office: Office):
+    done = await file_requesters_ticket(office, "Akun terkunci")
     path = f"/api/tickets/tickets/{done['id']}"
-    await world.agent.ok("POST", f"{path}/claim")
-    await world.agent.ok("POST", f"{path}/resolve", json={"result_summary": "Akun dibuka."})
-    fresh = await file_ticket(world, "Monitor berkedip")
+    await office.people["agent"].ok("POST", f"{path}/claim")
+    await office.people["agent"].ok(
+        "POST", f"{path}/resolve", json={"result_summary": "Akun dibuka."}
+    )
+    fresh = await file_requesters_ticket(office, "Monitor berkedip")
     errors: list[str] = []
-    page = await open_as(browser, world, "agent", errors, **PHONE)
+    page = await open_as(browser, office, "agent", errors, **PHONE)
 
-    await page.goto(unit_list(world, status="new,resolved"))
+    await page.goto(unit_list(office, status="new,resolved"))
     await expect(page.locator(f"tr[data-id='{done['id']}']")).to_be_visible()
     await expect(page.locator(f"tr[data-id='{fresh['id']}']")).to_be_visible()
     bar = page.locator(".bulk-bar")
@@ -196,54 +150,49 @@ async def test_bulk_close_reports_each_tickets_outcome_on_a_phone(browser: Brows
     await expect(page.locator(f"tr[data-id='{done['id']}']")).to_have_count(0)
     await expect(page.locator(f"tr[data-id='{fresh['id']}']")).to_be_visible()
     await expect(bar).to_be_hidden()
-    closed = await world.agent.ok("GET", path)
+    closed = await office.people["agent"].ok("GET", path)
     assert closed["status"] == "closed"
-    timeline = await world.agent.ok("GET", f"{path}/timeline")
+    timeline = await office.people["agent"].ok("GET", f"{path}/timeline")
     assert timeline[-1]["note"] == "Dikonfirmasi lewat telepon"
     assert errors == []
 
 
-async def test_bulk_assign_from_the_bar(browser: Browser, world: World):
-    tickets = [await file_ticket(world, f"Telepon mati {n}") for n in range(2)]
+async def test_bulk_assign_from_the_bar(browser: Browser, office: Office):
+    tickets = [await file_requesters_ticket(office, f"Telepon mati {n}") for n in range(2)]
     errors: list[str] = []
-    page = await open_as(browser, world, "agent", errors)
-    await page.goto(unit_list(world, assignee="none", status="open"))
+    page = await open_as(browser, office, "agent", errors)
+    await page.goto(unit_list(office, assignee="none", status="open"))
     for ticket in tickets:
         await page.check(f"tr[data-id='{ticket['id']}'] input.select-box")
-    await page.select_option(".bulk-bar select[name=assignee_id]", label=world.full_names["other"])
+    await page.select_option(".bulk-bar select[name=assignee_id]", label=office.full_names["other"])
     await page.click("[data-action=bulk-assign]")
     await expect(page.locator("dialog h2")).to_have_text("Hasil aksi: semua 2 tiket berhasil")
     await page.click("dialog .dialog-actions button")
     for ticket in tickets:
         # Assigned now: gone from the unassigned list.
         await expect(page.locator(f"tr[data-id='{ticket['id']}']")).to_have_count(0)
-        assigned = await world.agent.ok("GET", f"/api/tickets/tickets/{ticket['id']}")
-        assert assigned["assignee_name"] == world.full_names["other"]
+        assigned = await office.people["agent"].ok("GET", f"/api/tickets/tickets/{ticket['id']}")
+        assert assigned["assignee_name"] == office.full_names["other"]
     await page.screenshot(path=str(SHOTS / "queues-assign.png"), full_page=True)
     assert errors == []
 
 
-async def test_an_empty_list_says_why(browser: Browser, world: World, system: LocalSystem):
+async def test_an_empty_list_says_why(
+    browser: Browser, office: Office, system: LocalSystem, http: httpx.AsyncClient
+):
     errors: list[str] = []
-    page = await open_as(browser, world, "agent", errors)
-    await page.goto(unit_list(world, q=f"tidakada{world.tag}"))
+    page = await open_as(browser, office, "agent", errors)
+    await page.goto(unit_list(office, q=f"tidakada{office.tag}"))
     empty = page.locator(".empty-state")
     await expect(empty).to_contain_text("Tidak ada tiket yang cocok dengan saringan ini.")
     await expect(empty.locator("a[href='#/tickets']")).to_be_visible()
 
     # A requester whose unit has no tickets yet, no filter set: how to start.
-    root = await login(world.agent.http, world.gateway, "admin", system.admin_password)
-    unit = await root.ok(
-        "POST",
-        "/api/identity/units",
-        json={"code": f"QE{world.tag}".upper(), "name": f"Dinas Kosong {world.tag}"},
+    empty_office = await set_up_office(
+        system, http, unit_name="Dinas Kosong", code_prefix="QE", people={"requester": "requester"}
     )
-    username = f"qempty{world.tag}"
-    await create_user(
-        root, username, PASSWORD, full_name="Pemohon Baru", role="requester", unit_id=unit["id"]
-    )
-    newcomer = await sign_in(browser, world.gateway, username, PASSWORD, errors, **PHONE)
-    await newcomer.goto(f"{world.gateway}/#/tickets")
+    newcomer = await open_as(browser, empty_office, "requester", errors, **PHONE)
+    await newcomer.goto(f"{office.gateway}/#/tickets")
     empty = newcomer.locator(".empty-state")
     await expect(empty).to_contain_text("Belum ada tiket.")
     await expect(empty.locator("a[href='#/new']")).to_be_visible()

@@ -12,19 +12,23 @@ Screenshots land in /tmp/ticketpage/ (ticketpage-*.png) for a person to look at.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from helpdesk_testing import LocalSystem, eventually
-from helpdesk_testing.browser import Api, create_user, login, sign_in
+from helpdesk_testing.browser import (
+    PHONE,
+    Office,
+    SignInOptions,
+    file_ticket,
+    open_as,
+    set_up_office,
+)
 
-PASSWORD = "rahasia-kuat-3"
-PHONE = {"width": 390, "height": 844}
 SHOTS = Path("/tmp/ticketpage")  # noqa: S108 - screenshots for a person to look at
 # The live update must reach an open page this fast.
 LIVE_MS = 2_000
@@ -43,84 +47,40 @@ COMMENT = "\n".join(
 )
 
 
-@dataclass
-class World:
-    gateway: str
-    tag: str
-    unit: dict
-    category_id: str
-    requester: Api
-    agent_a: Api
-    agent_b: Api
-    names: dict[str, str]
-    full_names: dict[str, str]
-    emails: dict[str, str]
-
-
 @pytest.fixture(scope="module")
-async def world(system: LocalSystem, http: httpx.AsyncClient) -> World:
-    """A unit with a requester, and two agents (passwords set)."""
-    gateway = system.gateway_url
-    root = await login(http, gateway, "admin", system.admin_password)
-    tag = uuid.uuid4().hex[:6]
-    unit = await root.ok(
-        "POST",
-        "/api/identity/units",
-        json={"code": f"TP{tag}".upper(), "name": f"Dinas Halaman Tiket {tag}"},
-    )
-    roles = {
-        "requester": {"role": "requester", "unit_id": unit["id"]},
-        "agent_a": {"role": "agent"},
-        "agent_b": {"role": "agent"},
-    }
-    names, full_names, emails, apis = {}, {}, {}, {}
-    for kind, extra in roles.items():
-        names[kind] = f"tp{kind.replace('_', '')}{tag}"
-        full_names[kind] = f"{kind.replace('_', ' ').title()} {tag}"
-        emails[kind] = f"{names[kind]}@example.go.id"
-        apis[kind] = await create_user(
-            root, names[kind], PASSWORD, full_name=full_names[kind], email=emails[kind], **extra
-        )
-    categories = await apis["agent_a"].ok("GET", "/api/tickets/categories")
-    return World(
-        gateway=gateway,
-        tag=tag,
-        unit=unit,
-        category_id=categories[0]["id"],
-        requester=apis["requester"],
-        agent_a=apis["agent_a"],
-        agent_b=apis["agent_b"],
-        names=names,
-        full_names=full_names,
-        emails=emails,
+async def office(system: LocalSystem, http: httpx.AsyncClient) -> Office:
+    """A unit with a requester, and two agents (passwords set, e-mail addresses)."""
+    return await set_up_office(
+        system,
+        http,
+        unit_name="Dinas Halaman Tiket",
+        code_prefix="TP",
+        people={"requester": "requester", "agent_a": "agent", "agent_b": "agent"},
+        emails=True,
     )
 
 
-async def new_ticket(world: World, title: str, **fields: str) -> dict:
-    """A ticket filed by the requester (the tickets service may still be learning the new
-    users from identity's events: asked again until it knows them)."""
-
-    async def create() -> dict | None:
-        response = await world.requester.call(
-            "POST",
-            "/api/tickets/tickets",
-            json={
-                "title": title,
-                "description": "Printer di ruang rapat tidak bisa mencetak sejak pagi.",
-                "category_id": world.category_id,
-                **fields,
-            },
-        )
-        return response.json() if response.status_code == 201 else None
-
-    return await eventually(create, timeout=20, interval=0.2)
+async def new_ticket(office: Office, title: str, **fields: str) -> dict:
+    """A ticket filed by the requester through the API."""
+    return await file_ticket(
+        office.people["requester"],
+        title=title,
+        description="Printer di ruang rapat tidak bisa mencetak sejak pagi.",
+        category_id=office.category_id,
+        **fields,
+    )
 
 
 async def open_ticket(
-    browser: Browser, world: World, kind: str, ticket: dict, errors: list[str], **viewport: int
+    browser: Browser,
+    office: Office,
+    kind: str,
+    ticket: dict,
+    errors: list[str],
+    **options: Unpack[SignInOptions],
 ) -> Page:
-    page = await sign_in(browser, world.gateway, world.names[kind], PASSWORD, errors, **viewport)
-    await page.goto(f"{world.gateway}/#/tickets/{ticket['id']}")
+    page = await open_as(browser, office, kind, errors, **options)
+    await page.goto(f"{office.gateway}/#/tickets/{ticket['id']}")
     await expect(page.locator("h1")).to_have_text(ticket["title"])
     await expect(page.locator(".timeline .tl-item").first).to_be_visible()
     return page
@@ -132,11 +92,11 @@ async def shot(page: Page, name: str) -> None:
 
 
 async def test_a_markdown_comment_is_formatted_and_inert_on_the_page_and_in_its_mail(
-    browser: Browser, world: World, system: LocalSystem, http: httpx.AsyncClient
+    browser: Browser, office: Office, system: LocalSystem, http: httpx.AsyncClient
 ) -> None:
-    ticket = await new_ticket(world, f"Printer rusak {world.tag}")
+    ticket = await new_ticket(office, f"Printer rusak {office.tag}")
     errors: list[str] = []
-    page = await open_ticket(browser, world, "agent_a", ticket, errors)
+    page = await open_ticket(browser, office, "agent_a", ticket, errors)
     alerts: list[str] = []
     page.on("dialog", lambda dialog: alerts.append(dialog.message))
 
@@ -168,7 +128,7 @@ async def test_a_markdown_comment_is_formatted_and_inert_on_the_page_and_in_its_
     # The requester's mail: the same sanitised HTML in its HTML part, plain text in the other.
     async def comment_mail() -> dict | None:
         listed = await http.get(
-            f"{system.mail_url}/api/messages", params={"to": world.emails["requester"]}
+            f"{system.mail_url}/api/messages", params={"to": office.emails["requester"]}
         )
         for mail in listed.json():
             if ticket["number"] in mail["subject"] and "printer rusak" in mail["text"]:
@@ -184,7 +144,7 @@ async def test_a_markdown_comment_is_formatted_and_inert_on_the_page_and_in_its_
     assert "- ganti toner" in mail["text"]
     assert "cara mengganti toner (https://example.go.id/panduan-toner)" in mail["text"]
 
-    phone = await open_ticket(browser, world, "agent_a", ticket, errors, **PHONE)
+    phone = await open_ticket(browser, office, "agent_a", ticket, errors, **PHONE)
     await expect(phone.locator(".tl-comment .bubble.md strong")).to_have_text("printer rusak")
     await shot(phone, "comment-phone")
     assert not alerts, alerts
@@ -194,27 +154,27 @@ async def test_a_markdown_comment_is_formatted_and_inert_on_the_page_and_in_its_
 
 
 async def test_the_page_follows_changes_made_elsewhere_without_losing_the_draft(
-    browser: Browser, world: World
+    browser: Browser, office: Office
 ) -> None:
-    ticket = await new_ticket(world, f"Jaringan lambat {world.tag}")
+    ticket = await new_ticket(office, f"Jaringan lambat {office.tag}")
     path = f"/api/tickets/tickets/{ticket['id']}"
-    claimed = await world.agent_a.ok("POST", f"{path}/claim")
+    claimed = await office.people["agent_a"].ok("POST", f"{path}/claim")
     errors: list[str] = []
-    page = await open_ticket(browser, world, "agent_a", ticket, errors)
+    page = await open_ticket(browser, office, "agent_a", ticket, errors)
     await expect(page.locator(".ticket-head .badge").first).to_have_text("Diproses")
 
     # Agent A is writing a comment when agent B comments through the API.
     box = page.locator(".comment-form textarea[name=body]")
     await box.fill("Draf balasan yang belum dikirim")
     await box.focus()
-    await world.agent_b.ok(
+    await office.people["agent_b"].ok(
         "POST", f"{path}/comments", json={"body": "Saya bantu cek **router** lantai 2."}
     )
     other = page.locator(".tl-comment .bubble.md strong", has_text="router")
     await expect(other).to_be_visible(timeout=LIVE_MS)
     cue = page.locator(".ticket-updated")
     await expect(cue).to_contain_text("Diperbarui", timeout=LIVE_MS)
-    await expect(cue).to_contain_text(world.full_names["agent_b"])
+    await expect(cue).to_contain_text(office.full_names["agent_b"])
     assert await box.input_value() == "Draf balasan yang belum dikirim"
     assert await box.evaluate("el => el === document.activeElement")
 
@@ -224,23 +184,23 @@ async def test_the_page_follows_changes_made_elsewhere_without_losing_the_draft(
     dialog = page.locator("dialog[open]")
     await dialog.locator("textarea[name=reason]").fill("Menunggu jadwal teknisi dari SKPD")
     # (An edit publishes no event the stream could tell: a reassignment does.)
-    agent_b = await world.agent_b.ok("GET", "/api/identity/auth/me")
-    await world.agent_b.ok(
+    agent_b = await office.people["agent_b"].ok("GET", "/api/identity/auth/me")
+    await office.people["agent_b"].ok(
         "POST",
         f"{path}/assign",
         json={"assignee_id": agent_b["id"]},
         headers={"If-Match": f'"{claimed["version"]}"'},
     )
-    assignee = page.locator(".details dd", has_text=world.full_names["agent_b"])
+    assignee = page.locator(".details dd", has_text=office.full_names["agent_b"])
     await expect(assignee).to_be_visible(timeout=LIVE_MS)
-    await expect(dialog.locator(".stale-note")).to_contain_text(world.full_names["agent_b"])
+    await expect(dialog.locator(".stale-note")).to_contain_text(office.full_names["agent_b"])
     await dialog.locator("button[type=submit]").click()
     await expect(dialog.locator(".form-alert")).to_contain_text("diubah sejak formulir ini dibuka")
-    await expect(dialog.locator(".form-alert")).to_contain_text(world.full_names["agent_b"])
+    await expect(dialog.locator(".form-alert")).to_contain_text(office.full_names["agent_b"])
     await expect(dialog.locator("textarea[name=reason]")).to_have_value(
         "Menunggu jadwal teknisi dari SKPD"
     )
-    fresh = await world.agent_a.ok("GET", path)
+    fresh = await office.people["agent_a"].ok("GET", path)
     assert fresh["status"] == "in_progress" and fresh["assignee_id"] == agent_b["id"]
     await shot(page, "stale-dialog")
     # Sent again, knowingly: it applies to the new version.
@@ -250,7 +210,7 @@ async def test_the_page_follows_changes_made_elsewhere_without_losing_the_draft(
     assert await box.input_value() == "Draf balasan yang belum dikirim"
 
     # A status change by someone else reaches the page too.
-    await world.agent_b.ok("POST", f"{path}/resume", json={})
+    await office.people["agent_b"].ok("POST", f"{path}/resume", json={})
     await expect(page.locator(".ticket-head .badge").first).to_have_text(
         "Diproses", timeout=LIVE_MS
     )
@@ -261,17 +221,17 @@ async def test_the_page_follows_changes_made_elsewhere_without_losing_the_draft(
 
 
 async def test_after_a_reopen_the_old_result_summary_leaves_the_page(
-    browser: Browser, world: World
+    browser: Browser, office: Office
 ) -> None:
     email = "siti.rahmawati.pemohon@dinaspendidikan.bukittinggikota.go.id"
-    ticket = await new_ticket(world, f"Aplikasi gaji error {world.tag}", contact_email=email)
+    ticket = await new_ticket(office, f"Aplikasi gaji error {office.tag}", contact_email=email)
     path = f"/api/tickets/tickets/{ticket['id']}"
-    await world.agent_a.ok("POST", f"{path}/claim")
-    await world.agent_a.ok(
+    await office.people["agent_a"].ok("POST", f"{path}/claim")
+    await office.people["agent_a"].ok(
         "POST", f"{path}/resolve", json={"result_summary": "Modul gaji diperbarui ke versi 2.3"}
     )
     errors: list[str] = []
-    page = await open_ticket(browser, world, "requester", ticket, errors, **PHONE)
+    page = await open_ticket(browser, office, "requester", ticket, errors, **PHONE)
     result = page.locator(".result-slot .result")
     await expect(result).to_contain_text("Modul gaji diperbarui ke versi 2.3")
 
