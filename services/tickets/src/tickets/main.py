@@ -18,6 +18,7 @@ from tickets.exports.views import router as exports_router
 from tickets.internal.views import router as internal_router
 from tickets.live import feed as live_feed
 from tickets.live.views import router as live_router
+from tickets.masterdata import changes as masterdata_changes
 from tickets.masterdata.cache import MasterDataCache
 from tickets.masterdata.views import router as masterdata_router
 from tickets.queues.views import router as queues_router
@@ -88,6 +89,10 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         consumers=[directory_consumer("tickets"), attachments_consumer()],
         build_runtime=build_runtime,
-        workers=[live_changes, *([sla_scheduler] if settings.run_scheduler else [])],
+        workers=[
+            live_changes,
+            masterdata_changes.follow_changes,
+            *([sla_scheduler] if settings.run_scheduler else []),
+        ],
         disabled_users=disabled_user_ids,
     )

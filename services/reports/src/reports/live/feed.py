@@ -9,16 +9,12 @@ connected to.
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from dataclasses import dataclass, field
 
-import asyncpg
-
+from helpdesk_common import pgnotify
 from reports.readmodel.store import CHANGED_CHANNEL
 from reports.settings import ReportsSettings
-
-log = logging.getLogger("reports.live")
 
 ALL_UNITS = "*"
 
@@ -55,26 +51,10 @@ class ChangeFeed:
 
 async def listen(settings: ReportsSettings, feed: ChangeFeed) -> None:
     """LISTEN until cancelled; reconnects after a database restart."""
-    dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-    def on_notify(_: object, __: int, ___: str, payload: object) -> None:
-        feed.publish(str(payload))
-
-    while True:
-        try:
-            connection = await asyncpg.connect(dsn)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("cannot listen for read-model changes yet: %r", exc)
-            await asyncio.sleep(2)
-            continue
-        lost = asyncio.Event()
-        connection.add_termination_listener(lambda _, lost=lost: lost.set())
-        try:
-            await connection.add_listener(CHANGED_CHANNEL, on_notify)
-            # Changes made while not listening are unknown: tell every stream to refresh.
-            feed.publish(ALL_UNITS)
-            await lost.wait()
-            log.warning("lost the LISTEN connection; reconnecting")
-        finally:
-            if not connection.is_closed():
-                await connection.close()
+    await pgnotify.listen(
+        settings,
+        CHANGED_CHANNEL,
+        on_notify=feed.publish,
+        # Changes made while not listening are unknown: tell every stream to refresh.
+        on_connected=lambda: feed.publish(ALL_UNITS),
+    )

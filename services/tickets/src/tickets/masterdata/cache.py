@@ -175,6 +175,9 @@ class MasterDataCache:
         self._ttl = ttl
         self._current: MasterData | None = None
         self._lock = asyncio.Lock()
+        # Bumped by invalidate(): a reload that read the tables before a change committed
+        # must not keep its snapshot as current.
+        self._generation = 0
 
     async def get(self) -> MasterData:
         current = self._current
@@ -187,9 +190,12 @@ class MasterDataCache:
         async with self._lock:
             if self._current is not None and self._current is not older_than:
                 return self._current
+            generation = self._generation
             async with self._sessionmaker() as session:
-                self._current = await load_master_data(session, timezone=self._timezone)
-            return self._current
+                loaded = await load_master_data(session, timezone=self._timezone)
+            if generation == self._generation:
+                self._current = loaded
+            return loaded
 
     async def get_fresh_if_missing(
         self, *, category_id: uuid.UUID | None = None, priority: str | None = None
@@ -208,4 +214,7 @@ class MasterDataCache:
         return data
 
     def invalidate(self) -> None:
+        """Forget the snapshot: the next request reads the tables again (called in every
+        process when any of them committed a change: see ``tickets.masterdata.changes``)."""
+        self._generation += 1
         self._current = None

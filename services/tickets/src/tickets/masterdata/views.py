@@ -13,7 +13,7 @@ from helpdesk_common.auditlog import AuditFiltersDep
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.pagination import CursorQuery, Page
-from tickets.masterdata import auditlog, service
+from tickets.masterdata import auditlog, changes, service
 from tickets.masterdata.schemas import (
     AuditOut,
     CategoryCreate,
@@ -44,10 +44,11 @@ T = TypeVar("T")
 async def _admin_change(
     session: AsyncSession, env: TicketsRuntime, change: Callable[..., Awaitable[T]], **kwargs: Any
 ) -> T:
-    """Run an administrator's change in its own transaction, then drop this process's
-    master-data cache so the next request sees it (other processes within the cache's TTL)."""
+    """Run an administrator's change in its own transaction; at its commit every process
+    drops its master-data cache (this one at once, the others when they hear the NOTIFY)."""
     async with session.begin():
         result = await change(session, **kwargs)
+        await changes.announce(session, env.settings)
     env.masterdata.invalidate()
     return result
 
