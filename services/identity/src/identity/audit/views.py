@@ -1,4 +1,4 @@
-"""GET /audit-log and /audit-log/actors: administrators only."""
+"""GET /audit-log, /audit-log/actions and /audit-log/actors: administrators only."""
 
 from __future__ import annotations
 
@@ -51,6 +51,12 @@ async def list_audit_log(
         )
         names = await service.names_of(session, entries)
     return Page(items=[_out(e, names) for e in entries], next_cursor=next_cursor)
+
+
+@router.get("/audit-log/actions")
+async def list_audit_actions() -> list[str]:
+    """Every action this log can hold: the action filter's choices (any other is a 422)."""
+    return list(service.ACTIONS)
 
 
 @router.get("/audit-log/actors")

@@ -204,6 +204,12 @@ async def delete_rule(rule_id: uuid.UUID, admin: Admin, session: SessionDep, env
 # -- audit log --------------------------------------------------------------------------
 
 
+@router.get("/audit-log/actions")
+async def audit_log_actions(_: Admin) -> list[str]:
+    """Every action this log can hold: the action filter's choices (any other is a 422)."""
+    return list(auditlog.ACTIONS)
+
+
 @router.get("/audit-log")
 async def audit_log(
     _: Admin,

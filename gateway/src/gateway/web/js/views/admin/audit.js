@@ -12,38 +12,6 @@ import { cursorList, field, fmtDate, fmtDateTime, fmtMinutes, loading, officeDay
 
 const PAGE = 50;
 
-// The actions each log can hold (the services refuse any other as a filter).
-const ACTIONS = {
-  identity: [
-    "user.created",
-    "user.updated",
-    "user.enabled",
-    "user.disabled",
-    "user.password_reset",
-    "user.password_changed",
-    "unit.created",
-    "unit.updated",
-    "unit.deactivated",
-    "organisation.updated",
-    "organisation.logo_set",
-    "organisation.logo_removed",
-  ],
-  tickets: [
-    "category.created",
-    "category.updated",
-    "priority.created",
-    "priority.updated",
-    "sla_policy.created",
-    "sla_policy.updated",
-    "priority_rule.created",
-    "priority_rule.updated",
-    "priority_rule.deleted",
-    "office_hours.replaced",
-    "holiday.created",
-    "holiday.deleted",
-    "export_policy.updated",
-  ],
-};
 const SOURCES = {
   identity: { path: "/api/identity/audit-log", at: "occurred_at" },
   tickets: { path: "/api/tickets/audit-log", at: "at" },
@@ -187,14 +155,15 @@ function actorOptions(actors, selected) {
   return options;
 }
 
-function filterForm({ source, filters, actors }) {
+function filterForm({ source, filters, actors, actions }) {
   const controls = [
     field({ name: "actor", label: t("audit.filter_actor"), value: filters.actor, options: actorOptions(actors, filters.actor) }),
     field({
       name: "action",
       label: t("audit.filter_action"),
       value: filters.action,
-      options: [option("", t("common.all")), ...ACTIONS[source].map((a) => option(a, actionLabel(a)))],
+      // An action from a shared link stays chosen even if the list could not be read.
+      options: [option("", t("common.all")), ...[...new Set([...actions, filters.action].filter(Boolean))].map((a) => option(a, actionLabel(a)))],
     }),
   ];
   if (source === "identity") {
@@ -269,12 +238,11 @@ async function audit({ el, query, isCurrent }) {
   const body = h("div", { role: "tabpanel", class: "audit-log" }, loading());
   el.append(tabs, body);
 
-  let actors = [];
-  try {
-    actors = await api("/api/identity/audit-log/actors");
-  } catch {
-    // The log stays usable without the picker's names: "all" and the actor in the hash.
-  }
+  // The pickers' choices: IT staff by name, and the actions this log can hold (the
+  // service's own list). Without them the log stays usable: "all" and the hash's filters.
+  const [actors, actions] = await Promise.all(
+    ["/api/identity/audit-log/actors", `${SOURCES[source].path}/actions`].map((path) => api(path).catch(() => [])),
+  );
   if (!isCurrent()) return;
   const active = FILTER_KEYS.filter((k) => filters[k]).length;
   const wide = window.matchMedia("(min-width: 801px)").matches;
@@ -283,7 +251,7 @@ async function audit({ el, query, isCurrent }) {
       "details",
       { class: "filter-box", open: wide || active > 0 },
       h("summary", t("audit.filters"), active ? h("span", { class: "badge badge-info" }, String(active)) : null),
-      filterForm({ source, filters, actors }),
+      filterForm({ source, filters, actors, actions }),
     ),
   );
   const params = apiFilters(filters);
