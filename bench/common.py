@@ -137,6 +137,54 @@ async def seed(api: Api, admin_password: str) -> Seed:
     return Seed(unit["id"], category_id, requester, agent, requester_email)
 
 
+@dataclass
+class OpenLoop:
+    """What an open-loop run of creates gave: each created ticket with the wall-clock time
+    its request started, the failures, and how long offering the load took."""
+
+    created: list[tuple[float, dict[str, Any]]]
+    failures: list[str]
+    seconds: float
+
+
+async def create_at_rate(
+    api: Api,
+    seeded: Seed,
+    *,
+    rate: float,
+    seconds: float,
+    title: Callable[[int], str],
+    description: str,
+) -> OpenLoop:
+    """Tickets created as the requester at a fixed rate, each request started on schedule
+    whatever the answers before it (open loop: a slow answer does not slow the offered
+    load). Times are wall-clock (``time.time()``), comparable with another process's."""
+    created: list[tuple[float, dict[str, Any]]] = []
+    failures: list[str] = []
+
+    async def create(i: int) -> None:
+        started = time.time()
+        body = {"title": title(i), "description": description, "category_id": seeded.category_id}
+        status, data = await api.call(
+            "POST", "/api/tickets/tickets", token=seeded.requester_token, body=body
+        )
+        if status == 201:
+            created.append((started, data))
+        else:
+            failures.append(f"{status}: {str(data)[:200]}")
+
+    total = int(rate * seconds)
+    began = time.perf_counter()
+    tasks = []
+    for i in range(total):
+        delay = began + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(create(i)))
+    await asyncio.gather(*tasks)
+    return OpenLoop(created, failures, time.perf_counter() - began)
+
+
 def percentiles(seconds: list[float]) -> dict[str, float]:
     """p50/p95/p99/max of latencies given in seconds, in milliseconds."""
     ordered = sorted(seconds)

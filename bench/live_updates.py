@@ -35,6 +35,8 @@ from common import (
     ROOT,
     Api,
     CpuMeter,
+    Seed,
+    create_at_rate,
     percentiles,
     reference_loop_seconds,
     save,
@@ -76,7 +78,7 @@ class Listener:
         elif name == "ticket":
             change = json.loads(data)
             if change["event"] == "ticket.created":
-                self.heard.setdefault(change["id"], time.perf_counter())
+                self.heard.setdefault(change["id"], time.time())
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -107,41 +109,20 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def load(
-    args: argparse.Namespace, pid: int, api: Api, seeded: Any, listeners: list[Listener]
+    args: argparse.Namespace, pid: int, api: Api, seeded: Seed, listeners: list[Listener]
 ) -> dict[str, Any]:
-    sent_at: dict[str, float] = {}
-    failures: list[str] = []
-
-    async def create(i: int) -> None:
-        started = time.perf_counter()
-        status, data = await api.call(
-            "POST",
-            "/api/tickets/tickets",
-            token=seeded.requester_token,
-            body={
-                "title": f"Jaringan lantai {i % 7} putus",
-                "description": "Tidak ada koneksi internet sejak pagi.",
-                "category_id": seeded.category_id,
-            },
-        )
-        if status == 201:
-            sent_at[data["id"]] = started
-        else:
-            failures.append(f"{status}: {str(data)[:200]}")
-
     meter = CpuMeter(pid)
     meter.begin()
-    total = int(args.rate * args.seconds)
-    began = time.perf_counter()
-    creates = []
-    for i in range(total):
-        delay = began + i / args.rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        creates.append(asyncio.create_task(create(i)))
-    await asyncio.gather(*creates)
-    load_seconds = time.perf_counter() - began
-    cpu = meter.end(load_seconds)
+    run = await create_at_rate(
+        api,
+        seeded,
+        rate=args.rate,
+        seconds=args.seconds,
+        title=lambda i: f"Jaringan lantai {i % 7} putus",
+        description="Tidak ada koneksi internet sejak pagi.",
+    )
+    cpu = meter.end(run.seconds)
+    sent_at = {ticket["id"]: started for started, ticket in run.created}
 
     def all_heard() -> bool:
         return all(ticket in listener.heard for listener in listeners for ticket in sent_at)
@@ -161,8 +142,8 @@ async def load(
         "offered_rate_per_s": args.rate,
         "seconds": args.seconds,
         "tickets_created": len(sent_at),
-        "create_failures": len(failures),
-        "first_failures": failures[:3],
+        "create_failures": len(run.failures),
+        "first_failures": run.failures[:3],
         "deliveries": len(latencies),
         "deliveries_missing_5s_after_load": expected - len(latencies),
         "resyncs": sum(listener.resyncs for listener in listeners),

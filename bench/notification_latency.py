@@ -39,6 +39,7 @@ from common import (
     ROOT,
     Api,
     CpuMeter,
+    create_at_rate,
     percentiles,
     reference_loop_seconds,
     save,
@@ -224,42 +225,24 @@ async def measure(
         api = Api(system.gateway_url, session)
         seeded = await seed(api, system.admin_password)
         await asyncio.sleep(2)  # the warm-up ticket's mails
-        sent_at: dict[str, float] = {}
-        failures: list[str] = []
-
-        async def create(i: int) -> None:
-            started = time.time()
-            status, data = await api.call(
-                "POST",
-                "/api/tickets/tickets",
-                token=seeded.requester_token,
-                body={
-                    "title": f"Aplikasi kepegawaian error {i}",
-                    "description": "Halaman login menampilkan pesan kesalahan.",
-                    "category_id": seeded.category_id,
-                },
-            )
-            if status == 201:
-                sent_at[data["number"]] = started
-            else:
-                failures.append(f"{status}: {str(data)[:200]}")
-
         meter = CpuMeter(system.process.pid)
         meter.begin()
         sink_cpu = sink_process.cpu_seconds()
-        total = int(args.rate * args.seconds)
-        began = time.perf_counter()
-        tasks = []
-        for i in range(total):
-            delay = began + i / args.rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(create(i)))
-        await asyncio.gather(*tasks)
-        load_seconds = time.perf_counter() - began
+        run = await create_at_rate(
+            api,
+            seeded,
+            rate=args.rate,
+            seconds=args.seconds,
+            title=lambda i: f"Aplikasi kepegawaian error {i}",
+            description="Halaman login menampilkan pesan kesalahan.",
+        )
+        load_seconds = run.seconds
         cpu = meter.end(load_seconds)
+        sent_at = {ticket["number"]: started for started, ticket in run.created}
+        failures = run.failures
         cpu["smtp sink"] = round(100 * (sink_process.cpu_seconds() - sink_cpu) / load_seconds, 1)
 
+        load_ended = time.perf_counter()
         await asyncio.sleep(2)
         expected = 3  # requester, unit contact, agent
         late = [n for n in sent_at if len(sink.arrivals.get(n, {})) < expected]
@@ -268,7 +251,7 @@ async def measure(
             if time.time() > deadline:
                 break
             await asyncio.sleep(0.2)
-        drained_after = round(time.perf_counter() - began - load_seconds, 2)
+        drained_after = round(time.perf_counter() - load_ended, 2)
 
     requester = seeded.requester_email.lower()
     to_requester = [
