@@ -125,3 +125,22 @@ async def test_body_limit(run_gateway, upstream, auth, recorder):
 
         response = await gw.post("/api/tickets/upload", headers=auth, content=b"x" * 1000)
         assert response.status_code == 200
+
+
+async def test_open_event_streams_never_take_the_connections_other_requests_need(
+    run_gateway, upstream: str, auth
+):
+    # One pooled connection per service: two pages' event streams (held open) must leave
+    # it to the page's other requests (server-sent events have a pool of their own).
+    events = {**auth, "Accept": "text/event-stream"}
+    async with (
+        run_gateway(
+            identity_url=upstream, tickets_url=upstream, upstream_max_connections=1
+        ) as gateway,
+        gateway.stream("GET", "/api/tickets/endless", headers=events) as first,
+        gateway.stream("GET", "/api/tickets/endless", headers=events) as second,
+    ):
+        assert (first.status_code, second.status_code) == (200, 200)
+        for _ in range(3):
+            response = await gateway.get("/api/tickets/items/42", headers=auth)
+            assert response.status_code == 200, response.text

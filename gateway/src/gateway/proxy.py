@@ -343,8 +343,9 @@ class Proxy:
             return
 
         url = upstream.url(_upstream_raw_path(scope, service, rest), _query(scope))
+        accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
         try:
-            response = await upstream.session.request(
+            response = await upstream.session_for(accept).request(
                 scope["method"],
                 url,
                 headers=self._request_headers(scope, service),

@@ -35,6 +35,12 @@ class GatewaySettings(BaseSettings):
         default=30.0, gt=0, description="wait for a service's response (and each body chunk)"
     )
     upstream_max_connections: int = Field(default=100, ge=1, description="pool size per service")
+    # Server-sent event streams (live lists, dashboards) hold their upstream connection for
+    # as long as the page is open: they have a pool of their own per service, so that open
+    # pages can never take the connections every other request needs.
+    upstream_max_streams: int = Field(
+        default=5000, ge=1, description="open event streams per service"
+    )
     # Below uvicorn's default keep-alive (5 s) so the gateway never reuses a connection the
     # service is just closing (that race would surface as sporadic 502s on POSTs).
     upstream_keepalive_timeout: float = Field(default=3.0, gt=0)

@@ -22,6 +22,12 @@ class Upstream:
     name: str
     base_url: str
     session: aiohttp.ClientSession
+    # Server-sent event streams: long-lived, so in a pool of their own (see settings).
+    streams: aiohttp.ClientSession
+
+    def session_for(self, accept: bytes) -> aiohttp.ClientSession:
+        """The pool for a request with this Accept header."""
+        return self.streams if b"text/event-stream" in accept else self.session
 
     def url(self, raw_path: str, query: str = "") -> URL:
         """The service URL for an already percent-encoded path, taken as is (no re-quoting)."""
@@ -31,10 +37,10 @@ class Upstream:
         return URL(target, encoded=True)
 
 
-def _session(settings: GatewaySettings) -> aiohttp.ClientSession:
+def _session(settings: GatewaySettings, *, size: int) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
-        limit=settings.upstream_max_connections,
-        limit_per_host=settings.upstream_max_connections,
+        limit=size,
+        limit_per_host=size,
         keepalive_timeout=settings.upstream_keepalive_timeout,
         # Service addresses are fixed for the process's life; DNS of a container platform
         # can change on redeploy, so cache briefly rather than forever.
@@ -65,13 +71,18 @@ def _session(settings: GatewaySettings) -> aiohttp.ClientSession:
 def create_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
     """Must run inside the event loop (aiohttp binds its sessions to it)."""
     return {
-        name: Upstream(name=name, base_url=url, session=_session(settings))
+        name: Upstream(
+            name=name,
+            base_url=url,
+            session=_session(settings, size=settings.upstream_max_connections),
+            streams=_session(settings, size=settings.upstream_max_streams),
+        )
         for name, url in settings.upstream_urls().items()
     }
 
 
 async def close_upstreams(upstreams: dict[str, Upstream]) -> None:
-    await asyncio.gather(*(u.session.close() for u in upstreams.values()))
+    await asyncio.gather(*(s.close() for u in upstreams.values() for s in (u.session, u.streams)))
 
 
 async def fetch_json(upstream: Upstream, path: str, *, timeout: float) -> tuple[int, object]:
