@@ -14,6 +14,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -56,15 +57,16 @@ class TicketChange:
             return False
         return self.unit_id is not None and self.unit_id == principal.unit_id
 
-    def as_data(self) -> str:
-        return json.dumps(
-            {
-                "id": str(self.ticket_id),
-                "number": self.number,
-                "version": self.version,
-                "event": self.event,
-            }
-        )
+    @cached_property
+    def message(self) -> str:
+        """The server-sent event, formatted once for every stream that gets it."""
+        data = {
+            "id": str(self.ticket_id),
+            "number": self.number,
+            "version": self.version,
+            "event": self.event,
+        }
+        return f"event: ticket\ndata: {json.dumps(data)}\n\n"
 
 
 def change_from_envelope(body: bytes) -> TicketChange | None:

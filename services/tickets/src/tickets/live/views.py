@@ -23,6 +23,8 @@ from tickets.live.feed import RESYNC, Subscriber
 from tickets.runtime import RuntimeDep, TicketsRuntime
 
 router = APIRouter(tags=["live"])
+RESYNC_MESSAGE = "event: resync\ndata: {}\n\n"
+BATCH = 100  # changes written at once at most
 
 
 async def _events(
@@ -43,10 +45,12 @@ async def _events(
             except TimeoutError:
                 yield ": ping\n\n"
                 continue
-            if change is RESYNC:
-                yield "event: resync\ndata: {}\n\n"
-            else:
-                yield f"event: ticket\ndata: {change.as_data()}\n\n"
+            # What queued up meanwhile goes in the same write: under load, one chunk (one
+            # trip through the gateway) carries many changes.
+            batch = [change]
+            while not subscriber.queue.empty() and len(batch) < BATCH:
+                batch.append(subscriber.queue.get_nowait())
+            yield "".join(RESYNC_MESSAGE if c is RESYNC else c.message for c in batch)
     finally:
         runtime.live.unsubscribe(subscriber)
 
