@@ -24,6 +24,9 @@ const PAGE_SIZE = 25;
 const MAX_PAGE = 100;
 // Changes often come in bursts (an action writes several events): one fetch for them all.
 const SETTLE_MS = 300;
+// The views' counts (a capped count per view on the server) follow live changes at most
+// this often: the list itself, and its total, follow every change.
+const COUNTS_EVERY_MS = 10000;
 
 /** The API's query for the filters in the address. */
 export function apiQuery(filters) {
@@ -378,7 +381,18 @@ async function list({ el, query, isCurrent }) {
       updatedEl.textContent = t("queues.updated", { time: hhmm(new Date()) });
       updatedEl.hidden = false;
     }
-    strip.refresh();
+    refreshCountsSoon();
+  }
+
+  let countsTimer = null;
+  let countsAt = Date.now();
+  function refreshCountsSoon() {
+    if (countsTimer) return;
+    countsTimer = setTimeout(() => {
+      countsTimer = null;
+      countsAt = Date.now();
+      if (isCurrent() && el.isConnected) strip.refresh();
+    }, Math.max(0, countsAt + COUNTS_EVERY_MS - Date.now()));
   }
 
   more.addEventListener("click", loadMore);
