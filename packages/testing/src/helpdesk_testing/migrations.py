@@ -1,5 +1,5 @@
-"""Does a service's migrated schema match its models? (the messaging tables, which
-helpdesk_common creates, are left out)."""
+"""Does a service's migrated schema match its models? (the messaging and idempotency
+tables, which helpdesk_common creates, are left out)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-MESSAGING_TABLES = frozenset({"outbox", "inbox", "alembic_version"})
+MESSAGING_TABLES = frozenset({"outbox", "inbox", "idempotency_keys", "alembic_version"})
 
 
 def _compared(obj: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
