@@ -7,6 +7,11 @@ workspace is installed. This script then:
 - starts an S3 server (SeaweedFS, ``weed mini``), a mail catcher, the services and the gateway;
 - waits until every one is ready, prints the gateway URL and the admin login;
 - stops everything on Ctrl-C (or SIGTERM), and stops everything if one process dies.
+
+With ``--control-socket PATH`` it also listens on a Unix socket for one-line commands, for
+fault tests (``bench/fault_campaign.py``): ``pids`` answers a JSON object of each process's
+PID, ``restart <name>`` stops that one process (SIGTERM, as a deployment would), starts it
+again and answers ``ok <pid>`` once it is ready (or ``error <why>``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -40,6 +46,9 @@ class Process:
     env: dict[str, str] = field(default_factory=dict)
     ready_url: str | None = None
     handle: asyncio.subprocess.Process | None = None
+    colour: str = ""
+    # Set while the control socket restarts it: its exit then is no reason to stop all.
+    restarting: bool = False
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -75,6 +84,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--smtp",
         metavar="HOST:PORT",
         help="send notification mail to this SMTP server instead of the mail catcher",
+    )
+    parser.add_argument(
+        "--control-socket",
+        type=Path,
+        help="a Unix socket taking 'pids' and 'restart <name>' (fault tests)",
     )
     return parser.parse_args(argv)
 
@@ -340,6 +354,7 @@ async def pump(process: Process, colour: str, log_dir: Path) -> None:
 
 
 async def start(process: Process, colour: str, log_dir: Path) -> asyncio.Task[None]:
+    process.colour = colour
     process.handle = await asyncio.create_subprocess_exec(
         *process.command,
         cwd=ROOT,
@@ -363,6 +378,78 @@ async def wait_ready(process: Process, client: httpx.AsyncClient, timeout: float
         if time.monotonic() > deadline:
             raise RuntimeError(f"{process.name} was not ready within {timeout:.0f}s")
         await asyncio.sleep(0.2)
+
+
+async def stop_one(process: Process, *, grace: float = 10) -> None:
+    """SIGTERM to the process's group, SIGKILL after ``grace`` seconds."""
+    if process.handle is None or process.handle.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.handle.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.handle.wait(), timeout=grace)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.handle.pid, signal.SIGKILL)
+        await process.handle.wait()
+
+
+async def watch(process: Process, died: asyncio.Event) -> None:
+    """Set ``died`` when the process exits, unless it is being restarted on purpose."""
+    assert process.handle is not None
+    await process.handle.wait()
+    if not process.restarting:
+        died.set()
+
+
+@dataclass
+class Supervision:
+    """What the control socket needs to restart a process as the start-up did."""
+
+    processes: list[Process]
+    log_dir: Path
+    died: asyncio.Event
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def restart(self, name: str) -> str:
+        process = next((p for p in self.processes if p.name == name), None)
+        if process is None or process.handle is None:
+            return f"error no process named {name!r}"
+        if process.restarting:
+            return f"error {name} is being restarted already"
+        process.restarting = True
+        try:
+            await stop_one(process)
+            self.tasks.append(await start(process, process.colour, self.log_dir))
+            async with httpx.AsyncClient() as client:
+                await wait_ready(process, client)
+        except RuntimeError as exc:
+            self.died.set()  # it did not come back: stop everything, as at start-up
+            return f"error {exc}"
+        finally:
+            process.restarting = False
+        self.tasks.append(asyncio.create_task(watch(process, self.died)))
+        assert process.handle is not None
+        return f"ok {process.handle.pid}"
+
+    def pids(self) -> str:
+        return json.dumps({p.name: p.handle.pid for p in self.processes if p.handle is not None})
+
+    async def serve(self, path: Path) -> asyncio.AbstractServer:
+        async def command(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.closing(writer):
+                words = (await reader.readline()).decode().split()
+                if words == ["pids"]:
+                    answer = self.pids()
+                elif len(words) == 2 and words[0] == "restart":
+                    answer = await self.restart(words[1])
+                else:
+                    answer = "error commands: 'pids', 'restart <name>'"
+                writer.write(answer.encode() + b"\n")
+                await writer.drain()
+
+        await asyncio.to_thread(path.unlink, missing_ok=True)  # a previous run's socket
+        return await asyncio.start_unix_server(command, path=str(path))
 
 
 async def stop(processes: list[Process]) -> None:
@@ -393,19 +480,25 @@ async def main(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
 
-    pumps = []
+    died = asyncio.Event()
+    supervision = Supervision(processes, args.state_dir / "logs", died)
+    tasks = supervision.tasks  # each process's output pump and exit watcher
+    control: asyncio.AbstractServer | None = None
     exit_code = 0
     try:
         async with httpx.AsyncClient() as client:
             # Infrastructure first (S3, mail), then identity (others need its users), then the
             # rest together, the gateway last.
             for index, process in enumerate(processes):
-                pumps.append(
+                tasks.append(
                     await start(process, COLOURS[index % len(COLOURS)], args.state_dir / "logs")
                 )
                 if process.name in ("identity", "notifications", "gateway"):
                     waiting = [p for p in processes[: index + 1] if p.ready_url]
                     await asyncio.gather(*(wait_ready(p, client) for p in waiting))
+        tasks.extend(asyncio.create_task(watch(p, died)) for p in processes if p.handle)
+        if args.control_socket:
+            control = await supervision.serve(args.control_socket)
         elapsed = time.monotonic() - started
         print(
             f"\n\033[1mHelpdesk is running\033[0m (started in {elapsed:.1f}s)\n"
@@ -417,9 +510,11 @@ async def main(argv: list[str]) -> int:
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        watchers = [asyncio.create_task(p.handle.wait()) for p in processes if p.handle]
         stop_waiter = asyncio.create_task(stopping.wait())
-        done, _ = await asyncio.wait([stop_waiter, *watchers], return_when=asyncio.FIRST_COMPLETED)
+        died_waiter = asyncio.create_task(died.wait())
+        done, _ = await asyncio.wait(
+            [stop_waiter, died_waiter], return_when=asyncio.FIRST_COMPLETED
+        )
         if stop_waiter not in done:
             dead = [p.name for p in processes if p.handle and p.handle.returncode is not None]
             print(f"process exited: {', '.join(dead)}; stopping everything", file=sys.stderr)
@@ -428,8 +523,10 @@ async def main(argv: list[str]) -> int:
         print(f"start-up failed: {exc}", file=sys.stderr)
         exit_code = 1
     finally:
+        if control is not None:
+            control.close()
         await stop(processes)
-        for task in pumps:
+        for task in tasks:
             task.cancel()
     return exit_code
 
