@@ -31,7 +31,7 @@ from helpdesk_common.bus import Bus
 from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.db import create_driver_pool, create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import dead_letter_router
-from helpdesk_common.errors import install_error_handlers
+from helpdesk_common.errors import RetryReads, install_error_handlers
 from helpdesk_common.migrations import upgrade_to_head
 from helpdesk_common.observability import RequestContextMiddleware, configure_logging
 from helpdesk_common.outbox import run_relay
@@ -269,7 +269,9 @@ def create_service_app(
             await _close_pools(runtime)
 
     app = FastAPI(title=title, lifespan=lifespan)
-    # Added first, so innermost: the request id is already set when a body is refused.
+    # Innermost: a read whose database connection died runs again before anything answers.
+    app.add_middleware(RetryReads)
+    # Added early, so inner: the request id is already set when a body is refused.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)

@@ -29,6 +29,7 @@ from aio_pika.abc import (
 from aiormq import spec
 
 from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
+from helpdesk_common.errors import BrokerUnavailable
 from helpdesk_common.observability import EVENTS_PUBLISHED
 from helpdesk_common.settings import ServiceSettings
 
@@ -44,10 +45,6 @@ log = logging.getLogger("helpdesk.bus")
 aiormq.connection.Connection.FRAME_BUFFER_SIZE = max(
     aiormq.connection.Connection.FRAME_BUFFER_SIZE, 1024
 )
-
-
-class BrokerUnavailable(RuntimeError):
-    pass
 
 
 class PublishRefused(RuntimeError):

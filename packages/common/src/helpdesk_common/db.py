@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import asyncpg
 import sqlalchemy as sa
+import sqlalchemy.exc
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,8 +19,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, registry
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolProxiedConnection
 
+from helpdesk_common.errors import database_unavailable
 from helpdesk_common.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ def create_engine(settings: ServiceSettings, *, pooled: bool = True) -> AsyncEng
         if pooled
         else {"poolclass": NullPool}
     )
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         **pool_args,
         connect_args={
@@ -98,6 +100,22 @@ def create_engine(settings: ServiceSettings, *, pooled: bool = True) -> AsyncEng
             }
         },
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(
+    dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+) -> None:
+    """Replace a pooled connection the server has closed before a request gets it.
+
+    A PostgreSQL restart (or ``pg_terminate_backend``) closes every connection; the driver
+    notices as soon as the socket closes, so this check costs no round trip (unlike
+    ``pool_pre_ping``). Without it the first request on each dead pooled connection failed.
+    Raising DisconnectionError makes the pool open a fresh connection in its place."""
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise sqlalchemy.exc.DisconnectionError("the pooled connection was closed by the server")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -119,7 +137,10 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     # the asyncpg dialect the engines here use, it is asyncpg's. None only once it is closed.
     driver = cast(asyncpg.Connection | None, raw.driver_connection)
     if driver is None:
-        raise RuntimeError("the session's database connection is closed")
+        # The server closed it (a restart): the error handlers answer 503, as for any other.
+        raise asyncpg.exceptions.ConnectionDoesNotExistError(
+            "the session's database connection is closed"
+        )
     if not driver.is_in_transaction():
         # SQLAlchemy's asyncpg adapter sends BEGIN with the first statement; make it do so,
         # so that the caller's statements cannot run outside the transaction.
@@ -167,8 +188,25 @@ DriverPool = Annotated[asyncpg.Pool, Depends(get_driver_pool)]
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request; the route opens one unit of work with ``session.begin()``."""
     runtime: Runtime = request.app.state.runtime
-    async with runtime.sessionmaker() as session:
+    session = runtime.sessionmaker()
+    try:
         yield session
+    finally:
+        await close_quietly(session)
+
+
+async def close_quietly(session: AsyncSession) -> None:
+    """Close ``session``; a connection the database lost meanwhile is no error here.
+
+    Closing rolls back what is still open, and it runs once the response may already be on
+    its way: if the database went away, there is nothing left to roll back (the server
+    dropped the transaction with the connection), and raising would only turn an answered
+    request into a traceback. The pool discards the dead connection."""
+    try:
+        await session.close()
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

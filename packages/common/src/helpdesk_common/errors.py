@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import aiormq.exceptions
 import asyncpg
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
@@ -19,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from helpdesk_common.context import current_correlation_id
 
@@ -238,6 +242,12 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 RETRY_AFTER_UNAVAILABLE = 5
+
+
+class BrokerUnavailable(RuntimeError):
+    """The service has no connection to the message broker (RabbitMQ) right now."""
+
+
 _DATABASE_DOWN_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,  # refused, reset, aborted: what connecting to a database that is down raises
     sqlalchemy.exc.TimeoutError,  # no pooled connection came free
@@ -247,31 +257,96 @@ _DATABASE_DOWN_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.ConnectionFailureError,
 )
+# A connection that was open and died under a request (a restart terminated it), as opposed
+# to one that could not be opened: worth one more try on a fresh connection.
+_CONNECTION_LOST_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+)
+_BROKER_DOWN_ERRORS: tuple[type[BaseException], ...] = (
+    BrokerUnavailable,
+    aiormq.exceptions.AMQPConnectionError,
+    aiormq.exceptions.ChannelInvalidStateError,
+)
+_DRIVER_MODULES = ("asyncpg.", "sqlalchemy.")
+_BROKER_MODULES = ("aio_pika.", "aiormq.", "pamqp.")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (its cause, else its context), each once."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _raised_in(exc: BaseException, modules: tuple[str, ...]) -> bool:
+    """Whether ``exc`` passed through the code of ``modules`` (a driver): an OSError raised
+    elsewhere (object storage, a file) is no outage of that dependency."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(modules):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def broker_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the message broker cannot be reached."""
+    return any(
+        isinstance(current, _BROKER_DOWN_ERRORS)
+        or (isinstance(current, OSError) and _raised_in(current, _BROKER_MODULES))
+        for current in _chain(exc)
+    )
 
 
 def database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what it wraps) says the database cannot be reached, rather than
     that a statement was wrong. Only what reaching the database raises counts: an
     unexpected error elsewhere stays a 500 with its traceback."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, _DATABASE_DOWN_ERRORS):
-            return True
-        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+    return any(_database_down(current) for current in _chain(exc))
+
+
+def _database_down(exc: BaseException) -> bool:
+    if isinstance(exc, _DATABASE_DOWN_ERRORS):
+        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, asyncpg.exceptions.InterfaceError) and "closed" in str(exc):
+        return True
+    if isinstance(exc, asyncpg.exceptions.InternalClientError) and str(exc).startswith(
+        "cannot switch to state"
+    ):
+        # The server's "terminating connection" message reached an idle pooled connection a
+        # moment before its socket closed: the next statement finds the protocol still
+        # consuming that error.
+        return True
+    # Connecting timed out, a name did not resolve, every address of a host refused
+    # (asyncio's "Multiple exceptions"): whatever asyncpg met on its way to the server.
+    return isinstance(exc, OSError) and _raised_in(exc, _DRIVER_MODULES)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether the database connection under ``exc`` was open and then closed by the server
+    (a restart), rather than not there at all: a fresh connection may well work."""
+    for current in _chain(exc):
+        if isinstance(current, _CONNECTION_LOST_ERRORS):
             return True
         if isinstance(current, asyncpg.exceptions.InterfaceError) and "closed" in str(current):
             return True
-        current = current.__cause__ or current.__context__
+        if isinstance(current, asyncpg.exceptions.InternalClientError):
+            return True
     return False
 
 
 class _OutageLog:
-    """One warning when the database goes away (and one per minute while it stays away),
+    """One warning when a dependency goes away (and one per minute while it stays away),
     not a traceback per request."""
 
-    def __init__(self, interval: float = 60.0) -> None:
+    def __init__(self, dependency: str, interval: float = 60.0) -> None:
+        self.dependency = dependency
         self.interval = interval
         self.last = -interval
 
@@ -279,29 +354,106 @@ class _OutageLog:
         now = time.monotonic()
         if now - self.last >= self.interval:
             self.last = now
-            log.warning("database unavailable, answering 503: %s: %s", type(exc).__name__, exc)
+            log.warning(
+                "%s unavailable, answering 503: %s: %s",
+                self.dependency,
+                type(exc).__name__,
+                str(exc).split("\n", 1)[0],
+            )
 
 
-_database_outage = _OutageLog()
+@dataclass(frozen=True)
+class _Outage:
+    code: str
+    message: str
+    counter: Counter
+    log: _OutageLog
+
+
 DATABASE_UNAVAILABLE = Counter(
     "helpdesk_database_unavailable_total", "Requests answered 503 because the database was down"
 )
+BROKER_UNAVAILABLE = Counter(
+    "helpdesk_broker_unavailable_total", "Requests answered 503 because the broker was down"
+)
+_DATABASE_OUTAGE = _Outage(
+    "database_unavailable",
+    "The database is not reachable; try again shortly",
+    DATABASE_UNAVAILABLE,
+    _OutageLog("database"),
+)
+_BROKER_OUTAGE = _Outage(
+    "broker_unavailable",
+    "The message broker is not reachable; try again shortly",
+    BROKER_UNAVAILABLE,
+    _OutageLog("broker"),
+)
+# Set in a request's scope when its database connection died under it (see RetryReads).
+CONNECTION_LOST_KEY = "helpdesk.database_connection_lost"
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    """Errors of reaching the database: 503 ``database_unavailable`` with Retry-After and one
-    log line per outage (handled here, not by the catch-all below, which re-raises after
-    answering so that the server logs a traceback per request); other database errors
-    (a bad statement) stay 500s with their traceback."""
-    if not database_unavailable(exc):
+async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
+    """Errors of reaching the database or the broker: 503 ``database_unavailable`` /
+    ``broker_unavailable`` with Retry-After, a counter and one log line per outage (handled
+    here, not by the catch-all below, which re-raises after answering so that the server
+    logs a traceback per request); any other error stays a 500 with its traceback."""
+    if broker_unavailable(exc):
+        outage = _BROKER_OUTAGE
+    elif database_unavailable(exc):
+        outage = _DATABASE_OUTAGE
+        if connection_lost(exc):
+            request.scope[CONNECTION_LOST_KEY] = True
+    else:
         return await _unhandled(request, exc)
-    DATABASE_UNAVAILABLE.inc()
-    _database_outage.warn(exc)
+    outage.counter.inc()
+    outage.log.warn(exc)
     return JSONResponse(
-        error_body("database_unavailable", "The database is not reachable; try again shortly"),
+        error_body(outage.code, outage.message),
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
     )
+
+
+class RetryReads:
+    """ASGI middleware: a GET or HEAD whose database connection died under it (a database
+    restart terminates every connection) runs once more, on a fresh connection, instead of
+    answering 503. Reads change nothing, so running one twice is safe; a write is not
+    repeated (it may have committed): it answers 503 and the client decides."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        held = False
+
+        async def hold_a_lost_connections_503(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start" and scope.get(CONNECTION_LOST_KEY):
+                held = True
+            if not held:
+                await send(message)
+
+        await self.app(scope, receive, hold_a_lost_connections_503)
+        if held:
+            scope.pop(CONNECTION_LOST_KEY, None)
+            await self.app(scope, _replay_empty_body(receive), send)
+
+
+def _replay_empty_body(receive: Receive) -> Receive:
+    """``receive`` for a second run: the (empty) body of a read once more, then the rest."""
+    replayed = False
+
+    async def again() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return again
 
 
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
@@ -317,7 +469,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for database_error in (
+    # Handled by class here (inside the app, so no traceback per request): each is looked
+    # at by _dependency_error, which answers 503 for an outage and 500 for anything else.
+    for dependency_error in (
         sqlalchemy.exc.DBAPIError,
         sqlalchemy.exc.TimeoutError,
         asyncpg.exceptions.InterfaceError,
@@ -325,7 +479,12 @@ def install_error_handlers(app: FastAPI) -> None:
         asyncpg.exceptions.CannotConnectNowError,
         asyncpg.exceptions.TooManyConnectionsError,
         asyncpg.exceptions.AdminShutdownError,
-        ConnectionError,
+        asyncpg.exceptions.InternalClientError,
+        # ConnectionError and TimeoutError, and a failed connect to several addresses
+        # ("Multiple exceptions: ..."), the broker's connection errors among them.
+        OSError,
+        BrokerUnavailable,
+        aiormq.exceptions.ChannelInvalidStateError,
     ):
-        app.add_exception_handler(database_error, _database_error)
+        app.add_exception_handler(dependency_error, _dependency_error)
     app.add_exception_handler(Exception, _unhandled)
