@@ -36,6 +36,12 @@ UPSTREAM_ERRORS = Counter(
     "Failed calls to a service, by kind (connect, timeout, protocol)",
     ["service", "kind"],
 )
+UPSTREAM_RETRIES = Counter(
+    "gateway_upstream_retries_total",
+    "Idempotent requests sent again on a fresh connection after the service dropped the "
+    "first one, by outcome (answered: the retry got a response; failed: it did not either)",
+    ["service", "outcome"],
+)
 RATE_LIMITED = Counter(
     "gateway_rate_limited_total", "Requests refused with 429, by key kind", ["key"]
 )

@@ -8,8 +8,10 @@ Order of checks for a request: known service (404) -> well-formed path (400) -> 
 the route is public (401) -> rate limit (429) -> not a service internal (404: ``/metrics``,
 ``/health``, and ``/internal/...``, the service-to-service API) -> service deployed (404) ->
 body size (413) -> forward. Failures to reach the service are answered as
-JSON: connection refused or connect timeout 503, no answer within the read timeout 504,
-broken HTTP 502.
+JSON: connection refused or connect timeout 503 (with Retry-After), no answer within the read
+timeout 504, broken HTTP 502. An idempotent request (GET, HEAD, or one with an
+``Idempotency-Key``) whose connection the service dropped without answering is sent once
+more on a fresh connection first.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import aiohttp
 from multidict import CIMultiDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from yarl import URL
 
 from gateway.asgi import send_error
 from gateway.auth import TokenVerifier, bearer_token, is_public
@@ -32,6 +36,7 @@ from gateway.observability import (
     METRIC_LABELS_KEY,
     RATE_LIMITED,
     UPSTREAM_ERRORS,
+    UPSTREAM_RETRIES,
 )
 from gateway.ratelimit import RateLimiter, retry_after_header
 from gateway.settings import SERVICES, GatewaySettings
@@ -94,6 +99,10 @@ _CHUNK = 64 * 1024
 # Responses up to this size with a Content-Length are read whole before answering (API
 # JSON); larger or unknown-length ones (downloads) are streamed.
 _SMALL_RESPONSE = 256 * 1024
+# Methods that only read: sent again after a dropped connection without further ado.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Seconds a client should wait after a 503 (the service not reachable) before trying again.
+_RETRY_AFTER = b"5"
 
 
 class _ClientGone(Exception):
@@ -342,16 +351,17 @@ class Proxy:
             await self._upstream_failed(send, service, body, exc)
             return
 
-        url = upstream.url(_upstream_raw_path(scope, service, rest), _query(scope))
+        request = _UpstreamRequest(
+            method=scope["method"],
+            url=upstream.url(_upstream_raw_path(scope, service, rest), _query(scope)),
+            headers=self._request_headers(scope, service),
+            data=data,
+        )
         accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
+        # Only a request that may run twice, and whose body can be sent again (in memory).
+        retryable = _idempotent(scope) and not isinstance(data, AsyncIterator)
         try:
-            response = await upstream.session_for(accept).request(
-                scope["method"],
-                url,
-                headers=self._request_headers(scope, service),
-                data=data,
-                allow_redirects=False,
-            )
+            response = await self._send(upstream, upstream.session_for(accept), request, retryable)
         except Exception as exc:
             await self._upstream_failed(send, service, body, exc)
             return
@@ -360,6 +370,31 @@ class Proxy:
             await self._respond(scope, receive, send, response, body, prefix, service)
         finally:
             response.release()
+
+    async def _send(
+        self,
+        upstream: Upstream,
+        session: aiohttp.ClientSession,
+        request: _UpstreamRequest,
+        retryable: bool,
+    ) -> aiohttp.ClientResponse:
+        """Send ``request``; when the service dropped the connection without an answer (a
+        worker killed, a service restarting, a pooled keep-alive connection it had closed)
+        and the request is idempotent, once more on a fresh connection."""
+        try:
+            return await request.send(session)
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            # A connect that failed is no dropped connection: the service is down (503).
+            if not retryable or isinstance(exc, aiohttp.ClientConnectorError):
+                raise
+            self._errors.warning(upstream.name, "dropped", f"{type(exc).__name__}: {exc}")
+        try:
+            response = await request.send(upstream.fresh)
+        except Exception:
+            UPSTREAM_RETRIES.labels(upstream.name, "failed").inc()
+            raise
+        UPSTREAM_RETRIES.labels(upstream.name, "answered").inc()
+        return response
 
     async def _respond(
         self,
@@ -463,7 +498,31 @@ class Proxy:
             raise exc
         UPSTREAM_ERRORS.labels(service, kind).inc()
         self._errors.warning(service, kind, f"{type(exc).__name__}: {exc}")
-        await send_error(send, status, code, message)
+        retry_after = [(b"retry-after", _RETRY_AFTER)] if status == 503 else None
+        await send_error(send, status, code, message, retry_after)
+
+
+@dataclass(frozen=True)
+class _UpstreamRequest:
+    """What goes to the service, kept so that it can be sent a second time."""
+
+    method: str
+    url: URL
+    headers: CIMultiDict[str]
+    data: bytes | AsyncIterator[bytes] | None
+
+    async def send(self, session: aiohttp.ClientSession) -> aiohttp.ClientResponse:
+        return await session.request(
+            self.method, self.url, headers=self.headers, data=self.data, allow_redirects=False
+        )
+
+
+def _idempotent(scope: Scope) -> bool:
+    """Whether running the request twice does what running it once does: a read, or a
+    write the service deduplicates by its Idempotency-Key."""
+    if scope["method"] in _SAFE_METHODS:
+        return True
+    return any(key == b"idempotency-key" for key, _ in scope["headers"])
 
 
 async def _wait_for_disconnect(receive: Receive) -> None:

@@ -24,6 +24,9 @@ class Upstream:
     session: aiohttp.ClientSession
     # Server-sent event streams: long-lived, so in a pool of their own (see settings).
     streams: aiohttp.ClientSession
+    # A retry after the service dropped a connection: never a pooled one (the others to a
+    # killed worker are dead too), so the service's listener places it on a live process.
+    fresh: aiohttp.ClientSession
 
     def session_for(self, accept: bytes) -> aiohttp.ClientSession:
         """The pool for a request with this Accept header."""
@@ -37,11 +40,12 @@ class Upstream:
         return URL(target, encoded=True)
 
 
-def _session(settings: GatewaySettings, *, size: int) -> aiohttp.ClientSession:
+def _session(settings: GatewaySettings, *, size: int, pooled: bool = True) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=size,
         limit_per_host=size,
-        keepalive_timeout=settings.upstream_keepalive_timeout,
+        keepalive_timeout=settings.upstream_keepalive_timeout if pooled else None,
+        force_close=not pooled,
         # Service addresses are fixed for the process's life; DNS of a container platform
         # can change on redeploy, so cache briefly rather than forever.
         ttl_dns_cache=10,
@@ -54,7 +58,7 @@ def _session(settings: GatewaySettings, *, size: int) -> aiohttp.ClientSession:
         sock_connect=settings.connect_timeout,
         sock_read=settings.read_timeout,
     )
-    return aiohttp.ClientSession(
+    session = aiohttp.ClientSession(
         connector=connector,
         timeout=timeout,
         # The session is shared by every user: it must never keep one user's cookies.
@@ -66,6 +70,13 @@ def _session(settings: GatewaySettings, *, size: int) -> aiohttp.ClientSession:
         trust_env=False,
         raise_for_status=False,
     )
+    # aiohttp would send GET, HEAD, OPTIONS, PUT and DELETE again by itself, on another
+    # pooled connection (as likely dead as the first) and a PUT or DELETE even without an
+    # Idempotency-Key. The proxy decides instead (Proxy._send): one policy, in one place,
+    # and its retries counted. No public setting exists; the test of retries would notice
+    # a third attempt if a new aiohttp stopped honouring this.
+    session._retry_connection = False
+    return session
 
 
 def create_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
@@ -76,13 +87,16 @@ def create_upstreams(settings: GatewaySettings) -> dict[str, Upstream]:
             base_url=url,
             session=_session(settings, size=settings.upstream_max_connections),
             streams=_session(settings, size=settings.upstream_max_streams),
+            fresh=_session(settings, size=settings.upstream_max_connections, pooled=False),
         )
         for name, url in settings.upstream_urls().items()
     }
 
 
 async def close_upstreams(upstreams: dict[str, Upstream]) -> None:
-    await asyncio.gather(*(s.close() for u in upstreams.values() for s in (u.session, u.streams)))
+    await asyncio.gather(
+        *(s.close() for u in upstreams.values() for s in (u.session, u.streams, u.fresh))
+    )
 
 
 async def fetch_json(upstream: Upstream, path: str, *, timeout: float) -> tuple[int, object]:
