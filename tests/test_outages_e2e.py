@@ -1,0 +1,104 @@
+"""Faults in the running system, seen by a client of the gateway: a tickets worker killed
+with SIGKILL while reads flow costs no client an error (the gateway sends a read whose
+connection died once more, and the other worker answers it)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from helpdesk_testing import LocalSystem
+from helpdesk_testing.browser import login
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None  # gone meanwhile
+    # "pid (name) state ppid ...": the name may hold spaces and parentheses.
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (parent := _parent_of(int(entry.name))) is not None:
+            children[parent].append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children[todo.pop()]:
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def tickets_workers(system: LocalSystem) -> list[int]:
+    """The tickets service's uvicorn worker processes (children of its supervisor)."""
+    processes = _descendants(system.process.pid)
+    supervisor = next(p for p in processes if "tickets.main:create_app" in _command_line(p))
+    return [p for p in _descendants(supervisor) if "spawn_main" in _command_line(p)]
+
+
+async def gateway_retries(http: httpx.AsyncClient, system: LocalSystem) -> float:
+    """How many requests the gateway has sent again to the tickets service and got answered."""
+    response = await http.get(f"{system.gateway_url}/metrics")
+    assert response.status_code == 200
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == "gateway_upstream_retries_total"
+        and sample.labels == {"service": "tickets", "outcome": "answered"}
+    )
+
+
+async def test_a_tickets_worker_killed_while_reads_flow_costs_no_client_an_error(
+    system: LocalSystem, http: httpx.AsyncClient
+) -> None:
+    workers = tickets_workers(system)
+    assert len(workers) >= 2, "the local runner starts two tickets workers"
+    admin = await login(http, system.gateway_url, "admin", system.admin_password)
+    statuses: collections.Counter[int] = collections.Counter()
+    failures: list[str] = []
+    stop = asyncio.Event()
+
+    async def reader() -> None:
+        while not stop.is_set():
+            response = await admin.call("GET", "/api/tickets/tickets?limit=5")
+            statuses[response.status_code] += 1
+            if response.status_code != 200:
+                failures.append(f"{response.status_code} {response.text[:200]}")
+            # Four readers at ~25 requests/s each stay under the gateway's rate limit.
+            await asyncio.sleep(0.04)
+
+    async def killer() -> None:
+        await asyncio.sleep(1.0)
+        os.kill(workers[0], signal.SIGKILL)
+        await asyncio.sleep(2.0)
+        stop.set()
+
+    retried = await gateway_retries(http, system)
+    started = time.monotonic()
+    await asyncio.gather(killer(), *(reader() for _ in range(4)))
+    assert not failures, (dict(statuses), failures[:5])
+    # Requests did meet the dead worker's connections, and were answered on another.
+    assert await gateway_retries(http, system) > retried
+    assert statuses[200] > 50, dict(statuses)
+    assert time.monotonic() - started < 10
+    # The survivor kept answering; uvicorn's supervisor starts a replacement by itself.
+    assert workers[1] in tickets_workers(system)
