@@ -10,6 +10,11 @@ rollback wakes nobody. Two building blocks:
 - :class:`Wakeup` is a named signal that loops wait on: ``wakeup.after_commit(session)`` in
   a transaction, or ``wakeup.notify()`` after a statement that committed by itself.
 
+A request whose work joins an outer transaction (a write with an ``Idempotency-Key``:
+:mod:`helpdesk_common.idempotency` records the key and the response in the same transaction)
+commits only after the route is done: inside :func:`holding`, a joined session's commit
+callbacks and every ``Wakeup.notify`` wait in a :class:`Held` for that transaction's outcome.
+
 Signals are per process, not per app: tests run several apps in one process, and a spurious
 wake-up only costs a loop one empty round.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +34,48 @@ Callback = Callable[[], None]
 
 # session.info key: callback -> what to run instead on rollback (a dict dedupes callbacks).
 _PENDING = "helpdesk_after_commit"
+# session.info key of a session that joined an outer transaction: the Held of that one.
+HELD_BY = "helpdesk_held_by"
+
+
+class Held:
+    """Callbacks waiting for the outcome of an outer transaction that a request's sessions
+    and statements joined: the commit's once it committed, the rollback's otherwise."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Callback | None, Callback | None]] = []
+
+    def add(self, on_commit: Callback | None, on_rollback: Callback | None) -> None:
+        self._pending.append((on_commit, on_rollback))
+
+    def committed(self) -> None:
+        self._run(0)
+
+    def rolled_back(self) -> None:
+        self._run(1)
+
+    def _run(self, which: int) -> None:
+        pending, self._pending = self._pending, []
+        for callbacks in pending:
+            callback = callbacks[which]
+            if callback is not None:
+                callback()
+
+
+# Set while a request's work runs inside an outer transaction (see :func:`holding`).
+_holding: ContextVar[Held | None] = ContextVar("helpdesk_holding", default=None)
+
+
+@contextlib.contextmanager
+def holding(held: Held) -> Iterator[None]:
+    """While the block runs (in this task), ``Wakeup.notify`` waits in ``held``: the work it
+    announces commits with the outer transaction, later. Leave the block before running
+    ``held``'s callbacks."""
+    token = _holding.set(held)
+    try:
+        yield
+    finally:
+        _holding.reset(token)
 
 
 def after_commit(
@@ -41,7 +89,15 @@ def after_commit(
 
 @sa_event.listens_for(Session, "after_commit")
 def _committed(session: Session) -> None:
-    for callback in session.info.pop(_PENDING, {}):
+    pending: dict[Callback, Callback | None] = session.info.pop(_PENDING, {})
+    held: Held | None = session.info.get(HELD_BY)
+    if held is not None:
+        # The session's "commit" released a savepoint of the outer transaction: its
+        # callbacks wait for that one's outcome.
+        for callback, on_rollback in pending.items():
+            held.add(callback, on_rollback)
+        return
+    for callback in pending:
         callback()
 
 
@@ -60,7 +116,13 @@ class Wakeup:
         self._waiters: set[asyncio.Event] = set()
 
     def notify(self) -> None:
-        """Wake every waiting loop now (the work is committed already)."""
+        """Wake every waiting loop now (the work is committed already); inside
+        :func:`holding`, once the outer transaction has ended (either way: a spurious
+        wake-up costs nothing)."""
+        held = _holding.get()
+        if held is not None:
+            held.add(self.notify, self.notify)
+            return
         for waiter in self._waiters:
             waiter.set()
 

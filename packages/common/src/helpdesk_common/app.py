@@ -32,6 +32,7 @@ from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.db import create_driver_pool, create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import dead_letter_router
 from helpdesk_common.errors import RetryReads, install_error_handlers
+from helpdesk_common.idempotency import has_idempotent_routes, sweep_idempotency_keys
 from helpdesk_common.migrations import upgrade_to_head
 from helpdesk_common.observability import RequestContextMiddleware, configure_logging
 from helpdesk_common.outbox import run_relay
@@ -208,7 +209,8 @@ def create_service_app(
     """A service's app. On start it migrates, builds the runtime (``build_runtime`` turns
     the infrastructure into the service's own :class:`Runtime` subclass; without it the
     base runtime serves), connects to the broker and starts consumers, relay and
-    ``workers``. ``disabled_users``: refuse the tokens of users it lists (read at start,
+    ``workers`` (and the sweep of expired idempotency keys if a router's writes take them).
+    ``disabled_users``: refuse the tokens of users it lists (read at start,
     then every ``disabled_users_refresh_seconds``), rather than until the tokens expire.
     Request bodies over ``settings.max_body_bytes`` are refused with 413."""
 
@@ -256,6 +258,8 @@ def create_service_app(
         all_workers: list[Worker[R]] = list(workers)
         if disabled_users is not None:
             all_workers.append(_disabled_users_worker(disabled_users))
+        if has_idempotent_routes(route for router in routers for route in router.routes):
+            all_workers.append(sweep_idempotency_keys)
         for worker in all_workers:
             background.append((getattr(worker, "__name__", "worker"), partial(worker, runtime)))
         tasks = [asyncio.create_task(_supervise(name, run)) for name, run in background]

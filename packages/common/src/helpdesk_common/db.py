@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, cast
 
 import asyncpg
 import sqlalchemy as sa
 import sqlalchemy.exc
+from asyncpg.pool import PoolConnectionProxy
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -22,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolProxiedConnection
 
 from helpdesk_common.errors import database_unavailable
+from helpdesk_common.idempotency import joined_connections, joined_session_options
 from helpdesk_common.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -177,18 +180,29 @@ async def _keep_session_state(connection: asyncpg.Connection) -> None:
     return None
 
 
-async def get_driver_pool(request: Request) -> asyncpg.Pool:
+class DriverConnections(Protocol):
+    """Where a route takes its driver connection: the pool, or, inside an idempotent write
+    (helpdesk_common.idempotency), that write's transaction."""
+
+    def acquire(self) -> AbstractAsyncContextManager[asyncpg.Connection | PoolConnectionProxy]: ...
+
+
+async def get_driver_pool(request: Request) -> DriverConnections:
+    joined = joined_connections()
+    if joined is not None:
+        return joined
     runtime: Runtime = request.app.state.runtime
     return runtime.require_driver_pool()
 
 
-DriverPool = Annotated[asyncpg.Pool, Depends(get_driver_pool)]
+DriverPool = Annotated[DriverConnections, Depends(get_driver_pool)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; the route opens one unit of work with ``session.begin()``."""
+    """One session per request; the route opens one unit of work with ``session.begin()``
+    (inside an idempotent write, a savepoint of that write's transaction)."""
     runtime: Runtime = request.app.state.runtime
-    session = runtime.sessionmaker()
+    session = runtime.sessionmaker(**joined_session_options())
     try:
         yield session
     finally:

@@ -60,6 +60,10 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 200
     outbox_retention_days: int = 7
 
+    # Idempotency-Key (helpdesk_common.idempotency): a write repeated with the same key within
+    # this many hours gets the first answer again; older keys count as new and are swept.
+    idempotency_hours: float = Field(default=24.0, gt=0)
+
     jwt_public_key: str = ""
     jwt_public_key_file: Path | None = None
     jwt_issuer: str = "helpdesk-identity"

@@ -71,9 +71,8 @@ class AttachmentsSettings(ServiceSettings):
     # this long; the sweep runs every sweep_interval_seconds.
     orphan_after_seconds: float = Field(default=3600.0, gt=0)
     sweep_interval_seconds: float = Field(default=300.0, gt=0)
-    # Idempotency-Key: a repeated upload with the same key within this period returns the
-    # first attachment.
-    idempotency_hours: float = Field(default=24.0, gt=0)
+    # Idempotency-Key: a repeated upload with the same key within idempotency_hours (the
+    # shared setting) returns the first attachment.
 
     thumbnail_size: int = Field(default=320, ge=32, le=1024)
 

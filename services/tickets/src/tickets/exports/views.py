@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
+from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_common.pagination import CursorQuery, Page
 from helpdesk_documents import CSV_MEDIA_TYPE, attachment_disposition, csv_chunks
 from helpdesk_documents.labels import Language, language_of
@@ -34,7 +35,7 @@ from tickets.runtime import RuntimeDep, TicketsRuntime
 from tickets.tickets.filters import TicketSelection, TicketSelectionDep
 
 log = logging.getLogger("tickets.exports")
-router = APIRouter(tags=["exports"])
+router = APIRouter(tags=["exports"], route_class=IdempotentRoute)
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Staff = Annotated[Principal, Depends(require_roles("agent", "admin", "leader"))]
 Lang = Annotated[

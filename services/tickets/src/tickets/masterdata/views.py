@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auditlog import AuditFiltersDep
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
+from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_common.pagination import CursorQuery, Page
 from tickets.masterdata import auditlog, changes, service
 from tickets.masterdata.schemas import (
@@ -34,7 +35,7 @@ from tickets.masterdata.schemas import (
 )
 from tickets.runtime import RuntimeDep, TicketsRuntime
 
-router = APIRouter(tags=["master data"])
+router = APIRouter(tags=["master data"], route_class=IdempotentRoute)
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Staff = Annotated[Principal, Depends(require_roles("agent", "admin", "leader"))]
 Env = RuntimeDep

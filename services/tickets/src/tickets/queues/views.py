@@ -10,11 +10,12 @@ from fastapi import APIRouter, Path, Response
 
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.db import DriverPool, SessionDep
+from helpdesk_common.idempotency import IdempotentRoute
 from tickets.queues import service
 from tickets.queues.schemas import BulkBody, BulkOut, ViewCreate, ViewOut, ViewUpdate
 from tickets.runtime import RuntimeDep
 
-router = APIRouter(tags=["queues"])
+router = APIRouter(tags=["queues"], route_class=IdempotentRoute)
 ViewId = Annotated[
     str, Path(description="a saved view's id (built-in views: their key)", max_length=64)
 ]

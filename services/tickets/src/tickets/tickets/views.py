@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
 from helpdesk_common.auth import CurrentUser, Principal
-from helpdesk_common.db import DriverPool, SessionDep
+from helpdesk_common.db import DriverConnections, DriverPool, SessionDep
 from helpdesk_common.errors import ApiError
+from helpdesk_common.idempotency import IdempotentRoute
 from tickets.http import etag, expected_version
 from tickets.metrics import TICKET_ACTIONS
 from tickets.runtime import RuntimeDep, TicketsRuntime
@@ -45,7 +45,7 @@ from tickets.tickets.schemas import (
     VersionedBody,
 )
 
-router = APIRouter(tags=["tickets"])
+router = APIRouter(tags=["tickets"], route_class=IdempotentRoute)
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 TicketRef = Annotated[
     str, Path(description="a ticket's id (UUID) or number (TKT-2026-000123)", max_length=64)
@@ -202,7 +202,7 @@ class ActionRequest:
 
     ticket_id: str
     principal: Principal
-    pool: asyncpg.Pool
+    pool: DriverConnections
     runtime: TicketsRuntime
     response: Response
     if_match: str | None
