@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from helpdesk_common.auth import Principal
-from helpdesk_testing import TcpProxy, serve_http
+from helpdesk_testing import TcpProxy, eventually, serve_http
 from tickets.live.feed import LiveHub, TicketChange, change_from_envelope
 from tickets.main import create_app
 from tickets.settings import TicketsSettings
@@ -198,6 +199,32 @@ async def test_streams_resync_after_the_broker_link_was_lost(
                     break
                 await asyncio.sleep(0.5)
         await stream.ticket(created.json()["id"], "ticket.created")
+
+
+async def test_no_stream_opens_while_the_broker_is_unreachable(
+    live: World, broker_link: TcpProxy
+) -> None:
+    """A stream opened then would never hear a change: 503 broker_unavailable, counted, and
+    readiness says why; streams open again by themselves once the broker is back."""
+    agent = await live.person("agent")
+    bus = live.app.state.runtime.bus
+    counted = REGISTRY.get_sample_value("helpdesk_broker_unavailable_total") or 0.0
+    await broker_link.cut()
+    try:
+        await eventually(lambda: not bus.is_connected, timeout=10)
+        refused = await live.client.get("/stream", headers=agent.headers)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "broker_unavailable"
+        assert int(refused.headers["retry-after"]) > 0
+        assert REGISTRY.get_sample_value("helpdesk_broker_unavailable_total") == counted + 1
+        ready = await live.client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"database": "ok", "broker": "unavailable"}
+    finally:
+        await broker_link.restore()
+    await eventually(lambda: bus.is_connected, timeout=20)
+    async with open_stream(live.client, agent):
+        pass  # open_stream checks the 200 and the "ready" event
 
 
 async def test_an_anonymous_caller_gets_401(live: World) -> None:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from helpdesk_common.auth import CurrentUser
+from helpdesk_common.errors import BrokerUnavailable
 from tickets.live.feed import RESYNC, Subscriber
 from tickets.runtime import RuntimeDep, TicketsRuntime
 
@@ -59,7 +60,11 @@ async def _events(
 async def stream(
     principal: CurrentUser, runtime: RuntimeDep, request: Request
 ) -> StreamingResponse:
-    """Server-sent events: ``ticket`` for each change to a ticket the caller may see."""
+    """Server-sent events: ``ticket`` for each change to a ticket the caller may see.
+    503 ``broker_unavailable`` while this replica has no broker connection: such a stream
+    would stay silent however tickets change (the browser tries again shortly)."""
+    if not runtime.bus.is_connected:
+        raise BrokerUnavailable("the live feed has no connection to the message broker")
     subscriber = runtime.live.subscribe(principal)
     return StreamingResponse(
         _events(subscriber, runtime, request),
