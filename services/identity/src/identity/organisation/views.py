@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.errors import ApiError
+from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_documents.organisation import DEFAULT_NAME
 from identity.organisation import service
 from identity.organisation.logo import (
@@ -27,7 +28,7 @@ from identity.organisation.logo import (
 from identity.organisation.models import LOGO_MEDIA_TYPES
 from identity.organisation.schemas import OrganisationOut, OrganisationUpdate
 
-router = APIRouter(prefix="/organisation", tags=["organisation"])
+router = APIRouter(prefix="/organisation", tags=["organisation"], route_class=IdempotentRoute)
 
 AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, status
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.errors import ApiError
+from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_common.pagination import CursorQuery, Page
 from identity.listing import DEFAULT_LIMIT, Limit
 from identity.models import Unit
@@ -22,7 +23,7 @@ from identity.units import service
 from identity.units.schemas import UnitCreate, UnitOut, UnitUpdate
 from identity.validation import reject_nulls
 
-router = APIRouter(prefix="/units", tags=["units"])
+router = APIRouter(prefix="/units", tags=["units"], route_class=IdempotentRoute)
 
 AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, status
 from helpdesk_common.auth import Principal, require_roles
 from helpdesk_common.contracts.identity import Role
 from helpdesk_common.db import SessionDep
+from helpdesk_common.idempotency import IdempotentRoute, secret_fields
 from helpdesk_common.pagination import CursorQuery, Page
 from identity.listing import DEFAULT_LIMIT, Limit
 from identity.runtime import RuntimeDep
@@ -29,7 +30,7 @@ from identity.users.schemas import (
 )
 from identity.validation import reject_nulls
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=IdempotentRoute)
 
 AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
 StaffUser = Annotated[Principal, Depends(require_roles("agent", "admin", "leader"))]
@@ -62,6 +63,7 @@ async def list_users(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
+@secret_fields("password", "temporary_password")
 async def create_user(
     body: UserCreate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
 ) -> CreatedUserOut:
@@ -110,6 +112,7 @@ async def enable_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep)
 
 
 @router.post("/{user_id}/reset-password")
+@secret_fields("new_password", "temporary_password")
 async def reset_password(
     user_id: uuid.UUID,
     admin: AdminUser,

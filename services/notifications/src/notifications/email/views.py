@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from helpdesk_common.auth import require_roles
 from helpdesk_common.db import SessionDep
+from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_common.pagination import CursorQuery
 from notifications.email import service
 from notifications.email.models import EmailDelivery
@@ -22,6 +23,7 @@ from notifications.email.schemas import (
 )
 
 router = APIRouter(
+    route_class=IdempotentRoute,
     prefix="/admin/deliveries",
     tags=["e-mail deliveries"],
     dependencies=[Depends(require_roles("admin"))],

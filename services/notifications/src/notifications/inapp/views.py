@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.db import SessionDep
+from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_common.pagination import CursorQuery
 from notifications.inapp import service
 from notifications.inapp.models import Notification
@@ -19,7 +20,9 @@ from notifications.inapp.schemas import (
     UnreadCount,
 )
 
-router = APIRouter(prefix="/notifications", tags=["in-app notifications"])
+router = APIRouter(
+    prefix="/notifications", tags=["in-app notifications"], route_class=IdempotentRoute
+)
 
 
 def to_out(notification: Notification) -> NotificationOut:

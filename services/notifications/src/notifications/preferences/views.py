@@ -7,11 +7,16 @@ from fastapi import APIRouter
 
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.db import SessionDep
+from helpdesk_common.idempotency import IdempotentRoute
 from notifications.preferences import service
 from notifications.preferences.schemas import PreferenceItem, PreferencesIn, PreferencesOut
 from notifications.runtime import RuntimeDep
 
-router = APIRouter(prefix="/notifications/preferences", tags=["notification preferences"])
+router = APIRouter(
+    prefix="/notifications/preferences",
+    tags=["notification preferences"],
+    route_class=IdempotentRoute,
+)
 
 
 def _out(

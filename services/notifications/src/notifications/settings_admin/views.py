@@ -10,6 +10,7 @@ from helpdesk_common.auth import Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.directory import users_by_id
 from helpdesk_common.errors import ApiError
+from helpdesk_common.idempotency import IdempotentRoute, not_idempotent
 from notifications.email.compose import compose_message
 from notifications.email.smtp import describe, send_once
 from notifications.runtime import RuntimeDep
@@ -28,7 +29,9 @@ from notifications.settings_admin.service import (
     save_smtp_settings,
 )
 
-router = APIRouter(prefix="/admin/smtp-settings", tags=["SMTP settings"])
+router = APIRouter(
+    prefix="/admin/smtp-settings", tags=["SMTP settings"], route_class=IdempotentRoute
+)
 
 AdminUser = Depends(require_roles("admin"))
 
@@ -62,6 +65,9 @@ async def read_smtp_settings(
 
 
 @router.put("")
+# Senders cache the settings: the cache is dropped right after the session's block, which
+# inside a key's transaction would run before the commit and reload the old settings.
+@not_idempotent
 async def save_settings(
     body: SmtpSettingsIn, runtime: RuntimeDep, session: SessionDep, admin: Principal = AdminUser
 ) -> SmtpSettingsOut:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auth import Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.directory import KnownUser, users_by_id
+from helpdesk_common.idempotency import IdempotentRoute
 from notifications.runtime import RuntimeDep
 from notifications.triage import service
 from notifications.triage.schemas import (
@@ -20,7 +21,7 @@ from notifications.triage.schemas import (
     TriageOut,
 )
 
-router = APIRouter(prefix="/notifications/triage", tags=["triage"])
+router = APIRouter(prefix="/notifications/triage", tags=["triage"], route_class=IdempotentRoute)
 
 AdminUser = Depends(require_roles("admin"))
 

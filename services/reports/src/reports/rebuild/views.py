@@ -6,13 +6,17 @@ from fastapi import APIRouter, Depends, status
 
 from helpdesk_common.auth import CurrentUser, require_roles
 from helpdesk_common.db import SessionDep
+from helpdesk_common.idempotency import IdempotentRoute
 from reports.readmodel.state import ModelState, read_state
 from reports.rebuild import service
 from reports.rebuild.schemas import RebuildState
 from reports.runtime import RuntimeDep
 
 router = APIRouter(
-    prefix="/rebuild", tags=["rebuild"], dependencies=[Depends(require_roles("admin"))]
+    prefix="/rebuild",
+    tags=["rebuild"],
+    dependencies=[Depends(require_roles("admin"))],
+    route_class=IdempotentRoute,
 )
 
 

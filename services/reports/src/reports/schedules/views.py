@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from helpdesk_common.auth import CurrentUser, require_roles
 from helpdesk_common.db import SessionDep
+from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_common.pagination import CursorQuery, Page
 from reports.runtime import RuntimeDep
 from reports.schedules import periods, service
@@ -27,6 +28,7 @@ from reports.schedules.schemas import (
 from reports.schedules.service import Timing
 
 router = APIRouter(
+    route_class=IdempotentRoute,
     prefix="/schedules",
     tags=["schedules"],
     dependencies=[Depends(require_roles("leader", "admin"))],
