@@ -98,7 +98,9 @@ class Bus:
         await self._connected.wait()
 
     async def channel(self, *, prefetch: int | None = None) -> AbstractChannel:
-        if self.connection is None:
+        # Not merely "ever connected": while the robust connection is re-connecting, aio-pika
+        # would raise a bare RuntimeError ("Connection was not opened"), a 500.
+        if self.connection is None or not self.is_connected:
             raise BrokerUnavailable("not connected to the broker")
         channel = await self.connection.channel(publisher_confirms=True)
         if prefetch:

@@ -388,7 +388,9 @@ _BROKER_OUTAGE = _Outage(
     BROKER_UNAVAILABLE,
     _OutageLog("broker"),
 )
-# Set in a request's scope when its database connection died under it (see RetryReads).
+# In a request's scope: RetryReads would run it again (RETRY_ARMED_KEY), and its database
+# connection died under it, so it will (CONNECTION_LOST_KEY).
+RETRY_ARMED_KEY = "helpdesk.retry_armed"
 CONNECTION_LOST_KEY = "helpdesk.database_connection_lost"
 
 
@@ -401,12 +403,18 @@ async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
         outage = _BROKER_OUTAGE
     elif database_unavailable(exc):
         outage = _DATABASE_OUTAGE
-        if connection_lost(exc):
+        if connection_lost(exc) and request.scope.pop(RETRY_ARMED_KEY, False):
+            # RetryReads runs the request again: that run's outcome is the one that counts.
             request.scope[CONNECTION_LOST_KEY] = True
+            return _unavailable_response(outage)
     else:
         return await _unhandled(request, exc)
     outage.counter.inc()
     outage.log.warn(exc)
+    return _unavailable_response(outage)
+
+
+def _unavailable_response(outage: _Outage) -> JSONResponse:
     return JSONResponse(
         error_body(outage.code, outage.message),
         status_code=503,
@@ -436,7 +444,9 @@ class RetryReads:
             if not held:
                 await send(message)
 
+        scope[RETRY_ARMED_KEY] = True
         await self.app(scope, receive, hold_a_lost_connections_503)
+        scope.pop(RETRY_ARMED_KEY, None)
         if held:
             scope.pop(CONNECTION_LOST_KEY, None)
             await self.app(scope, _replay_empty_body(receive), send)

@@ -1,0 +1,196 @@
+"""What every service answers while its database or broker is unreachable (cut through a
+proxy): 503 with the dependency's code and Retry-After, counted, one log line per outage
+rather than a traceback per request, readiness saying why; back by itself afterwards. An
+error of another kind stays a 500."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import APIRouter
+from prometheus_client import REGISTRY
+
+from helpdesk_common import errors
+from helpdesk_common.app import create_service_app
+from helpdesk_common.db import SessionDep
+from helpdesk_common.dead_letters import dead_letter_router
+from helpdesk_common.settings import ServiceSettings
+from helpdesk_testing import TcpProxy, app_client, eventually
+
+from .test_operability import create_messaging_schema, unready_because_of, via_proxy
+
+
+def outage_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/now")
+    async def read(session: SessionDep) -> dict[str, str]:
+        return {"now": str(await session.scalar(sa.text("SELECT now()")))}
+
+    @router.post("/now")
+    async def write(session: SessionDep) -> dict[str, str]:
+        async with session.begin():
+            return {"now": str(await session.scalar(sa.text("SELECT now()")))}
+
+    @router.get("/disk-full")
+    async def disk_full() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    @router.get("/too-slow")
+    async def too_slow() -> None:
+        raise TimeoutError("the report took too long")
+
+    return router
+
+
+@contextlib.asynccontextmanager
+async def proxied(url: str, default_port: int) -> AsyncIterator[TcpProxy]:
+    target = urlsplit(url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or default_port)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.cut()
+
+
+@contextlib.asynccontextmanager
+async def service(make_settings: Callable[..., Any], **overrides: Any) -> AsyncIterator[Any]:
+    settings = make_settings(
+        ServiceSettings,
+        schema=f"outage_{uuid.uuid4().hex[:8]}",
+        service_name="outagetest",
+        broker_reconnect_interval=0.2,
+        **overrides,
+    )
+    app = create_service_app(
+        settings=settings,
+        title="outage test",
+        routers=[outage_router(), dead_letter_router(["probe"])],
+        build_runtime=create_messaging_schema,
+    )
+    async with app_client(app) as client:
+        await eventually(lambda: app.state.runtime.bus.is_connected, timeout=10)
+        yield app, client
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record)
+
+
+@contextlib.contextmanager
+def error_log() -> Iterator[list[logging.LogRecord]]:
+    """What helpdesk.errors logs meanwhile (added after start-up, which resets logging)."""
+    handler = Lines()
+    logger = logging.getLogger("helpdesk.errors")
+    logger.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def a_new_outage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's outage is a new one (an earlier test's may have been logged < 60 s ago)."""
+    for outage in (errors._DATABASE_OUTAGE, errors._BROKER_OUTAGE):
+        monkeypatch.setattr(outage.log, "last", float("-inf"))
+
+
+def counted(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+def assert_unavailable(response: httpx.Response, code: str) -> None:
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == code
+    assert int(response.headers["retry-after"]) > 0
+
+
+async def test_database_down_is_a_503_counted_and_logged_once(
+    make_settings: Callable[..., Any], database_url: str
+) -> None:
+    async with (
+        proxied(database_url, 5432) as proxy,
+        service(make_settings, database_url=via_proxy(database_url, proxy)) as (_, client),
+    ):
+        assert (await client.get("/now")).status_code == 200
+        before = counted("helpdesk_database_unavailable_total")
+        await proxy.cut()
+        with error_log() as lines:
+            for _ in range(10):
+                assert_unavailable(await client.get("/now"), "database_unavailable")
+                assert_unavailable(await client.post("/now"), "database_unavailable")
+        assert counted("helpdesk_database_unavailable_total") == before + 20
+        assert [r.getMessage().split(",")[0] for r in lines] == ["database unavailable"]
+        assert not any(r.exc_info for r in lines)
+        body = await unready_because_of(client, "database")
+        assert body["checks"]["broker"] == "ok"
+
+        await proxy.restore()
+
+        async def back() -> bool:
+            return (await client.get("/now")).status_code == 200
+
+        await eventually(back, timeout=15)
+        assert (await client.post("/now")).status_code == 200
+
+
+async def test_broker_down_is_a_503_where_a_request_needs_it(
+    make_settings: Callable[..., Any], amqp_url: str, make_token: Callable[..., str]
+) -> None:
+    admin = {"Authorization": f"Bearer {make_token('admin')}"}
+    async with (
+        proxied(amqp_url, 5672) as proxy,
+        service(make_settings, amqp_url=via_proxy(amqp_url, proxy)) as (app, client),
+    ):
+        listed = await client.get("/admin/dead-letters/probe", headers=admin)
+        assert listed.status_code == 200, listed.text
+        before = counted("helpdesk_broker_unavailable_total")
+        await proxy.cut()
+        await eventually(lambda: not app.state.runtime.bus.is_connected, timeout=10)
+        with error_log() as lines:
+            for _ in range(5):
+                response = await client.get("/admin/dead-letters/probe", headers=admin)
+                assert_unavailable(response, "broker_unavailable")
+        assert counted("helpdesk_broker_unavailable_total") == before + 5
+        assert [r.getMessage().split(",")[0] for r in lines] == ["broker unavailable"]
+        # What needs only the database goes on.
+        assert (await client.get("/now")).status_code == 200
+        body = await unready_because_of(client, "broker")
+        assert body["checks"]["database"] == "ok"
+
+        await proxy.restore()
+
+        async def back() -> bool:
+            response = await client.get("/admin/dead-letters/probe", headers=admin)
+            return response.status_code == 200
+
+        await eventually(back, timeout=20)
+
+
+@pytest.mark.parametrize("path", ["/disk-full", "/too-slow"])
+async def test_an_os_error_of_no_dependency_stays_a_500(
+    make_settings: Callable[..., Any], path: str
+) -> None:
+    async with service(make_settings) as (_, client):
+        with error_log() as lines:
+            response = await client.get(path)
+    assert response.status_code == 500, response.text
+    assert response.json()["error"]["code"] == "internal_error"
+    assert [r.getMessage() for r in lines] == ["unhandled error"]
+    assert lines[0].exc_info is not None
