@@ -26,10 +26,11 @@ class ServiceSettings(BaseSettings):
     db_schema: str = Field(default="", description="PostgreSQL schema this service owns")
     db_pool_size: int = 10
     db_max_overflow: int = 10
-    # A ping before every checkout hides a database restart from the next request, at the
-    # price of extra round trips on every request. Off by default: after a restart a request
-    # on a broken connection fails once (500, nothing half-written) and the pool replaces
-    # the connection; an event handler that fails that way is retried.
+    # A ping before every checkout, at the price of a round trip per request. Off by default:
+    # a connection the server closed (a restart) is replaced at checkout without one (the
+    # driver saw the socket close; helpdesk_common.db), and a read whose connection dies
+    # under it runs again. Worth turning on only where something between the service and
+    # PostgreSQL drops idle connections silently (a firewall's idle timeout).
     db_pool_pre_ping: bool = False
     db_pool_recycle_seconds: int = 1800
     # A plain asyncpg pool beside SQLAlchemy's, for a service's hot paths written as SQL
