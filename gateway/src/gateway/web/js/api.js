@@ -74,7 +74,7 @@ export function queryString(params) {
   return s ? `?${s}` : "";
 }
 
-async function send(path, { method, query, body, raw, headers, auth }) {
+async function send(path, { method, query, body, raw, headers, auth, timeout }) {
   const h = { Accept: "application/json", ...(headers || {}) };
   if (body !== undefined && raw === undefined) h["Content-Type"] = "application/json";
   if (auth && session.access) h.Authorization = `Bearer ${session.access}`;
@@ -85,9 +85,61 @@ async function send(path, { method, query, body, raw, headers, auth }) {
       // raw: a Blob or File sent as it is (its Content-Type in headers), e.g. an image.
       body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
+      signal: timeout ? AbortSignal.timeout(timeout) : undefined,
     });
   } catch {
     throw new ApiError({ status: 0, code: "network", message: t("err.network") });
+  }
+}
+
+// -- retry-safe writes (Idempotency-Key) -------------------------------------------------
+//
+// Every create or change carries an Idempotency-Key: the services do a request with a key
+// at most once and answer a repeat with the first answer. One user action keeps its key
+// while its outcome is unknown: the retries below after a network error or a timeout, a
+// second click on the same form while the first is still on its way, and "try again" after
+// a failure all send the same request with the same key, so none of them creates a second
+// ticket or comment. Once the action has an answer (done, or refused: the server keeps
+// nothing for an error), the same request later is a new action with a new key.
+
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+// Statuses after which the server may or may not have done the work (a gateway that lost
+// the service's answer, a timeout): the key is kept for the next attempt.
+const OUTCOME_UNKNOWN = new Set([0, 408, 429, 502, 503, 504]);
+// A write that takes longer is given up on and sent again with its key (which then waits
+// for the first and gets its answer).
+export const WRITE_TIMEOUT_MS = 30000;
+// After a network error or timeout a write is sent again after these pauses.
+export const WRITE_RETRY_DELAYS_MS = [1000, 3000];
+const pendingKeys = new Map();
+const PENDING_MAX = 200;
+
+function actionSignature(method, path, query, body) {
+  return `${method} ${path}${queryString(query)} ${body === undefined ? "" : JSON.stringify(body)}`;
+}
+
+/** The key of this request: the pending one of the same request, else a new one. */
+function keyFor(signature) {
+  let key = pendingKeys.get(signature);
+  if (!key) {
+    key = idempotencyKey();
+    if (pendingKeys.size >= PENDING_MAX) pendingKeys.delete(pendingKeys.keys().next().value);
+    pendingKeys.set(signature, key);
+  }
+  return key;
+}
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** send() for a write with a key: again (same key) after a network error or timeout. */
+async function sendWrite(path, options) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await send(path, { ...options, timeout: WRITE_TIMEOUT_MS });
+    } catch (err) {
+      if (attempt >= WRITE_RETRY_DELAYS_MS.length) throw err;
+      await pause(WRITE_RETRY_DELAYS_MS[attempt]);
+    }
   }
 }
 
@@ -123,10 +175,25 @@ async function refreshedAfter401() {
  * `raw` sends a Blob/File as the body instead of JSON (set its Content-Type in headers).
  */
 export async function api(path, { method = "GET", query, body, raw, headers, auth = true } = {}) {
-  let res = await send(path, { method, query, body, raw, headers, auth });
-  if (res.status === 401 && auth && session.refresh && refresher) {
-    if (!(await refreshedAfter401())) throw await errorFrom(res);
-    res = await send(path, { method, query, body, raw, headers, auth });
+  // Signed-in writes only: the keys are per user (login and token refresh have none, and
+  // a refresh token sent twice would end the session).
+  const write = auth && WRITES.has(method);
+  const given = headers && headers["Idempotency-Key"];
+  // A raw body (a file) is not compared: its key lasts for this call's own retries.
+  const signature = write && !given && raw === undefined ? actionSignature(method, path, query, body) : null;
+  const key = write ? given || (signature ? keyFor(signature) : idempotencyKey()) : null;
+  const options = { method, query, body, raw, headers: key ? { ...headers, "Idempotency-Key": key } : headers, auth };
+  const sendOnce = () => (key ? sendWrite(path, options) : send(path, options));
+  let res;
+  try {
+    res = await sendOnce();
+    if (res.status === 401 && auth && session.refresh && refresher) {
+      if (!(await refreshedAfter401())) throw await errorFrom(res);
+      res = await sendOnce();
+    }
+  } finally {
+    // Answered either way: the action is over unless its outcome is unknown.
+    if (signature && !OUTCOME_UNKNOWN.has(res ? res.status : 0)) pendingKeys.delete(signature);
   }
   if (!res.ok) {
     const err = await errorFrom(res);
@@ -261,7 +328,8 @@ export async function upload(path, { file, fields = {}, headers = {}, onProgress
   return xhr.responseText ? JSON.parse(xhr.responseText) : null;
 }
 
-/** A fresh random key (hex) for an Idempotency-Key header; crypto.randomUUID needs HTTPS. */
+/** A fresh random key (hex) for an Idempotency-Key header; crypto.randomUUID needs a secure
+ * context (HTTPS or localhost), which an office's plain-HTTP intranet address is not. */
 export function idempotencyKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

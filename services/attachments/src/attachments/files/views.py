@@ -37,7 +37,8 @@ from attachments.tickets.service import check_takes_files, visible_ticket
 from helpdesk_common.auth import CurrentUser, Principal
 from helpdesk_common.contracts.attachments import AttachmentKind
 from helpdesk_common.downloads import content_disposition
-from helpdesk_common.errors import InvalidInput, NotFound, Unavailable
+from helpdesk_common.errors import NotFound, Unavailable
+from helpdesk_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotencyKey, key_reused
 from helpdesk_common.pagination import (
     CursorQuery,
     Page,
@@ -196,11 +197,7 @@ async def _replay(
             checked.sha256,
             filename,
         ):
-            raise InvalidInput(
-                "idempotency_key_reused",
-                "This Idempotency-Key was used for another upload; use a new key",
-                field="Idempotency-Key",
-            )
+            raise key_reused()
         if first.state != "uploading":
             return first
         if asyncio.get_running_loop().time() > deadline:
@@ -308,6 +305,7 @@ async def _complete(
         415: {"description": "The file's type, by its content, is not accepted"},
         409: {"description": "The ticket is closed, or has the most files it takes"},
         503: {"description": "Storage unavailable; retry with the same Idempotency-Key"},
+        **IDEMPOTENCY_RESPONSES,
     },
 )
 async def upload_file(
@@ -316,9 +314,9 @@ async def upload_file(
     response: Response,
     principal: CurrentUser,
     runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey,
     filename: Annotated[str | None, Query(max_length=1000)] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> AttachmentOut:
     """Attach a file to a ticket, streamed: checked by content against the allow-list
     (415), limited in size (413), location data stripped from photos, scanned for malware
