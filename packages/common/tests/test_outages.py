@@ -5,9 +5,11 @@ error of another kind stays a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -148,6 +150,43 @@ async def test_database_down_is_a_503_counted_and_logged_once(
 
         await eventually(back, timeout=15)
         assert (await client.post("/now")).status_code == 200
+
+
+class StallingProxy(TcpProxy):
+    """A TcpProxy that, once stalled, accepts connections and never answers: a database
+    host that is down or unroutable rather than refusing."""
+
+    stalled = False
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.stalled:
+            await super()._accept(reader, writer)
+            return
+        self._writers.add(writer)
+        await reader.read()  # until the service gives up and closes
+
+
+async def test_a_database_that_does_not_answer_is_a_quick_503(
+    make_settings: Callable[..., Any], database_url: str
+) -> None:
+    target = urlsplit(database_url)
+    proxy = StallingProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    try:
+        async with service(
+            make_settings,
+            database_url=via_proxy(database_url, proxy),
+            db_connect_timeout_seconds=0.5,
+        ) as (_, client):
+            assert (await client.get("/now")).status_code == 200
+            proxy.stalled = True
+            await proxy.cut()  # the pooled connections go; new ones hang
+            await proxy.restore()
+            started = time.monotonic()
+            assert_unavailable(await client.get("/now"), "database_unavailable")
+            assert time.monotonic() - started < 3
+    finally:
+        await proxy.cut()
 
 
 async def test_broker_down_is_a_503_where_a_request_needs_it(

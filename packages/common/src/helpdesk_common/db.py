@@ -97,10 +97,11 @@ def create_engine(settings: ServiceSettings, *, pooled: bool = True) -> AsyncEng
         settings.database_url,
         **pool_args,
         connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
             "server_settings": {
                 "application_name": settings.service_name,
                 "search_path": f'"{settings.schema_name}", public',
-            }
+            },
         },
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
@@ -168,6 +169,7 @@ async def create_driver_pool(settings: ServiceSettings) -> asyncpg.Pool:
         settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
         min_size=1,
         max_size=settings.db_driver_pool_size,
+        timeout=settings.db_connect_timeout_seconds,
         server_settings={
             "application_name": settings.service_name,
             "search_path": f'"{settings.schema_name}", public',

@@ -33,6 +33,10 @@ class ServiceSettings(BaseSettings):
     # PostgreSQL drops idle connections silently (a firewall's idle timeout).
     db_pool_pre_ping: bool = False
     db_pool_recycle_seconds: int = 1800
+    # Opening a database connection gives up after this long: a database host that does not
+    # answer at all (down, unroutable) is a quick 503, not a request hanging for the
+    # driver's default minute.
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     # A plain asyncpg pool beside SQLAlchemy's, for a service's hot paths written as SQL
     # (see helpdesk_common.db.create_driver_pool); 0: none.
     db_driver_pool_size: int = 0
