@@ -10,10 +10,15 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from helpdesk_testing import app_client
+from helpdesk_common.idempotency import delete_expired_keys
+from helpdesk_testing import app_client, eventually
 from tickets.main import create_app
 
 from .conftest import Person, World, quiesce
+
+# The relay publishes only when a commit wakes it (the poll would take 30 s): a keyed write's
+# events must wake it after the key's transaction commits, not before.
+WORLD_SETTINGS = {"outbox_poll_interval": 30.0, "outbox_gather_seconds": 0.0}
 
 
 def keyed(who: Person, key: str) -> dict[str, str]:
@@ -285,3 +290,50 @@ async def test_the_header_is_documented_on_every_write(world: World):
     assert ("post", "/tickets") in documented
     assert ("post", "/tickets/{ticket_id}/claim") in documented
     assert writes - documented == set(), writes - documented
+
+
+async def test_the_events_of_a_keyed_write_go_out_at_its_commit(world: World):
+    requester = await world.person("requester", unit_id=await world.unit())
+    created = await world.client.post(
+        "/tickets",
+        json=await ticket_body(world, f"Segera terbit {uuid.uuid4().hex[:8]}"),
+        headers=keyed(requester, str(uuid.uuid4())),
+    )
+    assert created.status_code == 201
+
+    async def published() -> bool:
+        return bool(
+            await scalar(
+                world,
+                "SELECT bool_and(published_at IS NOT NULL) FROM outbox"
+                " WHERE body::jsonb -> 'payload' -> 'ticket' ->> 'ticket_id' = :id",
+                id=created.json()["id"],
+            )
+        )
+
+    await eventually(published, timeout=5)
+
+
+async def test_the_sweep_deletes_expired_keys_only(world: World):
+    requester = await world.person("requester", unit_id=await world.unit())
+    body = await ticket_body(world, f"Disapu {uuid.uuid4().hex[:8]}")
+    old, fresh = str(uuid.uuid4()), str(uuid.uuid4())
+    for key in (old, fresh):
+        response = await world.client.post("/tickets", json=body, headers=keyed(requester, key))
+        assert response.status_code == 201
+    async with world.app.state.runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            sa.text(
+                "UPDATE idempotency_keys SET created_at = now() - interval '25 hours'"
+                " WHERE key = :key"
+            ),
+            {"key": old},
+        )
+    assert await delete_expired_keys(world.app.state.runtime) >= 1
+    remaining = await scalar(
+        world,
+        "SELECT array_agg(key) FROM idempotency_keys WHERE key IN (:old, :fresh)",
+        old=old,
+        fresh=fresh,
+    )
+    assert remaining == [fresh]
