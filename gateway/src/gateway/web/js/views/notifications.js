@@ -270,6 +270,7 @@ async function page({ el, query }) {
 
   more.addEventListener("click", load);
   markAll.addEventListener("click", async () => {
+    markAll.disabled = true; // one request per click, however fast the clicks
     try {
       const r = await api(`${BASE}/read-all`, { method: "POST" });
       bell.setCount(r.unread_count, r.addressed_unread_count);
@@ -279,6 +280,8 @@ async function page({ el, query }) {
       await load();
     } catch (err) {
       toast(errorText(err), "error");
+    } finally {
+      markAll.disabled = false;
     }
   });
   await load();
