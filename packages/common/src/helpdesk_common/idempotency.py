@@ -50,6 +50,7 @@ from contextlib import (
     AsyncExitStack,
     asynccontextmanager,
     contextmanager,
+    nullcontext,
 )
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -201,7 +202,8 @@ def _canonical(body: bytes, secrets: Iterable[str]) -> bytes:
 
 def _without(value: Any, secrets: Iterable[str]) -> Any:
     if isinstance(value, dict):
-        return {k: v for k, v in value.items() if k not in set(secrets)}
+        left_out = set(secrets)
+        return {k: v for k, v in value.items() if k not in left_out}
     return value
 
 
@@ -241,20 +243,6 @@ def joined_session_options() -> dict[str, Any]:
     }
 
 
-C = TypeVar("C", covariant=True)
-
-
-class _Borrowed(AbstractAsyncContextManager[C]):
-    def __init__(self, connection: C) -> None:
-        self._connection = connection
-
-    async def __aenter__(self) -> C:
-        return self._connection
-
-    async def __aexit__(self, *_: object) -> None:
-        return None
-
-
 class JoinedConnections:
     """Stands in for the driver pool inside a joined transaction: ``acquire()`` lends its
     connection (statements that commit by themselves outside one commit with it here)."""
@@ -263,7 +251,7 @@ class JoinedConnections:
         self._connection = connection
 
     def acquire(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
-        return _Borrowed(self._connection)
+        return nullcontext(self._connection)  # lent, not released: the request ends it
 
 
 def joined_connections() -> JoinedConnections | None:
