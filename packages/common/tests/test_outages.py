@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -23,10 +24,10 @@ from prometheus_client import REGISTRY
 
 from helpdesk_common import errors
 from helpdesk_common.app import create_service_app
-from helpdesk_common.db import SessionDep
+from helpdesk_common.db import DriverPool, SessionDep
 from helpdesk_common.dead_letters import dead_letter_router
 from helpdesk_common.settings import ServiceSettings
-from helpdesk_testing import TcpProxy, app_client, eventually
+from helpdesk_testing import PG_ADMIN_DSN, TcpProxy, app_client, eventually
 
 from .test_operability import create_messaging_schema, unready_because_of, via_proxy
 
@@ -42,6 +43,19 @@ def outage_router() -> APIRouter:
     async def write(session: SessionDep) -> dict[str, str]:
         async with session.begin():
             return {"now": str(await session.scalar(sa.text("SELECT now()")))}
+
+    @router.post("/terminated-while-held")
+    async def terminated_while_held(pool: DriverPool) -> dict[str, str]:
+        """The database restarts while this request holds a driver-pool connection."""
+        async with pool.acquire() as connection:
+            pid = await connection.fetchval("SELECT pg_backend_pid()")
+            admin = await asyncpg.connect(PG_ADMIN_DSN)
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+            finally:
+                await admin.close()
+            await asyncio.sleep(0.2)  # the driver sees the socket close
+            return {"now": str(await connection.fetchval("SELECT now()"))}
 
     @router.get("/disk-full")
     async def disk_full() -> None:
@@ -150,6 +164,13 @@ async def test_database_down_is_a_503_counted_and_logged_once(
 
         await eventually(back, timeout=15)
         assert (await client.post("/now")).status_code == 200
+
+
+async def test_a_connection_terminated_while_a_request_holds_it_is_a_503(
+    make_settings: Callable[..., Any],
+) -> None:
+    async with service(make_settings, db_driver_pool_size=2) as (_, client):
+        assert_unavailable(await client.post("/terminated-while-held"), "database_unavailable")
 
 
 class StallingProxy(TcpProxy):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -176,6 +177,24 @@ async def create_driver_pool(settings: ServiceSettings) -> asyncpg.Pool:
         },
         reset=_keep_session_state,
     )
+
+
+class _OutageWithoutTraceback(logging.Filter):
+    """asyncpg's pool logs a traceback every time it fails to reopen its minimum of
+    connections, every second or so while the database is down: keep the line (with the
+    error), drop the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and database_unavailable(error):
+            record.msg = f"{record.getMessage()}: {error!r}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_OutageWithoutTraceback())
 
 
 async def _keep_session_state(connection: asyncpg.Connection) -> None:

@@ -314,7 +314,7 @@ def _database_down(exc: BaseException) -> bool:
         return True
     if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
         return True
-    if isinstance(exc, asyncpg.exceptions.InterfaceError) and "closed" in str(exc):
+    if isinstance(exc, asyncpg.exceptions.InterfaceError) and _closed_under_us(exc):
         return True
     if isinstance(exc, asyncpg.exceptions.InternalClientError) and str(exc).startswith(
         "cannot switch to state"
@@ -334,11 +334,19 @@ def connection_lost(exc: BaseException) -> bool:
     for current in _chain(exc):
         if isinstance(current, _CONNECTION_LOST_ERRORS):
             return True
-        if isinstance(current, asyncpg.exceptions.InterfaceError) and "closed" in str(current):
+        if isinstance(current, asyncpg.exceptions.InterfaceError) and _closed_under_us(current):
             return True
         if isinstance(current, asyncpg.exceptions.InternalClientError):
             return True
     return False
+
+
+def _closed_under_us(exc: asyncpg.exceptions.InterfaceError) -> bool:
+    """The connection is closed, or the driver pool took it back because the server closed
+    it while a request held it (asyncpg releases a pooled connection as soon as it closes:
+    "connection has been released back to the pool")."""
+    message = str(exc)
+    return "closed" in message or "released back to the pool" in message
 
 
 class _OutageLog:
