@@ -68,6 +68,26 @@ async def test_a_key_is_kept_through_the_gateway(office: Office):
     assert len(await tickets_titled(office, title)) == 1
 
 
+async def test_racing_repeats_through_the_gateway_file_one_ticket(office: Office):
+    """The local runner serves the tickets service from two processes (uvicorn workers):
+    racing requests with one key land on either, and still file one ticket, one answer."""
+    requester = office.people["requester"]
+    for _ in range(3):
+        title = f"Balapan {uuid.uuid4().hex[:8]}"
+        body = {"title": title, "description": "Delapan kali.", "category_id": office.category_id}
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        answers = await asyncio.gather(
+            *(
+                requester.call("POST", "/api/tickets/tickets", json=body, headers=headers)
+                for _ in range(8)
+            )
+        )
+        assert {a.status_code for a in answers} == {201}, [a.text for a in answers]
+        assert len({a.content for a in answers}) == 1
+        assert sum("idempotent-replayed" not in a.headers for a in answers) == 1
+        assert len(await tickets_titled(office, title)) == 1
+
+
 async def new_ticket_form(browser: Browser, office: Office, errors: list[str], title: str) -> Page:
     page = await open_as(browser, office, "requester", errors)
     await fill_new_ticket(page, office, title)
