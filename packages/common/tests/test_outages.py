@@ -254,3 +254,20 @@ async def test_an_os_error_of_no_dependency_stays_a_500(
     assert response.json()["error"]["code"] == "internal_error"
     assert [r.getMessage() for r in lines] == ["unhandled error"]
     assert lines[0].exc_info is not None
+
+
+def test_a_background_failure_in_an_outage_is_a_line_and_a_bug_a_traceback() -> None:
+    logger = logging.getLogger("helpdesk.test.outages")
+    handler = Lines()
+    logger.addHandler(handler)
+    try:
+        errors.log_failure(logger, "round failed", ConnectionRefusedError(111, "refused"))
+        errors.log_failure(logger, "round failed", errors.BrokerUnavailable("not connected"))
+        errors.log_failure(logger, "round failed", KeyError("ticket_id"))
+    finally:
+        logger.removeHandler(handler)
+    outage, broker, bug = handler.lines
+    assert (outage.levelname, outage.exc_info) == ("WARNING", None)
+    assert outage.getMessage() == "round failed: ConnectionRefusedError(111, 'refused')"
+    assert (broker.levelname, broker.exc_info) == ("WARNING", None)
+    assert bug.levelname == "ERROR" and bug.exc_info is not None

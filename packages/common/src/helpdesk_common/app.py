@@ -31,12 +31,7 @@ from helpdesk_common.bus import Bus
 from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.db import create_driver_pool, create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import dead_letter_router
-from helpdesk_common.errors import (
-    RetryReads,
-    broker_unavailable,
-    database_unavailable,
-    install_error_handlers,
-)
+from helpdesk_common.errors import RetryReads, install_error_handlers, log_failure
 from helpdesk_common.idempotency import has_idempotent_routes, sweep_idempotency_keys
 from helpdesk_common.migrations import upgrade_to_head
 from helpdesk_common.observability import RequestContextMiddleware, configure_logging
@@ -120,11 +115,7 @@ async def _supervise(name: str, worker: Callable[[], Awaitable[None]]) -> None:
                 # keep the shutdown waiting forever.
                 log.info("background worker %s stopped with %r", name, exc)
                 raise asyncio.CancelledError from exc
-            if database_unavailable(exc) or broker_unavailable(exc):
-                # An outage, not a bug: a line, not a traceback every second while it lasts.
-                log.warning("background worker %s: %r; restarting in 1s", name, exc)
-            else:
-                log.exception("background worker %s crashed; restarting in 1s", name)
+            log_failure(log, f"background worker {name} crashed; restarting in 1s", exc)
             await asyncio.sleep(1)
 
 

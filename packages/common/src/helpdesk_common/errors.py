@@ -349,6 +349,16 @@ def _closed_under_us(exc: asyncpg.exceptions.InterfaceError) -> bool:
     return "closed" in message or "released back to the pool" in message
 
 
+def log_failure(logger: logging.Logger, message: str, exc: BaseException) -> None:
+    """Log a background task's failure: one line when the database or broker is away (it
+    recurs every round of the outage; a traceback would say nothing new), with the
+    traceback otherwise."""
+    if database_unavailable(exc) or broker_unavailable(exc):
+        logger.warning("%s: %s", message, repr(exc).split("\n", 1)[0])
+    else:
+        logger.error(message, exc_info=exc)
+
+
 class _OutageLog:
     """One warning when a dependency goes away (and one per minute while it stays away),
     not a traceback per request."""

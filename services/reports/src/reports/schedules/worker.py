@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.contracts.identity import Language
 from helpdesk_common.contracts.reports import ReportGenerated
+from helpdesk_common.errors import log_failure
 from helpdesk_common.outbox import add_event
 from reports.exports import render_report_pdf
 from reports.figures.period import Period
@@ -58,9 +59,9 @@ async def schedule_worker(runtime: ReportsRuntime) -> None:
                 pass
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             # The database is away, say: the periods stay due and are run on a later round.
-            log.exception("scheduled reports: looking for due runs failed")
+            log_failure(log, "scheduled reports: looking for due runs failed", exc)
         await asyncio.sleep(runtime.settings.schedule_poll_seconds)
 
 

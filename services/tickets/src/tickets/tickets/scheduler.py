@@ -28,6 +28,7 @@ from helpdesk_common.contracts.tickets import (
     TicketSlaBreached,
     TicketSlaWarning,
 )
+from helpdesk_common.errors import log_failure
 from helpdesk_common.outbox import wake_relays
 from tickets.masterdata.cache import MasterData
 from tickets.metrics import SCHEDULER_ROUND, SLA_EVENTS
@@ -249,7 +250,7 @@ async def sla_scheduler(runtime: TicketsRuntime) -> None:
                 await run_scheduler_once(runtime, now=datetime.now(UTC))
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             # The database may be briefly away; the next round picks up where this stopped.
-            log.exception("SLA scheduler round failed")
+            log_failure(log, "SLA scheduler round failed", exc)
         await asyncio.sleep(runtime.settings.scheduler_interval_seconds)
