@@ -184,6 +184,7 @@ async def list_views(
         )
         counts.append(capped.scalar_subquery())
     countable = [count for count in counts if count is not None]
+    await queries.plan_for_the_values(session)
     values = iter((await session.execute(sa.select(*countable))).one() if countable else ())
     out = []
     for view, count_query in zip(listed, counts, strict=True):

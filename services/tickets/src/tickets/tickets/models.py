@@ -106,6 +106,22 @@ class Ticket(Base):
             "resolved_at",
             postgresql_where=sa.text("status = 'resolved'"),
         ),
+        # The list's sorts, each in its keyset order (migration 0008; tickets.queries).
+        sa.Index("ix_tickets_updated", "updated_at", "id"),
+        sa.Index(
+            "ix_tickets_due",
+            sa.text("coalesce(resolution_due_at, '9999-12-31 00:00:00+00'::timestamptz)"),
+            "id",
+        ),
+        sa.Index("ix_tickets_priority", "priority", "id"),
+        # A requester's tickets (the requester filter), newest first.
+        sa.Index("ix_tickets_requester", "requester_id", "created_at", "id"),
+        sa.Index(
+            "ix_tickets_open_created",
+            "created_at",
+            "id",
+            postgresql_where=sa.text("status IN ('new', 'in_progress', 'pending')"),
+        ),
     )
 
 
