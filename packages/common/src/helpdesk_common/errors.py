@@ -342,11 +342,11 @@ def connection_lost(exc: BaseException) -> bool:
 
 
 def _closed_under_us(exc: asyncpg.exceptions.InterfaceError) -> bool:
-    """The connection is closed, or the driver pool took it back because the server closed
-    it while a request held it (asyncpg releases a pooled connection as soon as it closes:
-    "connection has been released back to the pool")."""
+    """The connection or its pool is closed (or closing), or the driver pool took it back
+    because the server closed it while a request held it (asyncpg releases a pooled
+    connection as soon as it closes: "connection has been released back to the pool")."""
     message = str(exc)
-    return "closed" in message or "released back to the pool" in message
+    return any(words in message for words in ("closed", "closing", "released back to the pool"))
 
 
 def log_failure(logger: logging.Logger, message: str, exc: BaseException) -> None:
