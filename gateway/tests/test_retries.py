@@ -36,6 +36,8 @@ class DroppingService:
 
     drops: int
     reset: bool
+    # Drop half-way through the answer (headers and part of the body sent) instead.
+    midway: bool = False
     seen: list[Seen] = field(default_factory=list)
     port: int = field(default_factory=free_port)
 
@@ -73,6 +75,8 @@ class DroppingService:
         return Seen(method, path, headers, body)
 
     def _drop(self, writer: asyncio.StreamWriter) -> None:
+        if self.midway:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n" + b'{"partial": ')
         sock = writer.get_extra_info("socket")
         if self.reset and sock is not None:
             # Linger 0: closing sends an RST instead of a FIN (ECONNRESET on the client).
@@ -81,8 +85,10 @@ class DroppingService:
 
 
 @contextlib.asynccontextmanager
-async def dropping_service(*, drops: int, reset: bool) -> AsyncIterator[DroppingService]:
-    service = DroppingService(drops=drops, reset=reset)
+async def dropping_service(
+    *, drops: int, reset: bool, midway: bool = False
+) -> AsyncIterator[DroppingService]:
+    service = DroppingService(drops=drops, reset=reset, midway=midway)
     server = await asyncio.start_server(service.handle, "127.0.0.1", service.port)
     try:
         yield service
@@ -114,6 +120,18 @@ async def test_a_dropped_get_is_sent_again_and_answered(
     assert response.json() == {"path": "/tickets/42?x=1", "attempt": 2}
     assert [s.path for s in service.seen] == ["/tickets/42?x=1"] * 2
     assert retries("answered") == answered + 1
+
+
+async def test_a_get_whose_answer_breaks_off_is_sent_again(
+    run_gateway: RunGateway, auth: dict[str, str]
+) -> None:
+    async with (
+        dropping_service(drops=1, reset=False, midway=True) as service,
+        run_gateway(tickets_url=f"http://127.0.0.1:{service.port}") as gw,
+    ):
+        response = await gw.get("/api/tickets/tickets/7", headers=auth)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"path": "/tickets/7", "attempt": 2}
 
 
 async def test_a_write_with_an_idempotency_key_is_sent_again_with_the_same_body(

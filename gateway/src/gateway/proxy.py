@@ -382,14 +382,18 @@ class Proxy:
         worker killed, a service restarting, a pooled keep-alive connection it had closed)
         and the request is idempotent, once more on a fresh connection."""
         try:
-            return await request.send(session)
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            return await _attempt(session, request, retryable)
+        except (
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientOSError,
+            aiohttp.ClientPayloadError,
+        ) as exc:
             # A connect that failed is no dropped connection: the service is down (503).
             if not retryable or isinstance(exc, aiohttp.ClientConnectorError):
                 raise
             self._errors.warning(upstream.name, "dropped", f"{type(exc).__name__}: {exc}")
         try:
-            response = await request.send(upstream.fresh)
+            response = await _attempt(upstream.fresh, request, retryable)
         except Exception:
             UPSTREAM_RETRIES.labels(upstream.name, "failed").inc()
             raise
@@ -515,6 +519,29 @@ class _UpstreamRequest:
         return await session.request(
             self.method, self.url, headers=self.headers, data=self.data, allow_redirects=False
         )
+
+
+async def _attempt(
+    session: aiohttp.ClientSession, request: _UpstreamRequest, retryable: bool
+) -> aiohttp.ClientResponse:
+    """Send ``request`` once. For a request that may be retried, a small answer (read whole
+    before answering anyway, see Proxy._respond) is read here already, so that a service
+    dying half-way through it counts as a dropped connection too."""
+    response = await request.send(session)
+    length = response.content_length
+    if (
+        retryable
+        and request.method != "HEAD"
+        and response.status not in (204, 304)
+        and length is not None
+        and length <= _SMALL_RESPONSE
+    ):
+        try:
+            await response.read()  # kept by the response: _respond's read() returns it
+        except BaseException:
+            response.release()
+            raise
+    return response
 
 
 def _idempotent(scope: Scope) -> bool:
