@@ -55,7 +55,8 @@ async def test_migrations_create_the_indexes_the_models_declare(world):
     indexes = [d for d in diff if isinstance(d, tuple) and d[0].endswith("_index")]
     assert indexes == []
     names = {index.name for index in metadata.tables["tickets"].indexes}
-    assert {"ix_tickets_updated", "ix_tickets_due", "ix_tickets_open_created"} <= names
+    assert {"ix_tickets_updated", "ix_tickets_due", "ix_tickets_unit_list"} <= names
+    assert "ix_tickets_unit_created" not in names  # replaced by ix_tickets_unit_list
 
 
 async def test_overdue_selects_what_the_clock_rules_select_paused_clocks_and_nulls_included(
