@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import signal
 import time
@@ -47,11 +48,38 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+def _tickets_supervisor(system: LocalSystem) -> int:
+    processes = _descendants(system.process.pid)
+    return next(p for p in processes if "tickets.main:create_app" in _command_line(p))
+
+
 def tickets_workers(system: LocalSystem) -> list[int]:
     """The tickets service's uvicorn worker processes (children of its supervisor)."""
-    processes = _descendants(system.process.pid)
-    supervisor = next(p for p in processes if "tickets.main:create_app" in _command_line(p))
+    supervisor = _tickets_supervisor(system)
     return [p for p in _descendants(supervisor) if "spawn_main" in _command_line(p)]
+
+
+def tickets_port(system: LocalSystem) -> int:
+    arguments = _command_line(_tickets_supervisor(system)).split()
+    return int(arguments[arguments.index("--port") + 1])
+
+
+def connections_served(pid: int, port: int) -> int:
+    """How many established connections to ``port`` (the gateway's) process ``pid`` holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    served = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01" and fields[9] in inodes:
+                served += 1
+    return served
 
 
 async def gateway_retries(http: httpx.AsyncClient, system: LocalSystem) -> float:
@@ -86,9 +114,14 @@ async def test_a_tickets_worker_killed_while_reads_flow_costs_no_client_an_error
             # Four readers at ~25 requests/s each stay under the gateway's rate limit.
             await asyncio.sleep(0.04)
 
+    port = tickets_port(system)
+    victim: list[int] = []
+
     async def killer() -> None:
         await asyncio.sleep(1.0)
-        os.kill(workers[0], signal.SIGKILL)
+        # The worker holding the gateway's connections: the one whose death clients would see.
+        victim.append(max(workers, key=lambda pid: connections_served(pid, port)))
+        os.kill(victim[0], signal.SIGKILL)
         await asyncio.sleep(2.0)
         stop.set()
 
@@ -101,4 +134,5 @@ async def test_a_tickets_worker_killed_while_reads_flow_costs_no_client_an_error
     assert statuses[200] > 50, dict(statuses)
     assert time.monotonic() - started < 10
     # The survivor kept answering; uvicorn's supervisor starts a replacement by itself.
-    assert workers[1] in tickets_workers(system)
+    survivor = next(pid for pid in workers if pid != victim[0])
+    assert survivor in tickets_workers(system)
