@@ -28,18 +28,25 @@ async def terminate_backends(database_url: str, application_name: str) -> int:
     database = urlsplit(database_url).path.lstrip("/")
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        terminated = await admin.fetchval(
+        terminated: list[int] = await admin.fetchval(
             """
-            SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+            SELECT coalesce(array_agg(pid) FILTER (WHERE pg_terminate_backend(pid)), '{}')
             FROM pg_stat_activity
             WHERE datname = $1 AND application_name = $2 AND pid <> pg_backend_pid()
             """,
             database,
             application_name,
         )
+        # As after a real restart, the backends are gone (their goodbye sent) on return.
+        deadline = asyncio.get_running_loop().time() + 5
+        while await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", terminated
+        ):
+            assert asyncio.get_running_loop().time() < deadline, "backends did not go"
+            await asyncio.sleep(0.01)
     finally:
         await admin.close()
-    return int(terminated or 0)
+    return len(terminated)
 
 
 @dataclass
