@@ -222,6 +222,8 @@ class SmtpSink:
         self._offset = 0
         self.mails: collections.Counter[tuple[str, str]] = collections.Counter()
         self.unnumbered = 0
+        # When the last mail for each (ticket number, address) arrived (wall clock).
+        self.arrived: dict[tuple[str, str], float] = {}
 
     async def start(self) -> None:
         with self.path.open("wb") as out:
@@ -248,12 +250,13 @@ class SmtpSink:
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self._offset += len(complete)
         for line in complete.decode().splitlines():
-            _, number, recipients = line.split(" ", 2)
+            arrived, number, recipients = line.split(" ", 2)
             for recipient in recipients.split(","):
                 if number == "-":
                     self.unnumbered += 1
                 else:
                     self.mails[(number, recipient.lower())] += 1
+                    self.arrived[(number, recipient.lower())] = float(arrived)
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -793,33 +796,58 @@ async def converge(
 
 
 async def slow_mails(
-    dsn: str, began_wall: float, windows: list[FaultWindow], *, after: float = 120.0
+    dsn: str, began_wall: float, windows: list[FaultWindow], out: Path, *, after: float = 120.0
 ) -> dict[str, Any]:
     """New-ticket mails sent more than ``after`` seconds after they were queued, or on a
-    second attempt: by the fault window they were queued in (a claim left behind by a
-    stopped sender waits for its lease)."""
+    second attempt, by the fault window they were queued in (a claim left behind by a sender
+    waits for its lease); every one is written to ``out`` to look up in the logs."""
     connection = await asyncpg.connect(dsn)
     try:
         rows = await connection.fetch(
-            "SELECT extract(epoch FROM created_at)::float8, attempts,"
-            " extract(epoch FROM sent_at - created_at)::float8"
+            "SELECT event_id::text, ticket_number, recipient, attempts, status,"
+            " extract(epoch FROM created_at)::float8 AS queued,"
+            " extract(epoch FROM sent_at)::float8 AS sent"
             " FROM notifications.email_deliveries WHERE event_type = 'ticket.created'"
-            " AND (attempts > 1 OR sent_at - created_at > make_interval(secs => $1))",
+            " AND (attempts > 1 OR sent_at - created_at > make_interval(secs => $1))"
+            " ORDER BY created_at",
             after,
         )
     finally:
         await connection.close()
+    late = [
+        {
+            "event_id": row["event_id"],
+            "ticket": row["ticket_number"],
+            "recipient": row["recipient"],
+            "attempts": row["attempts"],
+            "status": row["status"],
+            "queued_at_s": round(row["queued"] - began_wall, 2),
+            "sent_at_s": None if row["sent"] is None else round(row["sent"] - began_wall, 2),
+        }
+        for row in rows
+    ]
+    await asyncio.to_thread(out.write_text, json.dumps(late, indent=1))
     by_window: collections.Counter[str] = collections.Counter()
-    for queued, _, _ in rows:
-        at = queued - began_wall
-        holding = [w.name for w in windows if w.holds(at)]
+    for mail in late:
+        holding = [w.name for w in windows if w.holds(mail["queued_at_s"])]
         by_window[holding[-1] if holding else "no fault"] += 1
     return {
-        "count": len(rows),
-        "second_attempts": sum(1 for _, attempts, _ in rows if attempts > 1),
-        "longest_seconds": round(max((late or 0 for _, _, late in rows), default=0.0), 1),
+        "count": len(late),
+        "second_attempts": sum(1 for mail in late if mail["attempts"] > 1),
         "queued_during": dict(by_window),
+        "queued_at_s": sorted({round(mail["queued_at_s"]) for mail in late}),
+        "sent_at_s": sorted({round(mail["sent_at_s"] or -1) for mail in late}),
+        "events": len({mail["event_id"] for mail in late}),
+        "listed_in": str(out),
     }
+
+
+def others_arrived(sink: SmtpSink, listed: Path, load_end: float) -> float:
+    """Seconds after the load when the last mail that was neither late nor retried arrived:
+    how long the backlog itself took to drain."""
+    slow = {(m["ticket"], m["recipient"]) for m in json.loads(listed.read_text())}
+    times = [t for key, t in sink.arrived.items() if key not in slow]
+    return round(max(times, default=load_end) - load_end, 1)
 
 
 def failures_by_window(creates: list[Create], windows: list[FaultWindow]) -> dict[str, Any]:
@@ -920,7 +948,10 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
         sink.read()
         snap = await snapshot(dsn, run_id)
         counts = tally(creates, world, snap, sink)
-        late = await slow_mails(dsn, began_wall, windows)
+        late = await slow_mails(dsn, began_wall, windows, args.state_dir / "late-mails.json")
+        late["others_all_arrived_s_after_load"] = others_arrived(
+            sink, args.state_dir / "late-mails.json", began_wall + load_seconds
+        )
         result = report(args, counts, snap, creates, windows, load_seconds, converged, sink)
         return result | {"mails_late_over_120s_or_retried": late}
 
@@ -1037,4 +1068,8 @@ def parse_args() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse_args())))
+    try:
+        sys.exit(asyncio.run(main(parse_args())))
+    except KeyboardInterrupt:  # everything it started was stopped on the way out
+        print("interrupted: everything the campaign started is stopped", file=sys.stderr)
+        sys.exit(130)
