@@ -54,6 +54,10 @@ OPEN_STATUSES = ("new", "in_progress", "pending")
 CLOCK_STATUSES = ("new", "in_progress")
 
 
+# Memory for a list statement's bitmaps and sorts (the server's default is 4 MB).
+LIST_WORK_MEM = "32MB"
+
+
 def constant(value: Any) -> ColumnElement[Any]:
     """``value`` written into the SQL rather than sent as a parameter, for what the planner
     must see to choose a partial index (a generic plan knows nothing of a parameter)."""
@@ -204,11 +208,14 @@ async def plan_for_the_values(session: AsyncSession) -> None:
     a few pages of the sort's index; the same for a rare unit, a requester, a date range.
     Planning costs a millisecond or two; a wrong plan, seconds. JIT compiles a plan whose
     estimated cost is high, which a page's plan (a LIMIT over an index) often is on
-    paper: 250 ms of compiling for a query of 5 ms (the priority sort of one unit)."""
+    paper: 250 ms of compiling for a query of 5 ms (the priority sort of one unit).
+    ``work_mem`` lets the bitmap of a common word and a unit (a count with ``q``: tens of
+    thousands of tickets) stay exact rather than lossy, whose pages would all be read
+    again and every row on them rechecked: a unit's count of a 5 % word 130 -> 40 ms."""
     await session.execute(
         sa.text(
             "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),"
-            " set_config('jit', 'off', true)"
+            f" set_config('jit', 'off', true), set_config('work_mem', '{LIST_WORK_MEM}', true)"
         )
     )
 
