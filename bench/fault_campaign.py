@@ -562,9 +562,19 @@ class FaultWindow:
         return self.start <= at <= end + FAULT_GRACE_SECONDS
 
 
+def open_connections(pid: int) -> int:
+    with contextlib.suppress(psutil.Error):
+        return sum(
+            1
+            for c in psutil.Process(pid).net_connections(kind="tcp")
+            if c.status == psutil.CONN_ESTABLISHED
+        )
+    return 0
+
+
 async def kill_tickets_worker(system: System) -> str:
-    """SIGKILL one of the tickets service's uvicorn workers; uvicorn's supervisor starts a
-    new one. Waits until it is there."""
+    """SIGKILL the tickets worker holding the most connections (the gateway's, so requests
+    are in flight on it); uvicorn's supervisor starts a new one. Waits until it is there."""
     supervisor = psutil.Process(await system.pid("tickets"))
 
     def workers() -> set[int]:
@@ -576,14 +586,15 @@ async def kill_tickets_worker(system: System) -> str:
         return found
 
     before = workers()
-    victim = min(before)
+    victim = max(before, key=open_connections)
+    held = open_connections(victim)
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + 60
     while len(workers() - {victim}) < len(before):
         if time.monotonic() > deadline:
-            return f"killed {victim}; no replacement within 60 s"
+            return f"killed {victim} ({held} connections); no replacement within 60 s"
         await asyncio.sleep(0.1)
-    return f"killed {victim}, replaced by {sorted(workers() - before)}"
+    return f"killed {victim} ({held} connections), replaced by {sorted(workers() - before)}"
 
 
 async def inflict(
