@@ -38,7 +38,6 @@ from tickets.masterdata.models import Priority
 from tickets.shared import Loaded
 from tickets.tickets.models import Comment, Ticket, TimelineEntry
 from tickets.tickets.numbering import NUMBER_PATTERN
-from tickets.tickets.store import BEFORE_FIRST_ID
 
 # Stands in for "no due date" so that sorting by due date puts those last. In the SQL as a
 # constant, the very expression of the due index (ix_tickets_due).
@@ -47,8 +46,6 @@ FAR_FUTURE_SQL = sa.literal_column(
     "'9999-12-31 00:00:00+00'::timestamptz", sa.DateTime(timezone=True)
 )
 DUE_SORT_KEY = sa.func.coalesce(Ticket.resolution_due_at, FAR_FUTURE_SQL)
-# Sorts after every ticket's id (uuid4 never makes it).
-AFTER_LAST_ID = uuid.UUID(int=2**128 - 1)
 OPEN_STATUSES = ("new", "in_progress", "pending")
 # The statuses whose resolution clock may run (pending and resolved pause it).
 CLOCK_STATUSES = ("new", "in_progress")
@@ -329,27 +326,43 @@ def _by_priority(
     No index of the tickets holds the rank, so each priority is paged apart, in id order
     along the (priority, id) index: for each priority (a lateral join) the first
     ``limit + 1`` of its tickets past the cursor, and of those the first ``limit + 1`` by
-    (rank, id). A priority ranked like the cursor's continues after the cursor's id, one
-    ranked past it from its first ticket (an id bound no ticket has)."""
+    (rank, id). Past a cursor, the priorities ranked like the cursor's continue after its
+    id and those ranked past it start from their first ticket: two lateral joins, so that
+    each has a plain id bound or none (one bound chosen per priority by a CASE looked
+    selective to the planner, which then read a priority's whole index: 80 ms a page)."""
     descending = sort.descending
-    id_order = Ticket.id.desc() if descending else Ticket.id.asc()
-    inner = sa.select(Ticket.id).where(Ticket.priority == Priority.code, visible_to(principal))
-    inner = apply_filters(inner, filters=filters, now=now)
-    outer = sa.select(Priority.code, Priority.rank)
-    if values is not None:
+
+    def pages(ranks: ColumnElement[bool], after_id: uuid.UUID | None) -> Select[Any]:
+        inner = sa.select(Ticket.id).where(Ticket.priority == Priority.code, visible_to(principal))
+        inner = apply_filters(inner, filters=filters, now=now)
+        if after_id is not None:
+            inner = inner.where(Ticket.id < after_id if descending else Ticket.id > after_id)
+        page = (
+            inner.order_by(Ticket.id.desc() if descending else Ticket.id.asc())
+            .limit(limit + 1)
+            .lateral("page")
+        )
+        return (
+            sa.select(page.c.id, Priority.rank)
+            .select_from(Priority)
+            .join(page, sa.true())
+            .where(ranks)
+        )
+
+    if values is None:
+        ranked = pages(sa.true(), None).subquery("ranked")
+    else:
         rank, last_id = values
-        start = AFTER_LAST_ID if descending else BEFORE_FIRST_ID
-        bound = sa.case((Priority.rank == rank, sa.literal(last_id, sa.Uuid())), else_=start)
-        inner = inner.where(Ticket.id < bound if descending else Ticket.id > bound)
-        outer = outer.where(Priority.rank <= rank if descending else Priority.rank >= rank)
-    page = inner.order_by(id_order).limit(limit + 1).lateral("page")
-    ranked = outer.join(page, sa.true()).with_only_columns(page.c.id, Priority.rank).subquery()
+        beyond = Priority.rank < rank if descending else Priority.rank > rank
+        ranked = sa.union_all(pages(Priority.rank == rank, last_id), pages(beyond, None)).subquery(
+            "ranked"
+        )
     rank_order = ranked.c.rank.desc() if descending else ranked.c.rank.asc()
     return (
         sa.select(Ticket, Unit.name, ranked.c.rank.label("sort_key"))
         .join(ranked, ranked.c.id == Ticket.id)
         .join(Unit, Unit.id == Ticket.unit_id)
-        .order_by(rank_order, id_order)
+        .order_by(rank_order, Ticket.id.desc() if descending else Ticket.id.asc())
         .limit(limit + 1)
     )
 
