@@ -547,6 +547,24 @@ async def client_loop(
                 await asyncio.sleep(min(4.0, 0.2 * 2**attempt) * random.uniform(0.75, 1.25))
 
 
+async def send_canary(
+    session: aiohttp.ClientSession, url: str, world: World, run_id: str
+) -> Create:
+    """One marker created twice with two keys, as a client that does not keep its key
+    would: the count must find exactly this double, or it could find none."""
+    canary = Create(f"{run_id}-canary", world.requesters[0])
+    body = {
+        "title": f"{TITLE} {canary.marker}",
+        "description": "Pemeriksaan penghitung duplikat.",
+        "category_id": world.category_id,
+    }
+    for _ in range(2):
+        status, data = await create_once(session, url, canary, body, str(uuid.uuid4()))
+        if status != 201:
+            raise RuntimeError(f"the canary create failed: {status} {data}")
+    return canary
+
+
 # -- the faults -------------------------------------------------------------------------
 
 
@@ -699,6 +717,7 @@ class Tally:
     lost_rows: int = 0  # a 2xx seen, no row
     doubled_rows: int = 0  # rows beyond one per marker
     phantom_rows: int = 0  # a row for a marker nobody sent
+    canary_rows: int = 0  # the marker sent twice on purpose: 2 when doubles are seen
     mails_expected: int = 0
     mails_missing: int = 0
     mails_doubled: int = 0  # mails beyond one per ticket and address
@@ -722,9 +741,12 @@ class Tally:
         return self.doubled_rows + self.phantom_rows + self.mails_doubled + self.in_app_doubled
 
 
-def tally(creates: list[Create], world: World, snap: Snapshot, sink: SmtpSink) -> Tally:
+def tally(
+    creates: list[Create], canary: Create, world: World, snap: Snapshot, sink: SmtpSink
+) -> Tally:
     result = Tally()
-    by_marker = {create.marker: create for create in creates}
+    by_marker = {create.marker: create for create in [*creates, canary]}
+    result.canary_rows = len(snap.rows.get(canary.marker, []))
     mails_by_number: dict[str, dict[str, int]] = collections.defaultdict(dict)
     for (number, rcpt), count in sink.mails.items():
         mails_by_number[number][rcpt] = count
@@ -788,7 +810,13 @@ def tally_ticket(
 
 
 async def converge(
-    dsn: str, run_id: str, creates: list[Create], world: World, sink: SmtpSink, timeout: float
+    dsn: str,
+    run_id: str,
+    creates: list[Create],
+    canary: Create,
+    world: World,
+    sink: SmtpSink,
+    timeout: float,
 ) -> tuple[Tally, Snapshot, float | None]:
     """Poll until every ticket's mails and in-app rows are there and nothing is queued
     (a mail still claimed would go out again: a double to catch); the seconds it took, or
@@ -797,7 +825,7 @@ async def converge(
     while True:
         sink.read()
         snap = await snapshot(dsn, run_id)
-        counts = tally(creates, world, snap, sink)
+        counts = tally(creates, canary, world, snap, sink)
         settled = snap.outbox_backlog == 0 and snap.mail_backlog == 0
         if settled and counts.mails_missing == 0 and counts.in_app_missing == 0:
             return counts, snap, time.monotonic() - started
@@ -951,14 +979,15 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
             )
             load_seconds = time.monotonic() - began
             await faults  # a fault still running when the load ends finishes first
+            canary = await send_canary(session, url, world, run_id)
         counts, snap, converged = await converge(
-            dsn, run_id, creates, world, sink, args.converge_timeout
+            dsn, run_id, creates, canary, world, sink, args.converge_timeout
         )
         # A mail sent twice arrives a moment after its first copy: look once more.
         await asyncio.sleep(3)
         sink.read()
         snap = await snapshot(dsn, run_id)
-        counts = tally(creates, world, snap, sink)
+        counts = tally(creates, canary, world, snap, sink)
         late = await slow_mails(dsn, began_wall, windows, args.state_dir / "late-mails.json")
         late["others_all_arrived_s_after_load"] = others_arrived(
             sink, args.state_dir / "late-mails.json", began_wall + load_seconds
@@ -989,6 +1018,7 @@ def report(
         "creates_abandoned": counts.abandoned,
         "abandoned_but_row_exists": counts.abandoned_with_row,
         "ticket_rows": counts.rows,
+        "double_detector_check_rows": counts.canary_rows,
         "lost": counts.lost,
         "lost_detail": {
             "rows (2xx seen, no ticket)": counts.lost_rows,
@@ -1029,7 +1059,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     converged = result["converged_seconds_after_load"]
     return [
         f"created {result['created']} ({result['creates_per_s']}/s over"
-        f" {result['load_seconds']} s, {result['clients']} clients), rows {result['ticket_rows']},"
+        f" {result['load_seconds']} s, {result['clients']} clients), rows {result['ticket_rows']}"
+        f" (with the {result['double_detector_check_rows']} of the marker sent twice on purpose),"
         f" retried {result['creates_retried']}, abandoned {result['creates_abandoned']}",
         f"LOST {result['lost']}: {result['lost_detail']}",
         f"DOUBLED {result['doubled']}: {result['doubled_detail']}",
@@ -1054,6 +1085,9 @@ async def main(args: argparse.Namespace) -> int:
     print(f"saved to {save('fault_campaign', result)}")
     print("\n".join(summary_lines(result)))
     print(f"logs of every service: {args.state_dir / 'logs'}")
+    if result["double_detector_check_rows"] != 2:
+        print("the marker created twice on purpose was not counted twice: the counts are wrong")
+        return 1
     failed = result["lost"] or result["doubled"] or result["converged_seconds_after_load"] is None
     return 1 if failed else 0
 
