@@ -28,6 +28,12 @@ COUNTED_COLUMNS = (
 )
 
 
+# The open tickets, a few per cent of them: partial indexes in each sort's order.
+OPEN_TICKETS = "status IN ('new', 'in_progress', 'pending')"
+# The due date as the list sorts it (no due date last), the key of the due indexes.
+DUE_KEY = sa.text("coalesce(resolution_due_at, '9999-12-31 00:00:00+00'::timestamptz)")
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
 
@@ -129,20 +135,25 @@ class Ticket(Base):
         ),
         # The list's sorts, each in its keyset order (migration 0008; tickets.queries).
         sa.Index("ix_tickets_updated", "updated_at", "id"),
-        sa.Index(
-            "ix_tickets_due",
-            sa.text("coalesce(resolution_due_at, '9999-12-31 00:00:00+00'::timestamptz)"),
-            "id",
-        ),
+        sa.Index("ix_tickets_due", DUE_KEY, "id"),
         sa.Index("ix_tickets_priority", "priority", "id"),
         # A requester's tickets (the requester filter), newest first.
         sa.Index("ix_tickets_requester", "requester_id", "created_at", "id"),
+        *(
+            sa.Index(f"ix_tickets_open_{name}", *key, postgresql_where=sa.text(OPEN_TICKETS))
+            for name, key in (
+                ("updated", ("updated_at", "id")),
+                ("due", (DUE_KEY, "id")),
+                ("priority", ("priority", "id")),
+                ("number", ("number",)),
+            )
+        ),
         sa.Index(
             "ix_tickets_open_created",
             "created_at",
             "id",
             postgresql_include=["unit_id", *COUNTED_COLUMNS],
-            postgresql_where=sa.text("status IN ('new', 'in_progress', 'pending')"),
+            postgresql_where=sa.text(OPEN_TICKETS),
         ),
     )
 
