@@ -18,3 +18,15 @@ SCHEDULER_ROUND = Histogram(
     "Duration of one SLA scheduler round",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+# The first page's count ran out of its time budget (TICKETS_COUNT_BUDGET_MS): the page
+# said total_deferred and the client asks GET /tickets/count. Expected with q and a filter
+# over many tickets; a share that grows says the budget or an index needs a look.
+LIST_COUNTS_DEFERRED = Counter(
+    "tickets_list_counts_deferred_total",
+    "First pages of the ticket list whose count ran out of its time budget",
+)
+# GET /tickets/count ran out of TICKETS_COUNT_TIMEOUT_MS and answered total null.
+LIST_COUNTS_TIMED_OUT = Counter(
+    "tickets_list_counts_timed_out_total",
+    "Counts of GET /tickets/count that ran out of their time bound",
+)

@@ -133,6 +133,20 @@ class TicketPage(BaseModel):
     # total_exact false ("10,000+").
     total: int | None = None
     total_exact: bool | None = None
+    # True on a first page whose count ran out of its time budget (TICKETS_COUNT_BUDGET_MS;
+    # a word and a filter matching many tickets): total and total_exact are then null and
+    # the client asks GET /tickets/count with the same filters. False otherwise.
+    total_deferred: bool = False
+
+
+class TicketCount(BaseModel):
+    """GET /tickets/count: the list's total as its first page would tell it."""
+
+    # How many tickets the filters select, exact up to TICKETS_COUNT_THRESHOLD (then the
+    # threshold with total_exact false); null when the count ran out of its time bound
+    # (TICKETS_COUNT_TIMEOUT_MS).
+    total: int | None
+    total_exact: bool
 
 
 class CommentOut(BaseModel):

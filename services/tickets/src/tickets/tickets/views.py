@@ -22,7 +22,7 @@ from helpdesk_common.db import DriverConnections, DriverPool, SessionDep
 from helpdesk_common.errors import ApiError
 from helpdesk_common.idempotency import IdempotentRoute
 from tickets.http import etag, expected_version
-from tickets.metrics import TICKET_ACTIONS
+from tickets.metrics import LIST_COUNTS_DEFERRED, LIST_COUNTS_TIMED_OUT, TICKET_ACTIONS
 from tickets.runtime import RuntimeDep, TicketsRuntime
 from tickets.shared import Loaded
 from tickets.tickets import lifecycle, queries, service
@@ -37,6 +37,7 @@ from tickets.tickets.schemas import (
     OptionalReasonBody,
     ReasonBody,
     ResolveBody,
+    TicketCount,
     TicketCreate,
     TicketOut,
     TicketPage,
@@ -122,15 +123,18 @@ async def list_tickets(
         limit=page_size,
         now=now,
     )
-    total = None
-    if cursor is None:  # the first page tells how many there are (capped: stays cheap)
-        total = await queries.count_tickets(
+    total: tuple[int, bool] | None = None
+    if cursor is None:  # the first page tells how many there are, if it can count in time
+        total = await queries.count_tickets_within(
             session,
             principal=principal,
             filters=selection.filters,
             now=now,
             cap=settings.count_threshold,
+            timeout_ms=settings.count_budget_ms,
         )
+        if total is None:
+            LIST_COUNTS_DEFERRED.inc()
     master = await runtime.masterdata.get()
     return TicketPage(
         items=[
@@ -140,7 +144,34 @@ async def list_tickets(
         next_cursor=next_cursor,
         total=total[0] if total else None,
         total_exact=total[1] if total else None,
+        total_deferred=cursor is None and total is None,
     )
+
+
+# Before GET /tickets/{ticket_id}, which would take "count" for a ticket reference.
+@router.get("/tickets/count")
+async def count_tickets(
+    principal: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    selection: TicketSelectionDep,
+) -> TicketCount:
+    """How many tickets GET /tickets with the same filters holds for the caller (the total
+    its first page tells when it can count in time: total_deferred), capped like it; the
+    sort is accepted and ignored. Bounded by TICKETS_COUNT_TIMEOUT_MS: past it, total null."""
+    settings = runtime.settings
+    total = await queries.count_tickets_within(
+        session,
+        principal=principal,
+        filters=selection.filters,
+        now=utcnow(),
+        cap=settings.count_threshold,
+        timeout_ms=settings.count_timeout_ms,
+    )
+    if total is None:
+        LIST_COUNTS_TIMED_OUT.inc()
+        return TicketCount(total=None, total_exact=False)
+    return TicketCount(total=total[0], total_exact=total[1])
 
 
 @router.get("/tickets/{ticket_id}")
