@@ -95,7 +95,11 @@ class Postgres:
         self.directory = Path(tempfile.mkdtemp(prefix="fault-campaign-pg-"))
         self.data = self.directory / "data"
         self.log = self.directory / "postgresql.log"
-        self.bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        # The newest installed major version (Debian's layout: /usr/lib/postgresql/15/bin).
+        self.bin = max(
+            Path("/usr/lib/postgresql").glob("*/bin"),
+            key=lambda path: float(path.parent.name),
+        )
 
     @property
     def dsn(self) -> str:
@@ -122,8 +126,8 @@ class Postgres:
             "unix_socket_directories": str(self.directory),
             "max_connections": "300",
             "shared_buffers": "256MB",
-            # Durable commits stay (fsync on): a restart must not lose a committed ticket.
             "log_min_messages": "warning",
+            # fsync and synchronous_commit stay on: a restart must not lose a committed ticket.
         }
         flags = " ".join(f"-c {name}={value}" for name, value in options.items())
         await run(self._ctl("-o", f"-p {self.port} {flags}", "start"))
@@ -363,78 +367,83 @@ class World:
         return {requester.email, requester.unit_contact, *self.agent_emails}
 
 
+PASSWORD = "campaign-password-1"
+
+
+async def add_user(api: Api, admin: str, username: str, role: str, **fields: str) -> str:
+    """A user through identity's API; their id."""
+    user = await api.ok(
+        "POST",
+        "/api/identity/users",
+        token=admin,
+        body={"username": username, "role": role, "password": PASSWORD, **fields},
+    )
+    return str(user["id"])
+
+
+async def add_unit_with_requester(api: Api, admin: str, n: int, tag: str) -> Requester:
+    contact = f"kontak{n}-{tag}@example.go.id"
+    unit = await api.ok(
+        "POST",
+        "/api/identity/units",
+        token=admin,
+        body={"code": f"FC{n}{tag}".upper(), "name": f"Dinas Kampanye {n}"}
+        | {"contact_email": contact},
+    )
+    email = f"pemohon{n}-{tag}@example.go.id"
+    username = f"pemohon{n}{tag}"
+    await add_user(
+        api,
+        admin,
+        username,
+        "requester",
+        full_name=f"Pemohon Kampanye {n}",
+        email=email,
+        unit_id=unit["id"],
+    )
+    return Requester(await login(api, username, PASSWORD), email, contact)
+
+
 async def seed_world(api: Api, admin_password: str, units: int, agents: int) -> World:
+    """Agents, and units each with a contact address and one requester (signed in)."""
     admin = await login(api, "admin", admin_password)
     tag = uuid.uuid4().hex[:6]
-    password = "campaign-password-1"
-    agent_emails, agent_ids = [], []
-    for n in range(agents):
-        email = f"petugas{n}-{tag}@example.go.id"
-        user = await api.ok(
-            "POST",
-            "/api/identity/users",
-            token=admin,
-            body={
-                "username": f"petugas{n}{tag}",
-                "full_name": f"Petugas Kampanye {n}",
-                "email": email,
-                "role": "agent",
-                "password": password,
-            },
+    agent_emails = [f"petugas{n}-{tag}@example.go.id" for n in range(agents)]
+    agent_ids = [
+        await add_user(
+            api, admin, f"petugas{n}{tag}", "agent", full_name=f"Petugas {n}", email=email
         )
-        agent_emails.append(email)
-        agent_ids.append(user["id"])
-    requesters = []
-    for n in range(units):
-        contact = f"kontak{n}-{tag}@example.go.id"
-        unit = await api.ok(
-            "POST",
-            "/api/identity/units",
-            token=admin,
-            body={"code": f"FC{n}{tag}".upper(), "name": f"Dinas Kampanye {n}"}
-            | {"contact_email": contact},
-        )
-        email = f"pemohon{n}-{tag}@example.go.id"
-        await api.ok(
-            "POST",
-            "/api/identity/users",
-            token=admin,
-            body={
-                "username": f"pemohon{n}{tag}",
-                "full_name": f"Pemohon Kampanye {n}",
-                "email": email,
-                "role": "requester",
-                "unit_id": unit["id"],
-                "password": password,
-            },
-        )
-        token = await login(api, f"pemohon{n}{tag}", password)
-        requesters.append(Requester(token, email, contact))
+        for n, email in enumerate(agent_emails)
+    ]
+    requesters = [await add_unit_with_requester(api, admin, n, tag) for n in range(units)]
     categories = await api.ok("GET", "/api/tickets/categories", token=requesters[0].token)
     items = categories["items"] if isinstance(categories, dict) else categories
     return World(items[0]["id"], requesters, agent_emails, agent_ids)
 
 
+async def first_ticket(api: Api, world: World, requester: Requester) -> str:
+    """A ticket of the requester's, retried until the tickets service knows their unit (it
+    learns it from identity's events); its number."""
+    deadline = time.monotonic() + 60
+    while True:
+        status, data = await api.call(
+            "POST",
+            "/api/tickets/tickets",
+            token=requester.token,
+            body={"title": "Pemanasan", "description": "tiket pemanasan"}
+            | {"category_id": world.category_id},
+        )
+        if status == 201:
+            return str(data["number"])
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the tickets service refused the warm-up: {status} {data}")
+        await asyncio.sleep(0.3)
+
+
 async def warm_up(api: Api, world: World, sink: SmtpSink, dsn: str) -> None:
-    """One ticket per requester, retried until the tickets service knows their unit, and
-    then exactly the expected mails and in-app rows: the counts below rest on them."""
-    numbers: dict[str, Requester] = {}
-    for requester in world.requesters:
-        deadline = time.monotonic() + 60
-        while True:
-            status, data = await api.call(
-                "POST",
-                "/api/tickets/tickets",
-                token=requester.token,
-                body={"title": "Pemanasan", "description": "tiket pemanasan"}
-                | {"category_id": world.category_id},
-            )
-            if status == 201:
-                numbers[data["number"]] = requester
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the tickets service refused the warm-up: {status} {data}")
-            await asyncio.sleep(0.3)
+    """One ticket per requester, then exactly the expected mails and in-app rows for each:
+    the counts after the load rest on them."""
+    numbers = {await first_ticket(api, world, r): r for r in world.requesters}
     deadline = time.monotonic() + 60
     while True:
         sink.read()
@@ -933,6 +942,48 @@ async def infrastructure(
         yield pg, rabbit, sink, system
 
 
+@dataclass
+class LoadRun:
+    creates: list[Create]
+    windows: list[FaultWindow]
+    began_wall: float  # wall clock, comparable with the database's timestamps
+    seconds: float
+
+
+async def load_with_faults(
+    session: aiohttp.ClientSession,
+    world: World,
+    run_id: str,
+    args: argparse.Namespace,
+    timeline: list[tuple[str, float]],
+    targets: dict[str, Any],
+) -> LoadRun:
+    """The clients at full speed for ``args.seconds`` while the faults strike on schedule."""
+    run = LoadRun([], [], time.time(), 0.0)
+    began = time.monotonic()
+    url = targets["system"].gateway_url + "/api/tickets/tickets"
+    faults = asyncio.create_task(run_faults(timeline, began, run.windows, **targets))
+    await asyncio.gather(
+        *(
+            client_loop(
+                n,
+                session,
+                url,
+                world,
+                run_id,
+                began=began,
+                until=began + args.seconds,
+                retries=args.retries,
+                creates=run.creates,
+            )
+            for n in range(args.clients)
+        )
+    )
+    run.seconds = time.monotonic() - began
+    await faults  # a fault still running when the load ends finishes first
+    return run
+
+
 async def campaign(args: argparse.Namespace) -> dict[str, Any]:
     run_id = "FC" + uuid.uuid4().hex[:6]
     timeline = parse_timeline(args.faults, args.seconds)
@@ -945,54 +996,25 @@ async def campaign(args: argparse.Namespace) -> dict[str, Any]:
             world = await seed_world(api, system.admin_password, args.units, args.agents)
             await warm_up(api, world, sink, dsn)
             print(f"seeded and warmed up; load for {args.seconds:.0f} s, faults {timeline}")
-            creates: list[Create] = []
-            windows: list[FaultWindow] = []
-            began, began_wall = time.monotonic(), time.time()
-            until = began + args.seconds
-            url = system.gateway_url + "/api/tickets/tickets"
-            faults = asyncio.create_task(
-                run_faults(
-                    timeline,
-                    began,
-                    windows,
-                    system=system,
-                    pg=pg,
-                    rabbit=rabbit,
-                    outage=args.rabbitmq_outage,
-                )
+            targets = {"system": system, "pg": pg, "rabbit": rabbit, "outage": args.rabbitmq_outage}
+            run = await load_with_faults(session, world, run_id, args, timeline, targets)
+            canary = await send_canary(
+                session, system.gateway_url + "/api/tickets/tickets", world, run_id
             )
-            await asyncio.gather(
-                *(
-                    client_loop(
-                        n,
-                        session,
-                        url,
-                        world,
-                        run_id,
-                        began=began,
-                        until=until,
-                        retries=args.retries,
-                        creates=creates,
-                    )
-                    for n in range(args.clients)
-                )
-            )
-            load_seconds = time.monotonic() - began
-            await faults  # a fault still running when the load ends finishes first
-            canary = await send_canary(session, url, world, run_id)
         counts, snap, converged = await converge(
-            dsn, run_id, creates, canary, world, sink, args.converge_timeout
+            dsn, run_id, run.creates, canary, world, sink, args.converge_timeout
         )
         # A mail sent twice arrives a moment after its first copy: look once more.
         await asyncio.sleep(3)
         sink.read()
         snap = await snapshot(dsn, run_id)
-        counts = tally(creates, canary, world, snap, sink)
-        late = await slow_mails(dsn, began_wall, windows, args.state_dir / "late-mails.json")
+        counts = tally(run.creates, canary, world, snap, sink)
+        listed = args.state_dir / "late-mails.json"
+        late = await slow_mails(dsn, run.began_wall, run.windows, listed)
         late["others_all_arrived_s_after_load"] = others_arrived(
-            sink, args.state_dir / "late-mails.json", began_wall + load_seconds
+            sink, listed, run.began_wall + run.seconds
         )
-        result = report(args, counts, snap, creates, windows, load_seconds, converged, sink)
+        result = report(args, counts, snap, run, converged, sink)
         return result | {"mails_late_over_120s_or_retried": late}
 
 
@@ -1000,12 +1022,11 @@ def report(
     args: argparse.Namespace,
     counts: Tally,
     snap: Snapshot,
-    creates: list[Create],
-    windows: list[FaultWindow],
-    load_seconds: float,
+    run: LoadRun,
     converged: float | None,
     sink: SmtpSink,
 ) -> dict[str, Any]:
+    creates, windows, load_seconds = run.creates, run.windows, run.seconds
     failures = failures_by_window(creates, windows)
     retried = sum(1 for create in creates if len(create.attempts) > 1)
     return {
