@@ -377,6 +377,10 @@ class Case:
     following: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rows: int = 0
+    # First pages that deferred their count (total_deferred), and the time of the
+    # GET /tickets/count the client then makes for each: not the list's latency.
+    deferred: int = 0
+    counts: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         first, following = percentiles(self.first), percentiles(self.following)
@@ -389,6 +393,10 @@ class Case:
             "next_p50_ms": following["p50_ms"],
             "next_p95_ms": following["p95_ms"],
             "rows_first_page": self.rows,
+            "first_pages": len(self.first),
+            "deferred_first_pages": self.deferred,
+            "count_p50_ms": percentiles(self.counts)["p50_ms"],
+            "count_p95_ms": percentiles(self.counts)["p95_ms"],
             "errors": self.errors[:3],
         }
 
@@ -474,9 +482,24 @@ async def run_case(
         (case.first if page == 0 else case.following).append(seconds)
         if page == 0:
             case.rows = len(data["items"])
+            if data.get("total_deferred"):
+                await time_count(session, base, case, token)
         cursor = data.get("next_cursor")
         if cursor is None:
             return
+
+
+async def time_count(session: aiohttp.ClientSession, base: str, case: Case, token: str) -> None:
+    """What the web client does after a first page with total_deferred: GET /tickets/count
+    with the same filters (timed apart from the list)."""
+    case.deferred += 1
+    seconds, status, data = await timed_get(
+        session, base + "/api/tickets/tickets/count", case.params, token
+    )
+    if status != 200:
+        case.errors.append(f"count {status}: {str(data)[:200]}")
+        return
+    case.counts.append(seconds)
 
 
 async def measure(
@@ -493,6 +516,8 @@ async def measure(
         await run_case(session, base, case, tokens[case.who], pages=pages)
         case.first.clear()
         case.following.clear()
+        case.counts.clear()
+        case.deferred = 0
     for _ in range(repeat):
         for case in cases:
             await run_case(session, base, case, tokens[case.who], pages=pages)
@@ -526,6 +551,34 @@ async def save_agent_views(api: Api, people: People) -> None:
                 token=people.agent_token,
                 body={"name": name, "params": params},
             )
+
+
+def p95_of(seconds: list[float]) -> float:
+    """p95 in ms, 0 when nothing was timed (a case without following pages)."""
+    return percentiles(seconds)["p95_ms"] if seconds else 0.0
+
+
+def print_deferred(cases: list[Case]) -> dict[str, Any]:
+    """The cases whose first page deferred its count: how often, and GET /tickets/count's
+    p50/p95 (the time until the client shows the total; the list itself is above)."""
+    deferred = [c for c in cases if c.deferred]
+    print(f"\n{len(deferred)} cases deferred their count on a first page (GET /tickets/count):")
+    print(f"{'case':<52} {'who':<9} {'deferred':>9} {'cnt p50':>8} {'cnt p95':>8}")
+    for case in deferred:
+        s = case.summary()
+        print(
+            f"{case.name[:52]:<52} {case.who:<9} {case.deferred:>4} of {len(case.first):<2}"
+            f" {s['count_p50_ms']:>8} {s['count_p95_ms']:>8}",
+            flush=True,
+        )
+    every = [seconds for case in deferred for seconds in case.counts]
+    return {
+        "cases_deferred": len(deferred),
+        "first_pages_deferred": sum(c.deferred for c in cases),
+        "first_pages": sum(len(c.first) for c in cases),
+        "count_all": percentiles(every),
+        "count_worst_case_p95_ms": max((p95_of(c.counts) for c in deferred), default=None),
+    }
 
 
 def print_table(cases: list[Case], target_ms: float) -> None:
@@ -568,6 +621,7 @@ async def main(args: argparse.Namespace) -> int:
         if not args.keep:
             stop_system(system)
     print_table(measured, args.target_ms)
+    result["deferred_counts"] = print_deferred(measured)
     worst = max(measured, key=lambda c: c.worst_p95)
     errors = sum(len(c.errors) for c in measured)
     result["reference_loop_seconds_after"] = reference_loop_seconds()
@@ -575,9 +629,20 @@ async def main(args: argparse.Namespace) -> int:
     result["worst_p95_ms"] = worst.worst_p95
     print(f"saved to {save('list_scale', result)}")
     over = [c for c in measured if c.worst_p95 >= args.target_ms]
+    pages = [c for c in measured if c.name != "GET /views"]
+    worst_first = max(pages, key=lambda c: p95_of(c.first))
+    worst_next = max(pages, key=lambda c: p95_of(c.following))
+    deferred = result["deferred_counts"]
     print(
         f"worst p95 {worst.worst_p95} ms ({worst.name}, {worst.who}); "
-        f"{len(over)} of {len(measured)} cases at or over {args.target_ms:g} ms; {errors} errors"
+        f"{len(over)} of {len(measured)} cases at or over {args.target_ms:g} ms; {errors} errors\n"
+        f"worst first page p95 {p95_of(worst_first.first)} ms"
+        f" ({worst_first.name}, {worst_first.who}); worst following page p95"
+        f" {p95_of(worst_next.following)} ms ({worst_next.name}, {worst_next.who})\n"
+        f"deferred counts: {deferred['first_pages_deferred']} of {deferred['first_pages']}"
+        f" first pages in {deferred['cases_deferred']} cases; GET /tickets/count p50"
+        f" {deferred['count_all']['p50_ms']} ms, p95 {deferred['count_all']['p95_ms']} ms"
+        f" (all together), worst case p95 {deferred['count_worst_case_p95_ms']} ms"
     )
     return 1 if over or errors else 0
 
