@@ -276,16 +276,60 @@ async function list({ el, query, isCurrent }) {
   }
 
   let cursor = null;
+  // The total shown: { count, exact }, { unknown: true } when even GET /tickets/count ran
+  // out of time, or null; `counting` while a deferred count is on its way.
   let total = null;
+  let counting = false;
   function showCount() {
-    if (total) {
+    totalEl.dataset.counting = String(counting && !total);
+    if (total?.unknown) {
+      totalEl.textContent = t("queues.total_unknown");
+      totalEl.title = t("queues.total_unknown_hint");
+      delete totalEl.dataset.total;
+      delete totalEl.dataset.exact;
+    } else if (total) {
       totalEl.textContent = total.exact ? t("queues.total", { n: fmtCount(total.count) }) : t("queues.total_more", { n: fmtCount(total.count) });
       totalEl.title = total.exact ? "" : t("queues.total_more_hint", { n: fmtCount(total.count) });
       totalEl.dataset.total = String(total.count);
       totalEl.dataset.exact = String(total.exact);
+    } else if (counting) {
+      totalEl.textContent = t("queues.total_counting");
+      totalEl.title = t("queues.total_counting_hint");
     }
-    const partial = cursor || (total && items.length < total.count);
+    const partial = cursor || (total && !total.unknown && items.length < total.count);
     shownEl.textContent = partial && items.length ? t("queues.shown", { n: fmtCount(items.length) }) : "";
+  }
+
+  // Each first page asks anew; a count answering an older one is dropped.
+  let countAsked = 0;
+  /**
+   * The total from a first page; when the server could not count it within its budget
+   * (total_deferred: a word and a filter over many tickets), from GET /tickets/count, the
+   * total shown meanwhile staying (a live refresh) or "counting…" (the first load).
+   * `onChange` runs when a total that came later differs from the one shown.
+   */
+  function takeTotal(page, onChange) {
+    const asked = ++countAsked;
+    if (!page.total_deferred) {
+      counting = false;
+      if (page.total !== null && page.total !== undefined) total = { count: page.total, exact: page.total_exact };
+      return;
+    }
+    counting = true;
+    api("/api/tickets/tickets/count", { query: current })
+      .then((got) => {
+        if (asked !== countAsked || !isCurrent()) return;
+        const before = total && `${total.count}/${total.exact}/${total.unknown}`;
+        total = got.total === null ? { unknown: true } : { count: got.total, exact: got.total_exact };
+        counting = false;
+        showCount();
+        if (before && before !== `${total.count}/${total.exact}/${total.unknown}`) onChange?.();
+      })
+      .catch(() => {
+        if (asked !== countAsked) return;
+        counting = false; // Quietly: the next change or reload asks again.
+        showCount();
+      });
   }
 
   /** Show `fresh` in order, reusing unchanged rows; true when anything shown changed. */
@@ -332,9 +376,10 @@ async function list({ el, query, isCurrent }) {
     more.textContent = t("common.loading_more");
     try {
       const first = !cursor;
-      const { items: got, next_cursor: nextCursor, total: count, total_exact: exact } = await fetchPage(cursor, PAGE_SIZE);
+      const page = await fetchPage(cursor, PAGE_SIZE);
+      const { items: got, next_cursor: nextCursor } = page;
       if (!isCurrent()) return;
-      if (first) total = count === null || count === undefined ? null : { count, exact };
+      if (first) takeTotal(page);
       items = first ? got : items.concat(got.filter((tk) => !rowsById.has(tk.id)));
       placeRows(items, { flash: false });
       cursor = nextCursor;
@@ -371,17 +416,19 @@ async function list({ el, query, isCurrent }) {
     cursor = fresh.next_cursor;
     more.hidden = !cursor;
     const countBefore = total && `${total.count}/${total.exact}`;
-    if (fresh.total !== null && fresh.total !== undefined) total = { count: fresh.total, exact: fresh.total_exact };
+    takeTotal(fresh, showUpdated);
     showCount();
     syncSelection();
     const moved = anchorId && rowsById.get(anchorId);
     if (moved && anchorTop !== undefined) window.scrollBy(0, moved.getBoundingClientRect().top - anchorTop);
     // A quiet cue that the list moved by itself (not after a fetch that found nothing new).
-    if (changed || countBefore !== (total && `${total.count}/${total.exact}`)) {
-      updatedEl.textContent = t("queues.updated", { time: hhmm(new Date()) });
-      updatedEl.hidden = false;
-    }
+    if (changed || countBefore !== (total && `${total.count}/${total.exact}`)) showUpdated();
     refreshCountsSoon();
+  }
+
+  function showUpdated() {
+    updatedEl.textContent = t("queues.updated", { time: hhmm(new Date()) });
+    updatedEl.hidden = false;
   }
 
   let countsTimer = null;
