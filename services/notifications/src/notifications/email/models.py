@@ -43,6 +43,9 @@ class EmailDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now()
     )
+    # The sender (an id per sender instance) that holds the claim while status is 'sending':
+    # it alone may take the row back early or hand it back (see notifications.email.sender).
+    claimed_by: Mapped[uuid.UUID | None]
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.now()
@@ -62,6 +65,12 @@ class EmailDelivery(Base):
             postgresql_where=sa.text("status IN ('pending', 'sending')"),
         ),
         sa.Index("ix_email_deliveries_status_seq", "status", "seq"),
+        # A sender finds its own claims (a handful of rows per sender) without a scan.
+        sa.Index(
+            "ix_email_deliveries_claimed_by",
+            "claimed_by",
+            postgresql_where=sa.text("status = 'sending'"),
+        ),
         # Purging finds the attachments no delivery refers to any more.
         sa.Index(
             "ix_email_deliveries_attachment_id",

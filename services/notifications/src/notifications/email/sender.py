@@ -15,6 +15,15 @@ database sees one short transaction per batch, not one per mail.
 Delivery is at least once: should the process die after the server accepted a mail but
 before the outcome was written, the mail goes out again when its claim's lease runs out
 (with the same Message-ID, so mail clients can tell it is the same message).
+
+No mail waits for the lease while its sender lives. Each sender has an id of its own
+(``claimer``, in the rows' ``claimed_by``) and knows which rows it holds in memory: rows
+claimed for it that never reached it (a commit, the handler's or a claim's, went through
+although its caller got an error, as when PostgreSQL shuts down) it takes back after
+``ORPHAN_AFTER_SECONDS``. On stop it first takes no more hand-overs and lets the handlers
+that reserved room commit (or roll back), then hands back, due at once, every row claimed
+for it that it has not sent, so the restarted process or another replica sends them now.
+Rows another sender claimed are never touched: that one may be sending them.
 """
 
 from __future__ import annotations
@@ -39,8 +48,9 @@ from notifications.email.service import (
     claim_due,
     load_attachment,
     purge_finished,
+    reclaim_own,
     record_results,
-    release,
+    release_own,
     unfinished_count,
 )
 from notifications.email.smtp import SmtpConnection, describe, is_permanent
@@ -76,6 +86,13 @@ EMAIL_BACKLOG = Gauge(
 RECORD_GATHER_SECONDS = 0.05
 # Attachments kept in memory (a report's PDF is a few hundred KB at most).
 _ATTACHMENT_CACHE_SIZE = 8
+# A row claimed for this sender but not held by it is taken back once its claim is this
+# old: by then a hand-over still on its way (the handler's commit returning) has arrived.
+ORPHAN_AFTER_SECONDS = 5.0
+# How often the claim loop looks for such rows (one indexed query over its own claims).
+ORPHAN_CHECK_SECONDS = 2.0
+# How long a stopping sender waits for handlers that reserved room to commit or roll back.
+HANDOFF_SETTLE_SECONDS = 5.0
 
 
 def _raise_if_cancelled() -> None:
@@ -109,13 +126,22 @@ class EmailSender:
         self._capacity = self._concurrency * 4
         self._refill_at = self._capacity // 2
         self._lease = timedelta(seconds=settings.email_claim_lease_seconds)
+        # Written into every row claimed for this sender (claimed_by).
+        self._claimer = uuid.uuid4()
         # Room promised to handlers whose transactions have not committed yet.
         self._reserved = 0
+        # Set whenever no reservation is left (a stopping sender waits for it).
+        self._settled = asyncio.Event()
         self._running = False
         self._queue: asyncio.Queue[ClaimedDelivery] = asyncio.Queue()
         self._wakeup = asyncio.Event()
         # Claimed by this sender and not yet finished (queued or being sent).
         self._claimed: dict[uuid.UUID, ClaimedDelivery] = {}
+        # Everything this sender holds: the claimed, and the finished until their outcome
+        # is written. A row claimed for it that is not here never reached it.
+        self._held: set[uuid.UUID] = set()
+        self._next_orphan_check = 0.0
+        self._stopped = False
         self._more_due = False
         self._sent: list[uuid.UUID] = []
         self._failures: list[FailedAttempt] = []
@@ -129,6 +155,10 @@ class EmailSender:
     def lease(self) -> timedelta:
         return self._lease
 
+    @property
+    def claimer(self) -> uuid.UUID:
+        return self._claimer
+
     def reserve(self, count: int) -> int:
         if not self._running:
             return 0
@@ -139,13 +169,29 @@ class EmailSender:
 
     def release(self, count: int) -> None:
         self._reserved = max(0, self._reserved - count)
+        if self._reserved == 0:
+            self._settled.set()
         if self._more_due:
             self._wakeup.set()  # room again for deliveries waiting in the database
 
     def accept(self, deliveries: list[ClaimedDelivery]) -> None:
         # Called as the handler's transaction commits: they are ours, claimed in the database.
         self.release(len(deliveries))
+        if self._stopped:
+            log.warning(
+                "%d e-mail deliveries handed over after the sender stopped; "
+                "they fall due when their claim's lease ends",
+                len(deliveries),
+            )
+        self._take(deliveries)
+
+    def _take(self, deliveries: list[ClaimedDelivery]) -> None:
+        """Queue deliveries claimed for this sender, each once (a hand-over and a take-back
+        of the same row can cross)."""
         for delivery in deliveries:
+            if delivery.id in self._held:
+                continue
+            self._held.add(delivery.id)
             self._claimed[delivery.id] = delivery
             self._queue.put_nowait(delivery)
         EMAILS_IN_FLIGHT.set(len(self._claimed))
@@ -168,14 +214,17 @@ class EmailSender:
         try:
             await self._claim_loop()
         finally:
-            self._running = False
+            self._running = False  # no more room for hand-overs
             if self._handoff is not None:
                 self._handoff.detach(self)
+            # The workers still run: what the settling handlers hand over may go out yet.
+            await self._settle_handoffs()
             for task in helpers:
                 task.cancel()
             # Bounded: a worker stuck in a library call must not keep the service from stopping.
             await asyncio.wait(helpers, timeout=5)
             await self._shutdown_cleanly()
+            self._stopped = True
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -192,8 +241,7 @@ class EmailSender:
             claimed: list[ClaimedDelivery] = []
             if room > 0:
                 try:
-                    async with self._sessionmaker() as session, session.begin():
-                        claimed = await claim_due(session, limit=room, lease=self._lease)
+                    claimed = await self._claim(room)
                     backoff = poll
                 except asyncio.CancelledError:
                     raise
@@ -202,10 +250,7 @@ class EmailSender:
                     await asyncio.sleep(backoff)
                     backoff = min(30.0, backoff * 2)
                     continue
-                for delivery in claimed:
-                    self._claimed[delivery.id] = delivery
-                    self._queue.put_nowait(delivery)
-                EMAILS_IN_FLIGHT.set(len(self._claimed))
+                self._take(claimed)
             # A full claim (or no room) means more may be due: the workers wake this loop once
             # they have worked the backlog down to the refill mark. Otherwise sleep until new
             # deliveries commit or the poll is due.
@@ -220,6 +265,29 @@ class EmailSender:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(poll):
                     await self._wakeup.wait()
+
+    async def _claim(self, room: int) -> list[ClaimedDelivery]:
+        """Due deliveries, and (every few seconds, if room is left) this sender's own claims
+        that never reached it."""
+        async with self._sessionmaker() as session, session.begin():
+            claimed = await claim_due(session, limit=room, lease=self._lease, claimer=self._claimer)
+            now = asyncio.get_running_loop().time()
+            if len(claimed) < room and now >= self._next_orphan_check:
+                self._next_orphan_check = now + ORPHAN_CHECK_SECONDS
+                orphans = await reclaim_own(
+                    session,
+                    claimer=self._claimer,
+                    held=self._held,
+                    limit=room - len(claimed),
+                    lease=self._lease,
+                    older_than=timedelta(seconds=ORPHAN_AFTER_SECONDS),
+                )
+                if orphans:
+                    log.info(
+                        "took back %d e-mail deliveries claimed but never handed over", len(orphans)
+                    )
+                claimed += orphans
+        return claimed
 
     # -- sending --------------------------------------------------------------------------
 
@@ -337,6 +405,9 @@ class EmailSender:
             self._sent[:0] = sent
             self._failures[:0] = failures
             raise
+        # Written: no longer 'sending', so no take-back can find them any more.
+        self._held.difference_update(sent)
+        self._held.difference_update(failure.id for failure in failures)
         if retried:
             EMAIL_FAILURES.labels("retry").inc(retried)
         if failed:
@@ -363,15 +434,36 @@ class EmailSender:
                 log.warning("e-mail housekeeping failed: %r", exc)
             await asyncio.sleep(self._settings.email_housekeeping_interval)
 
+    async def _settle_handoffs(self) -> None:
+        """Wait (bounded) until every handler that reserved room has committed (its
+        deliveries are then here, or in the database as claimed for this sender) or rolled
+        back: the hand-back below must come after those commits."""
+        if self._reserved > 0:
+            self._settled.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(HANDOFF_SETTLE_SECONDS):
+                    await self._settled.wait()
+        if self._reserved > 0:
+            log.warning("stopping with %d e-mail hand-overs still unsettled", self._reserved)
+
     async def _shutdown_cleanly(self) -> None:
-        """Write what was sent and hand back what was claimed but never attempted."""
-        unattempted = list(self._claimed)
+        """Write what was sent, and hand back, due at once, every row claimed for this
+        sender that is not sent: queued, cut off mid-send (the server never said yes), or
+        never handed over."""
         self._claimed.clear()
         try:
             async with asyncio.timeout(5):
-                await self._record_pending_results()
+                try:
+                    await self._record_pending_results()
+                except Exception as exc:
+                    log.warning("could not record e-mail results on stop: %r", exc)
+                # Outcomes not written keep their rows claimed: those mails went out (or
+                # failed) already, and must not go out again before the lease ends.
+                unrecorded = [*self._sent, *(failure.id for failure in self._failures)]
                 async with self._sessionmaker() as session, session.begin():
-                    await release(session, ids=unattempted)
+                    released = await release_own(session, claimer=self._claimer, keep=unrecorded)
+            if released:
+                log.info("handed back %d claimed e-mail deliveries on stop", released)
         except Exception as exc:
             # Anything left claimed falls due again when its lease runs out.
             log.warning("could not hand back claimed e-mail deliveries on stop: %r", exc)

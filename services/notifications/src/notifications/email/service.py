@@ -11,13 +11,19 @@ update of every row) and its wait per mail. The guarantees are those of a claim:
 replicas leave the rows alone until the lease ends, and should this process die before the
 outcome is written, the rows fall due again when it does. Rows the sender has no room for
 are inserted pending and claimed as usual (``claim_due``), by any replica.
+
+Every claim records its sender (``claimed_by``, an id per sender instance). Should the
+hand-over never happen although the rows committed (the commit's answer was lost: the
+handler saw an error, the event's retry finds it processed), the sender takes such rows of
+its own back after a few seconds (``reclaim_own``) rather than at the lease's end; a
+stopping sender hands back all of its own that it is not sending (``release_own``).
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -62,6 +68,10 @@ class Outlet(Protocol):
     @property
     def lease(self) -> timedelta:
         """How long a claim made for this sender holds before the delivery is due again."""
+
+    @property
+    def claimer(self) -> uuid.UUID:
+        """This sender's id, written into the rows claimed for it (``claimed_by``)."""
 
     def reserve(self, count: int) -> int:
         """Room for up to ``count`` more deliveries: how many it takes (0 to count)."""
@@ -127,15 +137,16 @@ _DELIVERY_COLUMNS = (
 _NAMES = arrays.names(_DELIVERY_COLUMNS)
 # Every row in one statement, one array per column (the text never changes, so asyncpg
 # prepares it once per connection). The first $2 rows are claimed by this process's sender
-# (lease $3). A row whose (event, address) pair is already queued is skipped: a redelivered
-# event never mails anyone twice; RETURNING tells which rows are new.
+# (lease $3, claimer $4). A row whose (event, address) pair is already queued is skipped: a
+# redelivered event never mails anyone twice; RETURNING tells which rows are new.
 _ENQUEUE = f"""
-INSERT INTO email_deliveries (id, {_NAMES}, status, attempts, next_attempt_at)
+INSERT INTO email_deliveries (id, {_NAMES}, status, attempts, next_attempt_at, claimed_by)
 SELECT id, {_NAMES},
        CASE WHEN n <= $2 THEN 'sending' ELSE 'pending' END,
        CASE WHEN n <= $2 THEN 1 ELSE 0 END,
-       CASE WHEN n <= $2 THEN now() + $3::interval ELSE now() END
-  FROM {arrays.unnest(_DELIVERY_COLUMNS, first=4)} WITH ORDINALITY AS r (id, {_NAMES}, n)
+       CASE WHEN n <= $2 THEN now() + $3::interval ELSE now() END,
+       CASE WHEN n <= $2 THEN $4::uuid END
+  FROM {arrays.unnest(_DELIVERY_COLUMNS, first=5)} WITH ORDINALITY AS r (id, {_NAMES}, n)
 ON CONFLICT ON CONSTRAINT uq_email_deliveries_event_recipient DO NOTHING
 RETURNING id
 """
@@ -164,6 +175,7 @@ async def enqueue_deliveries(
                 ids,
                 claimed,
                 outlet.lease if outlet is not None else timedelta(0),
+                outlet.claimer if outlet is not None else None,
                 *arrays.arrays(rows, _DELIVERY_COLUMNS),
             )
         }
@@ -242,7 +254,8 @@ _CLAIMED_COLUMNS = (
 # the delivery falls due again by itself.
 _CLAIM = f"""
 UPDATE email_deliveries
-   SET status = 'sending', attempts = attempts + 1, next_attempt_at = now() + $2::interval
+   SET status = 'sending', attempts = attempts + 1, next_attempt_at = now() + $2::interval,
+       claimed_by = $3
  WHERE id IN (SELECT id FROM email_deliveries
                WHERE status IN ('pending', 'sending') AND next_attempt_at <= now()
                ORDER BY next_attempt_at
@@ -253,13 +266,46 @@ RETURNING {_CLAIMED_COLUMNS}
 
 
 async def claim_due(
-    session: AsyncSession, *, limit: int, lease: timedelta
+    session: AsyncSession, *, limit: int, lease: timedelta, claimer: uuid.UUID
 ) -> list[ClaimedDelivery]:
-    """Take up to ``limit`` due deliveries for this sender, oldest first."""
+    """Take up to ``limit`` due deliveries for the sender ``claimer``, oldest first."""
     connection = await driver_connection(session)
-    claimed = [ClaimedDelivery(*record) for record in await connection.fetch(_CLAIM, limit, lease)]
+    records = await connection.fetch(_CLAIM, limit, lease, claimer)
+    claimed = [ClaimedDelivery(*record) for record in records]
     claimed.sort(key=lambda d: d.created_at)
     return claimed
+
+
+# Rows claimed by this sender ($1) that it does not hold ($2): their claim is older than $5
+# (a claim ends at claim time + lease), so no hand-over is still on its way. The lease
+# starts again; attempts stay (the claim that lost its answer counted one already).
+_RECLAIM_OWN = f"""
+UPDATE email_deliveries
+   SET next_attempt_at = now() + $3::interval
+ WHERE id IN (SELECT id FROM email_deliveries
+               WHERE status = 'sending' AND claimed_by = $1
+                 AND NOT (id = ANY($2::uuid[]))
+                 AND next_attempt_at <= now() + $3::interval - $5::interval
+               LIMIT $4
+               FOR UPDATE SKIP LOCKED)
+RETURNING {_CLAIMED_COLUMNS}
+"""
+
+
+async def reclaim_own(
+    session: AsyncSession,
+    *,
+    claimer: uuid.UUID,
+    held: Collection[uuid.UUID],
+    limit: int,
+    lease: timedelta,
+    older_than: timedelta,
+) -> list[ClaimedDelivery]:
+    """Take back deliveries claimed for ``claimer`` but never handed to it (not in ``held``):
+    a claim or a handler's transaction committed although its caller saw an error."""
+    connection = await driver_connection(session)
+    records = await connection.fetch(_RECLAIM_OWN, claimer, list(held), lease, limit, older_than)
+    return [ClaimedDelivery(*record) for record in records]
 
 
 @dataclass(frozen=True)
@@ -328,19 +374,23 @@ async def record_results(
     return retried, len(delays) - retried
 
 
-_RELEASE = """
+# Only this sender's own claims: what another live sender holds is never touched.
+_RELEASE_OWN = """
 UPDATE email_deliveries
-   SET status = 'pending', attempts = greatest(attempts - 1, 0), next_attempt_at = now()
- WHERE id = ANY($1::uuid[]) AND status = 'sending'
+   SET status = 'pending', attempts = greatest(attempts - 1, 0), next_attempt_at = now(),
+       claimed_by = NULL
+ WHERE status = 'sending' AND claimed_by = $1 AND NOT (id = ANY($2::uuid[]))
 """
 
 
-async def release(session: AsyncSession, *, ids: Sequence[uuid.UUID]) -> None:
-    """Hand back claimed deliveries that were never attempted (the sender is stopping)."""
-    if not ids:
-        return
+async def release_own(
+    session: AsyncSession, *, claimer: uuid.UUID, keep: Collection[uuid.UUID] = ()
+) -> int:
+    """Hand back, due now, every delivery claimed for ``claimer`` but those in ``keep`` (the
+    sender is stopping; the attempt it abandons does not count). Returns how many."""
     connection = await driver_connection(session)
-    await connection.execute(_RELEASE, list(ids))
+    status = await connection.execute(_RELEASE_OWN, claimer, list(keep))
+    return int(status.rsplit(" ", 1)[-1])
 
 
 # -- housekeeping -----------------------------------------------------------------------
