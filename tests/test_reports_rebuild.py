@@ -202,13 +202,19 @@ async def test_a_late_deployment_and_a_rebuild_under_load_equal_the_live_model(
             async with late_app.state.runtime.sessionmaker() as session:
                 paged = await session.scalar(sa.text("SELECT tickets FROM rebuild_progress"))
             assert paged is not None and paged >= 80 // 3
-            await eventually(lambda: same_model(live_app, late_app), timeout=30)
-            generation, facts, _ = await read_model(late_app)
+
+            async def every_ticket_in_both() -> bool:
+                # The load may have been stopped after a create was sent and before its
+                # answer: that ticket is committed, and both models must hear of it too
+                # (they can agree with each other before its event has reached them).
+                async with tickets_app.state.runtime.sessionmaker() as session:
+                    created = await session.scalar(sa.text("SELECT count(*) FROM tickets"))
+                _, facts, _ = await read_model(late_app)
+                return len(facts) == created and await same_model(live_app, late_app)
+
+            await eventually(every_ticket_in_both, timeout=30)
+            generation, _, _ = await read_model(late_app)
             assert generation == 2
-            # (the load may have been stopped after a create was sent and before its answer)
-            async with tickets_app.state.runtime.sessionmaker() as session:
-                created = await session.scalar(sa.text("SELECT count(*) FROM tickets"))
-            assert len(facts) == created
 
             # An administrator's rebuild, under load again.
             async with loaded(load):
