@@ -6,17 +6,21 @@ Rows another sender claimed are never touched."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from sqlalchemy.exc import DBAPIError
 
 from helpdesk_common.db import create_engine, create_sessionmaker, driver_connection
 from helpdesk_testing import eventually, free_port
+from helpdesk_testing.env import PG_ADMIN_DSN
 from notifications.email.models import EmailDelivery
 from notifications.email.sender import ORPHAN_AFTER_SECONDS, EmailSender
 from notifications.email.service import Handoff, enqueue_deliveries
@@ -100,6 +104,7 @@ async def test_a_stop_hands_back_what_the_sender_holds_and_a_new_sender_sends_ea
             schema=f"notif_release_{uuid.uuid4().hex[:6]}",
             smtp_port=port,
             email_send_concurrency=1,  # room for 4: all of them, one stuck mid-send
+            smtp_timeout=60.0,  # the stuck send never times out before the stop
         ) as svc:
             async with svc.sessionmaker() as session, session.begin():
                 await enqueue_deliveries(
@@ -180,9 +185,10 @@ async def test_rows_committed_although_the_commit_failed_are_sent_within_seconds
     service, smtp_sink
 ):
     """The server committed the handler's transaction but the answer never came back (here:
-    COMMIT sent on the driver connection, then the handler fails): nothing hands the rows to
-    the sender, which takes them back itself once they are a few seconds old. A row another
-    sender claimed stays untouched."""
+    COMMIT sent on the driver connection, the connection terminated as a PostgreSQL restart
+    does, then the handler fails): nothing hands the rows to the sender, which takes them
+    back itself once they are a few seconds old, and the room the handler reserved comes
+    back although no rollback succeeded. A row another sender claimed stays untouched."""
     sender = service.app.state.runtime.email_sender
     handoff = service.app.state.runtime.handoff
     event_id = uuid.uuid4()
@@ -210,14 +216,20 @@ async def test_rows_committed_although_the_commit_failed_are_sent_within_seconds
     class AnswerLost(Exception):
         pass
 
-    try:
+    reserved_before = sender.reserved
+    with contextlib.suppress(AnswerLost, DBAPIError):
         async with service.sessionmaker() as session, session.begin():
             await enqueue_deliveries(session, rows=mail_rows(event_id, recipients), handoff=handoff)
+            assert sender.reserved == reserved_before + 3
             connection = await driver_connection(session)
             await connection.execute("COMMIT")
+            admin = await asyncpg.connect(PG_ADMIN_DSN)
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1)", connection.get_server_pid())
+            finally:
+                await admin.close()
             raise AnswerLost
-    except AnswerLost:
-        pass
+    assert sender.reserved == reserved_before
     started = asyncio.get_running_loop().time()
     rows = await rows_of(service.sessionmaker, event_id)
     mine = [r for r in rows if r.claimed_by != other]

@@ -159,6 +159,11 @@ class EmailSender:
     def claimer(self) -> uuid.UUID:
         return self._claimer
 
+    @property
+    def reserved(self) -> int:
+        """Room promised to handlers whose transactions have not ended yet."""
+        return self._reserved
+
     def reserve(self, count: int) -> int:
         if not self._running:
             return 0
@@ -283,7 +288,7 @@ class EmailSender:
                     older_than=timedelta(seconds=ORPHAN_AFTER_SECONDS),
                 )
                 if orphans:
-                    log.info(
+                    log.warning(
                         "took back %d e-mail deliveries claimed but never handed over", len(orphans)
                     )
                 claimed += orphans

@@ -29,10 +29,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
-from helpdesk_common.aftercommit import Wakeup, after_commit
+from helpdesk_common.aftercommit import HELD_BY, Wakeup, after_commit
 from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import Conflict, NotFound
 from helpdesk_common.pagination import after, cursor_int, decode_cursor, encode_cursor, page_of
@@ -108,13 +110,34 @@ def _hand_over(
     session: AsyncSession, outlet: Outlet, *, reserved: int, deliveries: list[ClaimedDelivery]
 ) -> None:
     """Give ``deliveries`` to ``outlet`` once the transaction commits (only then do the rows
-    exist for everyone); give the reserved room back if it rolls back."""
+    exist for everyone); give the reserved room back if it rolls back, or if it ends without
+    either being known."""
+    settled = False
 
     def commit() -> None:
-        outlet.release(reserved - len(deliveries))
-        outlet.accept(deliveries)
+        nonlocal settled
+        if not settled:
+            settled = True
+            outlet.release(reserved - len(deliveries))
+            outlet.accept(deliveries)
 
-    after_commit(session, commit, on_rollback=lambda: outlet.release(reserved))
+    def rolled_back() -> None:
+        nonlocal settled
+        if not settled:
+            settled = True
+            outlet.release(reserved)
+
+    def ended(_: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:
+            rolled_back()
+
+    after_commit(session, commit, on_rollback=rolled_back)
+    if HELD_BY not in session.info:  # a joined session's end is not its transaction's
+        # A transaction can end with neither event: a COMMIT whose answer was lost (the rows
+        # may be in: the sender takes them back, see reclaim_own), or a ROLLBACK that fails
+        # on a dead connection. Reserved room that never came back would shrink the sender's
+        # room for good (and hold up its stop).
+        sa_event.listen(session.sync_session, "after_transaction_end", ended)
 
 
 # -- enqueueing -------------------------------------------------------------------------
