@@ -125,6 +125,7 @@ async def test_a_stop_hands_back_what_the_sender_holds_and_a_new_sender_sends_ea
             released = await rows_of(sessionmaker, event_id)
             async with sessionmaker() as session:
                 now = await session.scalar(sa.select(sa.func.now()))
+            assert now is not None
             assert [(r.status, r.claimed_by, r.attempts) for r in released] == [
                 ("pending", None, 0)
             ] * 4
