@@ -136,11 +136,17 @@ async def world(
     make_settings: Callable[..., Any],
     make_token: Callable[..., str],
 ) -> AsyncIterator[World]:
-    # A test module may set more (or other) settings in its WORLD_SETTINGS.
+    # A test module may set more (or other) settings in its WORLD_SETTINGS. The first page's
+    # count gets time enough to finish on a loaded CI machine (its 20 ms budget is tested
+    # in test_list_count_budget.py), so tests can expect exact totals.
     settings = make_settings(
         TicketsSettings,
         schema=module_schema(request),
-        **{"run_scheduler": False, **getattr(request.module, "WORLD_SETTINGS", {})},
+        **{
+            "run_scheduler": False,
+            "count_budget_ms": 10_000,
+            **getattr(request.module, "WORLD_SETTINGS", {}),
+        },
     )
     app = create_app(settings)
     async with app_client(app) as client:

@@ -101,9 +101,15 @@ async def _spawn_system(
         cwd=root,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, **_expiring_queues(), **extra_env},
+        env={**os.environ, **_expiring_queues(), **_exact_counts(), **extra_env},
         start_new_session=True,
     )  # fmt: skip
+
+
+def _exact_counts() -> dict[str, str]:
+    """The ticket list's first page counts with time enough to finish on a loaded CI
+    machine, so that pages show exact totals (a test of the deferred count sets its own)."""
+    return {"TICKETS_COUNT_BUDGET_MS": "10000"}
 
 
 async def _stop_system(process: asyncio.subprocess.Process) -> None:

@@ -137,6 +137,8 @@ class Ticket(Base):
         sa.Index("ix_tickets_updated", "updated_at", "id"),
         sa.Index("ix_tickets_due", DUE_KEY, "id"),
         sa.Index("ix_tickets_priority", "priority", "id"),
+        # A unit's tickets by priority: a requester's priority sort (migration 0008).
+        sa.Index("ix_tickets_unit_priority", "unit_id", "priority", "id"),
         # A requester's tickets (the requester filter), newest first.
         sa.Index("ix_tickets_requester", "requester_id", "created_at", "id"),
         *(
