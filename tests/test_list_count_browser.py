@@ -1,5 +1,5 @@
 """The ticket list's deferred total in a real browser (Debian's Chromium through Playwright),
-against a system of its own whose first pages never count (TICKETS_COUNT_BUDGET_MS=0, as a
+against a system of its own whose first pages never count (TICKETS_FIRST_PAGE_BUDGET_MS=0, as a
 first page whose count ran out of its budget at a million tickets): the list shows its rows
 with a quiet "menghitung…", then the total GET /tickets/count gives, and the total still
 follows a ticket filed meanwhile.
@@ -35,7 +35,7 @@ async def system(
         root=ROOT,
         state_dir=tmp_path_factory.mktemp("count-system-state"),
         run_id=f"{run_id}cnt",
-        extra_env={"TICKETS_COUNT_BUDGET_MS": "0"},
+        extra_env={"TICKETS_FIRST_PAGE_BUDGET_MS": "0"},
     ) as started:
         yield started
     assert started.process.returncode == 0, "".join(started.output[-50:])

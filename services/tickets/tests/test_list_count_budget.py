@@ -1,4 +1,4 @@
-"""The first page's count under a time budget (issue 12): past TICKETS_COUNT_BUDGET_MS the
+"""The first page's count under a time budget (issue 12): past TICKETS_FIRST_PAGE_BUDGET_MS the
 page says total_deferred (its rows unchanged) and GET /tickets/count answers with the same
 filters and visibility, itself bounded by TICKETS_COUNT_TIMEOUT_MS.
 
@@ -96,7 +96,7 @@ async def budget(world: World, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     """Sets the first page's count budget (ms) for one test."""
 
     def set_budget(ms: int) -> None:
-        monkeypatch.setattr(world.settings, "count_budget_ms", ms)
+        monkeypatch.setattr(world.settings, "first_page_budget_ms", ms)
 
     yield set_budget
 

@@ -109,7 +109,7 @@ async def _spawn_system(
 def _exact_counts() -> dict[str, str]:
     """The ticket list's first page counts with time enough to finish on a loaded CI
     machine, so that pages show exact totals (a test of the deferred count sets its own)."""
-    return {"TICKETS_COUNT_BUDGET_MS": "10000"}
+    return {"TICKETS_FIRST_PAGE_BUDGET_MS": "10000"}
 
 
 async def _stop_system(process: asyncio.subprocess.Process) -> None:

@@ -18,7 +18,7 @@ SCHEDULER_ROUND = Histogram(
     "Duration of one SLA scheduler round",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-# The first page's count ran out of its time budget (TICKETS_COUNT_BUDGET_MS): the page
+# The first page's count ran out of its time budget (TICKETS_FIRST_PAGE_BUDGET_MS): the page
 # said total_deferred and the client asks GET /tickets/count. Expected with q and a filter
 # over many tickets; a share that grows says the budget or an index needs a look.
 LIST_COUNTS_DEFERRED = Counter(

@@ -133,7 +133,7 @@ class TicketPage(BaseModel):
     # total_exact false ("10,000+").
     total: int | None = None
     total_exact: bool | None = None
-    # True on a first page whose count ran out of its time budget (TICKETS_COUNT_BUDGET_MS;
+    # True on a first page whose count ran out of its time budget (TICKETS_FIRST_PAGE_BUDGET_MS;
     # a word and a filter matching many tickets): total and total_exact are then null and
     # the client asks GET /tickets/count with the same filters. False otherwise.
     total_deferred: bool = False
