@@ -300,6 +300,9 @@ async function list({ el, query, isCurrent }) {
     shownEl.textContent = partial && items.length ? t("queues.shown", { n: fmtCount(items.length) }) : "";
   }
 
+  // What a total says, to tell whether a new one differs (null: none shown).
+  const totalKey = (shown) => shown && `${shown.count}/${shown.exact}/${shown.unknown}`;
+
   // Each first page asks anew; a count answering an older one is dropped.
   let countAsked = 0;
   /**
@@ -319,11 +322,11 @@ async function list({ el, query, isCurrent }) {
     api("/api/tickets/tickets/count", { query: current })
       .then((got) => {
         if (asked !== countAsked || !isCurrent()) return;
-        const before = total && `${total.count}/${total.exact}/${total.unknown}`;
+        const before = totalKey(total);
         total = got.total === null ? { unknown: true } : { count: got.total, exact: got.total_exact };
         counting = false;
         showCount();
-        if (before && before !== `${total.count}/${total.exact}/${total.unknown}`) onChange?.();
+        if (before && before !== totalKey(total)) onChange?.();
       })
       .catch(() => {
         if (asked !== countAsked) return;
@@ -415,14 +418,14 @@ async function list({ el, query, isCurrent }) {
     for (const id of [...selected]) if (!rowsById.has(id)) selected.delete(id);
     cursor = fresh.next_cursor;
     more.hidden = !cursor;
-    const countBefore = total && `${total.count}/${total.exact}`;
+    const countBefore = totalKey(total);
     takeTotal(fresh, showUpdated);
     showCount();
     syncSelection();
     const moved = anchorId && rowsById.get(anchorId);
     if (moved && anchorTop !== undefined) window.scrollBy(0, moved.getBoundingClientRect().top - anchorTop);
     // A quiet cue that the list moved by itself (not after a fetch that found nothing new).
-    if (changed || countBefore !== (total && `${total.count}/${total.exact}`)) showUpdated();
+    if (changed || countBefore !== totalKey(total)) showUpdated();
     refreshCountsSoon();
   }
 
