@@ -113,9 +113,11 @@ def _exact_counts() -> dict[str, str]:
 
 
 async def _stop_system(process: asyncio.subprocess.Process) -> None:
+    # A start that failed may have ended the whole group already, before we reaped it.
     if process.returncode is None:
-        os.killpg(process.pid, signal.SIGINT)
-        await asyncio.wait_for(process.wait(), timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+    await asyncio.wait_for(process.wait(), timeout=60)
 
 
 def _describe(process: asyncio.subprocess.Process, lines: list[str]) -> LocalSystem:
