@@ -2,6 +2,7 @@
 
 Request path through the ASGI stack (outermost first):
 GatewayContextMiddleware (request id, metrics) -> CORSMiddleware (if origins are configured)
+-> ApiHeadersMiddleware (no-store and nosniff on /api/, the docs' security headers)
 -> ProxyDispatcher (``/api/<service>/...`` to the services) -> FastAPI routes (health,
 metrics, combined OpenAPI, Swagger UI) and the web client's static files at ``/``.
 """
@@ -22,9 +23,10 @@ from starlette.types import Scope
 from swagger_ui_bundle import swagger_ui_path
 
 from gateway.auth import TokenVerifier
+from gateway.headers import ApiHeadersMiddleware, docs_headers, script_hashes
 from gateway.health import health_router
 from gateway.observability import GatewayContextMiddleware
-from gateway.openapi import SWAGGER_UI_ASSETS, OpenApiAggregator, openapi_router
+from gateway.openapi import SWAGGER_UI_ASSETS, OpenApiAggregator, docs_page, openapi_router
 from gateway.proxy import Proxy, ProxyDispatcher
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
@@ -113,6 +115,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     # add_middleware wraps: the last one added is the outermost.
     app.add_middleware(ProxyDispatcher, proxy=proxy)
+    # Outside the proxy, so that the gateway's own answers (401, 429, 503) get them too.
+    app.add_middleware(
+        ApiHeadersMiddleware,
+        docs=docs_headers(script_hashes(bytes(docs_page().body).decode())),
+        docs_assets=SWAGGER_UI_ASSETS,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
