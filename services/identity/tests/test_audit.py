@@ -300,6 +300,9 @@ async def test_every_action_and_field_written_has_a_label_in_both_languages(api)
         headers=api.bearer(token),
     )
     assert changed.status_code == 200, changed.text
+    # Many failed sign-ins on one account, each from another address: an attack is noted.
+    for _ in range(api.settings.login_alert_failures):
+        await api.login(person["username"], "not-the-password", ip=api.unique_ip())
     await api.client.put("/organisation", json={"name": f"Dinas {marker}"}, headers=admin)
     png = (ROOT / "gateway/src/gateway/web/favicon.svg").read_bytes()
     logo = await api.client.put(

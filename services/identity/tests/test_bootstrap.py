@@ -130,11 +130,13 @@ async def test_private_key_can_come_from_a_file(identity_settings, keypair, tmp_
 def test_empty_environment_values_mean_unset(monkeypatch):
     monkeypatch.setenv("IDENTITY_BOOTSTRAP_ADMIN_PASSWORD", "")
     monkeypatch.setenv("IDENTITY_BOOTSTRAP_ADMIN_EMAIL", "")
-    monkeypatch.setenv("IDENTITY_LOGIN_MAX_FAILURES", "7")
+    monkeypatch.setenv("IDENTITY_LOGIN_DELAY_AFTER_FAILURES", "7")
+    monkeypatch.setenv("IDENTITY_TRUSTED_PROXIES", "10.1.2.3, 10.9.0.0/16")
     settings = IdentitySettings()
     assert settings.bootstrap_admin_password is None
     assert settings.bootstrap_admin_email is None
-    assert settings.login_max_failures == 7
+    assert settings.login_delay_after_failures == 7
+    assert settings.trusted_proxies == ["10.1.2.3", "10.9.0.0/16"]
     assert settings.service_name == "identity"
     settings.check_secrets()
 

@@ -55,10 +55,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(sa.Text)
     must_change_password: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     password_changed_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    # Lock-out state lives in the row so that every replica sees the same counters.
+    # Failed sign-ins on the account from any address in the current alert window (no
+    # lock-out: see auth/throttle.py), the end of the longest delay some address is under
+    # for it, and when the user and administrators were last told of an attack.
     failed_login_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     failed_login_window_started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    sign_in_alerted_at: Mapped[datetime | None] = mapped_column(Timestamp)
     last_login_at: Mapped[datetime | None] = mapped_column(Timestamp)
     revision: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
@@ -116,6 +119,21 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(sa.Text)
 
     __table_args__ = (sa.Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins for one user name (lower-cased, known or not) from one address."""
+
+    __tablename__ = "login_attempts"
+
+    username: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    ip: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(Timestamp)
+    # No attempt from this pair is checked before then.
+    retry_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (sa.Index("ix_login_attempts_last_failed_at", "last_failed_at"),)
 
 
 class LoginIpThrottle(Base):

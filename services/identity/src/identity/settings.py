@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from helpdesk_common.client_address import LOOPBACK, parse_networks, split_addresses
 from helpdesk_common.settings import KNOWN_DEFAULT_SECRETS, ServiceSettings
 
 MIN_PASSWORD_LENGTH = 8
-
-# Only the gateway (on the same host or a private network) may tell us the client's address;
-# a client reaching the service directly cannot spoof X-Forwarded-For past these.
-DEFAULT_TRUSTED_PROXIES = [
-    "127.0.0.0/8",
-    "::1/128",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "fc00::/7",
-]
 
 
 class IdentitySettings(ServiceSettings):
@@ -37,16 +26,29 @@ class IdentitySettings(ServiceSettings):
     access_token_ttl_seconds: int = Field(default=15 * 60, gt=0)
     refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, gt=0)
 
-    # Per account: this many failures within the window lock the account for lockout_seconds.
-    login_max_failures: int = Field(default=5, ge=1)
-    login_failure_window_seconds: float = Field(default=15 * 60, gt=0)
-    login_lockout_seconds: float = Field(default=15 * 60, gt=0)
-    # Per client address: guards against password spraying over many usernames. Higher than
-    # the per-account limit because a whole office may share one NAT address.
+    # Sign-in throttling (OWASP Authentication Cheat Sheet): failures are counted per account
+    # and client address; after ``login_delay_after_failures`` of them that pair waits a
+    # delay doubling from ``login_delay_base_seconds`` up to ``login_delay_max_seconds`` before
+    # its next attempt is even checked. Other addresses are not slowed, so a user signing in
+    # from a clean address gets in whatever an attacker does elsewhere. A pair's failures are
+    # forgotten after ``login_failure_window_seconds`` without one, or on a correct password.
+    login_delay_after_failures: int = Field(default=5, ge=1)
+    login_delay_base_seconds: float = Field(default=1, gt=0)
+    login_delay_max_seconds: float = Field(default=15 * 60, gt=0)
+    login_failure_window_seconds: float = Field(default=60 * 60, gt=0)
+    # Per client address, over all accounts: against password spraying. Higher than the
+    # per-pair threshold because a whole office may share one NAT address.
     login_ip_max_failures: int = Field(default=30, ge=1)
     login_ip_window_seconds: float = Field(default=15 * 60, gt=0)
     login_ip_block_seconds: float = Field(default=15 * 60, gt=0)
-    trusted_proxies: list[str] = Field(default_factory=lambda: list(DEFAULT_TRUSTED_PROXIES))
+    # An account with this many failures (from any addresses) within the window is under
+    # attack: the user and the administrators are told, at most once per window.
+    login_alert_failures: int = Field(default=10, ge=1)
+    login_alert_window_seconds: float = Field(default=15 * 60, gt=0)
+    # Whose X-Forwarded-For is believed (helpdesk_common.client_address): the gateway's
+    # address; loopback by default (the gateway on the same host). A client reaching the
+    # service any other way is counted under its own address, whatever it writes.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK))
 
     # argon2id parameters (argon2-cffi defaults, RFC 9106 "low memory"); hashes made with
     # other parameters are upgraded on the next successful login.
@@ -68,12 +70,16 @@ class IdentitySettings(ServiceSettings):
         # Compose passes ``${ADMIN_PASSWORD:-}``: an empty variable means "not configured".
         return None if value == "" else value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        return split_addresses(value)
+
     @model_validator(mode="after")
     def _load_private_key(self) -> Self:
         if not self.jwt_private_key and self.jwt_private_key_file:
             self.jwt_private_key = self.jwt_private_key_file.read_text()
-        for network in self.trusted_proxies:
-            ipaddress.ip_network(network, strict=False)
+        parse_networks(self.trusted_proxies)
         return self
 
     def check_secrets(self) -> None:

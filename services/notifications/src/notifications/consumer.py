@@ -1,7 +1,8 @@
 """The consumer ``notifications``: ticket events notify, and so does a new file on a ticket
 (``attachment.added``, its assignee); a scheduled report's document (``report.generated``) is
-mailed to its recipients. (Identity's events keep the directory replica current in the
-consumer ``notifications.directory``: helpdesk_common.directory.)"""
+mailed to its recipients; a sign-in attack on an account (``user.sign_in_attacked``) is told
+in the app to its user and the administrators. (Identity's events keep the directory
+replica current in the consumer ``notifications.directory``: helpdesk_common.directory.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.consumer import Consumer, Handler
 from helpdesk_common.contracts import EventEnvelope, EventPayload
 from helpdesk_common.contracts.attachments import AttachmentAdded
+from helpdesk_common.contracts.identity import UserSignInAttacked
 from helpdesk_common.contracts.reports import ReportGenerated
 from helpdesk_common.contracts.tickets import TicketEvent
 from notifications.email.rendering import Renderer
@@ -19,6 +21,7 @@ from notifications.email.service import Handoff
 from notifications.routing import attachments as attachment_handlers
 from notifications.routing import handlers as routing_handlers
 from notifications.routing import reports as report_handlers
+from notifications.routing import security as security_handlers
 from notifications.settings import NotificationsSettings
 
 CONSUMER_NAME = "notifications"
@@ -30,6 +33,11 @@ ROUTES: Sequence[tuple[Sequence[str], type[EventPayload], Notify]] = (
     (tuple(routing_handlers.KIND_BY_EVENT), TicketEvent, routing_handlers.notify_ticket_event),
     ((AttachmentAdded.event_type,), AttachmentAdded, attachment_handlers.notify_attachment_added),
     ((ReportGenerated.event_type,), ReportGenerated, report_handlers.mail_report),
+    (
+        (UserSignInAttacked.event_type,),
+        UserSignInAttacked,
+        security_handlers.notify_sign_in_attacked,
+    ),
 )
 
 

@@ -17,6 +17,7 @@ from helpdesk_common.contracts.identity import (
     UnitUpdated,
     UserCreated,
     UserDeactivated,
+    UserSignInAttacked,
     UserUpdated,
 )
 from helpdesk_common.contracts.reports import ReportGenerated
@@ -38,6 +39,7 @@ _MODELS: list[type[EventPayload]] = [
     UserCreated,
     UserUpdated,
     UserDeactivated,
+    UserSignInAttacked,
     UnitCreated,
     UnitUpdated,
     OrganisationUpdated,

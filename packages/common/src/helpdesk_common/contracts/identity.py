@@ -86,3 +86,19 @@ class OrganisationUpdated(EventPayload):
     logo_media_type: Literal["image/png", "image/jpeg", "image/svg+xml"] | None = None
     revision: int
     updated_at: datetime
+
+
+class UserSignInAttacked(EventPayload):
+    """An account had many failed sign-ins (from any addresses) within identity's alert
+    window: someone may be guessing its password. Published at most once per account per
+    window, for telling the user and the administrators; nobody is locked out by it."""
+
+    event_type: ClassVar[str] = "user.sign_in_attacked"
+    user_id: uuid.UUID
+    username: str
+    # Failed attempts on the account since ``window_started_at``, and from how many
+    # client addresses (the addresses themselves are in identity's audit log).
+    failures: int
+    addresses: int
+    window_started_at: datetime
+    detected_at: datetime

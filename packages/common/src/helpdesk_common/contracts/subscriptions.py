@@ -39,8 +39,14 @@ DIRECTORY_REPLICAS: tuple[str, ...] = ("tickets", "notifications", "reports", "a
 
 # Consumer name (its queue is ``settings.queue_name(name)``) -> the event types it handles.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    # Ticket events, new files for the assignee, and the scheduled reports' documents to mail.
-    "notifications": (*_TICKET_EVENTS, "attachment.added", "report.generated"),
+    # Ticket events, new files for the assignee, the scheduled reports' documents to mail,
+    # and sign-in attacks to tell the account's user and the administrators of.
+    "notifications": (
+        *_TICKET_EVENTS,
+        "attachment.added",
+        "report.generated",
+        "user.sign_in_attacked",
+    ),
     "reports": (*_TICKET_EVENTS, *_TICKET_EDITS),
     # The files on each ticket's timeline and submission form.
     "tickets.attachments": _ATTACHMENT_EVENTS,

@@ -36,6 +36,8 @@ ACTIONS: tuple[str, ...] = (
     "user.disabled",
     "user.password_reset",
     "user.password_changed",
+    # Written by the system: many failed sign-ins on the account (auth/throttle.py).
+    "user.sign_in_attacked",
     "unit.created",
     "unit.updated",
     "unit.deactivated",

@@ -16,11 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import Principal
+from helpdesk_common.contracts.identity import UserSignInAttacked
 from helpdesk_common.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
+from helpdesk_common.outbox import add_event
 from identity.audit.service import record
 from identity.auth import refresh, throttle
 from identity.auth.refresh import ClientInfo
 from identity.auth.schemas import MeOut, UnitBrief
+from identity.events import PRODUCER
 from identity.models import Unit, User, utcnow
 from identity.runtime import IdentityRuntime
 from identity.users.service import apply_changes
@@ -63,25 +66,35 @@ async def login(
     password: str,
     client: ClientInfo,
 ) -> AuthResult:
-    now = utcnow()
+    """Sign in. A known and an unknown name are answered alike in every state: the
+    throttle's key is the name as typed, and an unknown name's password is checked against
+    a dummy hash (identity.passwords), so neither the answers nor their timing tell."""
+    now = runtime.clock()
+    policy = runtime.policy
     ip = client.ip or "unknown"
+    name = username.strip().lower()
     if blocked := await throttle.ip_blocked_until(session, ip=ip, now=now):
         return AuthResult(error=throttle.too_many_attempts(blocked, now))
-    user = await session.scalar(
-        sa.select(User)
-        .where(sa.func.lower(User.username) == username.strip().lower())
-        .with_for_update()
+    attempt = await throttle.attempt_for_update(
+        session, username=name, ip=ip, policy=policy, now=now
     )
-    # A locked account is refused before the password is even checked, so guessing
-    # during the lock-out learns nothing.
-    if user is not None and (locked := throttle.account_locked_until(user, now)):
-        return AuthResult(error=throttle.too_many_attempts(locked, now))
+    # A pair still waiting is refused before the password is even checked, so guessing
+    # during the delay learns nothing.
+    if wait := throttle.waiting_until(attempt, now):
+        return AuthResult(error=throttle.too_many_attempts(wait, now))
+    # Not locked while the (slow) password check runs: attempts from other addresses must
+    # never queue behind an attacker's.
+    user = await session.scalar(sa.select(User).where(sa.func.lower(User.username) == name))
     if not await runtime.passwords.verify(user.password_hash if user else None, password):
-        return AuthResult(error=await _failed_login(session, runtime, user=user, ip=ip, now=now))
+        await _failed_attempt(session, runtime, user=user, name=name, ip=ip, now=now)
+        await throttle.record_ip_failure(session, ip=ip, policy=policy, now=now)
+        return AuthResult(error=invalid_credentials())
     assert user is not None
+    user = await _locked(session, user)
     if not user.is_active:
         return AuthResult(error=PermissionDenied("account_disabled", "This account is disabled"))
-    throttle.clear_account_failures(user)
+    if attempt is not None:
+        await throttle.clear_attempts(session, username=name, ip=ip)
     user.last_login_at = now
     if runtime.passwords.needs_rehash(user.password_hash):
         # The only moment the clear password is at hand: upgrade to the current parameters.
@@ -90,14 +103,76 @@ async def login(
     return AuthResult(user=user, refresh_token=token)
 
 
-async def _failed_login(
-    session: AsyncSession, runtime: IdentityRuntime, *, user: User | None, ip: str, now: datetime
-) -> DomainError:
+async def _locked(session: AsyncSession, user: User) -> User:
+    """The user's row again, locked until the transaction ends."""
+    locked = await session.scalar(
+        sa.select(User)
+        .where(User.id == user.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert locked is not None
+    return locked
+
+
+async def _failed_attempt(
+    session: AsyncSession,
+    runtime: IdentityRuntime,
+    *,
+    user: User | None,
+    name: str,
+    ip: str,
+    now: datetime,
+) -> None:
+    """Count a wrong password for the name from ``ip`` (and on the account, if it exists);
+    tell the user and the administrators when the account is under attack."""
     policy = runtime.policy
-    locked = throttle.record_account_failure(user, policy=policy, now=now) if user else None
-    blocked = await throttle.record_ip_failure(session, ip=ip, policy=policy, now=now)
-    until = max((t for t in (locked, blocked) if t is not None), default=None)
-    return throttle.too_many_attempts(until, now) if until else invalid_credentials()
+    retry_at = await throttle.record_attempt_failure(
+        session, username=name, ip=ip, policy=policy, now=now
+    )
+    if user is None:
+        return
+    user = await _locked(session, user)
+    if throttle.record_account_failure(user, policy=policy, now=now, retry_at=retry_at):
+        await _report_attack(session, user=user, name=name, now=now)
+
+
+async def _report_attack(session: AsyncSession, *, user: User, name: str, now: datetime) -> None:
+    """The audit log entry and the event (in-app notices to the user and administrators,
+    by the notifications service), in the transaction that counted the failure."""
+    started = user.failed_login_window_started_at or now
+    addresses = await throttle.failing_addresses(session, username=name, since=started)
+    log.warning(
+        "sign-in attack on user %s: %d failures from %d or more addresses since %s",
+        user.id,
+        user.failed_login_count,
+        len(addresses),
+        started.isoformat(),
+    )
+    await record(
+        session,
+        actor=None,
+        action="user.sign_in_attacked",
+        entity_type="user",
+        entity_id=user.id,
+        after={
+            "failures": user.failed_login_count,
+            "since": started.isoformat(),
+            "addresses": addresses,
+        },
+    )
+    await add_event(
+        session,
+        UserSignInAttacked(
+            user_id=user.id,
+            username=user.username,
+            failures=user.failed_login_count,
+            addresses=len(addresses),
+            window_started_at=started,
+            detected_at=now,
+        ),
+        producer=PRODUCER,
+    )
 
 
 async def rotate(
@@ -171,18 +246,24 @@ async def change_password(
     client: ClientInfo,
 ) -> AuthResult:
     """Replace the password; every other session ends and this one gets a fresh pair."""
-    now = utcnow()
+    now = runtime.clock()
     user = await current_user(session, principal=principal, for_update=True)
-    if locked := throttle.account_locked_until(user, now):
-        return AuthResult(error=throttle.too_many_attempts(locked, now))
+    # Counted like a failed sign-in from the caller's address: a stolen access token must
+    # not allow guessing the password (and the owner's other addresses are not slowed).
+    name = user.username.lower()
+    ip = client.ip or "unknown"
+    attempt = await throttle.attempt_for_update(
+        session, username=name, ip=ip, policy=runtime.policy, now=now
+    )
+    if wait := throttle.waiting_until(attempt, now):
+        return AuthResult(error=throttle.too_many_attempts(wait, now))
     if not await runtime.passwords.verify(user.password_hash, current_password):
-        # Counted like a failed sign-in: a stolen access token must not allow guessing.
-        locked = throttle.record_account_failure(user, policy=runtime.policy, now=now)
+        await _failed_attempt(session, runtime, user=user, name=name, ip=ip, now=now)
         # A domain error of no specific kind: the edge answers 400.
         wrong = DomainError(
             "wrong_password", "The current password is not correct", field="current_password"
         )
-        return AuthResult(error=throttle.too_many_attempts(locked, now) if locked else wrong)
+        return AuthResult(error=wrong)
     if new_password == current_password:
         same = InvalidInput(
             "password_unchanged", "Choose a password you do not use now", field="new_password"
@@ -192,6 +273,7 @@ async def change_password(
     user.must_change_password = False
     user.password_changed_at = now
     throttle.clear_account_failures(user)
+    await throttle.clear_attempts(session, username=name)
     # Revoke before issuing: the new token must survive the revocation.
     await refresh.revoke_user(session, user_id=user.id, reason="password_changed")
     token = await refresh.issue(session, tokens=runtime.tokens, user_id=user.id, client=client)

@@ -24,7 +24,7 @@ from helpdesk_common.pagination import (
     page_of,
 )
 from identity.audit.service import record
-from identity.auth import refresh
+from identity.auth import refresh, throttle
 from identity.errors import flush_or_conflict
 from identity.events import publish_user, user_json
 from identity.listing import contains
@@ -167,9 +167,9 @@ async def set_active(
         await refresh.revoke_user(session, user_id=user.id, reason="user_disabled")
     before = user_json(user)
     user.is_active = active
-    # A re-enabled account starts with a clean slate rather than a stale lock-out.
-    user.failed_login_count = 0
-    user.locked_until = None
+    # A re-enabled account starts with a clean slate rather than stale sign-in delays.
+    throttle.clear_account_failures(user)
+    await throttle.clear_attempts(session, username=user.username.lower())
     user.revision += 1
     user.updated_at = utcnow()
     await publish_user(session, user, event=UserUpdated if active else UserDeactivated)
@@ -199,8 +199,9 @@ async def reset_password(
     user.password_hash = await passwords.hash(new_password or generated or "")
     user.must_change_password = True
     user.password_changed_at = utcnow()
-    user.failed_login_count = 0
-    user.locked_until = None
+    # The new password is not slowed by delays earned by guesses at the old one.
+    throttle.clear_account_failures(user)
+    await throttle.clear_attempts(session, username=user.username.lower())
     await refresh.revoke_user(session, user_id=user.id, reason="password_reset")
     await record(
         session,
