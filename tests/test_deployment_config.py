@@ -78,3 +78,15 @@ def test_services_wait_for_healthy_infrastructure() -> None:
         assert depends["keygen"]["condition"] == "service_completed_successfully"
     for infra in ("postgres", "rabbitmq", "s3", "clamav"):
         assert COMPOSE["services"][infra]["healthcheck"]["test"]
+
+
+def test_forwarded_addresses_are_believed_only_from_the_gateway() -> None:
+    """uvicorn's proxy-header rewriting is off everywhere (it trusts 127.0.0.1 by default
+    and would undercut the apps' rule), and identity believes only the gateway's address."""
+    assert "--no-proxy-headers" in (ROOT / "deploy/Dockerfile").read_text()
+    assert '"--no-proxy-headers"' in (ROOT / "deploy/local/up.py").read_text()
+    gateway = COMPOSE["services"]["gateway"]
+    address = gateway["networks"]["default"]["ipv4_address"]
+    identity = COMPOSE["services"]["identity"]["environment"]
+    assert identity["IDENTITY_TRUSTED_PROXIES"] == address
+    assert "GATEWAY_TRUSTED_PROXIES" not in gateway["environment"]  # no ingress by default

@@ -8,6 +8,10 @@ workspace is installed. This script then:
 - waits until every one is ready, prints the gateway URL and the admin login;
 - stops everything on Ctrl-C (or SIGTERM), and stops everything if one process dies.
 
+With ``--reset-admin-password`` it starts nothing: it sets a new password for the administrator
+(when the database kept one from an earlier start, identity says so and the banner repeats
+it), saves it in the state folder's ``admin-password`` and exits (``scripts/reset-admin-password``).
+
 With ``--control-socket PATH`` it also listens on a Unix socket for one-line commands, for
 fault tests (``bench/fault_campaign.py``): ``pids`` answers a JSON object of each process's
 PID, ``restart <name>`` stops that one process (SIGTERM, as a deployment would), starts it
@@ -33,6 +37,7 @@ import asyncpg
 import httpx
 
 from helpdesk_common.auth import ensure_keypair
+from identity.admin import ADMIN_EXISTS
 
 ROOT = Path(__file__).resolve().parents[2]
 COLOURS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m", "\033[31m", "\033[37m"]
@@ -49,6 +54,8 @@ class Process:
     colour: str = ""
     # Set while the control socket restarts it: its exit then is no reason to stop all.
     restarting: bool = False
+    # Identity's line saying the administrator exists with another password, if it said so.
+    admin_notice: str | None = None
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -84,6 +91,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--smtp",
         metavar="HOST:PORT",
         help="send notification mail to this SMTP server instead of the mail catcher",
+    )
+    parser.add_argument(
+        "--reset-admin-password",
+        action="store_true",
+        help="start nothing: set a new password for the administrator, save it in the state "
+        "folder's admin-password and exit (scripts/reset-admin-password)",
     )
     parser.add_argument(
         "--control-socket",
@@ -177,7 +190,19 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
         smtp_host, _, external_port = args.smtp.rpartition(":")
         notify_smtp_port = int(external_port)
     private_key, public_key = keys
-    uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--host", host, "--no-access-log"]
+    # --no-proxy-headers: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and
+    # rewrite the client address before the apps' own trusted-proxy rule sees the peer
+    # (helpdesk_common.client_address): any local client could pick its address.
+    uvicorn = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "--host",
+        host,
+        "--no-access-log",
+        "--no-proxy-headers",
+    ]
     # Services calling each other's internal API (the reports' rebuild reads the tickets').
     internal_token = local_secret(args.state_dir, "internal-token")
 
@@ -349,6 +374,8 @@ async def pump(process: Process, colour: str, log_dir: Path) -> None:
         async for line in process.handle.stdout:
             log_file.write(line)
             log_file.flush()
+            if line.startswith(ADMIN_EXISTS.encode()):
+                process.admin_notice = line.decode(errors="replace").strip()
             sys.stdout.write(prefix + line.decode(errors="replace"))
             sys.stdout.flush()
 
@@ -452,6 +479,10 @@ class Supervision:
         return await asyncio.start_unix_server(command, path=str(path))
 
 
+def processes_notice(processes: list[Process]) -> str | None:
+    return next((p.admin_notice for p in processes if p.admin_notice), None)
+
+
 async def stop(processes: list[Process]) -> None:
     for process in reversed(processes):
         if process.handle is not None and process.handle.returncode is None:
@@ -467,8 +498,66 @@ async def stop(processes: list[Process]) -> None:
                 os.killpg(process.handle.pid, signal.SIGKILL)
 
 
+def reset_command(args: argparse.Namespace) -> str:
+    """``scripts/reset-admin-password`` with the options this start was given that say which
+    system it is (a second copy's state folder and database)."""
+    defaults = parse_args([])
+    words = ["scripts/reset-admin-password"]
+    for option in ("state_dir", "database", "pg_dsn"):
+        if getattr(args, option) != getattr(defaults, option):
+            words += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    return " ".join(words)
+
+
+def admin_banner(args: argparse.Namespace, password: str, notice: str | None) -> str:
+    """The banner's administrator line: the password to sign in with, or, when identity said
+    the database's administrator has another one, that and what to do."""
+    if notice is None:
+        return f"  Administrator      : admin / {password}\n"
+    indent = " " * 21
+    return (
+        f"  Administrator      : admin \033[1mALREADY EXISTS\033[0m in database {args.database!r} "
+        f"with a password\n{indent}other than {args.state_dir / 'admin-password'} (kept from an "
+        f"earlier start),\n{indent}so that password would be refused. Set a new one (saved "
+        f"there) with:\n{indent}  {reset_command(args)}\n"
+    )
+
+
+async def reset_admin_password(args: argparse.Namespace) -> int:
+    """A new password for the administrator, set by ``python -m identity.admin`` against
+    this system's database and saved in the state folder once it is committed."""
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    database_url = await ensure_database(args.pg_dsn, args.database)
+    target = args.state_dir / "admin-password"
+    password = secrets.token_urlsafe(24)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "identity.admin",
+        "reset-password",
+        "--password-stdin",
+        "--save-to",
+        str(target),
+        cwd=ROOT,
+        env={**os.environ, "IDENTITY_DATABASE_URL": database_url},
+        stdin=asyncio.subprocess.PIPE,
+    )
+    await process.communicate(f"{password}\n".encode())
+    if process.returncode != 0:
+        print("the password was not reset", file=sys.stderr)
+        return 1
+    print(
+        f"The administrator signs in as admin / {password} (saved in {target}); a running "
+        "system needs no restart, and scripts/up prints this password from now on.",
+        flush=True,
+    )
+    return 0
+
+
 async def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.reset_admin_password:
+        return await reset_admin_password(args)
     started = time.monotonic()
     args.state_dir.mkdir(parents=True, exist_ok=True)
     private, public, admin_password = ensure_state(args.state_dir)
@@ -503,8 +592,8 @@ async def main(argv: list[str]) -> int:
         print(
             f"\n\033[1mHelpdesk is running\033[0m (started in {elapsed:.1f}s)\n"
             f"  Web client and API : {urls['gateway']}/   (API docs: {urls['gateway']}/api/docs)\n"
-            f"  Administrator      : admin / {admin_password}\n"
-            f"  Mail catcher       : {urls['mail']}/\n"
+            + admin_banner(args, admin_password, processes_notice(processes))
+            + f"  Mail catcher       : {urls['mail']}/\n"
             + ("" if args.no_s3 else f"  S3 (SeaweedFS)     : {urls['s3']}/\n")
             + f"  Logs               : {args.state_dir / 'logs'}/\n"
             "Press Ctrl-C to stop.\n",

@@ -116,7 +116,36 @@ async def test_rate_limit_per_address_for_anonymous_requests(run_gateway, upstre
         user = {"Authorization": f"Bearer {make_token()}"}
         response = await gw.get("/api/tickets/x", headers=user)
         assert response.status_code == 429  # its first check needs the address's budget
-        # Other addresses are unaffected (the test client comes through a trusted proxy).
-        other = {"X-Forwarded-For": "198.51.100.7"}
+        # A client cannot escape to another address's budget by naming one: no proxy is
+        # trusted by default, so its X-Forwarded-For is not believed.
+        spoofed = {"X-Forwarded-For": "198.51.100.7"}
+        response = await gw.post("/api/identity/auth/login", json=login, headers=spoofed)
+        assert response.status_code == 429
+
+
+async def test_an_ingress_address_is_believed_when_configured(
+    run_gateway, upstream, recorder, make_token
+):
+    """Behind a configured ingress (here the test client's 127.0.0.1) the address it names
+    is the client: counted apart, and forwarded to the service as the only hop."""
+    async with run_gateway(
+        identity_url=upstream,
+        rate_limit_per_second=0.5,
+        rate_limit_burst=2,
+        trusted_proxies="127.0.0.1/32, ::1",
+    ) as gw:
+        login = {"username": "a", "password": "b"}
+        first = {"X-Forwarded-For": "6.6.6.6, 198.51.100.7"}
+        for _ in range(2):
+            response = await gw.post("/api/identity/auth/login", json=login, headers=first)
+            assert response.status_code == 200
+        response = await gw.post("/api/identity/auth/login", json=login, headers=first)
+        assert response.status_code == 429
+        # Another client behind the ingress has its own budget, and the service is told
+        # the address the ingress named (the nearest untrusted hop), as the only one.
+        other = {"X-Forwarded-For": "6.6.6.6, 198.51.100.8"}
         response = await gw.post("/api/identity/auth/login", json=login, headers=other)
         assert response.status_code == 200
+        user = {"Authorization": f"Bearer {make_token()}", **other}
+        assert (await gw.get("/api/identity/x", headers=user)).status_code == 200
+        assert recorder.last["headers"]["x-forwarded-for"] == "198.51.100.8"

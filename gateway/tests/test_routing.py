@@ -75,10 +75,9 @@ async def test_headers_forwarded_and_hop_by_hop_removed(gateway: httpx.AsyncClie
     assert headers["x-custom"] == "kept"
     assert headers["accept-language"] == "id"
     assert "x-secret-hop" not in headers
-    # One address: the client as the server resolved it. The test client connects from
-    # 127.0.0.1, which uvicorn trusts as a proxy by default (FORWARDED_ALLOW_IPS), so the
-    # nearest hop of its X-Forwarded-For counts; anything further left is not believed.
-    assert headers["x-forwarded-for"] == "6.6.6.6"
+    # One address: the client's. No ingress is trusted by default, so what the client wrote
+    # in X-Forwarded-For is replaced by its real address.
+    assert headers["x-forwarded-for"] == "127.0.0.1"
     assert headers["x-forwarded-proto"] == "http"
     assert headers["x-forwarded-host"] == gateway.base_url.netloc.decode()
     assert headers["x-forwarded-prefix"] == "/api/tickets"

@@ -41,6 +41,7 @@ from gateway.observability import (
 from gateway.ratelimit import RateLimiter, retry_after_header
 from gateway.settings import SERVICES, GatewaySettings
 from gateway.upstreams import Upstream
+from helpdesk_common.client_address import TrustedProxies
 from helpdesk_common.errors import ApiError
 
 log = logging.getLogger("helpdesk.gateway.proxy")
@@ -182,11 +183,6 @@ def _first_segment(rest: str) -> str:
     return ""
 
 
-def _client_ip(scope: Scope) -> str:
-    client = scope.get("client")
-    return client[0] if client else "unknown"
-
-
 class Proxy:
     """Forwards requests to the upstreams; ``upstreams`` is filled in by the app's lifespan."""
 
@@ -194,6 +190,9 @@ class Proxy:
         self, settings: GatewaySettings, verifier: TokenVerifier, limiter: RateLimiter
     ) -> None:
         self.settings = settings
+        # Whose X-Forwarded-For is believed: the ingress in front of the gateway (none by
+        # default, so a client cannot pick the address its limits are counted under).
+        self.proxies = TrustedProxies.of(settings.trusted_proxies)
         self.verifier = verifier
         self.limiter = limiter
         self.upstreams: dict[str, Upstream] = {}
@@ -247,7 +246,7 @@ class Proxy:
 
     async def _admit(self, scope: Scope, send: Send) -> bool:
         """Authentication and rate limiting; answers the request itself when refusing it."""
-        ip_key = "ip:" + _client_ip(scope)
+        ip_key = "ip:" + self.proxies.client_ip(scope)
         if is_public(scope["method"], scope["path"]):
             return await self._take(ip_key, "ip", send)
         if not self.verifier.configured:
@@ -309,9 +308,9 @@ class Proxy:
             if key not in _REQUEST_SKIP and key not in extra_skip:
                 headers.add(key.decode("latin-1"), value.decode("latin-1"))
         headers["X-Request-ID"] = scope["request_id"]
-        # The client address as uvicorn resolved it (with --proxy-headers behind a trusted
-        # load balancer, the real client): replaced, not appended, so services can trust it.
-        headers["X-Forwarded-For"] = _client_ip(scope)
+        # The client's address by the trusted-proxy rule (helpdesk_common.client_address):
+        # replaced, not appended, so a service trusting the gateway reads just this one.
+        headers["X-Forwarded-For"] = self.proxies.client_ip(scope)
         headers["X-Forwarded-Proto"] = scope.get("scheme", "http")
         if host:
             headers["X-Forwarded-Host"] = host.decode("latin-1")

@@ -13,6 +13,8 @@ from typing import Annotated, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from helpdesk_common.client_address import parse_networks, split_addresses
+
 # Every service the gateway knows how to route to, in the order the combined API document
 # lists them. A service is only reachable once its ``GATEWAY_<NAME>_URL`` is set.
 SERVICES: tuple[str, ...] = ("identity", "tickets", "notifications", "attachments", "reports")
@@ -52,6 +54,10 @@ class GatewaySettings(BaseSettings):
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = Field(default=100, ge=1)
 
+    # The ingress / load balancer in front of the gateway whose X-Forwarded-For is believed
+    # (addresses or networks, comma-separated); none by default: the peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated or JSON list; empty = no CORS"
     )
@@ -78,6 +84,17 @@ class GatewaySettings(BaseSettings):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError("a service URL must start with http:// or https://")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        return split_addresses(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
         return value
 
     @field_validator("cors_origins", mode="before")

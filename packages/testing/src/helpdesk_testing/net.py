@@ -42,7 +42,16 @@ class _InProcessServer(uvicorn.Server):
 async def serve_http(app: Any, *, port: int | None = None) -> AsyncIterator[str]:
     """Serve an ASGI app on a real loopback port; yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # As deployed: uvicorn's proxy-header rewriting off, so the app sees the real peer and
+    # applies its own trusted-proxy rule (helpdesk_common.client_address).
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=False,
+    )
     server = _InProcessServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
