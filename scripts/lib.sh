@@ -4,6 +4,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The caller's PATH, before ~/.local/bin (where ensure_uv puts uv) is added for these scripts.
+CALLER_PATH="$PATH"
 export PATH="$HOME/.local/bin:$PATH"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -38,6 +40,18 @@ ensure_python_env() {
   ensure_uv
   log "syncing the Python workspace (uv sync)"
   (cd "$ROOT" && uv sync --all-packages --frozen --quiet)
+  uv_path_hint
+}
+
+# The scripts find uv in ~/.local/bin by themselves; a shell of the user's own does not, so
+# say which line makes `uv` work there too (a fresh shell would answer "uv: command not found").
+uv_path_hint() {
+  local uv_dir
+  uv_dir="$(dirname "$(command -v uv)")"
+  case ":$CALLER_PATH:" in *":$uv_dir:"*) return ;; esac
+  log "uv is in $uv_dir, which your shell's PATH lacks. The scripts (scripts/up, scripts/test,"
+  log "scripts/bench) find it themselves; to run uv yourself, add this line to ~/.bashrc:"
+  printf '    export PATH="%s:$PATH"\n' "$uv_dir" >&2
 }
 
 ensure_postgres() {
