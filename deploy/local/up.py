@@ -514,7 +514,7 @@ def admin_banner(args: argparse.Namespace, password: str, notice: str | None) ->
     the database's administrator has another one, that and what to do."""
     if notice is None:
         return f"  Administrator      : admin / {password}\n"
-    indent = " " * 21
+    indent = " " * 23
     return (
         f"  Administrator      : admin \033[1mALREADY EXISTS\033[0m in database {args.database!r} "
         f"with a password\n{indent}other than {args.state_dir / 'admin-password'} (kept from an "

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk_common.errors import DomainError
+from identity.admin import ADMIN_EXISTS, COMPOSE_RESET, LOCAL_RESET
 from identity.models import User
 from identity.runtime import IdentityRuntime
 from identity.settings import IdentitySettings
@@ -38,6 +39,7 @@ async def ensure_admin(
             {"key": _lock_key(settings.schema_name)},
         )
         if await session.scalar(sa.select(User.id).where(User.role == "admin").limit(1)):
+            await _check_configured_password(session, runtime)
             return False
         wanted = _bootstrap_user(settings)
         try:
@@ -57,6 +59,41 @@ async def ensure_admin(
             ) from exc
     _announce(user.username, generated)
     return True
+
+
+async def _check_configured_password(session: AsyncSession, runtime: IdentityRuntime) -> None:
+    """Say so when the configured administrator's password does not sign in: the database
+    kept an administrator from an earlier start (a second clone, ``.local/`` deleted while
+    PostgreSQL kept its data) and whoever reads the password the runner prints would be
+    refused with no hint."""
+    settings = runtime.settings
+    if settings.bootstrap_admin_password is None:
+        return  # nothing configured: a generated password was printed once, at creation
+    username = settings.bootstrap_admin_username
+    user = await session.scalar(
+        sa.select(User).where(sa.func.lower(User.username) == username.lower())
+    )
+    if user is not None and await runtime.passwords.verify(
+        user.password_hash, settings.bootstrap_admin_password
+    ):
+        return
+    problem = (
+        "its password is not the configured one (IDENTITY_BOOTSTRAP_ADMIN_PASSWORD)"
+        if user is not None
+        else f"there is no user {username!r}, whose password is configured"
+    )
+    # One stdout line, as for a created administrator: deploy/local/up.py repeats it in
+    # its banner instead of a password that would be refused.
+    print(
+        f"{ADMIN_EXISTS} {problem}; it was kept from an earlier start. Set a new password "
+        f"with {LOCAL_RESET} (local runner) or {COMPOSE_RESET} {username} (Docker Compose).",
+        flush=True,
+    )
+    log.warning(
+        "an administrator exists and the configured password does not sign in as %r; "
+        "reset it with python -m identity.admin reset-password",
+        username,
+    )
 
 
 def _bootstrap_user(settings: IdentitySettings) -> UserCreate:
