@@ -118,7 +118,8 @@ def test_merge_renames_clashing_components_and_rewrites_refs():
     }
     merged = merge_documents(documents, {"tickets": "ok", "identity": "ok"})
     schemas = merged["components"]["schemas"]
-    assert set(schemas) == {"tickets_Item", "identity_Item", "Error"}
+    # The services' Error is kept; the gateway adds the parts of its own error shape.
+    assert set(schemas) == {"tickets_Item", "identity_Item", "Error", "ErrorDetail", "FieldError"}
     assert schemas["tickets_Item"]["properties"] == {"title": {"type": "string"}}
     tickets_op = merged["paths"]["/api/tickets/items/{id}"]["get"]
     content = tickets_op["responses"]["200"]["content"]["application/json"]
@@ -138,6 +139,13 @@ def test_merge_renames_clashing_components_and_rewrites_refs():
     assert merged["security"] == [{"bearerAuth": []}]
     assert merged["paths"]["/api/identity/auth/login"]["post"]["security"] == []
     assert "security" not in tickets_op
+    # What the gateway answers itself is declared too: no token, the rate limit (with
+    # Retry-After), dot segments in a path parameter, the service unreachable or slow.
+    assert {"400", "401", "429", "502", "503", "504"} <= set(tickets_op["responses"])
+    assert tickets_op["responses"]["409"]["content"]["application/json"]["schema"] == error_ref
+    assert "Retry-After" in tickets_op["responses"]["429"]["headers"]
+    login_responses = merged["paths"]["/api/identity/auth/login"]["post"]["responses"]
+    assert "401" not in login_responses and "429" in login_responses
     # The inputs are left untouched (they are cached by nobody else, but still).
     assert documents["tickets"]["paths"]["/items/{id}"]["get"]["operationId"] == "get_item"
 

@@ -26,6 +26,7 @@ from gateway.auth import PUBLIC_ROUTES
 from gateway.proxy import BLOCKED_FIRST_SEGMENTS
 from gateway.settings import SERVICES
 from gateway.upstreams import Upstream, fetch_json
+from helpdesk_common.responses import error_response, error_schemas
 
 log = logging.getLogger("helpdesk.gateway.openapi")
 
@@ -77,6 +78,28 @@ def _component_renames(documents: dict[str, dict[str, Any]]) -> dict[str, dict[s
     return renames
 
 
+def _with_gateway_responses(
+    operation: dict[str, Any], *, public: bool, templated: bool
+) -> dict[str, Any]:
+    """The operation's responses and what the gateway itself answers in front of it: no
+    valid token (401, unless public), the rate limit (429), a body over the gateway's
+    limit (413), dot segments in a path parameter (400 ``invalid_path``), and the service
+    not reachable (503), broken (502) or too slow (504). A status the service declares
+    keeps its declaration (the shared ``Error`` body either way)."""
+    statuses = {429, 502, 503, 504}
+    if not public:
+        statuses.add(401)
+    if "requestBody" in operation:
+        statuses.add(413)
+    if templated:
+        statuses.add(400)
+    responses = dict(operation.get("responses") or {})
+    for status in sorted(statuses):
+        if str(status) not in responses:
+            responses[str(status)] = error_response(status)
+    return responses
+
+
 def merge_documents(
     documents: dict[str, dict[str, Any]],
     services: dict[str, str],
@@ -119,10 +142,17 @@ def merge_documents(
                 operation["tags"] = [f"{service}: {t}" for t in operation.get("tags", [])] or [
                     service
                 ]
-                if (method.upper(), public_path) in PUBLIC_ROUTES:
+                public = (method.upper(), public_path) in PUBLIC_ROUTES
+                if public:
                     operation["security"] = []
+                operation["responses"] = _with_gateway_responses(
+                    operation, public=public, templated="{" in path
+                )
                 item[method] = operation
             paths[public_path] = item
+    # The gateway's own errors use the shared error shape, whatever the services declare.
+    for name, schema in error_schemas().items():
+        components.setdefault("schemas", {}).setdefault(name, schema)
     components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
         "type": "http",
         "scheme": "bearer",

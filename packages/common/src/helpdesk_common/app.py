@@ -36,6 +36,7 @@ from helpdesk_common.idempotency import has_idempotent_routes, sweep_idempotency
 from helpdesk_common.migrations import upgrade_to_head
 from helpdesk_common.observability import RequestContextMiddleware, configure_logging
 from helpdesk_common.outbox import run_relay
+from helpdesk_common.responses import install_declared_responses
 from helpdesk_common.runtime import BuildRuntime, R, Runtime, get_runtime
 from helpdesk_common.settings import ServiceSettings
 
@@ -284,4 +285,6 @@ def create_service_app(
         app.include_router(dead_letter_router([c.name for c in consumers]))
     for router in routers:
         app.include_router(router)
+    # Every route's error responses in /openapi.json, derived from its dependencies.
+    install_declared_responses(app)
     return app
