@@ -23,6 +23,9 @@ from helpdesk_testing.env import AMQP_URL, PG_ADMIN_DSN
 
 S = TypeVar("S", bound=ServiceSettings)
 
+# A failing browser test saves screenshots of its pages (see the module).
+pytest_plugins = ["helpdesk_testing.screenshots"]
+
 
 @pytest.fixture(scope="session")
 def run_id() -> str:
