@@ -97,6 +97,9 @@ def create_engine(settings: ServiceSettings, *, pooled: bool = True) -> AsyncEng
     engine = create_async_engine(
         settings.database_url,
         **pool_args,
+        # A failed statement's exception text would carry its parameters (a new user's
+        # password hash, a token's digest) into the logs.
+        hide_parameters=True,
         connect_args={
             "timeout": settings.db_connect_timeout_seconds,
             "server_settings": {

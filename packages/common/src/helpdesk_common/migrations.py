@@ -77,7 +77,7 @@ def run_env(target_metadata: MetaData) -> None:
         raise RuntimeError("alembic.ini has no sqlalchemy.url to generate migrations against")
 
     async def _run() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
         async with engine.connect() as conn:
             await conn.run_sync(configure_and_run)
             await conn.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 
@@ -45,6 +46,57 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published")
 OUTBOX_RELAY_ERRORS = Counter("outbox_relay_errors_total", "Failed outbox relay rounds")
 
 
+# What must never reach a log line, whatever logs it (an exception's text with a statement's
+# parameters, a library's debug output, a message quoting a request): replaced as the line is
+# written. The database engines also hide statement parameters (helpdesk_common.db); this is
+# the net under everything else.
+_SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # argon2 password hashes: $argon2id$v=19$m=65536,t=3,p=4$salt$hash
+    (re.compile(r"\$argon2[a-z]{0,2}\$[A-Za-z0-9+/=$,.]+"), "[redacted hash]"),
+    # JWTs (access tokens): three base64url parts, the first a JSON object.
+    (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted token]"),
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"), r"\1\2[redacted]"),
+    # name=value / "name": "value" for secret-looking names (query strings, dicts, JSON).
+    # A quoted value is taken whole (also JSON-escaped inside a JSON log line).
+    (
+        re.compile(
+            r"(?i)(\b[a-z_]*(?:password|passwd|secret|token|api_key|apikey|authorization)"
+            r"[a-z_]*\\?[\"']?\s*[:=]\s*)(?!\[redacted)"
+            r"(\\?\"(?:[^\"\\]|\\[^\"])*\\?\"|'(?:[^'\\]|\\.)*'|[^\s\"'&,;)}\]\\]+)"
+        ),
+        r"\1[redacted]",
+    ),
+    # The password in a connection URL (postgresql://user:secret@host, amqp://…).
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]+:)[^@\s/]+@"), r"\1[redacted]@"),
+    # A value asyncpg or pydantic quotes back in an error message.
+    (
+        re.compile(
+            r"(query argument \$\d+: |input_value=)('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+)"
+        ),
+        r"\1[redacted]",
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` without password hashes, tokens and secret-looking values."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats with ``inner`` (plain or JSON), then redacts the whole line, the exception's
+    traceback and every extra field included."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))
+
+
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.correlation_id = current_correlation_id()
@@ -53,22 +105,27 @@ class _ContextFilter(logging.Filter):
 
 def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stdout)
+    inner: logging.Formatter
     if json:
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                static_fields={"service": service},
-            )
+        inner = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            static_fields={"service": service},
         )
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s")
+        inner = logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
         )
+    handler.setFormatter(RedactingFormatter(inner))
     handler.addFilter(_ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # uvicorn's loggers have handlers of their own (its "Exception in ASGI application"
+    # carries the whole traceback): through ours instead, so that they are redacted too.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
     for noisy in ("aiormq", "aio_pika", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -30,6 +30,10 @@ class LocalSystem:
     s3_url: str | None
     startup_seconds: float
     output: list[str]
+    # Where its processes' complete logs are (``logs/<process>.log``; ``output`` keeps only
+    # the latest lines), and its database.
+    state_dir: Path | None = None
+    database: str | None = None
 
 
 PORT_CONFLICT = re.compile(r"not available|address already in use|Errno 98", re.IGNORECASE)
@@ -66,6 +70,7 @@ async def local_system(
                 if attempt == attempts or not PORT_CONFLICT.search("".join(lines)):
                     raise
         system = _describe(process, lines)
+        system.state_dir, system.database = state_dir, database
         # Keep draining its output so the pipe never fills and blocks the runner.
         drain = asyncio.create_task(_drain(process, lines))
         try:
