@@ -35,7 +35,7 @@ from helpdesk_common.directory import (
     directory_consumer,
     directory_excerpt,
     directory_schema_differences,
-    disabled_user_ids,
+    directory_standing,
     list_units,
     organisation,
     upsert_organisation,
@@ -44,6 +44,7 @@ from helpdesk_common.directory import (
     users_by_id,
 )
 from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.standing import Standing, UserStandings
 
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
@@ -168,16 +169,28 @@ async def test_a_redelivered_snapshot_changes_nothing(sessionmaker):
     assert (after.full_name, after.revision) == (before.full_name, before.revision)
 
 
-async def test_a_deactivated_user_is_among_the_disabled(sessionmaker):
-    user_id = uuid.uuid4()
+async def test_a_users_standing_follows_the_stored_snapshots(sessionmaker):
+    user_id, other_id, unit_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await upsert(sessionmaker, user(user_id, revision=1))
+    await upsert(sessionmaker, user(other_id, revision=1, role="requester", unit_id=unit_id))
     async with sessionmaker() as session:
-        assert user_id not in await disabled_user_ids(session)
+        everyone = await directory_standing.load(session)
+        assert everyone[user_id] == Standing("agent", None, True, 1)
+        assert everyone[other_id] == Standing("requester", unit_id, True, 1)
+        # Only those asked for (a notified change), and nothing for an unknown id.
+        some = await directory_standing.load(session, {other_id, uuid.uuid4()})
+        assert some == {other_id: everyone[other_id]}
     fields = user(user_id).model_dump(exclude={"is_active", "revision"})
     await upsert(sessionmaker, UserDeactivated(**fields, is_active=False, revision=2))
     async with sessionmaker() as session:
-        assert user_id in await disabled_user_ids(session)
+        assert (await directory_standing.load(session, {user_id}))[user_id] == Standing(
+            "agent", None, False, 2
+        )
         assert user_id not in {u.id for u in await active_users(session, roles=["agent"])}
+        # What the periodic check compares: rows and the sum of their revisions.
+        count, revisions = await directory_standing.fingerprint(session)
+        everyone = await directory_standing.load(session)
+        assert (count, revisions) == UserStandings(everyone).fingerprint
 
 
 async def test_units_are_upserted_by_revision(sessionmaker):

@@ -297,5 +297,5 @@ async def test_a_disabled_users_access_token_stops_working_before_it_expires(api
         return response if response.status_code == 401 else None
 
     # Within the service's re-read interval, not the token's 15 minutes.
-    response = await eventually(refused, timeout=api.settings.disabled_users_refresh_seconds + 10)
+    response = await eventually(refused, timeout=api.settings.user_standing_check_seconds + 10)
     assert response.json()["error"]["code"] == "account_disabled"

@@ -19,8 +19,16 @@ async function refreshTokens() {
   if (!refreshToken) return false;
   try {
     const pair = await api(`${AUTH}/refresh`, { method: "POST", body: { refresh_token: refreshToken }, auth: false });
+    const before = state.me;
     session.store(pair);
     state.me = pair.user;
+    // The services refuse a token from before a role or unit change (401 token_outdated);
+    // the refreshed one carries the new rights: the menu follows them at once, and what
+    // was cached under the old ones (agents, units) is read again.
+    if (before && (before.role !== pair.user.role || before.unit_id !== pair.user.unit_id)) {
+      invalidate();
+      renderFrame();
+    }
     return true;
   } catch {
     return false;

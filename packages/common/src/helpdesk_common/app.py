@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from functools import partial
@@ -24,7 +23,6 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.body_limit import BodySizeLimitMiddleware
 from helpdesk_common.bus import Bus
@@ -39,33 +37,12 @@ from helpdesk_common.outbox import run_relay
 from helpdesk_common.responses import install_declared_responses
 from helpdesk_common.runtime import BuildRuntime, R, Runtime, get_runtime
 from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.standing import StandingSource, load_all, standing_worker
 
 log = logging.getLogger("helpdesk.app")
 
 # A background worker receives the service's runtime and runs until cancelled.
 Worker = Callable[[R], Awaitable[None]]
-# Reads the ids of disabled users from the service's own tables (its user directory).
-DisabledUsers = Callable[[AsyncSession], Awaitable[set[uuid.UUID]]]
-
-
-async def _load_disabled_users(runtime: Runtime, load: DisabledUsers) -> None:
-    async with runtime.sessionmaker() as session:
-        runtime.disabled_users = frozenset(await load(session))
-
-
-def _disabled_users_worker(load: DisabledUsers) -> Worker[Runtime]:
-    async def refresh_disabled_users(runtime: Runtime) -> None:
-        while True:
-            await asyncio.sleep(runtime.settings.disabled_users_refresh_seconds)
-            try:
-                await _load_disabled_users(runtime, load)
-            except Exception as exc:
-                # The previous list stays in force; tokens still expire on their own.
-                log.warning("reading disabled users failed: %r", exc)
-
-    return refresh_disabled_users
-
-
 def health_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -170,7 +147,7 @@ async def _start_runtime(
     *,
     migrations: Path | None,
     build_runtime: BuildRuntime[R] | None,
-    disabled_users: DisabledUsers | None,
+    user_standing: StandingSource | None,
 ) -> R:
     """Migrate, open the pools and build the service's runtime (closed again on failure)."""
     engine = create_engine(settings)
@@ -188,8 +165,8 @@ async def _start_runtime(
         if settings.db_driver_pool_size:
             base.driver_pool = await create_driver_pool(settings)
         runtime = cast(R, base) if build_runtime is None else await build_runtime(base)
-        if disabled_users is not None:
-            await _load_disabled_users(runtime, disabled_users)
+        if user_standing is not None:
+            await load_all(runtime, user_standing)
     except BaseException:
         await _close_pools(base)
         raise
@@ -205,14 +182,15 @@ def create_service_app(
     consumers: Sequence[Consumer] = (),
     build_runtime: BuildRuntime[R] | None = None,
     workers: Sequence[Worker[R]] = (),
-    disabled_users: DisabledUsers | None = None,
+    user_standing: StandingSource | None = None,
 ) -> FastAPI:
     """A service's app. On start it migrates, builds the runtime (``build_runtime`` turns
     the infrastructure into the service's own :class:`Runtime` subclass; without it the
     base runtime serves), connects to the broker and starts consumers, relay and
     ``workers`` (and the sweep of expired idempotency keys if a router's writes take them).
-    ``disabled_users``: refuse the tokens of users it lists (read at start,
-    then every ``disabled_users_refresh_seconds``), rather than until the tokens expire.
+    ``user_standing``: where the users' current standing is in the service's own tables, to
+    refuse a token whose user was disabled or whose role or unit changed since it was signed
+    (kept current per change: :mod:`helpdesk_common.standing`), rather than until it expires.
     Request bodies over ``settings.max_body_bytes`` are refused with 413."""
 
     @contextlib.asynccontextmanager
@@ -224,7 +202,7 @@ def create_service_app(
             settings,
             migrations=migrations,
             build_runtime=build_runtime,
-            disabled_users=disabled_users,
+            user_standing=user_standing,
         )
         app.state.runtime = runtime
         bus = runtime.bus
@@ -257,8 +235,8 @@ def create_service_app(
             ("outbox-relay", relay),
         ]
         all_workers: list[Worker[R]] = list(workers)
-        if disabled_users is not None:
-            all_workers.append(_disabled_users_worker(disabled_users))
+        if user_standing is not None:
+            all_workers.append(standing_worker(user_standing))
         if has_idempotent_routes(route for router in routers for route in router.routes):
             all_workers.append(sweep_idempotency_keys)
         for worker in all_workers:

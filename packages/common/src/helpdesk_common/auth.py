@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from helpdesk_common.contracts.identity import Role
 from helpdesk_common.errors import ApiError
+from helpdesk_common.standing import standing_error
 
 if TYPE_CHECKING:
     from helpdesk_common.runtime import Runtime
@@ -40,6 +41,9 @@ class Principal(BaseModel):
     name: str = ""
     email: str | None = None
     language: str = "id"
+    # Identity's revision of the user when the token was signed (claim ``rev``; None in
+    # tokens from before it was added): see helpdesk_common.standing.
+    revision: int | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -93,6 +97,7 @@ def sign_access_token(
         "name": principal.name,
         "email": principal.email,
         "lang": principal.language,
+        "rev": principal.revision,
         "typ": "access",
         "iss": issuer,
         "aud": audience,
@@ -136,6 +141,7 @@ def verify_with_expiry(
             name=claims.get("name") or "",
             email=claims.get("email"),
             language=claims.get("lang") or "id",
+            revision=claims.get("rev"),
         )
     except (KeyError, ValueError) as exc:
         raise ApiError(401, "invalid_token", "The access token is not valid") from exc
@@ -198,11 +204,12 @@ async def get_principal(request: Request) -> Principal:
             audience=settings.jwt_audience,
         )
         runtime.verified_tokens.put(token, principal, expires)
-    disabled = runtime.disabled_users
-    if principal.user_id in disabled:
-        # A signed token outlives its user's deactivation by up to its lifetime; the
-        # service's own copy of the user directory says it no longer counts.
-        raise ApiError(401, "account_disabled", "This account has been disabled")
+    # A signed token outlives a change of its user's role or unit, or the account's
+    # deactivation, by up to its lifetime; the service's own copy of the users says whether
+    # it still counts (one dict lookup).
+    refused = standing_error(runtime.user_standings, principal)
+    if refused is not None:
+        raise refused
     return principal
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from helpdesk_common.auth import VerifiedTokens
 from helpdesk_common.bus import Bus
 from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.standing import UserStandings
 
 R = TypeVar("R", bound="Runtime")
 
@@ -44,8 +45,9 @@ class Runtime:
     bus: Bus
     # Plain asyncpg connections for hot paths (settings.db_driver_pool_size > 0).
     driver_pool: asyncpg.Pool | None = None
-    # Kept current by the app factory: users whose tokens are refused before they expire.
-    disabled_users: frozenset[uuid.UUID] = frozenset()
+    # Kept current by the app factory (helpdesk_common.standing): each known user's active
+    # flag, role and unit, against which every request's token is checked.
+    user_standings: UserStandings = field(default_factory=UserStandings, repr=False)
     # All consumers are consuming (readiness waits for it).
     consumers_started: bool = False
     # Access tokens already verified: a token's signature is checked once, not per request.

@@ -54,9 +54,11 @@ class ServiceSettings(BaseSettings):
     # Delays (seconds) of the retry tiers before a failing message is parked in the DLQ.
     retry_delays: list[float] = [1.0, 5.0, 30.0]
 
-    # How often a service re-reads which users are disabled (their tokens are refused even
-    # before they expire): the longest a disabled user keeps access to this service.
-    disabled_users_refresh_seconds: float = Field(default=5.0, gt=0)
+    # Users' standing (active, role, unit: whose tokens still count; helpdesk_common.standing)
+    # follows each change at its commit through NOTIFY. Every this many seconds a process
+    # also compares a fingerprint of the users table with what it holds and re-reads on a
+    # difference: the longest a change can go unheard should a notification be lost.
+    user_standing_check_seconds: float = Field(default=5.0, gt=0)
 
     outbox_poll_interval: float = 0.5
     # After a commit wakes the relay it waits this long for more events, so that under load

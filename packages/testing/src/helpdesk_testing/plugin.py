@@ -105,6 +105,7 @@ def make_token(keypair: tuple[str, str]) -> Callable[..., str]:
         email: str | None = None,
         ttl: timedelta = timedelta(minutes=15),
         private_key: str | None = None,
+        revision: int | None = None,
     ) -> str:
         principal = Principal(
             user_id=user_id or uuid.uuid4(),
@@ -112,6 +113,7 @@ def make_token(keypair: tuple[str, str]) -> Callable[..., str]:
             unit_id=unit_id,
             name=name,
             email=email,
+            revision=revision,
         )
         return sign_access_token(
             principal,

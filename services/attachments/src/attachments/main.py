@@ -16,7 +16,7 @@ from attachments.settings import AttachmentsSettings
 from attachments.storage.s3 import create_store
 from attachments.tickets.consumer import tickets_consumer
 from helpdesk_common.app import create_service_app
-from helpdesk_common.directory import directory_consumer, disabled_user_ids
+from helpdesk_common.directory import directory_consumer, directory_standing
 from helpdesk_common.runtime import Runtime
 
 log = logging.getLogger("helpdesk.attachments")
@@ -45,5 +45,5 @@ def create_app(settings: AttachmentsSettings | None = None) -> FastAPI:
         consumers=[tickets_consumer(), directory_consumer("attachments")],
         build_runtime=build_runtime,
         workers=[scan_worker, sweeper, release_threads],
-        disabled_users=disabled_user_ids,
+        user_standing=directory_standing,
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common import standing
 from helpdesk_common.contracts.identity import (
     UnitSnapshot,
     UnitUpdated,
@@ -57,8 +58,11 @@ def unit_json(unit: Unit) -> dict[str, Any]:
 async def publish_user(
     session: AsyncSession, user: User, *, event: type[UserSnapshot] = UserUpdated
 ) -> None:
-    """Queue the user's snapshot as ``event`` in the current transaction (outbox)."""
+    """Queue the user's snapshot as ``event`` in the current transaction (outbox), and have
+    every identity process re-read the user's standing at the commit (the other services
+    do when their directory replica stores the snapshot)."""
     await add_event(session, event(**user_fields(user)), producer=PRODUCER)
+    await standing.announce(session, user.id)
 
 
 async def publish_unit(

@@ -18,7 +18,7 @@ from identity.runtime import IdentityRuntime
 from identity.settings import IdentitySettings
 from identity.tokens import resolve_signing_keys
 from identity.units.views import router as units_router
-from identity.users.service import disabled_user_ids
+from identity.users.service import user_standing
 from identity.users.views import router as users_router
 
 log = logging.getLogger("identity")
@@ -48,6 +48,6 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         build_runtime=build_runtime,
         workers=[housekeeping],
-        disabled_users=disabled_user_ids,
+        user_standing=user_standing,
     )
     return app

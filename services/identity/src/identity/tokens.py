@@ -72,6 +72,8 @@ class TokenIssuer:
             name=user.full_name,
             email=user.email,
             language=user.language,
+            # Lets a service whose copy of the user lags behind believe this newer token.
+            revision=user.revision,
         )
         return sign_access_token(
             principal,

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from helpdesk_common.app import create_service_app
 from helpdesk_common.db import create_engine, create_sessionmaker
-from helpdesk_common.directory import directory_consumer, disabled_user_ids
+from helpdesk_common.directory import directory_consumer, directory_standing
 from helpdesk_common.runtime import Runtime
 from notifications.consumer import build_consumer
 from notifications.email.digest import run_digest_worker
@@ -89,5 +89,5 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         ],
         build_runtime=build_runtime,
         workers=[email_sender, digest_worker],
-        disabled_users=disabled_user_ids,
+        user_standing=directory_standing,
     )

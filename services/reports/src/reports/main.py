@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from helpdesk_common.app import create_service_app
-from helpdesk_common.directory import directory_consumer, disabled_user_ids
+from helpdesk_common.directory import directory_consumer, directory_standing
 from helpdesk_common.runtime import Runtime
 from reports.exports.views import router as exports_router
 from reports.figures.views import router as figures_router
@@ -41,5 +41,5 @@ def create_app(settings: ReportsSettings | None = None) -> FastAPI:
         consumers=[build_consumer(settings), directory_consumer("reports")],
         build_runtime=build_runtime,
         workers=[live_changes, rebuild_worker, schedule_worker],
-        disabled_users=disabled_user_ids,
+        user_standing=directory_standing,
     )

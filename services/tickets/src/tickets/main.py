@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from helpdesk_common.app import create_service_app
 from helpdesk_common.db import create_engine, create_sessionmaker
-from helpdesk_common.directory import directory_consumer, disabled_user_ids
+from helpdesk_common.directory import directory_consumer, directory_standing
 from helpdesk_common.runtime import Runtime
 from tickets.attachments.consumer import build_consumer as attachments_consumer
 from tickets.directory.views import router as directory_router
@@ -94,5 +94,5 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             masterdata_changes.follow_changes,
             *([sla_scheduler] if settings.run_scheduler else []),
         ],
-        disabled_users=disabled_user_ids,
+        user_standing=directory_standing,
     )

@@ -28,7 +28,7 @@ from helpdesk_common.directory.models import (
 )
 from helpdesk_common.directory.service import (
     active_users,
-    disabled_user_ids,
+    directory_standing,
     list_units,
     organisation,
     upsert_organisation,
@@ -51,7 +51,7 @@ __all__ = [
     "directory_excerpt",
     "directory_metadata",
     "directory_schema_differences",
-    "disabled_user_ids",
+    "directory_standing",
     "include_directory_tables",
     "list_units",
     "organisation",

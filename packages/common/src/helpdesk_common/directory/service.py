@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from helpdesk_common import standing
 from helpdesk_common.contracts.identity import (
     OrganisationUpdated,
     Role,
@@ -54,7 +55,11 @@ async def upsert_user(session: AsyncSession, *, snapshot: UserSnapshot) -> bool:
         "revision": snapshot.revision,
         "updated_at": snapshot.updated_at,
     }
-    return await _upsert(session, DirectoryUser, DirectoryUser.id, DirectoryUser.revision, values)
+    stored = await _upsert(session, DirectoryUser, DirectoryUser.id, DirectoryUser.revision, values)
+    if stored:
+        # Every process of this service re-reads the user's standing at the commit.
+        await standing.announce(session, snapshot.user_id)
+    return stored
 
 
 async def upsert_unit(session: AsyncSession, *, snapshot: UnitSnapshot) -> bool:
@@ -101,10 +106,9 @@ async def organisation(session: AsyncSession) -> DirectoryOrganisation | None:
     return await session.get(DirectoryOrganisation, 1)
 
 
-async def disabled_user_ids(session: AsyncSession) -> set[uuid.UUID]:
-    """Users identity has disabled: their tokens are refused before they expire
-    (``create_service_app(disabled_users=disabled_user_ids)``)."""
-    return set(await session.scalars(sa.select(DirectoryUser.id).where(~DirectoryUser.is_active)))
+# Whose tokens still count, read from the replica (``create_service_app(user_standing=...)``;
+# helpdesk_common.standing): ``upsert_user`` announces each stored change.
+directory_standing = standing.StandingSource(DirectoryUser.__tablename__)
 
 
 async def users_by_id(

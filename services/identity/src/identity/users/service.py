@@ -23,6 +23,7 @@ from helpdesk_common.pagination import (
     encode_cursor,
     page_of,
 )
+from helpdesk_common.standing import StandingSource
 from identity.audit.service import record
 from identity.auth import refresh, throttle
 from identity.errors import flush_or_conflict
@@ -246,6 +247,7 @@ async def list_users(
     )
 
 
-async def disabled_user_ids(session: AsyncSession) -> set[uuid.UUID]:
-    """Disabled users: their access tokens are refused before they expire."""
-    return set(await session.scalars(sa.select(User.id).where(User.is_active.is_(False))))
+# Whose access tokens still count (helpdesk_common.standing): a disabled user's, or one
+# from before a role or unit change, are refused before they expire; ``publish_user``
+# announces each change.
+user_standing = StandingSource(User.__tablename__)

@@ -6,7 +6,8 @@ unit scoping; a requester never hears of internal notes or staff-only SLA events
 ``event: resync`` when changes may have been missed, and a comment line as a heartbeat so
 that proxies keep the connection open. The event carries no ticket data: the page fetches
 with the caller's rights. A stream ends after ``stream_max_seconds`` (the browser reconnects
-with a fresh token, so a changed role or unit applies) or when its user is disabled.
+with a fresh token) or as soon as its token no longer counts: its user was disabled, or
+their role or unit changed (helpdesk_common.standing).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.errors import BrokerUnavailable
+from helpdesk_common.standing import standing_error
 from tickets.live.feed import RESYNC, Subscriber
 from tickets.runtime import RuntimeDep, TicketsRuntime
 
@@ -32,13 +34,13 @@ async def _events(
     subscriber: Subscriber, runtime: TicketsRuntime, request: Request
 ) -> AsyncIterator[str]:
     settings = runtime.settings
-    user_id = subscriber.principal.user_id
+    principal = subscriber.principal
     try:
         yield "retry: 2000\nevent: ready\ndata: {}\n\n"
         ends = time.monotonic() + settings.stream_max_seconds
         while time.monotonic() < ends and not await request.is_disconnected():
-            if user_id in runtime.disabled_users:
-                return
+            if standing_error(runtime.user_standings, principal) is not None:
+                return  # disabled, or its role or unit changed: the token no longer counts
             try:
                 change = await asyncio.wait_for(
                     subscriber.queue.get(), settings.stream_heartbeat_seconds
