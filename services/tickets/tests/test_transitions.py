@@ -2,8 +2,10 @@
 
 The expected outcome of each cell is derived from the policy tables, and every cell is
 tried against the running service: 403 when the role may never do it, 409 when the
-status does not allow it (with the allowed actions in the message), otherwise success
-and the status the table names.
+status does not allow it (with the allowed actions in the message), 403
+``ticket_held_by_other`` when another agent holds the ticket and the action is its
+holder's, otherwise success and the status the table names. Agents appear twice: the
+ticket's holder, and an agent who does not hold it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,16 @@ from typing import Any
 
 import pytest
 
-from tickets.tickets.policy import DEFAULT_ROLES, TRANSITIONS
+from helpdesk_common.contracts.identity import INTERNAL_ROLES
+from tickets.tickets.policy import (
+    DEFAULT_HELD_OVERRIDE_ROLES,
+    DEFAULT_ROLES,
+    HOLDER_ACTIONS,
+    TRANSITIONS,
+)
 
-ROLES = ("requester", "agent", "admin", "leader")
+# "holder": the agent holding the ticket (once someone does); "agent": any other agent.
+ROLES = ("requester", "holder", "agent", "admin", "leader")
 # The policy tables keyed by plain text: the matrix walks statuses, actions and roles as such.
 ROLES_FOR: dict[str, frozenset[str]] = {action: roles for action, roles in DEFAULT_ROLES.items()}
 TARGETS: dict[tuple[str, str], str] = {key: target for key, target in TRANSITIONS.items()}
@@ -52,26 +61,36 @@ def policy_action(action: str, *, assigned: bool) -> str:
 
 def expected(status: str, action: str, role: str, *, assigned: bool) -> tuple[int, str]:
     name = policy_action(action, assigned=assigned)
-    if role not in ROLES_FOR[name]:
+    policy_role = "agent" if role == "holder" else role
+    if policy_role not in ROLES_FOR[name]:
         return 403, status
     target = TARGETS.get((status, name))
     if target is None:
         return 409, status
     if name == "claim" and assigned:
         return 409, status
+    if (
+        assigned
+        and role != "holder"
+        and name in HOLDER_ACTIONS
+        and policy_role in INTERNAL_ROLES
+        and policy_role not in DEFAULT_HELD_OVERRIDE_ROLES
+    ):
+        return 403, status  # ticket_held_by_other
     return (201 if action == "comments" else 200), target
 
 
 @pytest.mark.parametrize("status", list(SETUP))
 async def test_transition_matrix(world, status: str):
     unit = await world.unit()
+    holder = await world.person("agent")
     people = {
         "requester": await world.person("requester", unit_id=unit),
+        "holder": holder,
         "agent": await world.person("agent"),
         "admin": await world.person("admin"),
         "leader": await world.person("leader"),
     }
-    holder = await world.person("agent")
     other_agent = await world.person("agent")
 
     async def ticket_in_status() -> dict[str, Any]:
@@ -99,6 +118,17 @@ async def test_transition_matrix(world, status: str):
             response = await attempt(ticket, action, role)
             assert response.status_code == code, (status, action, role, response.text)
             tried += 1
+            if (
+                code == 403
+                and role == "agent"
+                and assigned
+                and ROLES_FOR.get(policy_action(action, assigned=assigned), frozenset())
+                >= {"agent"}
+            ):
+                error = response.json()["error"]
+                assert error["code"] == "ticket_held_by_other", (status, action, error)
+                assert error["holder"] == {"id": str(holder.user_id), "name": holder.name}
+                assert holder.name in error["message"]
             if code == 409 and response.json()["error"]["code"] == "invalid_transition":
                 error = response.json()["error"]
                 assert f"that is {status}" in error["message"]

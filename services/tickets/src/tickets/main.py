@@ -40,7 +40,9 @@ async def live_changes(runtime: TicketsRuntime) -> None:
 def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     settings = settings or TicketsSettings()
     # Fail at start-up, not on the first request, when the policy overrides are wrong.
-    policy = build_policy(settings.policy_overrides)
+    policy = build_policy(
+        settings.policy_overrides, held_override_roles=settings.held_ticket_override_roles
+    )
 
     async def build_runtime(base: Runtime) -> TicketsRuntime:
         # Requests wait for the master-data cache (and a new year's number sequence) while

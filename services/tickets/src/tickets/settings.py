@@ -48,6 +48,10 @@ class TicketsSettings(ServiceSettings):
     # Fine-grained rights as policy: action -> roles, replacing the built-in defaults
     # (see tickets.tickets.policy), e.g. TICKETS_POLICY_OVERRIDES='{"reassign": ["admin"]}'.
     policy_overrides: dict[str, list[str]] = {}
+    # Roles that may change a ticket someone else holds (status changes, edits; see
+    # tickets.tickets.policy.HOLDER_ACTIONS); everyone else leaves a held ticket to its
+    # holder, or has it reassigned. E.g. TICKETS_HELD_TICKET_OVERRIDE_ROLES='["admin"]'.
+    held_ticket_override_roles: list[str] = ["admin"]
 
     # GET /stream (live ticket changes): a heartbeat comment this often keeps proxies from
     # closing an idle stream; a stream ends after stream_max_seconds (the browser reconnects

@@ -19,6 +19,7 @@ export function errorText(err) {
   if (code === "network") text = t("err.network");
   else if (code === "too_many_attempts") text = t("err.too_many_attempts", { retry: retryText(err.retryAfter) });
   else if (code === "smtp_error") text = t("err.smtp_error", { detail: (err.message || "").replace(/^.*?: /, "") });
+  else if (code === "ticket_held_by_other") text = t("err.ticket_held_by_other", { holder: err.data?.holder?.name || "" });
   else if (code && has(`err.${code}`)) text = t(`err.${code}`);
   else text = err.message || t("err.generic", { status: err.status });
   return text;

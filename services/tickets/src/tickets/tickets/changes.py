@@ -4,7 +4,8 @@ A change (a lifecycle action, an edit, a comment's effect, the scheduler's SLA s
 auto-close) is a :class:`Change`: the ticket as read, who changes it, the action as the
 policy knows it, and what it makes: the new field values (set on the ticket), the timeline
 :class:`Line` s and the events. :func:`authorise` checks it, in this order: the caller's
-role (403), the version the caller saw (412) and the ticket's status (409);
+role (403), the version the caller saw (412), the ticket's status (409) and whether
+someone else holds the ticket (403 ``ticket_held_by_other``);
 :func:`apply_change` sets fields and status, keeps the SLA clock right, bumps the version
 and adds the timeline line; the action adds its events.
 
@@ -37,7 +38,7 @@ from tickets.sla.schedule import (
     start_clock,
     stop_clock,
 )
-from tickets.tickets.policy import Policy
+from tickets.tickets.policy import Holder, Policy
 from tickets.tickets.record import TicketRecord
 
 
@@ -140,10 +141,24 @@ def authorise(
     if action == "assign" and assigned:
         # Taking a ticket from its holder is a right of its own.
         action = "reassign"
-    rules.policy.require_role(role=actor.role, action=action)
+    policy = rules.policy
+    policy.require_role(role=actor.role, action=action)
     check_version(ticket, expected_version)
-    target = rules.policy.check(
-        role=actor.role, status=ticket.status, action=action, assigned=assigned
+    holder = Holder(ticket.assignee_id, ticket.assignee_name) if ticket.assignee_id else None
+    target = policy.check(
+        role=actor.role,
+        status=ticket.status,
+        action=action,
+        assigned=assigned,
+        held_by_other=holder is not None and holder.id != actor.user_id,
+    )
+    # After the status: what no status allows is a 409 whoever holds the ticket.
+    policy.require_holder(
+        role=actor.role,
+        action=action,
+        actor_id=actor.user_id,
+        holder=holder,
+        number=ticket.number,
     )
     return Change(
         rules=rules,

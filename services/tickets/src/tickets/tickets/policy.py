@@ -14,15 +14,25 @@ else is 404) is applied before either table is consulted.
 Administrators read every ticket and dispatch (assign, reassign, close), edit and comment
 on them; the operational steps (verify, claim, pend, resolve) belong to agents, and an
 administrator who also works tickets does so with an agent account. Leaders only read.
+
+A held ticket (one with an assignee) is its holder's work: the IT office's steps on it
+(``HOLDER_ACTIONS``: status changes and edits) are for the holder and for the roles given
+that right (``held_override_roles``, ``TICKETS_HELD_TICKET_OVERRIDE_ROLES``, default the
+administrators); any other staff member gets 403 ``ticket_held_by_other`` naming the holder
+(seed 004: agents change the tickets assigned to them, or as their authority allows).
+Taking the ticket over is ``reassign``, a right of its own; comments and internal notes stay
+open to every staff member (collaboration); the requester's own steps (confirm, reopen,
+resume) and the scheduler's are not a holder's business.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, get_args
 
-from helpdesk_common.contracts.identity import IT_STAFF_ROLES, ROLES
+from helpdesk_common.contracts.identity import INTERNAL_ROLES, IT_STAFF_ROLES, ROLES
 from helpdesk_common.contracts.tickets import TicketStatus
 from helpdesk_common.errors import Conflict, PermissionDenied
 
@@ -77,6 +87,17 @@ DEFAULT_ROLES: dict[Action, frozenset[str]] = {
     "close": IT_STAFF_ROLES,
     "auto_close": frozenset({SYSTEM_ROLE}),
 }
+
+# The IT office's actions on a held ticket that only its holder (or a role given that right)
+# may take. Not claim (a held ticket cannot be claimed: 409), assign/reassign (taking it over
+# is the reassign right), comments (collaboration), auto_close (the scheduler).
+HOLDER_ACTIONS: frozenset[str] = frozenset(
+    {"accept", "reject", "pending", "resume", "resolve", "reopen", "close", "edit"}
+)
+# Who acts on a held ticket only as its holder: the IT office and leaders. A requester's
+# steps on their unit's ticket (resume, reopen, confirm) are theirs, whoever holds it.
+HOLDER_BOUND_ROLES: frozenset[str] = INTERNAL_ROLES
+DEFAULT_HELD_OVERRIDE_ROLES: frozenset[str] = frozenset({"admin"})
 
 # Actions that leave the status as it is are listed too: they are legal only there.
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
@@ -159,31 +180,88 @@ _ALLOWED_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True)
+class Holder:
+    """Who holds a ticket (its assignee), as an error names them."""
+
+    id: uuid.UUID
+    name: str | None
+
+
+@dataclass(frozen=True)
 class Policy:
     roles: Mapping[str, frozenset[str]]
-    # (role, status, assigned) -> allowed actions, kept on first use: a list page asks for
-    # every ticket shown (up to 100), and the answer depends on nothing else.
-    _allowed: dict[tuple[str, str, bool], tuple[str, ...]] = field(
+    # Roles that may take HOLDER_ACTIONS on a ticket someone else holds.
+    held_override_roles: frozenset[str] = DEFAULT_HELD_OVERRIDE_ROLES
+    # (role, status, assigned, held by another) -> allowed actions, kept on first use: a
+    # list page asks for every ticket shown (up to 100), and the answer depends on nothing
+    # else.
+    _allowed: dict[tuple[str, str, bool, bool], tuple[str, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     def may(self, role: str, action: str) -> bool:
         return role in self.roles.get(action, frozenset())
 
-    def allowed_actions(self, *, role: str, status: str, assigned: bool) -> list[str]:
-        """What ``role`` can do to a ticket in ``status`` right now."""
-        key = (role, status, assigned)
+    def holder_only(self, *, role: str, action: str) -> bool:
+        """Whether ``role`` may take ``action`` on a held ticket only as its holder."""
+        return (
+            action in HOLDER_ACTIONS
+            and role in HOLDER_BOUND_ROLES
+            and role not in self.held_override_roles
+        )
+
+    def require_holder(
+        self,
+        *,
+        role: str,
+        action: str,
+        actor_id: uuid.UUID | None,
+        holder: Holder | None,
+        number: str,
+    ) -> None:
+        """403 ``ticket_held_by_other`` (naming the holder) when someone else holds the
+        ticket and ``role`` may take ``action`` on it only as its holder."""
+        if (
+            holder is None
+            or holder.id == actor_id
+            or not self.holder_only(role=role, action=action)
+        ):
+            return
+        name = holder.name or str(holder.id)
+        overriding = sorted(self.held_override_roles)
+        raise PermissionDenied(
+            "ticket_held_by_other",
+            f"Ticket {number} is held by {name}: only they"
+            + (f" (or the roles {', '.join(overriding)})" if overriding else "")
+            + f" may {VERBS.get(action, action)} it; ask them, or have it reassigned",
+            extra={"holder": {"id": str(holder.id), "name": holder.name}},
+        )
+
+    def allowed_actions(
+        self, *, role: str, status: str, assigned: bool, held_by_other: bool = False
+    ) -> list[str]:
+        """What ``role`` can do to a ticket in ``status`` right now (``held_by_other``: it
+        has an assignee who is not the caller)."""
+        key = (role, status, assigned, held_by_other)
         allowed = self._allowed.get(key)
         if allowed is None:
-            allowed = tuple(self._compute_allowed(role=role, status=status, assigned=assigned))
+            allowed = tuple(
+                self._compute_allowed(
+                    role=role, status=status, assigned=assigned, held_by_other=held_by_other
+                )
+            )
             if len(self._allowed) < _ALLOWED_CACHE_SIZE:  # bounded, whatever callers pass
                 self._allowed[key] = allowed
         return list(allowed)
 
-    def _compute_allowed(self, *, role: str, status: str, assigned: bool) -> list[str]:
+    def _compute_allowed(
+        self, *, role: str, status: str, assigned: bool, held_by_other: bool
+    ) -> list[str]:
         allowed: list[str] = []
         for action in TICKET_ACTIONS:
             if (status, action) not in TRANSITIONS or not self.may(role, action):
+                continue
+            if held_by_other and self.holder_only(role=role, action=action):
                 continue
             # Claiming never takes a ticket from someone; assign vs reassign by holder.
             if action == "claim" and assigned:
@@ -204,12 +282,16 @@ class Policy:
                 + (f" (allowed: {', '.join(allowed)})" if allowed else ""),
             )
 
-    def check(self, *, role: str, status: str, action: str, assigned: bool) -> Status:
+    def check(
+        self, *, role: str, status: str, action: str, assigned: bool, held_by_other: bool = False
+    ) -> Status:
         """The status after ``action``; 403 for the wrong role, 409 for the wrong status."""
         self.require_role(role=role, action=action)
         target = _TARGETS.get((status, action))
         if target is None:
-            allowed = self.allowed_actions(role=role, status=status, assigned=assigned)
+            allowed = self.allowed_actions(
+                role=role, status=status, assigned=assigned, held_by_other=held_by_other
+            )
             raise Conflict(
                 "invalid_transition",
                 f"Cannot {VERBS.get(action, action)} a ticket that is {status} "
@@ -236,7 +318,14 @@ class Policy:
         ]
 
 
-def build_policy(overrides: Mapping[str, list[str]] | None = None) -> Policy:
+def build_policy(
+    overrides: Mapping[str, list[str]] | None = None,
+    *,
+    held_override_roles: Iterable[str] = DEFAULT_HELD_OVERRIDE_ROLES,
+) -> Policy:
+    overriding = frozenset(held_override_roles)
+    if unknown_roles := overriding - set(ROLES):
+        raise ValueError(f"unknown roles {sorted(unknown_roles)} in held_ticket_override_roles")
     roles: dict[str, frozenset[str]] = {action: who for action, who in DEFAULT_ROLES.items()}
     for action, allowed in (overrides or {}).items():
         if action not in DEFAULT_ROLES:
@@ -245,4 +334,4 @@ def build_policy(overrides: Mapping[str, list[str]] | None = None) -> Policy:
         if unknown:
             raise ValueError(f"unknown roles {sorted(unknown)} for action {action!r}")
         roles[action] = frozenset(allowed)
-    return Policy(roles=roles)
+    return Policy(roles=roles, held_override_roles=overriding)

@@ -71,7 +71,10 @@ def ticket_out(
         escalation_level=t.escalation_level,
         overdue=is_overdue(t, now=now),
         allowed_actions=runtime.policy.allowed_actions(
-            role=principal.role, status=t.status, assigned=t.assignee_id is not None
+            role=principal.role,
+            status=t.status,
+            assigned=t.assignee_id is not None,
+            held_by_other=t.assignee_id is not None and t.assignee_id != principal.user_id,
         ),
     )
 

@@ -58,6 +58,10 @@ async function detail({ el, segments, isCurrent }) {
     store.priorities().catch(() => []),
   ]);
   const me = store.state.me || {};
+  // An agent looking at a ticket someone else holds: its status changes and edits are the
+  // holder's (allowed_actions leaves them out), which the action bar says.
+  const heldByOther = () =>
+    store.state.me?.role === "agent" && Boolean(ticket.assignee_id) && ticket.assignee_id !== store.state.me.id;
 
   el.classList.add("ticket-page");
   const notices = h("div", { class: "notices", "aria-live": "polite" });
@@ -420,6 +424,8 @@ async function detail({ el, segments, isCurrent }) {
         ),
       ),
       !ticket.allowed_actions.length ? h("p", { class: "muted" }, t("ticket.readonly")) : null,
+      // An agent who does not hold the ticket: why its status buttons are missing.
+      heldByOther() ? h("p", { class: "muted held-note" }, t("ticket.held_by_other", { holder: ticket.assignee_name || "" })) : null,
     );
 
     const row = (label, value) => [h("dt", label), h("dd", value ?? t("common.none"))];
