@@ -31,6 +31,7 @@ from helpdesk_common.db import create_driver_pool, create_engine, create_session
 from helpdesk_common.dead_letters import dead_letter_router
 from helpdesk_common.errors import RetryReads, install_error_handlers, log_failure
 from helpdesk_common.idempotency import has_idempotent_routes, sweep_idempotency_keys
+from helpdesk_common.inputs import TextGuardMiddleware, declare_text_guard
 from helpdesk_common.migrations import upgrade_to_head
 from helpdesk_common.observability import RequestContextMiddleware, configure_logging
 from helpdesk_common.outbox import run_relay
@@ -254,6 +255,8 @@ def create_service_app(
     app = FastAPI(title=title, lifespan=lifespan)
     # Innermost: a read whose database connection died runs again before anything answers.
     app.add_middleware(RetryReads)
+    # No NUL in a query parameter or the path reaches a route (helpdesk_common.inputs).
+    app.add_middleware(TextGuardMiddleware)
     # Added early, so inner: the request id is already set when a body is refused.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
@@ -265,4 +268,6 @@ def create_service_app(
         app.include_router(router)
     # Every route's error responses in /openapi.json, derived from its dependencies.
     install_declared_responses(app)
+    # ... and the NUL guard's pattern on every free-text query and path parameter.
+    declare_text_guard(app)
     return app

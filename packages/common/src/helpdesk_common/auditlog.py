@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import AwareDatetime
 from sqlalchemy import Select
 
 from helpdesk_common.errors import InvalidInput
+from helpdesk_common.inputs import SafeAwareDateTime
 
 S = TypeVar("S", bound=Select[Any])
 
@@ -49,8 +49,8 @@ class AuditFilters:
 def audit_filters(
     actor_id: uuid.UUID | None = None,
     action: Annotated[str | None, Query(description="e.g. user.created")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="from (inclusive)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="to (exclusive)")] = None,
+    since: Annotated[SafeAwareDateTime | None, Query(description="from (inclusive)")] = None,
+    until: Annotated[SafeAwareDateTime | None, Query(description="to (exclusive)")] = None,
 ) -> AuditFilters:
     """Dependency: the audit-log filters from the query string (times with their zone)."""
     return AuditFilters(actor_id=actor_id, action=action, since=since, until=until)

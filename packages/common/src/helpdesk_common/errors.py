@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,9 +170,20 @@ def _status_code_name(status: int) -> str:
         return "error"
 
 
+# The label pydantic puts in an error's location for a member of a union
+# ("constrained-str", "list[constrained-str]", "function-after[check(), date]"): not a field.
+_UNION_MEMBER = re.compile(r"[a-z]+(?:-[a-z]+)+(?:\[.*\])?|[a-z-]+\[.*\]", re.DOTALL)
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
-    # ("body", "title") -> "title"; ("query", "limit") -> "limit"
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # ("body", "title") -> "title"; ("query", "limit") -> "limit";
+    # ("body", "params", "q", "constrained-str") -> "params.q"
+    parts = [
+        str(p)
+        for p in loc
+        if p not in ("body", "query", "path", "header")
+        and not (isinstance(p, str) and _UNION_MEMBER.fullmatch(p))
+    ]
     return ".".join(parts) or "body"
 
 
@@ -220,8 +232,14 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
                 ),
                 status_code=400,
             )
+    # Imported here: helpdesk_common.inputs builds its own 422s with error_body (above).
+    from helpdesk_common.inputs import validation_message
+
     fields = [
-        {"field": _field_path(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
+        {
+            "field": _field_path(tuple(err.get("loc", ()))),
+            "message": validation_message(err) or err.get("msg", "invalid"),
+        }
         for err in exc.errors()
     ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])

@@ -14,7 +14,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from helpdesk_common.errors import InvalidInput
+from helpdesk_common.inputs import INT4_MAX
 
 T = TypeVar("T")
 Row = TypeVar("Row")
@@ -65,8 +66,13 @@ _BIGINT = 2**63
 
 
 def cursor_text(value: Any) -> str:
+    """A string PostgreSQL can compare: no NUL, valid Unicode (JSON can spell a lone
+    surrogate, UTF-8 cannot encode one)."""
     if not isinstance(value, str):
         raise TypeError("expected a string")
+    if "\x00" in value:
+        raise ValueError("a NUL character")
+    value.encode()  # UnicodeEncodeError (a ValueError) for a lone surrogate
     return value
 
 
@@ -75,6 +81,13 @@ def cursor_int(value: Any) -> int:
     sequence number, a rank)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _BIGINT:
         raise ValueError("expected a non-negative 64-bit integer")
+    return value
+
+
+def cursor_int4(value: Any) -> int:
+    """A whole number that fits an INTEGER column (a serial id, a rank), not negative."""
+    if cursor_int(value) > INT4_MAX:
+        raise ValueError("expected a non-negative 32-bit integer")
     return value
 
 
@@ -87,12 +100,18 @@ def cursor_datetime(value: Any) -> datetime:
     parsed = datetime.fromisoformat(cursor_text(value))
     if parsed.tzinfo is None:
         raise ValueError("expected a time zone")
+    # The driver sends it in UTC: year 1 east of UTC (or 9999 west of it) overflows there.
+    # (The range itself is wider than the API's: a sort key may be a far-future sentinel.)
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
     return parsed
 
 
 def decode_cursor(cursor: str, *, listing: str, parse: Sequence[Callable[[Any], Any]]) -> list[Any]:
     """The sort key values in ``cursor``, each converted by its ``parse`` function
-    (``cursor_datetime``, ``cursor_uuid``, ``cursor_int``, ``cursor_text``); 422
+    (``cursor_datetime``, ``cursor_uuid``, ``cursor_int``, ``cursor_int4``, ``cursor_text``); 422
     ``invalid_cursor`` for a cursor that is malformed or of another listing or sort order."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
