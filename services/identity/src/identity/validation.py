@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from helpdesk_common.errors import InvalidInput
+from helpdesk_common.inputs import SafeText
 from identity.settings import MIN_PASSWORD_LENGTH
 
 # Deliberately permissive (one @, a dotted domain, no spaces): the address is confirmed by
@@ -26,19 +27,21 @@ def _email(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
-Email = Annotated[str, BeforeValidator(_strip), AfterValidator(_email)]
+Email = Annotated[SafeText, BeforeValidator(_strip), AfterValidator(_email)]
+# The pattern on the inner type: after a BeforeValidator pydantic enforces a pattern but
+# leaves it out of the JSON schema (the OpenAPI document must declare it).
 Username = Annotated[
-    str,
+    Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]+$")],
     BeforeValidator(_strip),
-    StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$"),
+    StringConstraints(min_length=3, max_length=64),
 ]
 UnitCode = Annotated[
-    str,
+    Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$")],
     BeforeValidator(_strip),
-    StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$"),
+    StringConstraints(min_length=1, max_length=32),
 ]
-Name = Annotated[str, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200)]
-NewPassword = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
+Name = Annotated[SafeText, BeforeValidator(_strip), StringConstraints(min_length=1, max_length=200)]
+NewPassword = Annotated[SafeText, Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
 
 
 def reject_nulls(changes: dict[str, object], *, fields: tuple[str, ...]) -> None:

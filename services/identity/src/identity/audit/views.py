@@ -33,7 +33,7 @@ async def list_audit_log(
     cursor: CursorQuery = None,
     limit: Limit = DEFAULT_LIMIT,
     entity_type: Annotated[str | None, Query(description="user, unit or organisation")] = None,
-    entity_id: str | None = None,
+    entity_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[AuditEntryOut]:
     """Newest first (then the higher id); pass ``next_cursor`` back as ``cursor``.
 

@@ -6,18 +6,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from helpdesk_common.contracts.identity import Language
+from helpdesk_common.inputs import SafeText
 from identity.users.schemas import UserOut
 from identity.validation import Email, Name, NewPassword
 
 
 class LoginIn(BaseModel):
     # No password policy here: checking it would only tell an attacker what is not valid.
-    username: str = Field(min_length=1, max_length=256)
-    password: str = Field(min_length=1, max_length=1024)
+    username: SafeText = Field(min_length=1, max_length=256)
+    password: SafeText = Field(min_length=1, max_length=1024)
 
 
 class RefreshIn(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=512)
+    refresh_token: SafeText = Field(min_length=1, max_length=512)
 
 
 class UnitBrief(BaseModel):
@@ -53,7 +54,7 @@ class ProfileUpdate(BaseModel):
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    current_password: str = Field(min_length=1, max_length=1024)
+    current_password: SafeText = Field(min_length=1, max_length=1024)
     new_password: NewPassword
 
 

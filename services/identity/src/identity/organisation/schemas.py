@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
+from helpdesk_common.inputs import SafeText
 from helpdesk_documents.organisation import DEFAULT_NAME
 from identity.validation import Email, Name
 
@@ -29,10 +30,10 @@ def _web_address(value: str) -> str:
     return value
 
 
-Line200 = Annotated[str, StringConstraints(max_length=200)]
-Address = Annotated[str, StringConstraints(max_length=500)]
-Phone = Annotated[str, StringConstraints(max_length=50)]
-Website = Annotated[str, StringConstraints(max_length=200), AfterValidator(_web_address)]
+Line200 = Annotated[SafeText, StringConstraints(max_length=200)]
+Address = Annotated[SafeText, StringConstraints(max_length=500)]
+Phone = Annotated[SafeText, StringConstraints(max_length=50)]
+Website = Annotated[SafeText, StringConstraints(max_length=200), AfterValidator(_web_address)]
 
 
 class OrganisationUpdate(BaseModel):
