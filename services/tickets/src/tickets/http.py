@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from helpdesk_common.errors import ApiError
+from helpdesk_common.inputs import INT4_MAX
 
 
 def version_from_if_match(value: str | None) -> int | None:
@@ -14,7 +15,11 @@ def version_from_if_match(value: str | None) -> int | None:
         return None
     tag = tag.removeprefix("W/").strip('"')
     try:
-        return int(tag)
+        version = int(tag)
+        # No version past the column's type exists (and the database would refuse it).
+        if not 0 <= version <= INT4_MAX:
+            raise ValueError(tag)
+        return version
     except ValueError:
         raise ApiError(
             412,

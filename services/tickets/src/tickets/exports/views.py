@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.idempotency import IdempotentRoute
+from helpdesk_common.inputs import INT4_MAX
 from helpdesk_common.pagination import CursorQuery, Page
 from helpdesk_documents import CSV_MEDIA_TYPE, attachment_disposition, csv_chunks
 from helpdesk_documents.labels import Language, language_of
@@ -100,7 +101,9 @@ async def export_log(
     session: SessionDep,
     runtime: RuntimeDep,
     cursor: CursorQuery = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=INT4_MAX, description="over the maximum page size: that")
+    ] = None,
 ) -> Page[ExportLogOut]:
     """Who exported what, newest first."""
     settings = runtime.settings

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auditlog import AuditFilters, uuid_text
 from helpdesk_common.directory import DirectoryUnit, DirectoryUser
-from helpdesk_common.pagination import cursor_int, decode_cursor, encode_cursor, page_of
+from helpdesk_common.pagination import cursor_int4, decode_cursor, encode_cursor, page_of
 from tickets.masterdata.models import AuditEntry, Category, Holiday, Priority, PriorityRule
 
 AUDIT_LISTING = "tickets-audit"
@@ -60,7 +60,7 @@ async def list_audit(
     filters.check(actions=ACTIONS)
     query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
     if cursor is not None:
-        (after_id,) = decode_cursor(cursor, listing=AUDIT_LISTING, parse=(cursor_int,))
+        (after_id,) = decode_cursor(cursor, listing=AUDIT_LISTING, parse=(cursor_int4,))
         query = query.where(AuditEntry.id < after_id)
     query = filters.apply(
         query, at=AuditEntry.at, actor_id=AuditEntry.actor_id, action=AuditEntry.action

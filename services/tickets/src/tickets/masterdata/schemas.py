@@ -8,10 +8,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+from helpdesk_common.inputs import SafeDate, SafeText
+
+Name = Annotated[SafeText, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+Description = Annotated[SafeText, StringConstraints(strip_whitespace=True, max_length=1000)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{0,49}$")]
-Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+Keyword = Annotated[
+    SafeText, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)
+]
 # At most a year of working minutes.
 Minutes = Annotated[int, Field(ge=1, le=525_600)]
 
@@ -99,7 +103,8 @@ class OfficeHoursOut(BaseModel):
 
 
 class HolidayIn(StrictBody):
-    date: date
+    # Years 1900..2200 (helpdesk_common.inputs): year 1 or 9999 broke the office calendar.
+    date: SafeDate
     name: Name
 
 

@@ -13,6 +13,7 @@ from helpdesk_common.auditlog import AuditFiltersDep
 from helpdesk_common.auth import CurrentUser, Principal, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.idempotency import IdempotentRoute
+from helpdesk_common.inputs import MAX_DATE, MIN_DATE
 from helpdesk_common.pagination import CursorQuery, Page
 from tickets.masterdata import auditlog, changes, service
 from tickets.masterdata.schemas import (
@@ -154,7 +155,8 @@ async def replace_office_hours(
 async def list_holidays(
     _: CurrentUser,
     session: SessionDep,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    # The years a holiday may be in (HolidayIn's SafeDate): each one can be listed.
+    year: Annotated[int | None, Query(ge=MIN_DATE.year, le=MAX_DATE.year)] = None,
 ) -> list[HolidayOut]:
     return await service.list_holidays(session, year=year)
 

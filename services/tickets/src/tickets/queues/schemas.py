@@ -7,14 +7,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from helpdesk_common.inputs import NonNegativeInt4, PositiveInt4, SafeText
 from tickets.tickets.schemas import PriorityCode, Reason
 
-ViewName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-ParamName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+ViewName = Annotated[
+    SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
+]
+ParamName = Annotated[SafeText, StringConstraints(min_length=1, max_length=40)]
 # One query parameter of the ticket list: a value, or several (``status``).
 ParamValue = (
-    Annotated[str, StringConstraints(max_length=500)]
-    | Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=20)]
+    Annotated[SafeText, StringConstraints(max_length=500)]
+    | Annotated[list[Annotated[SafeText, StringConstraints(max_length=100)]], Field(max_length=20)]
 )
 ViewParams = Annotated[dict[ParamName, ParamValue], Field(max_length=20)]
 
@@ -35,7 +38,7 @@ class ViewUpdate(StrictBody):
     name: ViewName | None = None
     params: ViewParams | None = None
     # Move the view to this place among the user's own views (0: first).
-    position: int | None = Field(default=None, ge=0)
+    position: NonNegativeInt4 | None = None
 
 
 class ViewOut(BaseModel):
@@ -53,9 +56,9 @@ class ViewOut(BaseModel):
 
 
 class BulkTicket(StrictBody):
-    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    id: Annotated[SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     # The version the client saw: a ticket changed since then is left alone (412 stale).
-    version: int | None = Field(default=None, ge=1)
+    version: PositiveInt4 | None = None
 
 
 BULK_MAX_TICKETS = 100

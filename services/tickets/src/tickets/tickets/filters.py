@@ -14,6 +14,7 @@ from fastapi import Depends, Query
 
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.errors import ApiError
+from helpdesk_common.inputs import SafeDateOrDateTime
 from tickets.runtime import RuntimeDep
 from tickets.shared import jsonable
 from tickets.tickets import queries
@@ -90,8 +91,10 @@ async def ticket_selection(
         str | None, Query(description="an agent's id, 'me' or 'none'", max_length=40)
     ] = None,
     requester_id: uuid.UUID | None = None,
-    created_from: datetime | date | None = None,
-    created_to: datetime | date | None = None,
+    # Years 1900..2200: year 1 or 9999 overflowed when put in the office's zone (a 500).
+    # A date-only value as the upper bound includes that day (as_instant).
+    created_from: SafeDateOrDateTime | None = None,
+    created_to: SafeDateOrDateTime | None = None,
     overdue: bool | None = None,
     q: Annotated[str | None, Query(max_length=200, description="full-text search")] = None,
     sort: Annotated[str, Query(max_length=20)] = "-created_at",

@@ -28,7 +28,7 @@ from helpdesk_common.errors import InvalidInput, NotFound
 from helpdesk_common.pagination import (
     after,
     cursor_datetime,
-    cursor_int,
+    cursor_int4,
     cursor_text,
     cursor_uuid,
     decode_cursor,
@@ -168,7 +168,7 @@ def _cursor_value(sort: SortKey) -> Callable[[Any], Any]:
     if sort.name in TIMESTAMP_SORTS:
         return cursor_datetime
     if sort.name == "priority":
-        return cursor_int
+        return cursor_int4  # a priority's rank: an INTEGER
     return cursor_text
 
 

@@ -6,18 +6,32 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2_000)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+from helpdesk_common.inputs import PositiveInt4, SafeText
+
+# Every text is SafeText (no NUL, valid Unicode: helpdesk_common.inputs); a pattern of its
+# own must refuse NUL too.
+Title = Annotated[SafeText, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
+Text = Annotated[
+    SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)
+]
+Reason = Annotated[
+    SafeText, StringConstraints(strip_whitespace=True, min_length=3, max_length=2_000)
+]
+Short = Annotated[SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()\-]{5,30}$")]
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=r"^[^@\s\u0000]+@[^@\s\u0000]+\.[^@\s\u0000]+$",
+    ),
 ]
-PriorityCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+PriorityCode = Annotated[
+    SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
+]
 Channel = Literal["web", "api", "email", "webhook", "phone", "walk_in"]
 
 
@@ -51,12 +65,12 @@ class TicketUpdate(StrictBody):
     contact_phone: Phone | None = None
     contact_email: Email | None = None
     # Alternative to the If-Match header.
-    version: int | None = Field(default=None, ge=1)
+    version: PositiveInt4 | None = None
 
 
 class VersionedBody(StrictBody):
     # Optional: when given (or If-Match is sent) a stale version gets 412.
-    version: int | None = Field(default=None, ge=1)
+    version: PositiveInt4 | None = None
 
 
 class AssignBody(VersionedBody):

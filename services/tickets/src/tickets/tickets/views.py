@@ -22,6 +22,7 @@ from helpdesk_common.auth import CurrentUser, Principal
 from helpdesk_common.db import DriverConnections, DriverPool, SessionDep
 from helpdesk_common.errors import ApiError
 from helpdesk_common.idempotency import IdempotentRoute
+from helpdesk_common.inputs import INT4_MAX
 from tickets.http import etag, expected_version
 from tickets.metrics import LIST_COUNTS_DEFERRED, LIST_COUNTS_TIMED_OUT, TICKET_ACTIONS
 from tickets.runtime import RuntimeDep, TicketsRuntime
@@ -110,7 +111,9 @@ async def list_tickets(
     runtime: RuntimeDep,
     selection: TicketSelectionDep,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=INT4_MAX, description="over the maximum page size: that")
+    ] = None,
 ) -> TicketPage:
     settings = runtime.settings
     started = time.monotonic()

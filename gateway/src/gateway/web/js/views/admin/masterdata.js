@@ -386,7 +386,7 @@ async function calendar({ el, query }) {
         "form",
         { class: "inline-form", novalidate: true },
         h("div", { class: "form-alert" }),
-        field({ name: "date", label: t("calendar.date"), type: "date", required: true, class: "compact" }),
+        field({ name: "date", label: t("calendar.date"), type: "date", required: true, class: "compact", attrs: { min: "1900-01-01", max: "2200-12-31" } }),
         field({ name: "name", label: t("common.name"), required: true, class: "compact grow", attrs: { minlength: 2, maxlength: 100 } }),
         h("button", { type: "submit", class: "btn btn-primary" }, t("calendar.add_holiday")),
       );
