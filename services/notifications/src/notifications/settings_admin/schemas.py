@@ -6,6 +6,7 @@ from email.utils import parseaddr
 
 from pydantic import BaseModel, Field, field_validator
 
+from helpdesk_common.inputs import SafeText
 from notifications.settings import SmtpSecurity
 from notifications.settings_admin.service import ConfigSource
 
@@ -31,16 +32,16 @@ class SmtpSettingsOut(BaseModel):
 
 
 class SmtpSettingsIn(BaseModel):
-    host: str = Field(min_length=1, max_length=255, pattern=r"^[^\s/]+$")
+    host: str = Field(min_length=1, max_length=255, pattern=r"^[^\s/\u0000]+$")
     port: int = Field(ge=1, le=65535)
     security: SmtpSecurity = "none"
-    username: str | None = Field(default=None, max_length=320)
-    password: str | None = Field(
+    username: SafeText | None = Field(default=None, max_length=320)
+    password: SafeText | None = Field(
         default=None,
         max_length=1024,
         description='Omit or null to keep the saved password; "" to remove it.',
     )
-    sender: str = Field(
+    sender: SafeText = Field(
         min_length=3,
         max_length=320,
         description='The From header, e.g. "Helpdesk Kominfo <helpdesk@example.go.id>".',
@@ -55,7 +56,7 @@ class SmtpSettingsIn(BaseModel):
 
 
 class SmtpTestIn(BaseModel):
-    to: str | None = Field(
+    to: SafeText | None = Field(
         default=None, max_length=320, description="defaults to the administrator's address"
     )
 
