@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.db import SessionDep
 from helpdesk_common.errors import ApiError
+from helpdesk_common.inputs import SafeDate
 from helpdesk_common.pagination import CursorQuery
 from reports.figures import service
 from reports.figures.period import GroupBy, Period, period_of
@@ -34,9 +34,10 @@ router = APIRouter(tags=["reports"])
 async def period_query(
     runtime: RuntimeDep,
     from_: Annotated[
-        date | None, Query(alias="from", description="first day (office-local); default: 1st")
+        SafeDate | None,
+        Query(alias="from", description="first day (office-local); default: 1st"),
     ] = None,
-    to: Annotated[date | None, Query(description="last day, included; default: today")] = None,
+    to: Annotated[SafeDate | None, Query(description="last day, included; default: today")] = None,
 ) -> Period:
     return period_of(from_, to, timezone=ZoneInfo(runtime.settings.timezone))
 

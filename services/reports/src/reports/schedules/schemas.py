@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from helpdesk_common.contracts.identity import Language
+from helpdesk_common.inputs import PositiveInt4, SafeText
 from reports.exports.documents import ReportKind
 from reports.figures.period import GroupBy
 from reports.figures.queries import Dimension
@@ -24,9 +25,9 @@ class ScheduleFilters(BaseModel):
 
     unit_id: uuid.UUID | None = None
     category_id: uuid.UUID | None = None
-    priority: str | None = Field(default=None, max_length=50)
+    priority: SafeText | None = Field(default=None, max_length=50)
     agent_id: uuid.UUID | None = None
-    channel: str | None = Field(default=None, max_length=50)
+    channel: SafeText | None = Field(default=None, max_length=50)
 
 
 class ScheduleOptions(BaseModel):
@@ -41,7 +42,7 @@ class ScheduleOptions(BaseModel):
 class ScheduleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=120)
+    name: SafeText = Field(min_length=1, max_length=120)
     report: ReportKind
     cadence: Cadence
     filters: ScheduleFilters = Field(default_factory=ScheduleFilters)
@@ -56,7 +57,7 @@ class ScheduleUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: SafeText | None = Field(default=None, min_length=1, max_length=120)
     report: ReportKind | None = None
     cadence: Cadence | None = None
     filters: ScheduleFilters | None = None
@@ -66,7 +67,9 @@ class ScheduleUpdate(BaseModel):
     )
     language: Language | None = None
     is_active: bool | None = None
-    version: int | None = Field(default=None, description="the version you read; 409 if stale")
+    version: PositiveInt4 | None = Field(
+        default=None, description="the version you read; 409 if stale"
+    )
 
 
 class ScheduleOut(BaseModel):

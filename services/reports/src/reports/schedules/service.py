@@ -23,6 +23,7 @@ from helpdesk_common.contracts.identity import Role
 from helpdesk_common.contracts.reports import ReportRecipient
 from helpdesk_common.directory import DirectoryUser, active_users, users_by_id
 from helpdesk_common.errors import InvalidInput, NotFound, StaleVersion
+from helpdesk_common.inputs import date_in_range
 from helpdesk_common.pagination import (
     after,
     cursor_datetime,
@@ -277,7 +278,10 @@ async def delete_schedule(
 
 
 def _cursor_date(value: Any) -> date:
-    return date.fromisoformat(value)
+    day = date.fromisoformat(value)
+    if not date_in_range(day):
+        raise ValueError("out of range")
+    return day
 
 
 async def list_runs(
