@@ -230,3 +230,18 @@ async def test_an_attack_is_reported_once_per_window(api, clock, events):
     await fail_from_new_addresses(ALERT)
     await eventually(lambda: len(reports()) == 2)
     assert len(await audited()) == 2
+
+
+async def test_an_administrators_password_reset_ends_the_waits(api, clock):
+    user = await api.create_user()
+    ip = api.unique_ip()
+    for _ in range(DELAY_AFTER):
+        await api.login(user["username"], "wrong", ip=ip)
+    assert retry_after(await api.login(user["username"], PASSWORD, ip=ip)) == BASE
+    reset = await api.client.post(
+        f"/users/{user['id']}/reset-password",
+        json={"new_password": "Baru-Sekali-9"},
+        headers=await api.admin_headers(),
+    )
+    assert reset.status_code == 200, reset.text
+    assert (await api.login(user["username"], "Baru-Sekali-9", ip=ip)).status_code == 200

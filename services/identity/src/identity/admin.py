@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.db import create_engine, create_sessionmaker
 from identity.audit.service import record
-from identity.auth import refresh
+from identity.auth import refresh, throttle
 from identity.models import User, utcnow
 from identity.passwords import Passwords, generate_password
 from identity.settings import IdentitySettings
@@ -64,9 +64,10 @@ async def reset_password(
     user.password_hash = await passwords.hash(password)
     user.must_change_password = new_password is None and not keep
     user.password_changed_at = utcnow()
-    # The new password is not slowed down by failures earned with the old one.
-    user.failed_login_count = 0
-    user.locked_until = None
+    # The new password is not slowed down by failures earned with the old one (from any
+    # address: the sign-in delays of auth/throttle.py are per name and address).
+    throttle.clear_account_failures(user)
+    await throttle.clear_attempts(session, username=user.username.lower())
     await refresh.revoke_user(session, user_id=user.id, reason="password_reset")
     await record(
         session,
