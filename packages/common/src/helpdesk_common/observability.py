@@ -100,6 +100,8 @@ class RedactingFormatter(logging.Formatter):
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.correlation_id = current_correlation_id()
+        # uvicorn's copy of its message with terminal colours: noise in a JSON line.
+        record.__dict__.pop("color_message", None)
         return True
 
 
