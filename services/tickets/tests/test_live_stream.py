@@ -8,6 +8,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,8 +17,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from helpdesk_common.auth import Principal
+from helpdesk_common.contracts.identity import UserUpdated
+from helpdesk_common.directory import upsert_user
 from helpdesk_testing import TcpProxy, eventually, serve_http
-from tickets.live.feed import LiveHub, TicketChange, change_from_envelope
+from tickets.live.feed import LiveHub, Recheck, TicketChange, change_from_envelope
 from tickets.main import create_app
 from tickets.settings import TicketsSettings
 
@@ -254,3 +257,53 @@ def test_messages_that_are_not_ticket_changes_are_ignored() -> None:
     }
     change = change_from_envelope(json.dumps(envelope).encode())
     assert change is not None and change.version is None and change.unit_id is None
+
+
+async def test_a_stream_ends_once_its_users_role_changes(live: World) -> None:
+    """The token no longer counts (helpdesk_common.standing): the stream ends, and the
+    browser reconnects with a refreshed token carrying the new rights."""
+    agent = await live.person("agent")
+    bystander = await live.person("agent")
+    async with (
+        live.client.stream("GET", "/stream", headers=agent.headers, timeout=None) as response,
+        open_stream(live.client, bystander) as other,
+    ):
+        assert response.status_code == 200
+        lines = response.aiter_lines()
+        assert await anext(lines) == "retry: 2000"
+        async with live.app.state.runtime.sessionmaker() as session, session.begin():
+            await upsert_user(
+                session,
+                snapshot=UserUpdated(
+                    user_id=agent.user_id,
+                    username=f"agent-{agent.user_id.hex[:8]}",
+                    full_name=agent.name,
+                    email=None,
+                    role="leader",
+                    unit_id=None,
+                    is_active=True,
+                    revision=2,
+                    updated_at=datetime.now(UTC),
+                ),
+            )
+
+        async def ended() -> None:
+            async for _ in lines:
+                pass
+
+        await asyncio.wait_for(ended(), WAIT)
+        # Another user's stream goes on.
+        ticket = await live.create(await live.person("requester", unit_id=await live.unit()))
+        await other.ticket(ticket["id"], "ticket.created")
+
+
+def test_a_standing_change_wakes_only_that_users_streams() -> None:
+    hub = LiveHub()
+    changed, other = uuid.uuid4(), uuid.uuid4()
+    mine = hub.subscribe(Principal(user_id=changed, role="agent"))
+    theirs = hub.subscribe(Principal(user_id=other, role="agent"))
+    hub.standing_changed({changed})
+    assert isinstance(mine.queue.get_nowait(), Recheck)
+    assert theirs.queue.empty()
+    hub.standing_changed(None)  # anyone's may have changed (a full re-read)
+    assert isinstance(theirs.queue.get_nowait(), Recheck)

@@ -70,14 +70,30 @@ class Standing(NamedTuple):
     revision: int
 
 
+# Told which users' standing changed (None: anyone's may have).
+StandingListener = Callable[[set[uuid.UUID] | None], None]
+
+
 class UserStandings:
     """Each known user's standing, with the fingerprint of what is held (count, sum of
-    revisions) kept up to date as users are replaced."""
+    revisions) kept up to date as users are replaced. Listeners (``on_change``) hear of
+    each change, e.g. open streams that must end once their token no longer counts."""
 
     def __init__(self, items: dict[uuid.UUID, Standing] | None = None) -> None:
         self._items: dict[uuid.UUID, Standing] = {}
         self._revisions = 0
+        self._listeners: list[StandingListener] = []
         self.replace(items or {})
+
+    def on_change(self, listener: StandingListener) -> None:
+        self._listeners.append(listener)
+
+    def _tell(self, user_ids: set[uuid.UUID] | None) -> None:
+        for listener in self._listeners:
+            try:
+                listener(user_ids)
+            except Exception as exc:  # a listener's fault must not stop the updates
+                log.warning("a standing listener failed: %r", exc)
 
     def get(self, user_id: uuid.UUID) -> Standing | None:
         return self._items.get(user_id)
@@ -92,10 +108,12 @@ class UserStandings:
     def replace(self, items: dict[uuid.UUID, Standing]) -> None:
         self._items = items
         self._revisions = sum(standing.revision for standing in items.values())
+        self._tell(None)
 
     def update(self, user_ids: Iterable[uuid.UUID], found: dict[uuid.UUID, Standing]) -> None:
         """The re-read users: ``found`` has those that exist."""
-        for user_id in user_ids:
+        wanted = set(user_ids)
+        for user_id in wanted:
             old = self._items.pop(user_id, None)
             if old is not None:
                 self._revisions -= old.revision
@@ -103,6 +121,7 @@ class UserStandings:
             if new is not None:
                 self._items[user_id] = new
                 self._revisions += new.revision
+        self._tell(wanted)
 
 
 async def _driver(session: AsyncSession) -> asyncpg.Connection:

@@ -64,13 +64,16 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             ttl=settings.masterdata_cache_seconds,
         )
         await masterdata.get()
+        live = live_feed.LiveHub(backlog=settings.stream_backlog)
+        # A stream ends as soon as its token stops counting (a role or unit change).
+        base.user_standings.on_change(live.standing_changed)
         return base.extend(
             TicketsRuntime,
             settings=settings,
             policy=policy,
             masterdata=masterdata,
             numbers=numbers,
-            live=live_feed.LiveHub(backlog=settings.stream_backlog),
+            live=live,
         )
 
     return create_service_app(

@@ -94,12 +94,20 @@ def change_from_envelope(body: bytes) -> TicketChange | None:
 RESYNC = None  # put on a stream's queue: fetch everything again
 
 
+class Recheck:
+    """Put on a stream's queue when its user's standing changed: the stream checks whether
+    its token still counts (and ends if not) without waiting for a change or a heartbeat."""
+
+
+RECHECK = Recheck()
+
+
 @dataclass(eq=False)
 class Subscriber:
     """One open stream: its caller and the changes not yet sent to it."""
 
     principal: Principal
-    queue: asyncio.Queue[TicketChange | None]
+    queue: asyncio.Queue[TicketChange | Recheck | None]
 
 
 @dataclass(eq=False)
@@ -129,8 +137,16 @@ class LiveHub:
         for subscriber in self.subscribers:
             self._offer(subscriber, RESYNC, reason=reason)
 
+    def standing_changed(self, user_ids: set[uuid.UUID] | None) -> None:
+        """Users' standing changed (None: anyone's may have): their streams check at once
+        whether their tokens still count (helpdesk_common.standing), so a page learns of a
+        role change now rather than at the next heartbeat."""
+        for subscriber in self.subscribers:
+            if user_ids is None or subscriber.principal.user_id in user_ids:
+                self._offer(subscriber, RECHECK, reason="backlog")
+
     @staticmethod
-    def _offer(subscriber: Subscriber, item: TicketChange | None, *, reason: str) -> None:
+    def _offer(subscriber: Subscriber, item: TicketChange | Recheck | None, *, reason: str) -> None:
         try:
             subscriber.queue.put_nowait(item)
         except asyncio.QueueFull:

@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.errors import BrokerUnavailable
 from helpdesk_common.standing import standing_error
-from tickets.live.feed import RESYNC, Subscriber
+from tickets.live.feed import RESYNC, Recheck, Subscriber
 from tickets.runtime import RuntimeDep, TicketsRuntime
 
 router = APIRouter(tags=["live"])
@@ -48,11 +48,15 @@ async def _events(
             except TimeoutError:
                 yield ": ping\n\n"
                 continue
+            if isinstance(change, Recheck):
+                continue  # the user's standing changed: checked above
             # What queued up meanwhile goes in the same write: under load, one chunk (one
             # trip through the gateway) carries many changes.
             batch = [change]
             while not subscriber.queue.empty() and len(batch) < BATCH:
-                batch.append(subscriber.queue.get_nowait())
+                queued = subscriber.queue.get_nowait()
+                if not isinstance(queued, Recheck):  # checked before the next wait
+                    batch.append(queued)
             yield "".join(RESYNC_MESSAGE if c is RESYNC else c.message for c in batch)
     finally:
         runtime.live.unsubscribe(subscriber)
