@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from helpdesk_testing import eventually
-from identity.models import AuditEntry, User, utcnow
+from identity.models import AuditEntry, LoginAttempt, User, utcnow
 from identity.passwords import Passwords
 
 PASSWORD = "Rahasia-123"
@@ -245,3 +245,30 @@ async def test_an_administrators_password_reset_ends_the_waits(api, clock):
     )
     assert reset.status_code == 200, reset.text
     assert (await api.login(user["username"], "Baru-Sekali-9", ip=ip)).status_code == 200
+
+
+async def test_a_reset_does_not_wait_for_a_sign_in_in_flight(api, clock):
+    """A sign-in holds its pair's row and then wants the user's; a reset holds the user's
+    row: it skips a pair in use instead of waiting for it (they would deadlock)."""
+    user = await api.create_user()
+    name, busy, idle = user["username"].lower(), api.unique_ip(), api.unique_ip()
+    for ip in (busy, idle):
+        for _ in range(DELAY_AFTER):
+            await api.login(user["username"], "wrong", ip=ip)
+    async with api.app.state.runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            sa.select(LoginAttempt)
+            .where(LoginAttempt.username == name, LoginAttempt.ip == busy)
+            .with_for_update()
+        )
+        reset = await asyncio.wait_for(
+            api.client.post(
+                f"/users/{user['id']}/reset-password",
+                json={"new_password": "Baru-Sekali-9"},
+                headers=await api.admin_headers(),
+            ),
+            timeout=5,
+        )
+        assert reset.status_code == 200, reset.text
+    assert (await api.login(user["username"], "Baru-Sekali-9", ip=idle)).status_code == 200
+    assert retry_after(await api.login(user["username"], "Baru-Sekali-9", ip=busy)) == BASE

@@ -247,7 +247,7 @@ async def change_password(
 ) -> AuthResult:
     """Replace the password; every other session ends and this one gets a fresh pair."""
     now = runtime.clock()
-    user = await current_user(session, principal=principal, for_update=True)
+    user = await current_user(session, principal=principal)
     # Counted like a failed sign-in from the caller's address: a stolen access token must
     # not allow guessing the password (and the owner's other addresses are not slowed).
     name = user.username.lower()
@@ -255,6 +255,8 @@ async def change_password(
     attempt = await throttle.attempt_for_update(
         session, username=name, ip=ip, policy=runtime.policy, now=now
     )
+    # Locked after the pair, in the order sign-in takes them (no deadlock between the two).
+    user = await _locked(session, user)
     if wait := throttle.waiting_until(attempt, now):
         return AuthResult(error=throttle.too_many_attempts(wait, now))
     if not await runtime.passwords.verify(user.password_hash, current_password):

@@ -134,10 +134,22 @@ async def record_attempt_failure(
 async def clear_attempts(session: AsyncSession, *, username: str, ip: str | None = None) -> None:
     """A correct password forgets the pair's failures (``ip`` None: every address's, as
     when an administrator resets the password)."""
-    query = sa.delete(LoginAttempt).where(LoginAttempt.username == username)
     if ip is not None:
-        query = query.where(LoginAttempt.ip == ip)
-    await session.execute(query)
+        await session.execute(
+            sa.delete(LoginAttempt).where(LoginAttempt.username == username, LoginAttempt.ip == ip)
+        )
+        return
+    # Callers hold the users row already, while a sign-in in flight holds its pair and then
+    # wants that row: its pair is skipped rather than waited for (no deadlock). It keeps its
+    # failures; the owner's own addresses are not mid-attempt and are forgotten.
+    free = (
+        sa.select(LoginAttempt.username, LoginAttempt.ip)
+        .where(LoginAttempt.username == username)
+        .with_for_update(skip_locked=True)
+    )
+    await session.execute(
+        sa.delete(LoginAttempt).where(sa.tuple_(LoginAttempt.username, LoginAttempt.ip).in_(free))
+    )
 
 
 async def failing_addresses(
