@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 
+from attachments.files.ranges import requested_range
 from helpdesk_common.inputs import NUL_MESSAGE
 from helpdesk_common.pagination import encode_cursor
 from helpdesk_testing.inputs import unguarded_inputs
@@ -57,3 +58,11 @@ async def test_cursors_past_what_the_database_takes(world) -> None:
         )
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "invalid_cursor"
+
+
+def test_a_range_with_absurd_numbers_is_the_whole_file() -> None:
+    # int() refuses more than 4,300 digits (a ValueError: was a 500); 19+ digits serve whole.
+    assert requested_range("bytes=" + "9" * 5000 + "-", 100) is None
+    assert requested_range("bytes=0-" + "9" * 19, 100) is None
+    assert requested_range("bytes=0-" + "9" * 18, 100) == (0, 99)
+    assert requested_range("bytes=10-19", 100) == (10, 19)

@@ -6,7 +6,9 @@ import re
 
 from helpdesk_common.errors import ApiError
 
-_SINGLE = re.compile(r"bytes=(\d*)-(\d*)")
+# At most 18 digits a side (past any file's size, within a 64-bit integer): a longer number
+# is no range we serve (the whole file), rather than int()'s ValueError past 4,300 digits.
+_SINGLE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
 
 
 def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
