@@ -82,6 +82,8 @@ MAX_KEY_LENGTH = 200
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Printable ASCII (space to tilde), as HTTP header values safely carry it.
 _KEY = re.compile(r"[\x20-\x7e]+")
+# The same, as it survives HTTP (which trims a header value's outer spaces).
+KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 # What a replay repeats of the first response's headers; the rest (request id, length,
 # date) belongs to each response itself.
 STORED_HEADERS = frozenset(
@@ -157,7 +159,20 @@ def check_key(value: str) -> str:
 
 
 async def idempotency_key(
-    value: Annotated[str | None, Header(alias=HEADER, description=KEY_DESCRIPTION)] = None,
+    value: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description=KEY_DESCRIPTION,
+            # Declared for clients and the contract fuzzer; check_key enforces it (the
+            # route's wrapper, before anything else, with its own error code).
+            json_schema_extra={
+                "pattern": KEY_PATTERN,
+                "minLength": 1,
+                "maxLength": MAX_KEY_LENGTH,
+            },
+        ),
+    ] = None,
 ) -> str | None:
     """Dependency: the request's ``Idempotency-Key`` (checked), or None."""
     return None if value is None else check_key(value)

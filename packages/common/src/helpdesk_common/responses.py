@@ -8,7 +8,8 @@ one error shape (:mod:`helpdesk_common.errors`) as the component ``Error``:
   by the app factory), so that a new route is declared right without anyone remembering:
   a bearer token (``CurrentUser``) 401; a role check (``require_roles``) 403; the internal
   token 401 and 403; any parameter or body 422; a path parameter 404 (what it names may
-  not exist, or the caller may not see it); a JSON body 400 ``invalid_json``; any body 413;
+  not exist, or the caller may not see it); an ``If-Match`` header 412; a JSON body 400
+  ``invalid_json``; any body 413;
   every route 503 with ``Retry-After`` (the database or the broker unreachable); the
   health probes (``/health/...``) are left as they are.
 - **Declared by the route** for what only it answers (a conflict, a stale version, a
@@ -148,6 +149,8 @@ def derived_statuses(route: Any, operation: dict[str, Any]) -> set[int]:
         statuses.add(422)
     if any(parameter.get("in") == "path" for parameter in parameters):
         statuses.add(404)
+    if any(parameter.get("name", "").lower() == "if-match" for parameter in parameters):
+        statuses.add(412)  # the version it names is not the record's
     body = operation.get("requestBody")
     if body is not None:
         statuses |= {413, 422}
