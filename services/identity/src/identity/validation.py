@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 from helpdesk_common.errors import InvalidInput
 from helpdesk_common.inputs import SafeText
@@ -27,7 +27,14 @@ def _email(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
-Email = Annotated[SafeText, BeforeValidator(_strip), AfterValidator(_email)]
+# What _email accepts (after stripping blanks), declared for clients and the contract fuzzer.
+EMAIL_PATTERN = r"^\s*[^@\s\u0000]+@[^@\s\u0000]+\.[^@\s.\u0000]+\s*$"
+Email = Annotated[
+    SafeText,
+    BeforeValidator(_strip),
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN}),
+]
 # The pattern on the inner type: after a BeforeValidator pydantic enforces a pattern but
 # leaves it out of the JSON schema (the OpenAPI document must declare it).
 Username = Annotated[

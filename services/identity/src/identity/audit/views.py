@@ -32,7 +32,13 @@ async def list_audit_log(
     filters: AuditFiltersDep,
     cursor: CursorQuery = None,
     limit: Limit = DEFAULT_LIMIT,
-    entity_type: Annotated[str | None, Query(description="user, unit or organisation")] = None,
+    entity_type: Annotated[
+        str | None,
+        Query(
+            description="user, unit or organisation",
+            json_schema_extra={"enum": list(service.ENTITY_TYPES)},
+        ),
+    ] = None,
     entity_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[AuditEntryOut]:
     """Newest first (then the higher id); pass ``next_cursor`` back as ``cursor``.

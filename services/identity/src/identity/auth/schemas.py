@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from helpdesk_common.contracts.identity import Language
 from helpdesk_common.inputs import SafeText
+from helpdesk_common.patching import not_null
 from identity.users.schemas import UserOut
 from identity.validation import Email, Name, NewPassword
 
@@ -44,7 +45,7 @@ class TokenPairOut(BaseModel):
 
 
 class ProfileUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=not_null("full_name", "language"))
 
     full_name: Name | None = None
     language: Language | None = None

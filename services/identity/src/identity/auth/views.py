@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.db import SessionDep
+from helpdesk_common.responses import errors
 from identity.auth import service
 from identity.auth.refresh import ClientInfo
 from identity.auth.schemas import (
@@ -57,7 +58,17 @@ async def _pair_or_error(
     raise result.error
 
 
-@router.post("/login")
+@router.post(
+    "/login",
+    responses=errors(
+        401,
+        403,
+        429,
+        s401="Wrong username or password (`invalid_credentials`)",
+        s403="The account is disabled (`account_disabled`)",
+        s429="Too many failed sign-ins: try again after `Retry-After` seconds",
+    ),
+)
 async def login(
     body: LoginIn, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> TokenPairOut:
@@ -75,7 +86,10 @@ async def login(
     )
 
 
-@router.post("/refresh")
+@router.post(
+    "/refresh",
+    responses=errors(401, s401="The refresh token is not valid, or its account disabled"),
+)
 async def refresh_tokens(
     body: RefreshIn, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> TokenPairOut:
@@ -103,7 +117,7 @@ async def me(principal: CurrentUser, session: SessionDep) -> MeOut:
         return await service.profile(session, user=user)
 
 
-@router.patch("/me")
+@router.patch("/me", responses=errors(409, s409="The e-mail address is in use (`email_taken`)"))
 async def update_me(body: ProfileUpdate, principal: CurrentUser, session: SessionDep) -> MeOut:
     changes = body.model_dump(exclude_unset=True)
     reject_nulls(changes, fields=("full_name", "language"))

@@ -4,7 +4,14 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from helpdesk_common.inputs import SafeText
 from helpdesk_documents.organisation import DEFAULT_NAME
@@ -33,7 +40,19 @@ def _web_address(value: str) -> str:
 Line200 = Annotated[SafeText, StringConstraints(max_length=200)]
 Address = Annotated[SafeText, StringConstraints(max_length=500)]
 Phone = Annotated[SafeText, StringConstraints(max_length=50)]
-Website = Annotated[SafeText, StringConstraints(max_length=200), AfterValidator(_web_address)]
+Website = Annotated[
+    SafeText,
+    StringConstraints(max_length=200),
+    AfterValidator(_web_address),
+    # What _web_address accepts, or a blank line (none: _blank_to_none), declared.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 200,
+            "pattern": r"^(\s*|\s*[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+([/?#]\S*)?\s*)$",
+        }
+    ),
+]
 
 
 class OrganisationUpdate(BaseModel):

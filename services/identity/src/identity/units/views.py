@@ -17,6 +17,7 @@ from helpdesk_common.db import SessionDep
 from helpdesk_common.errors import ApiError
 from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_common.pagination import CursorQuery, Page
+from helpdesk_common.responses import errors
 from identity.listing import DEFAULT_LIMIT, Limit
 from identity.models import Unit
 from identity.units import service
@@ -33,6 +34,9 @@ def _visible(unit: Unit, principal: Principal) -> UnitOut:
     if principal.is_staff or out.id == principal.unit_id:
         return out
     return out.model_copy(update={"contact_name": None, "contact_email": None})
+
+
+_CODE_TAKEN = "A unit with this code exists (`unit_code_taken`)"
 
 
 @router.get("")
@@ -53,14 +57,14 @@ async def list_units(
     return Page(items=[_visible(u, principal) for u in units], next_cursor=next_cursor)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409, s409=_CODE_TAKEN))
 async def create_unit(body: UnitCreate, admin: AdminUser, session: SessionDep) -> UnitOut:
     async with session.begin():
         unit = await service.create_unit(session, actor=admin, fields=body.model_dump())
     return UnitOut.model_validate(unit)
 
 
-@router.get("/{unit_id}")
+@router.get("/{unit_id}", responses=errors(403))
 async def get_unit(unit_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> UnitOut:
     if not principal.is_staff and principal.unit_id != unit_id:
         raise ApiError(403, "forbidden", "You may only view your own unit")
@@ -69,7 +73,7 @@ async def get_unit(unit_id: uuid.UUID, principal: CurrentUser, session: SessionD
     return UnitOut.model_validate(unit)
 
 
-@router.patch("/{unit_id}")
+@router.patch("/{unit_id}", responses=errors(409, s409=_CODE_TAKEN))
 async def update_unit(
     unit_id: uuid.UUID, body: UnitUpdate, admin: AdminUser, session: SessionDep
 ) -> UnitOut:

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from helpdesk_common.contracts.identity import Language, Role
+from helpdesk_common.patching import not_null
 from identity.validation import Email, Name, NewPassword, Username
 
 
@@ -26,7 +27,9 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     """Only the fields sent are changed. Activation has its own endpoints."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=not_null("full_name", "role", "language")
+    )
 
     full_name: Name | None = None
     email: Email | None = None

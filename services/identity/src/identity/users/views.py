@@ -16,6 +16,7 @@ from helpdesk_common.contracts.identity import Role
 from helpdesk_common.db import SessionDep
 from helpdesk_common.idempotency import IdempotentRoute, secret_fields
 from helpdesk_common.pagination import CursorQuery, Page
+from helpdesk_common.responses import errors
 from identity.listing import DEFAULT_LIMIT, Limit
 from identity.runtime import RuntimeDep
 from identity.users import service
@@ -34,6 +35,10 @@ router = APIRouter(prefix="/users", tags=["users"], route_class=IdempotentRoute)
 
 AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
 StaffUser = Annotated[Principal, Depends(require_roles("agent", "admin", "leader"))]
+
+# What only these routes answer (helpdesk_common.responses declares the rest).
+_TAKEN = "The username or e-mail address is in use (`username_taken`, `email_taken`)"
+_LAST_ADMIN = "the last active administrator (`last_admin`)"
 
 
 @router.get("")
@@ -62,7 +67,7 @@ async def list_users(
     return Page(items=[UserOut.model_validate(u) for u in users], next_cursor=next_cursor)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409, s409=_TAKEN))
 @secret_fields("password", "temporary_password")
 async def create_user(
     body: UserCreate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
@@ -86,7 +91,7 @@ async def get_user(user_id: uuid.UUID, _: AdminUser, session: SessionDep) -> Adm
     return AdminUserOut.model_validate(user)
 
 
-@router.patch("/{user_id}")
+@router.patch("/{user_id}", responses=errors(409, s409=f"{_TAKEN}; {_LAST_ADMIN}"))
 async def update_user(
     user_id: uuid.UUID, body: UserUpdate, admin: AdminUser, session: SessionDep
 ) -> AdminUserOut:
@@ -97,7 +102,10 @@ async def update_user(
     return AdminUserOut.model_validate(user)
 
 
-@router.post("/{user_id}/disable")
+@router.post(
+    "/{user_id}/disable",
+    responses=errors(409, s409=f"Your own account (`cannot_disable_self`); {_LAST_ADMIN}"),
+)
 async def disable_user(user_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> AdminUserOut:
     async with session.begin():
         user = await service.set_active(session, actor=admin, user_id=user_id, active=False)
