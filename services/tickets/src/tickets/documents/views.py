@@ -15,10 +15,17 @@ from helpdesk_documents.labels import language_of
 from tickets.documents import service
 from tickets.documents.service import Context
 from tickets.runtime import RuntimeDep
+from tickets.tickets.numbering import TICKET_REF_PATTERN
 
 router = APIRouter(tags=["documents"])
 TicketRef = Annotated[
-    str, Path(description="a ticket's id (UUID) or number (TKT-2026-000123)", max_length=64)
+    str,
+    Path(
+        description="a ticket's id (UUID) or number (TKT-2026-000123)",
+        max_length=64,
+        # Declared; parse_ref enforces it (422 invalid_ticket_id).
+        json_schema_extra={"pattern": TICKET_REF_PATTERN},
+    ),
 ]
 Lang = Annotated[
     Literal["id", "en"] | None,
@@ -35,7 +42,10 @@ DocumentName = Literal["submission-form", "berita-acara"]
 @router.get(
     "/tickets/{ticket_id}/documents/{document}.pdf",
     response_class=Response,
-    responses={200: {"content": {PDF_MEDIA_TYPE: {}}}},
+    responses={
+        200: {"content": {PDF_MEDIA_TYPE: {}}},
+        409: {"description": "The ticket is not resolved yet (a completion report)"},
+    },
 )
 async def ticket_document(
     ticket_id: TicketRef,

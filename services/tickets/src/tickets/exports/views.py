@@ -33,7 +33,7 @@ from tickets.exports import service
 from tickets.exports.columns import COLUMNS, ExportColumn, Formatter
 from tickets.exports.schemas import ExportColumnOut, ExportLogOut, ExportPolicyIn, ExportPolicyOut
 from tickets.runtime import RuntimeDep, TicketsRuntime
-from tickets.tickets.filters import TicketSelection, TicketSelectionDep
+from tickets.tickets.filters import TicketSelection, TicketSelectionDep, comma_separated
 
 log = logging.getLogger("tickets.exports")
 router = APIRouter(tags=["exports"], route_class=IdempotentRoute)
@@ -117,7 +117,10 @@ async def export_log(
 @router.get(
     "/tickets/export.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {CSV_MEDIA_TYPE: {}}}},
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {}}},
+        403: {"description": "The caller's role may not export personal data"},
+    },
 )
 async def export_tickets(
     principal: CurrentUser,
@@ -125,7 +128,12 @@ async def export_tickets(
     runtime: RuntimeDep,
     selection: TicketSelectionDep,
     columns: Annotated[
-        str | None, Query(max_length=1000, description="comma-separated column keys")
+        str | None,
+        Query(
+            max_length=1000,
+            description="comma-separated column keys",
+            json_schema_extra={"pattern": comma_separated(COLUMNS)},
+        ),
     ] = None,
     lang: Lang = None,
 ) -> StreamingResponse:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from helpdesk_common.inputs import SafeDate, SafeText
+from helpdesk_common.patching import not_null
+from helpdesk_common.timeofday import ClockTime
 
 Name = Annotated[SafeText, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
 Description = Annotated[SafeText, StringConstraints(strip_whitespace=True, max_length=1000)]
@@ -28,14 +37,16 @@ class PriorityCreate(StrictBody):
     code: Code
     name: Name
     rank: Annotated[int, Field(ge=0, le=1000)]
-    is_default: bool = False
+    is_default: StrictBool = False
 
 
 class PriorityUpdate(StrictBody):
+    model_config = ConfigDict(json_schema_extra=not_null("name", "rank", "is_default", "is_active"))
+
     name: Name | None = None
     rank: Annotated[int, Field(ge=0, le=1000)] | None = None
-    is_default: bool | None = None
-    is_active: bool | None = None
+    is_default: StrictBool | None = None
+    is_active: StrictBool | None = None
 
 
 class PriorityOut(BaseModel):
@@ -73,10 +84,12 @@ class CategoryCreate(StrictBody):
 
 
 class CategoryUpdate(StrictBody):
+    model_config = ConfigDict(json_schema_extra=not_null("name", "is_active"))
+
     name: Name | None = None
     description: Description | None = None
     default_priority: Code | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class CategoryOut(BaseModel):
@@ -89,8 +102,8 @@ class CategoryOut(BaseModel):
 
 class OfficeWindow(StrictBody):
     weekday: Annotated[int, Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")]
-    start: time
-    end: time
+    start: ClockTime
+    end: ClockTime
 
 
 class OfficeHoursIn(StrictBody):
@@ -128,11 +141,13 @@ class PriorityRuleIn(StrictBody):
 
 
 class PriorityRuleUpdate(StrictBody):
+    model_config = ConfigDict(json_schema_extra=not_null("priority", "is_active"))
+
     keyword: Keyword | None = None
     unit_id: uuid.UUID | None = None
     category_id: uuid.UUID | None = None
     priority: Code | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class PriorityRuleOut(BaseModel):

@@ -15,6 +15,7 @@ from helpdesk_common.db import SessionDep
 from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_common.inputs import MAX_DATE, MIN_DATE
 from helpdesk_common.pagination import CursorQuery, Page
+from helpdesk_common.responses import errors
 from tickets.masterdata import auditlog, changes, service
 from tickets.masterdata.schemas import (
     AuditOut,
@@ -63,14 +64,14 @@ async def list_priorities(_: CurrentUser, session: SessionDep) -> list[PriorityO
     return await service.list_priorities(session)
 
 
-@router.post("/priorities", status_code=201)
+@router.post("/priorities", responses=errors(409), status_code=201)
 async def create_priority(
     body: PriorityCreate, admin: Admin, session: SessionDep, env: Env
 ) -> PriorityOut:
     return await _admin_change(session, env, service.create_priority, actor=admin, data=body)
 
 
-@router.patch("/priorities/{code}")
+@router.patch("/priorities/{code}", responses=errors(409))
 async def update_priority(
     code: str, body: PriorityUpdate, admin: Admin, session: SessionDep, env: Env
 ) -> PriorityOut:
@@ -103,14 +104,14 @@ async def list_categories(
     return await service.list_categories(session, include_inactive=include_inactive)
 
 
-@router.post("/categories", status_code=201)
+@router.post("/categories", responses=errors(409), status_code=201)
 async def create_category(
     body: CategoryCreate, admin: Admin, session: SessionDep, env: Env
 ) -> CategoryOut:
     return await _admin_change(session, env, service.create_category, actor=admin, data=body)
 
 
-@router.patch("/categories/{category_id}")
+@router.patch("/categories/{category_id}", responses=errors(409))
 async def update_category(
     category_id: uuid.UUID, body: CategoryUpdate, admin: Admin, session: SessionDep, env: Env
 ) -> CategoryOut:
@@ -161,7 +162,7 @@ async def list_holidays(
     return await service.list_holidays(session, year=year)
 
 
-@router.post("/holidays", status_code=201)
+@router.post("/holidays", responses=errors(409), status_code=201)
 async def add_holiday(body: HolidayIn, admin: Admin, session: SessionDep, env: Env) -> HolidayOut:
     return await _admin_change(session, env, service.add_holiday, actor=admin, data=body)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -19,7 +20,24 @@ ParamValue = (
     Annotated[SafeText, StringConstraints(max_length=500)]
     | Annotated[list[Annotated[SafeText, StringConstraints(max_length=100)]], Field(max_length=20)]
 )
-ViewParams = Annotated[dict[ParamName, ParamValue], Field(max_length=20)]
+
+
+def _filter_names(schema: dict[str, Any]) -> None:
+    """Declare the filters a view may hold: the list's query parameters (imported when the
+    schema is built: the filters module needs the service's runtime)."""
+    from tickets.tickets import filters
+
+    names = [
+        name
+        for name, parameter in inspect.signature(filters.ticket_selection).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    ]
+    schema["propertyNames"] = {"enum": names}
+
+
+ViewParams = Annotated[
+    dict[ParamName, ParamValue], Field(max_length=20, json_schema_extra=_filter_names)
+]
 
 
 class StrictBody(BaseModel):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Response
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.db import DriverPool, SessionDep
 from helpdesk_common.idempotency import IdempotentRoute
+from helpdesk_common.responses import errors
 from tickets.queues import service
 from tickets.queues.schemas import BulkBody, BulkOut, ViewCreate, ViewOut, ViewUpdate
 from tickets.runtime import RuntimeDep
@@ -60,7 +61,7 @@ async def create_view(
     return service.view_out(view, count=count)
 
 
-@router.patch("/views/{view_id}")
+@router.patch("/views/{view_id}", responses=errors(403))
 async def update_view(
     view_id: ViewId,
     body: ViewUpdate,
@@ -85,14 +86,14 @@ async def update_view(
     return service.view_out(view, count=count)
 
 
-@router.delete("/views/{view_id}", status_code=204)
+@router.delete("/views/{view_id}", responses=errors(403), status_code=204)
 async def delete_view(view_id: ViewId, principal: CurrentUser, session: SessionDep) -> Response:
     async with session.begin():
         await service.delete_view(session, principal=principal, view_id=view_id)
     return Response(status_code=204)
 
 
-@router.post("/tickets/bulk")
+@router.post("/tickets/bulk", responses=errors(403))
 async def bulk(
     body: BulkBody, principal: CurrentUser, pool: DriverPool, runtime: RuntimeDep
 ) -> BulkOut:

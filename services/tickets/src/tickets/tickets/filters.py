@@ -4,7 +4,9 @@ selects tickets the way the list does: ``GET /tickets`` and ``GET /tickets/expor
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Annotated, Any
@@ -18,6 +20,7 @@ from helpdesk_common.inputs import SafeDateOrDateTime
 from tickets.runtime import RuntimeDep
 from tickets.shared import jsonable
 from tickets.tickets import queries
+from tickets.tickets.numbering import UUID_PATTERN
 from tickets.tickets.policy import STATUSES
 
 
@@ -64,6 +67,13 @@ def parse_statuses(values: list[str] | None) -> list[str]:
     return statuses
 
 
+def comma_separated(choices: Iterable[str]) -> str:
+    """A pattern for a comma-separated list of ``choices`` as the parsers here read it
+    (blanks around and empty items between commas ignored), declared in the OpenAPI."""
+    one = "(" + "|".join(re.escape(choice) for choice in choices) + ")"
+    return rf"^[\s,]*({one}(\s*,[\s,]*{one})*)?[\s,]*$"
+
+
 def parse_assignee(value: str | None, *, me: uuid.UUID) -> tuple[uuid.UUID | None, bool]:
     """(assignee id, unassigned only) from an agent's id, ``me`` or ``none``."""
     if not value:
@@ -83,12 +93,24 @@ def parse_assignee(value: str | None, *, me: uuid.UUID) -> tuple[uuid.UUID | Non
 async def ticket_selection(
     principal: CurrentUser,
     runtime: RuntimeDep,
-    status: Annotated[list[str] | None, Query(description="repeat or comma-separate")] = None,
+    status: Annotated[
+        list[str] | None,
+        Query(
+            description="repeat or comma-separate",
+            json_schema_extra={"items": {"type": "string", "pattern": comma_separated(STATUSES)}},
+        ),
+    ] = None,
     unit_id: uuid.UUID | None = None,
     category_id: uuid.UUID | None = None,
     priority: Annotated[str | None, Query(max_length=50)] = None,
     assignee: Annotated[
-        str | None, Query(description="an agent's id, 'me' or 'none'", max_length=40)
+        str | None,
+        Query(
+            description="an agent's id, 'me' or 'none'",
+            max_length=40,
+            # Declared; parse_assignee enforces it (422 invalid_assignee).
+            json_schema_extra={"pattern": f"^(|me|none|{UUID_PATTERN})$"},
+        ),
     ] = None,
     requester_id: uuid.UUID | None = None,
     # Years 1900..2200: year 1 or 9999 overflowed when put in the office's zone (a 500).
@@ -97,7 +119,14 @@ async def ticket_selection(
     created_to: SafeDateOrDateTime | None = None,
     overdue: bool | None = None,
     q: Annotated[str | None, Query(max_length=200, description="full-text search")] = None,
-    sort: Annotated[str, Query(max_length=20)] = "-created_at",
+    sort: Annotated[
+        str,
+        Query(
+            max_length=20,
+            # Declared; queries.parse_sort enforces it (422 invalid_sort).
+            json_schema_extra={"pattern": f"^[-+]*({'|'.join(queries.SORT_EXPRESSIONS)})$"},
+        ),
+    ] = "-created_at",
 ) -> TicketSelection:
     """Dependency: the list's filters and sort from the query string (422 naming the field)."""
     assignee_id, unassigned = parse_assignee(assignee, me=principal.user_id)

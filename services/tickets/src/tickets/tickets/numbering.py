@@ -20,6 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 NUMBER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*-\d{4}-\d{1,12}$")
+UUID_PATTERN = r"[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}"
+# What a path's ticket reference may be (parse_ref), declared in the OpenAPI document.
+TICKET_REF_PATTERN = rf"^({UUID_PATTERN}|[A-Za-z][A-Za-z0-9]*-[0-9]{{4}}-[0-9]{{1,12}})$"
 
 
 def sequence_name(year: int) -> str:

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
 
 from helpdesk_common.inputs import PositiveInt4, SafeText
+from helpdesk_common.patching import not_null
 
 # Every text is SafeText (no NUL, valid Unicode: helpdesk_common.inputs); a pattern of its
 # own must refuse NUL too.
@@ -57,6 +58,10 @@ class TicketCreate(StrictBody):
 
 
 class TicketUpdate(StrictBody):
+    model_config = ConfigDict(
+        json_schema_extra=not_null("title", "description", "category_id", "priority")
+    )
+
     title: Title | None = None
     description: Text | None = None
     category_id: uuid.UUID | None = None
@@ -91,7 +96,7 @@ class ResolveBody(VersionedBody):
 
 class CommentCreate(StrictBody):
     body: Text
-    internal: bool = False
+    internal: StrictBool = False
 
 
 class TicketOut(BaseModel):

@@ -23,6 +23,7 @@ from helpdesk_common.db import DriverConnections, DriverPool, SessionDep
 from helpdesk_common.errors import ApiError
 from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_common.inputs import INT4_MAX
+from helpdesk_common.responses import errors
 from tickets.http import etag, expected_version
 from tickets.metrics import LIST_COUNTS_DEFERRED, LIST_COUNTS_TIMED_OUT, TICKET_ACTIONS
 from tickets.runtime import RuntimeDep, TicketsRuntime
@@ -30,6 +31,7 @@ from tickets.shared import Loaded
 from tickets.tickets import lifecycle, queries, service
 from tickets.tickets.changes import Change
 from tickets.tickets.filters import TicketSelectionDep
+from tickets.tickets.numbering import TICKET_REF_PATTERN
 from tickets.tickets.policy import STATUS_LABELS, STATUSES
 from tickets.tickets.present import comment_out, ticket_out, timeline_out
 from tickets.tickets.schemas import (
@@ -51,7 +53,13 @@ from tickets.tickets.schemas import (
 router = APIRouter(tags=["tickets"], route_class=IdempotentRoute)
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 TicketRef = Annotated[
-    str, Path(description="a ticket's id (UUID) or number (TKT-2026-000123)", max_length=64)
+    str,
+    Path(
+        description="a ticket's id (UUID) or number (TKT-2026-000123)",
+        max_length=64,
+        # Declared; parse_ref enforces it (422 invalid_ticket_id).
+        json_schema_extra={"pattern": TICKET_REF_PATTERN},
+    ),
 ]
 
 
@@ -86,7 +94,7 @@ async def get_policy(_: CurrentUser, runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-@router.post("/tickets", status_code=201)
+@router.post("/tickets", responses=errors(403), status_code=201)
 async def create_ticket(
     body: TicketCreate,
     principal: CurrentUser,
@@ -192,7 +200,7 @@ async def get_ticket(
     return await present(loaded, runtime=runtime, principal=principal, response=response)
 
 
-@router.patch("/tickets/{ticket_id}")
+@router.patch("/tickets/{ticket_id}", responses=errors(403, 409, 428))
 async def update_ticket(
     ticket_id: TicketRef,
     body: TicketUpdate,
@@ -288,13 +296,13 @@ async def action_request(
 Action = Annotated[ActionRequest, Depends(action_request)]
 
 
-@router.post("/tickets/{ticket_id}/claim")
+@router.post("/tickets/{ticket_id}/claim", responses=errors(403, 409))
 async def claim(request: Action, body: Annotated[VersionedBody | None, Body()] = None) -> TicketOut:
     """Take an unassigned ticket (a new one is accepted at the same time)."""
     return await request.run("claim", body, lifecycle.claim)
 
 
-@router.post("/tickets/{ticket_id}/assign")
+@router.post("/tickets/{ticket_id}/assign", responses=errors(403, 409))
 async def assign(request: Action, body: AssignBody) -> TicketOut:
     # The assignee's name is looked up before the ticket is read (service.assign).
     async with request.pool.acquire() as connection:
@@ -310,7 +318,7 @@ async def assign(request: Action, body: AssignBody) -> TicketOut:
     return await request.answer(loaded, "assign")
 
 
-@router.post("/tickets/{ticket_id}/accept")
+@router.post("/tickets/{ticket_id}/accept", responses=errors(403, 409))
 async def accept(
     request: Action, body: Annotated[VersionedBody | None, Body()] = None
 ) -> TicketOut:
@@ -318,14 +326,14 @@ async def accept(
     return await request.run("accept", body, lifecycle.accept)
 
 
-@router.post("/tickets/{ticket_id}/reject")
+@router.post("/tickets/{ticket_id}/reject", responses=errors(403, 409))
 async def reject(request: Action, body: ReasonBody) -> TicketOut:
     return await request.run(
         "reject", body, lambda change: lifecycle.reject(change, reason=body.reason)
     )
 
 
-@router.post("/tickets/{ticket_id}/pending")
+@router.post("/tickets/{ticket_id}/pending", responses=errors(403, 409))
 async def hold(request: Action, body: ReasonBody) -> TicketOut:
     """Waiting for the requester: the SLA clock stops until resume."""
     return await request.run(
@@ -333,7 +341,7 @@ async def hold(request: Action, body: ReasonBody) -> TicketOut:
     )
 
 
-@router.post("/tickets/{ticket_id}/resume")
+@router.post("/tickets/{ticket_id}/resume", responses=errors(403, 409))
 async def resume(
     request: Action, body: Annotated[OptionalReasonBody | None, Body()] = None
 ) -> TicketOut:
@@ -341,7 +349,7 @@ async def resume(
     return await request.run("resume", body, lambda change: lifecycle.resume(change, reason=reason))
 
 
-@router.post("/tickets/{ticket_id}/resolve")
+@router.post("/tickets/{ticket_id}/resolve", responses=errors(403, 409))
 async def resolve(request: Action, body: ResolveBody) -> TicketOut:
     summary = body.result_summary
     return await request.run(
@@ -349,7 +357,7 @@ async def resolve(request: Action, body: ResolveBody) -> TicketOut:
     )
 
 
-@router.post("/tickets/{ticket_id}/confirm")
+@router.post("/tickets/{ticket_id}/confirm", responses=errors(403, 409))
 async def confirm(
     request: Action, body: Annotated[VersionedBody | None, Body()] = None
 ) -> TicketOut:
@@ -357,14 +365,14 @@ async def confirm(
     return await request.run("confirm", body, lifecycle.confirm)
 
 
-@router.post("/tickets/{ticket_id}/reopen")
+@router.post("/tickets/{ticket_id}/reopen", responses=errors(403, 409))
 async def reopen(request: Action, body: ReasonBody) -> TicketOut:
     return await request.run(
         "reopen", body, lambda change: lifecycle.reopen(change, reason=body.reason)
     )
 
 
-@router.post("/tickets/{ticket_id}/close")
+@router.post("/tickets/{ticket_id}/close", responses=errors(403, 409))
 async def close(
     request: Action, body: Annotated[OptionalReasonBody | None, Body()] = None
 ) -> TicketOut:
@@ -384,7 +392,7 @@ async def list_comments(
     return [comment_out(c) for c in comments]
 
 
-@router.post("/tickets/{ticket_id}/comments", status_code=201)
+@router.post("/tickets/{ticket_id}/comments", responses=errors(403, 409), status_code=201)
 async def add_comment(
     ticket_id: TicketRef,
     body: CommentCreate,
