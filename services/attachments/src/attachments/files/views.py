@@ -49,6 +49,7 @@ from helpdesk_common.pagination import (
     encode_cursor,
     page_of,
 )
+from helpdesk_common.responses import errors
 
 log = logging.getLogger("helpdesk.attachments.files")
 router = APIRouter(tags=["attachments"])
@@ -304,6 +305,7 @@ async def _complete(
         413: {"description": "The file (or the ticket's files together) is over the limit"},
         415: {"description": "The file's type, by its content, is not accepted"},
         409: {"description": "The ticket is closed, or has the most files it takes"},
+        403: {"description": "The caller's role may not upload this kind of file"},
         503: {"description": "Storage unavailable; retry with the same Idempotency-Key"},
         **IDEMPOTENCY_RESPONSES,
     },
@@ -529,7 +531,7 @@ async def thumbnail(
     )
 
 
-@router.delete("/attachments/{attachment_id}", status_code=204)
+@router.delete("/attachments/{attachment_id}", responses=errors(403), status_code=204)
 async def delete_file(
     attachment_id: uuid.UUID, principal: CurrentUser, runtime: RuntimeDep
 ) -> Response:

@@ -11,6 +11,7 @@ from helpdesk_common.auth import require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.idempotency import IdempotentRoute
 from helpdesk_common.pagination import CursorQuery
+from helpdesk_common.responses import errors
 from notifications.email import service
 from notifications.email.models import EmailDelivery
 from notifications.email.schemas import (
@@ -65,7 +66,9 @@ async def retry_failed(session: SessionDep) -> RetryAllResult:
         return RetryAllResult(retried=await service.retry_all_failed(session))
 
 
-@router.get("/{delivery_id}")
+# ``:uuid``: "/retry-failed" is not a delivery, so another method on it is a 405 (with the
+# methods it takes), not a 422 for a malformed id.
+@router.get("/{delivery_id:uuid}")
 async def get_delivery(delivery_id: uuid.UUID, session: SessionDep) -> DeliveryDetail:
     async with session.begin():
         delivery = await service.get_delivery(session, delivery_id=delivery_id)
@@ -74,7 +77,7 @@ async def get_delivery(delivery_id: uuid.UUID, session: SessionDep) -> DeliveryD
     return detail
 
 
-@router.post("/{delivery_id}/retry")
+@router.post("/{delivery_id:uuid}/retry", responses=errors(409))
 async def retry_delivery(delivery_id: uuid.UUID, session: SessionDep) -> DeliveryOut:
     async with session.begin():
         delivery = await service.retry_delivery(session, delivery_id=delivery_id)

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from datetime import time
+from pydantic import BaseModel, Field, StrictBool
 
-from pydantic import BaseModel, Field
-
+from helpdesk_common.timeofday import ClockTime
 from notifications.preferences.service import EVENT_KINDS, EmailMode, EventKind
 
 
 class PreferenceItem(BaseModel):
     event: EventKind
-    in_app: bool = Field(description="an in-app notification")
+    in_app: StrictBool = Field(description="an in-app notification")
     email: EmailMode = Field(description="instant, daily digest, or off")
 
 
@@ -17,7 +16,7 @@ class PreferencesOut(BaseModel):
     # Every event type that can reach the user's role, with their choice (or the default).
     items: list[PreferenceItem]
     # When the daily digest goes out, in the office's time zone.
-    digest_time: time
+    digest_time: ClockTime
     timezone: str
 
 

@@ -11,6 +11,7 @@ from helpdesk_common.db import SessionDep
 from helpdesk_common.directory import users_by_id
 from helpdesk_common.errors import ApiError
 from helpdesk_common.idempotency import IdempotentRoute, not_idempotent
+from helpdesk_common.responses import errors
 from notifications.email.compose import compose_message
 from notifications.email.smtp import describe, send_once
 from notifications.runtime import RuntimeDep
@@ -90,7 +91,7 @@ async def save_settings(
     return _out(row, settings=settings, cipher=cipher)
 
 
-@router.post("/test")
+@router.post("/test", responses=errors(502))
 async def send_test_mail(
     runtime: RuntimeDep,
     session: SessionDep,

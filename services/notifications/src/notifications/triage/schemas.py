@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from helpdesk_common.timeofday import ClockTime
 from notifications.triage.service import TriageMode
 
 Weekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday: 1 Monday ... 7 Sunday")]
@@ -17,8 +18,8 @@ class DutyHours(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     weekdays: list[Weekday] = Field(min_length=1, max_length=7)
-    from_: time = Field(alias="from")
-    to: time
+    from_: ClockTime = Field(alias="from")
+    to: ClockTime
 
 
 class TriageMemberIn(BaseModel):

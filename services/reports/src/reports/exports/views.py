@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from helpdesk_common.auth import CurrentUser, Principal
 from helpdesk_common.db import SessionDep
 from helpdesk_common.errors import ApiError
+from helpdesk_common.responses import errors
 from helpdesk_documents import (
     CSV_MEDIA_TYPE,
     PDF_MEDIA_TYPE,
@@ -76,7 +77,7 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": attachment_disposition(name)}
 
 
-@router.get("/export/{report}.pdf", response_class=Response)
+@router.get("/export/{report}.pdf", responses=errors(403), response_class=Response)
 async def export_pdf(
     report: str,
     principal: CurrentUser,
@@ -109,7 +110,7 @@ async def export_pdf(
     )
 
 
-@router.get("/export/{report}.csv", response_class=StreamingResponse)
+@router.get("/export/{report}.csv", responses=errors(403), response_class=StreamingResponse)
 async def export_csv(
     report: str,
     principal: CurrentUser,

@@ -22,6 +22,7 @@ from helpdesk_common.db import SessionDep
 from helpdesk_common.errors import ApiError
 from helpdesk_common.inputs import SafeDate
 from helpdesk_common.pagination import CursorQuery
+from helpdesk_common.responses import errors
 from reports.figures import service
 from reports.figures.period import GroupBy, Period, period_of
 from reports.figures.queries import Dimension, Filters
@@ -85,7 +86,7 @@ async def report_transaction(
         raise
 
 
-@router.get("/summary")
+@router.get("/summary", responses=errors(403))
 async def summary(
     principal: CurrentUser,
     session: SessionDep,
@@ -104,7 +105,7 @@ async def summary(
         )
 
 
-@router.get("/trend")
+@router.get("/trend", responses=errors(403))
 async def trend(
     principal: CurrentUser,
     session: SessionDep,
@@ -119,7 +120,7 @@ async def trend(
         return await service.trend(session, period=period, filters=scoped, group_by=group_by)
 
 
-@router.get("/breakdown")
+@router.get("/breakdown", responses=errors(403))
 async def breakdown(
     principal: CurrentUser,
     session: SessionDep,
@@ -140,7 +141,7 @@ async def breakdown(
         )
 
 
-@router.get("/completed")
+@router.get("/completed", responses=errors(403))
 async def completed(
     principal: CurrentUser,
     session: SessionDep,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, status
 from helpdesk_common.auth import CurrentUser, require_roles
 from helpdesk_common.db import SessionDep
 from helpdesk_common.idempotency import IdempotentRoute
+from helpdesk_common.responses import errors
 from reports.readmodel.state import ModelState, read_state
 from reports.rebuild import service
 from reports.rebuild.schemas import RebuildState
@@ -40,7 +41,7 @@ async def rebuild_state(session: SessionDep) -> RebuildState:
         return _out(await read_state(session))
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post("", responses=errors(409), status_code=status.HTTP_202_ACCEPTED)
 async def start_rebuild(
     principal: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> RebuildState:

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from helpdesk_common.contracts.identity import Language
 from helpdesk_common.inputs import PositiveInt4, SafeText
@@ -49,7 +49,7 @@ class ScheduleCreate(BaseModel):
     options: ScheduleOptions = Field(default_factory=ScheduleOptions)
     recipient_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_RECIPIENTS)
     language: Language = "id"
-    is_active: bool = True
+    is_active: StrictBool = True
 
 
 class ScheduleUpdate(BaseModel):
@@ -66,7 +66,7 @@ class ScheduleUpdate(BaseModel):
         default=None, min_length=1, max_length=MAX_RECIPIENTS
     )
     language: Language | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     version: PositiveInt4 | None = Field(
         default=None, description="the version you read; 409 if stale"
     )

@@ -106,7 +106,9 @@ async def create_schedule(
         return _out(schedule)
 
 
-@router.get("/{schedule_id}")
+# ``:uuid``: "/recipients" is not a schedule, so another method on it is a 405 (with the
+# methods it takes), not a 422 for a malformed id.
+@router.get("/{schedule_id:uuid}")
 async def get_schedule(
     schedule_id: uuid.UUID, principal: CurrentUser, session: SessionDep
 ) -> ScheduleOut:
@@ -116,7 +118,7 @@ async def get_schedule(
         )
 
 
-@router.patch("/{schedule_id}")
+@router.patch("/{schedule_id:uuid}")
 async def update_schedule(
     schedule_id: uuid.UUID,
     body: ScheduleUpdate,
@@ -139,7 +141,7 @@ async def update_schedule(
         return _out(schedule)
 
 
-@router.delete("/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{schedule_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_schedule(
     schedule_id: uuid.UUID, principal: CurrentUser, session: SessionDep
 ) -> Response:
@@ -149,7 +151,7 @@ async def delete_schedule(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{schedule_id}/runs")
+@router.get("/{schedule_id:uuid}/runs")
 async def list_runs(
     schedule_id: uuid.UUID,
     principal: CurrentUser,
