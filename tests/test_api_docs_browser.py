@@ -1,12 +1,9 @@
 """The API documentation page in a real browser (Debian's Chromium through Playwright) under
 the gateway's security headers (issue 13, item 3): its Content-Security-Policy lets Swagger
 UI's files and its one inline start-up script run (Swagger UI draws the page), the browser
-reports no policy violation, and no request leaves the gateway.
-
-Not checked here, and seen in the screenshot: swagger-ui-bundle 1.1.0 ships Swagger UI 4.15.5,
-which cannot read an OpenAPI 3.1 document (FastAPI's) and draws "Unable to render this
-definition"; that needs Swagger UI 5 (a dependency change). With the document's version
-rewritten to 3.0.3 in the browser, the operations render under this same policy.
+reports no policy violation, no request leaves the gateway, and the combined OpenAPI 3.1
+document (FastAPI's) renders as operations (Swagger UI 5, from fastapi-swagger; Swagger UI 4
+could not read 3.1 and drew "Unable to render this definition").
 
 A screenshot lands in /tmp/apidocs/ (apidocs.png) for a person to look at.
 """
@@ -45,6 +42,12 @@ async def test_the_docs_page_works_under_its_content_security_policy(
         await page.reload()
     assert (await fetched.value).status == 200
     await expect(page.locator("#swagger-ui .swagger-ui").first).to_be_attached(timeout=15_000)
+    # Every service's sections (folded), and a section opens to its operations.
+    tags = page.locator(".opblock-tag")
+    await expect(tags.nth(20)).to_be_visible(timeout=15_000)
+    await tags.filter(has_text="tickets: tickets").first.click()
+    await expect(page.locator(".opblock").nth(10)).to_be_visible(timeout=15_000)
+    await expect(page.get_by_text("Unable to render this definition")).to_have_count(0)
     await page.wait_for_timeout(500)  # late violations, if any, reach the console
 
     def violation(message: str) -> bool:

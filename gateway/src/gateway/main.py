@@ -15,12 +15,12 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import fastapi_swagger
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
-from swagger_ui_bundle import swagger_ui_path
 
 from gateway.auth import TokenVerifier
 from gateway.headers import ApiHeadersMiddleware, docs_headers, script_hashes
@@ -51,6 +51,10 @@ _WEB_HEADERS = {
         " base-uri 'none'"
     ),
 }
+
+
+# Swagger UI 5's files (fastapi-swagger ships them; we mount them ourselves, under our headers).
+SWAGGER_UI_FILES = Path(fastapi_swagger.__file__).parent / "resources"
 
 
 class WebClientFiles(StaticFiles):
@@ -110,7 +114,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router())
     app.include_router(openapi_router())
-    app.mount(SWAGGER_UI_ASSETS, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    app.mount(SWAGGER_UI_ASSETS, StaticFiles(directory=SWAGGER_UI_FILES), name="swagger-ui")
     app.mount("/", WebClientFiles(directory=WEB_DIR, html=True), name="web")
 
     # add_middleware wraps: the last one added is the outermost.
