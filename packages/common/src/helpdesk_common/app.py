@@ -44,6 +44,8 @@ log = logging.getLogger("helpdesk.app")
 
 # A background worker receives the service's runtime and runs until cancelled.
 Worker = Callable[[R], Awaitable[None]]
+
+
 def health_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
