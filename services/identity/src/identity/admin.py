@@ -26,12 +26,11 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.db import create_engine, create_sessionmaker
-from identity.audit.service import record
-from identity.auth import refresh, throttle
-from identity.models import User, utcnow
+from identity.models import User
 from identity.passwords import Passwords, generate_password
 from identity.settings import IdentitySettings
 from identity.users.schemas import ResetPassword
+from identity.users.service import set_password
 
 # What identity prints at start-up when the configured password is not the administrator's
 # (deploy/local/up.py looks for it to say so in its banner).
@@ -61,24 +60,14 @@ async def reset_password(
     if user is None:
         raise UnknownUser(username)
     password = new_password or generate_password()
-    user.password_hash = await passwords.hash(password)
-    user.must_change_password = new_password is None and not keep
-    user.password_changed_at = utcnow()
-    # The new password is not slowed down by failures earned with the old one (from any
-    # address: the sign-in delays of auth/throttle.py are per name and address).
-    throttle.clear_account_failures(user)
-    await throttle.clear_attempts(session, username=user.username.lower())
-    await refresh.revoke_user(session, user_id=user.id, reason="password_reset")
-    await record(
+    await set_password(
         session,
+        passwords=passwords,
         actor=None,
-        action="user.password_reset",
-        entity_type="user",
-        entity_id=user.id,
-        after={
-            "must_change_password": user.must_change_password,
-            "generated": new_password is None,
-        },
+        user=user,
+        password=password,
+        must_change=new_password is None and not keep,
+        generated=new_password is None,
     )
     return user, password
 

@@ -197,10 +197,35 @@ async def reset_password(
     """Set a new password chosen by an administrator (or generated); ends all sessions."""
     user = await get_user(session, user_id=user_id, for_update=True)
     generated = None if new_password else generate_password()
-    user.password_hash = await passwords.hash(new_password or generated or "")
-    user.must_change_password = True
+    await set_password(
+        session,
+        passwords=passwords,
+        actor=actor,
+        user=user,
+        password=new_password or generated or "",
+        must_change=True,
+        generated=generated is not None,
+    )
+    return user, generated
+
+
+async def set_password(
+    session: AsyncSession,
+    *,
+    passwords: Passwords,
+    actor: Principal | None,
+    user: User,
+    password: str,
+    must_change: bool,
+    generated: bool,
+) -> None:
+    """A password reset of a locked ``user`` (by an administrator, or by the command line
+    when ``actor`` is None): ends all sessions, audited."""
+    user.password_hash = await passwords.hash(password)
+    user.must_change_password = must_change
     user.password_changed_at = utcnow()
-    # The new password is not slowed by delays earned by guesses at the old one.
+    # The new password is not slowed by delays earned by guesses at the old one (from any
+    # address: the sign-in delays of auth/throttle.py are per name and address).
     throttle.clear_account_failures(user)
     await throttle.clear_attempts(session, username=user.username.lower())
     await refresh.revoke_user(session, user_id=user.id, reason="password_reset")
@@ -210,9 +235,8 @@ async def reset_password(
         action="user.password_reset",
         entity_type="user",
         entity_id=user.id,
-        after={"must_change_password": True, "generated": generated is not None},
+        after={"must_change_password": must_change, "generated": generated},
     )
-    return user, generated
 
 
 async def list_users(
