@@ -13,9 +13,9 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from importlib import resources
 from pathlib import Path
 
-import fastapi_swagger
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -54,7 +54,7 @@ _WEB_HEADERS = {
 
 
 # Swagger UI 5's files (fastapi-swagger ships them; we mount them ourselves, under our headers).
-SWAGGER_UI_FILES = Path(fastapi_swagger.__file__).parent / "resources"
+SWAGGER_UI_FILES = Path(str(resources.files("fastapi_swagger") / "resources"))
 
 
 class WebClientFiles(StaticFiles):
