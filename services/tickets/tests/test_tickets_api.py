@@ -180,11 +180,33 @@ async def test_ticket_by_id_or_number_with_etag(world):
         assert response.status_code == 200
         assert response.json()["id"] == ticket["id"]
         assert response.headers["ETag"] == '"1"'
-    response = await world.client.get("/tickets/12345", headers=requester.headers)
-    assert response.status_code == 422
-    assert response.json()["error"]["fields"][0]["field"] == "ticket_id"
+    # Not a ticket reference: no ticket's path (the declared pattern), so a 404.
+    for path in ("/tickets/12345", "/tickets/12345/timeline", "/tickets/nope/documents/x.pdf"):
+        response = await world.client.get(path, headers=requester.headers)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "not_found"
     response = await world.client.get(f"/tickets/{uuid.uuid4()}", headers=requester.headers)
     assert response.status_code == 404
+
+
+async def test_the_list_s_own_paths_are_never_taken_for_a_ticket(world):
+    """/tickets/count, /bulk and /export.csv answer another method with 405 and their Allow
+    (a ticket's path matches a ticket reference only)."""
+    admin = await world.person("admin")
+    for method, path, allow in (
+        ("PATCH", "/tickets/count", "GET"),
+        ("POST", "/tickets/count", "GET"),
+        ("PATCH", "/tickets/export.csv", "GET"),
+        ("GET", "/tickets/bulk", "POST"),
+        ("PATCH", "/tickets/bulk", "POST"),
+        ("POST", "/tickets/count/claim", None),
+    ):
+        response = await world.client.request(method, path, json={}, headers=admin.headers)
+        if allow is None:
+            assert response.status_code == 404, (method, path)
+        else:
+            assert response.status_code == 405, (method, path, response.text)
+            assert response.headers["Allow"] == allow, (method, path)
 
 
 async def test_another_units_ticket_is_a_404_for_a_requester_everywhere(world):
@@ -288,6 +310,11 @@ async def test_edit_needs_the_current_version(world):
     assert edited["priority"] == "critical" and edited["priority_source"] == "manual"
     assert edited["resolution_due_at"] < ticket["resolution_due_at"]
     assert response.headers["ETag"] == '"2"'
+    # A bad body is refused as such (422 naming the field), stale version or not.
+    for body in ({"title": None, "version": 1}, {"priority": None, "version": 1}):
+        response = await world.client.patch(path, json=body, headers=agent.headers)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["error"]["fields"][0]["field"] == next(iter(body))
     # The same stale version again: refused, nothing overwritten.
     response = await world.client.patch(
         path, json={"title": "Lagi", "version": 1}, headers=agent.headers

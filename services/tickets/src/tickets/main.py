@@ -79,8 +79,8 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings,
         title="Helpdesk tickets",
-        # exports first: its GET /tickets/export.csv would otherwise be taken for
-        # GET /tickets/{ticket_id}.
+        # The order does not matter for /tickets/export.csv, /count and /bulk: a ticket's
+        # path matches a ticket reference only (numbering.TicketRefConvertor).
         routers=[
             exports_router,
             queues_router,

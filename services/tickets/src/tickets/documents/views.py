@@ -15,7 +15,7 @@ from helpdesk_documents.labels import language_of
 from tickets.documents import service
 from tickets.documents.service import Context
 from tickets.runtime import RuntimeDep
-from tickets.tickets.numbering import TICKET_REF_PATTERN
+from tickets.tickets.numbering import TICKET_PATH, TICKET_REF_PATTERN
 
 router = APIRouter(tags=["documents"])
 TicketRef = Annotated[
@@ -23,7 +23,7 @@ TicketRef = Annotated[
     Path(
         description="a ticket's id (UUID) or number (TKT-2026-000123)",
         max_length=64,
-        # Declared; parse_ref enforces it (422 invalid_ticket_id).
+        # Declared; the path's convertor enforces it (404 for anything else).
         json_schema_extra={"pattern": TICKET_REF_PATTERN},
     ),
 ]
@@ -40,7 +40,7 @@ DocumentName = Literal["submission-form", "berita-acara"]
 
 
 @router.get(
-    "/tickets/{ticket_id}/documents/{document}.pdf",
+    f"{TICKET_PATH}/documents/{{document}}.pdf",
     response_class=Response,
     responses={
         200: {"content": {PDF_MEDIA_TYPE: {}}},

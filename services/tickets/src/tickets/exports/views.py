@@ -112,8 +112,6 @@ async def export_log(
     return Page(items=[ExportLogOut.model_validate(e) for e in entries], next_cursor=next_cursor)
 
 
-# Registered before GET /tickets/{ticket_id} (see tickets.main), which would take
-# "export.csv" for a ticket reference otherwise.
 @router.get(
     "/tickets/export.csv",
     response_class=StreamingResponse,

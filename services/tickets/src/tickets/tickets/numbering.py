@@ -18,11 +18,36 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.convertors import Convertor, register_url_convertor
 
 NUMBER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*-\d{4}-\d{1,12}$")
 UUID_PATTERN = r"[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}"
-# What a path's ticket reference may be (parse_ref), declared in the OpenAPI document.
-TICKET_REF_PATTERN = rf"^({UUID_PATTERN}|[A-Za-z][A-Za-z0-9]*-[0-9]{{4}}-[0-9]{{1,12}})$"
+# What a path's ticket reference may be (parse_ref reads it), matched by the routes'
+# convertor and declared in the OpenAPI document.
+TICKET_REF_REGEX = rf"(?:{UUID_PATTERN}|[A-Za-z][A-Za-z0-9]*-[0-9]{{4}}-[0-9]{{1,12}})"
+TICKET_REF_PATTERN = rf"^{TICKET_REF_REGEX}$"
+
+
+class TicketRefConvertor(Convertor[str]):
+    """``{ticket_id:ticket_ref}``: only a ticket's UUID or number matches, so that
+    ``/tickets/count``, ``/tickets/bulk`` and ``/tickets/export.csv`` are never taken for a
+    ticket (another method on them is a 405 with its ``Allow``, not a 422 for a malformed
+    reference) and a path with anything else is a 404. The value stays text: parse_ref
+    tells a UUID from a number."""
+
+    regex = TICKET_REF_REGEX
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("ticket_ref", TicketRefConvertor())
+# The path of one ticket, for every route under it (importing it registers the convertor
+# before any route is compiled).
+TICKET_PATH = "/tickets/{ticket_id:ticket_ref}"
 
 
 def sequence_name(year: int) -> str:

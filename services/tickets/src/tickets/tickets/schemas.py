@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints, field_validator
 
 from helpdesk_common.inputs import PositiveInt4, SafeText
 from helpdesk_common.patching import not_null
@@ -71,6 +71,15 @@ class TicketUpdate(StrictBody):
     contact_email: Email | None = None
     # Alternative to the If-Match header.
     version: PositiveInt4 | None = None
+
+    @field_validator("title", "description", "category_id", "priority")
+    @classmethod
+    def not_removed(cls, value: object) -> object:
+        # Left out is fine, null is not (declared by not_null): refused with the rest of the
+        # body, before the version is compared (a stale version must not hide a bad body).
+        if value is None:
+            raise ValueError("cannot be removed")
+        return value
 
 
 class VersionedBody(StrictBody):

@@ -31,7 +31,7 @@ from tickets.shared import Loaded
 from tickets.tickets import lifecycle, queries, service
 from tickets.tickets.changes import Change
 from tickets.tickets.filters import TicketSelectionDep
-from tickets.tickets.numbering import TICKET_REF_PATTERN
+from tickets.tickets.numbering import TICKET_PATH, TICKET_REF_PATTERN
 from tickets.tickets.policy import STATUS_LABELS, STATUSES
 from tickets.tickets.present import comment_out, ticket_out, timeline_out
 from tickets.tickets.schemas import (
@@ -57,7 +57,7 @@ TicketRef = Annotated[
     Path(
         description="a ticket's id (UUID) or number (TKT-2026-000123)",
         max_length=64,
-        # Declared; parse_ref enforces it (422 invalid_ticket_id).
+        # Declared; the path's convertor enforces it (404 for anything else).
         json_schema_extra={"pattern": TICKET_REF_PATTERN},
     ),
 ]
@@ -162,7 +162,6 @@ async def list_tickets(
     )
 
 
-# Before GET /tickets/{ticket_id}, which would take "count" for a ticket reference.
 @router.get("/tickets/count")
 async def count_tickets(
     principal: CurrentUser,
@@ -188,7 +187,7 @@ async def count_tickets(
     return TicketCount(total=total[0], total_exact=total[1])
 
 
-@router.get("/tickets/{ticket_id}")
+@router.get(TICKET_PATH)
 async def get_ticket(
     ticket_id: TicketRef,
     principal: CurrentUser,
@@ -200,7 +199,7 @@ async def get_ticket(
     return await present(loaded, runtime=runtime, principal=principal, response=response)
 
 
-@router.patch("/tickets/{ticket_id}", responses=errors(403, 409, 428))
+@router.patch(TICKET_PATH, responses=errors(403, 409, 428))
 async def update_ticket(
     ticket_id: TicketRef,
     body: TicketUpdate,
@@ -296,13 +295,13 @@ async def action_request(
 Action = Annotated[ActionRequest, Depends(action_request)]
 
 
-@router.post("/tickets/{ticket_id}/claim", responses=errors(403, 409))
+@router.post(f"{TICKET_PATH}/claim", responses=errors(403, 409))
 async def claim(request: Action, body: Annotated[VersionedBody | None, Body()] = None) -> TicketOut:
     """Take an unassigned ticket (a new one is accepted at the same time)."""
     return await request.run("claim", body, lifecycle.claim)
 
 
-@router.post("/tickets/{ticket_id}/assign", responses=errors(403, 409))
+@router.post(f"{TICKET_PATH}/assign", responses=errors(403, 409))
 async def assign(request: Action, body: AssignBody) -> TicketOut:
     # The assignee's name is looked up before the ticket is read (service.assign).
     async with request.pool.acquire() as connection:
@@ -318,7 +317,7 @@ async def assign(request: Action, body: AssignBody) -> TicketOut:
     return await request.answer(loaded, "assign")
 
 
-@router.post("/tickets/{ticket_id}/accept", responses=errors(403, 409))
+@router.post(f"{TICKET_PATH}/accept", responses=errors(403, 409))
 async def accept(
     request: Action, body: Annotated[VersionedBody | None, Body()] = None
 ) -> TicketOut:
@@ -326,14 +325,14 @@ async def accept(
     return await request.run("accept", body, lifecycle.accept)
 
 
-@router.post("/tickets/{ticket_id}/reject", responses=errors(403, 409))
+@router.post(f"{TICKET_PATH}/reject", responses=errors(403, 409))
 async def reject(request: Action, body: ReasonBody) -> TicketOut:
     return await request.run(
         "reject", body, lambda change: lifecycle.reject(change, reason=body.reason)
     )
 
 
-@router.post("/tickets/{ticket_id}/pending", responses=errors(403, 409))
+@router.post(f"{TICKET_PATH}/pending", responses=errors(403, 409))
 async def hold(request: Action, body: ReasonBody) -> TicketOut:
     """Waiting for the requester: the SLA clock stops until resume."""
     return await request.run(
@@ -341,7 +340,7 @@ async def hold(request: Action, body: ReasonBody) -> TicketOut:
     )
 
 
-@router.post("/tickets/{ticket_id}/resume", responses=errors(403, 409))
+@router.post(f"{TICKET_PATH}/resume", responses=errors(403, 409))
 async def resume(
     request: Action, body: Annotated[OptionalReasonBody | None, Body()] = None
 ) -> TicketOut:
@@ -349,7 +348,7 @@ async def resume(
     return await request.run("resume", body, lambda change: lifecycle.resume(change, reason=reason))
 
 
-@router.post("/tickets/{ticket_id}/resolve", responses=errors(403, 409))
+@router.post(f"{TICKET_PATH}/resolve", responses=errors(403, 409))
 async def resolve(request: Action, body: ResolveBody) -> TicketOut:
     summary = body.result_summary
     return await request.run(
@@ -357,7 +356,7 @@ async def resolve(request: Action, body: ResolveBody) -> TicketOut:
     )
 
 
-@router.post("/tickets/{ticket_id}/confirm", responses=errors(403, 409))
+@router.post(f"{TICKET_PATH}/confirm", responses=errors(403, 409))
 async def confirm(
     request: Action, body: Annotated[VersionedBody | None, Body()] = None
 ) -> TicketOut:
@@ -365,14 +364,14 @@ async def confirm(
     return await request.run("confirm", body, lifecycle.confirm)
 
 
-@router.post("/tickets/{ticket_id}/reopen", responses=errors(403, 409))
+@router.post(f"{TICKET_PATH}/reopen", responses=errors(403, 409))
 async def reopen(request: Action, body: ReasonBody) -> TicketOut:
     return await request.run(
         "reopen", body, lambda change: lifecycle.reopen(change, reason=body.reason)
     )
 
 
-@router.post("/tickets/{ticket_id}/close", responses=errors(403, 409))
+@router.post(f"{TICKET_PATH}/close", responses=errors(403, 409))
 async def close(
     request: Action, body: Annotated[OptionalReasonBody | None, Body()] = None
 ) -> TicketOut:
@@ -383,7 +382,7 @@ async def close(
 # -- comments and the timeline -------------------------------------------------------------
 
 
-@router.get("/tickets/{ticket_id}/comments")
+@router.get(f"{TICKET_PATH}/comments")
 async def list_comments(
     ticket_id: TicketRef, principal: CurrentUser, session: SessionDep
 ) -> list[CommentOut]:
@@ -392,7 +391,7 @@ async def list_comments(
     return [comment_out(c) for c in comments]
 
 
-@router.post("/tickets/{ticket_id}/comments", responses=errors(403, 409), status_code=201)
+@router.post(f"{TICKET_PATH}/comments", responses=errors(403, 409), status_code=201)
 async def add_comment(
     ticket_id: TicketRef,
     body: CommentCreate,
@@ -414,7 +413,7 @@ async def add_comment(
     return comment_out(comment)
 
 
-@router.get("/tickets/{ticket_id}/timeline")
+@router.get(f"{TICKET_PATH}/timeline")
 async def timeline(
     ticket_id: TicketRef, principal: CurrentUser, session: SessionDep
 ) -> list[TimelineOut]:
