@@ -149,7 +149,7 @@ async def test_saved_views_are_created_renamed_reordered_and_deleted(world):
     assert first["params"] == {"unit_id": str(unit), "status": "new"}
     assert (first["count"], first["count_exact"], first["builtin"]) == (2, True, False)
     second = (
-        await save_view(world, agent, "Terlambat unit X", {"unit_id": str(unit), "overdue": "true"})
+        await save_view(world, agent, "Terlambat unit X", {"unit_id": str(unit), "overdue": True})
     ).json()
     third = (
         await save_view(world, agent, "Cari printer", {"q": "printer", "sort": "-updated_at"})
@@ -193,7 +193,7 @@ async def test_saved_views_are_created_renamed_reordered_and_deleted(world):
 
 async def test_bad_views_get_422_naming_the_field_and_save_nothing(world):
     agent = await world.person("agent")
-    ok = await save_view(world, agent, "Jaringan", {"status": "new"})
+    ok = await save_view(world, agent, "Jaringan", {"status": ["new"]})
     assert ok.status_code == 201
     before = await saved_count(world)
     cases = [
@@ -203,7 +203,12 @@ async def test_bad_views_get_422_naming_the_field_and_save_nothing(world):
         ({"name": "jaringan", "params": {}}, "name"),  # duplicate, whatever the case
         ({"name": "Tiket saya", "params": {}}, "name"),  # a built-in view's name
         ({"name": "A", "params": {"colour": "red"}}, "params.colour"),
-        ({"name": "A", "params": {"status": "open"}}, "params.status"),
+        ({"name": "A", "params": {"status": ["open"]}}, "params.status"),
+        # Each filter has the list's type: statuses are a list, overdue a JSON boolean (not
+        # the query string's "true" or 0).
+        ({"name": "A", "params": {"status": "new"}}, "params.status"),
+        ({"name": "A", "params": {"overdue": 0}}, "params.overdue"),
+        ({"name": "A", "params": {"overdue": "true"}}, "params.overdue"),
         ({"name": "A", "params": {"unit_id": "not-a-uuid"}}, "params.unit_id"),
         ({"name": "A", "params": {"assignee": "someone"}}, "params.assignee"),
         ({"name": "A", "params": {"overdue": "maybe"}}, "params.overdue"),
@@ -227,7 +232,7 @@ async def test_bad_views_get_422_naming_the_field_and_save_nothing(world):
     assert bad_rename.status_code == 422
     assert bad_rename.json()["error"]["fields"][0]["field"] == "name"
     bad_params = await world.client.patch(
-        f"/views/{view_id}", json={"params": {"status": "lost"}}, headers=agent.headers
+        f"/views/{view_id}", json={"params": {"status": ["lost"]}}, headers=agent.headers
     )
     assert bad_params.status_code == 422
     assert (await views(world, agent))["Jaringan"]["params"] == {"status": "new"}
@@ -235,7 +240,7 @@ async def test_bad_views_get_422_naming_the_field_and_save_nothing(world):
 
 async def test_a_users_views_are_theirs_alone(world):
     agent, colleague = await world.person("agent"), await world.person("agent")
-    view = (await save_view(world, agent, "Punya saya", {"status": "new"})).json()
+    view = (await save_view(world, agent, "Punya saya", {"status": ["new"]})).json()
     assert "Punya saya" not in await views(world, colleague)
     for method, body in (("PATCH", {"name": "Diambil"}), ("DELETE", None)):
         response = await world.client.request(

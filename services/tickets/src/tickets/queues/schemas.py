@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-import inspect
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from helpdesk_common.inputs import NonNegativeInt4, PositiveInt4, SafeText
+from tickets.tickets.filters import TicketFilters
 from tickets.tickets.schemas import PriorityCode, Reason
 
 ViewName = Annotated[
     SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
 ]
-ParamName = Annotated[SafeText, StringConstraints(min_length=1, max_length=40)]
-# One query parameter of the ticket list: a value, or several (``status``).
-ParamValue = (
-    Annotated[SafeText, StringConstraints(max_length=500)]
-    | Annotated[list[Annotated[SafeText, StringConstraints(max_length=100)]], Field(max_length=20)]
-)
-
-
-def _filter_names(schema: dict[str, Any]) -> None:
-    """Declare the filters a view may hold: the list's query parameters (imported when the
-    schema is built: the filters module needs the service's runtime)."""
-    from tickets.tickets import filters
-
-    names = [
-        name
-        for name, parameter in inspect.signature(filters.ticket_selection).parameters.items()
-        if parameter.default is not inspect.Parameter.empty
-    ]
-    schema["propertyNames"] = {"enum": names}
-
-
-ViewParams = Annotated[
-    dict[ParamName, ParamValue], Field(max_length=20, json_schema_extra=_filter_names)
-]
+# A view's filters: the list's query parameters with the list's types and constraints (the
+# model is built from the list's own declaration: tickets.tickets.filters).
+ViewFilters = Annotated[TicketFilters, Field(description="the filters of GET /tickets")]
 
 
 class StrictBody(BaseModel):
@@ -49,12 +28,12 @@ class ViewCreate(StrictBody):
     name: ViewName
     # The list's query parameters (GET /tickets): q, status, category_id, priority,
     # unit_id, assignee, requester_id, created_from, created_to, overdue, sort.
-    params: ViewParams = {}
+    params: ViewFilters = Field(default_factory=TicketFilters)
 
 
 class ViewUpdate(StrictBody):
     name: ViewName | None = None
-    params: ViewParams | None = None
+    params: ViewFilters | None = None
     # Move the view to this place among the user's own views (0: first).
     position: NonNegativeInt4 | None = None
 
@@ -65,6 +44,8 @@ class ViewOut(BaseModel):
     key: str | None
     name: str
     builtin: bool
+    # The filters as the list's query string has them (GET /tickets?<params>): text, several
+    # statuses comma-separated.
     params: dict[str, str]
     position: int
     # How many tickets the view holds now, exact up to the count threshold; None when the

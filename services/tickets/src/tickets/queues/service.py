@@ -86,7 +86,8 @@ def builtin_views(role: str) -> tuple[BuiltinView, ...]:
 @cache
 def _list_parameters() -> dict[str, TypeAdapter[Any]]:
     """The list's query parameters (those of ``ticket_selection`` with a default), each
-    with a validator built from its declared type and constraints."""
+    with a validator built from its declared type and constraints (as the query string's
+    text is read: a stored view's filters are that text)."""
     hints = typing.get_type_hints(filters.ticket_selection, include_extras=True)
     parameters = inspect.signature(filters.ticket_selection).parameters
     return {
@@ -94,24 +95,6 @@ def _list_parameters() -> dict[str, TypeAdapter[Any]]:
         for name, parameter in parameters.items()
         if parameter.default is not inspect.Parameter.empty
     }
-
-
-def normalise_params(params: dict[str, str | list[str]]) -> dict[str, str]:
-    """The parameters as stored: unknown names refused, empty values dropped, several
-    values joined with commas (the list accepts ``status=new,pending``)."""
-    known = _list_parameters()
-    stored: dict[str, str] = {}
-    for name, value in params.items():
-        if name not in known:
-            raise InvalidInput(
-                "unknown_filter",
-                f"Unknown filter {name!r}; use {', '.join(sorted(known))}",
-                field=f"params.{name}",
-            )
-        text = ",".join(v.strip() for v in value if v.strip()) if isinstance(value, list) else value
-        if text.strip():
-            stored[name] = text.strip()
-    return stored
 
 
 async def selection_of(
@@ -246,11 +229,11 @@ async def create_view(
     principal: Principal,
     runtime: TicketsRuntime,
     name: str,
-    params: dict[str, str | list[str]],
+    params: dict[str, Any],
     now: datetime,
 ) -> SavedView:
     """Save the list's current filters as a view of the caller's, placed last."""
-    stored = normalise_params(params)
+    stored = filters.as_query(params)
     await selection_of(stored, principal=principal, runtime=runtime)
     _check_name(name, role=principal.role)
     saved = await _saved_views(session, user_id=principal.user_id)
@@ -318,7 +301,7 @@ async def update_view(
             raise _duplicate(name)
         view.name = name
     if changes.get("params") is not None:
-        stored = normalise_params(changes["params"])
+        stored = filters.as_query(changes["params"])
         await selection_of(stored, principal=principal, runtime=runtime)
         view.params = stored
     if changes.get("position") is not None:

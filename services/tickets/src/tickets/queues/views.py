@@ -51,7 +51,7 @@ async def create_view(
             principal=principal,
             runtime=runtime,
             name=body.name,
-            params=body.params,
+            params=body.params.model_dump(exclude_unset=True),
             now=now,
         )
         count = await service.count_view(

@@ -4,19 +4,23 @@ selects tickets the way the list does: ``GET /tickets`` and ``GET /tickets/expor
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
+import types
+import typing
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Union
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
+from pydantic import BaseModel, ConfigDict, StrictBool, create_model
 
 from helpdesk_common.auth import CurrentUser
 from helpdesk_common.errors import ApiError
-from helpdesk_common.inputs import SafeDateOrDateTime
+from helpdesk_common.inputs import SafeDateOrDateTime, SafeText
 from tickets.runtime import RuntimeDep
 from tickets.shared import jsonable
 from tickets.tickets import queries
@@ -148,3 +152,71 @@ async def ticket_selection(
 
 
 TicketSelectionDep = Annotated[TicketSelection, Depends(ticket_selection)]
+
+
+# -- the same filters in a JSON body (a saved view's) ---------------------------------------
+
+
+def _in_json(hint: Any) -> Any:
+    """A query parameter's type for a JSON body: a boolean must be a JSON boolean (the
+    query string's lax bool also took 0, "on" or "yes", which the schema's ``boolean`` does
+    not allow) and text is SafeText (JSON can carry a NUL, which the query's guard keeps out
+    of a query string and PostgreSQL would refuse to store). Constraints are kept as the
+    list declares them."""
+    origin = typing.get_origin(hint)
+    if origin is Annotated:
+        inner, *metadata = typing.get_args(hint)
+        return Annotated[(_in_json(inner), *metadata)]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_in_json(arg) for arg in typing.get_args(hint))]  # noqa: UP007
+    if origin is list:
+        return list[_in_json(typing.get_args(hint)[0])]  # type: ignore[misc]
+    if hint is bool:
+        return StrictBool
+    if hint is str:
+        return SafeText
+    return hint
+
+
+def _filters_model() -> type[BaseModel]:
+    """The list's filters (``ticket_selection``'s query parameters, with their types,
+    constraints and defaults) as a model: declared from the list's own parameters, so a
+    filter added to the list is a filter of saved views too."""
+    hints = typing.get_type_hints(ticket_selection, include_extras=True)
+    fields: dict[str, Any] = {
+        name: (_in_json(hints[name]), parameter.default)
+        for name, parameter in inspect.signature(ticket_selection).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    return create_model(
+        "TicketFilters",
+        # A misspelt filter is an error, not silently ignored.
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="The ticket list's filters and sort (GET /tickets's query parameters).",
+        **fields,
+    )
+
+
+if TYPE_CHECKING:
+    TicketFilters = BaseModel
+else:
+    TicketFilters = _filters_model()
+
+
+def as_query(given: dict[str, Any]) -> dict[str, str]:
+    """The filters given (``TicketFilters``' fields that were set), as the list's query
+    string has them (a saved view stores that): empty values left out, several statuses
+    joined with commas (``status=new,pending``)."""
+    query: dict[str, str] = {}
+    for name, value in given.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, list):
+            text = ",".join(item.strip() for item in value if item.strip())
+        elif isinstance(value, date):  # a datetime too
+            text = value.isoformat()
+        else:
+            text = "" if value is None else str(value)
+        if text.strip():
+            query[name] = text.strip()
+    return query

@@ -35,6 +35,18 @@ export function canonical(params) {
   return out;
 }
 
+/** The list's API parameters (query-string text) as a saved view's filters: the API takes
+ * each with the list's type, so statuses are a list and "overdue" a boolean. */
+export function filtersOf(params) {
+  const out = {};
+  for (const [key, value] of Object.entries(canonical(params))) {
+    if (key === "status") out.status = [value];
+    else if (key === "overdue") out.overdue = value === "true" || value === "1";
+    else out[key] = value;
+  }
+  return out;
+}
+
 const same = (a, b) => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 
 /** The list's address (#/tickets?...) for a view's API parameters. */
@@ -133,7 +145,7 @@ export function viewStrip({ current }) {
       title: t("queues.save_title"),
       intro: t("queues.save_intro"),
       fields: [nameField("")],
-      onSubmit: (values) => api(VIEWS, { method: "POST", body: { name: values.name, params: canonical(current) } }),
+      onSubmit: (values) => api(VIEWS, { method: "POST", body: { name: values.name, params: filtersOf(current) } }),
     });
     if (saved) {
       toast(t("queues.saved", { name: saved.name }));
