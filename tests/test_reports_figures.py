@@ -315,7 +315,8 @@ async def _run_scenario(office: Office, *, admin: Person) -> None:
     await office.act("T2", "resume", at(13, 11), rina)
     await office.act("T2", "resolve", at(13, 14), rina, result_summary="Aplikasi dipasang")
     await office.act("T5", "resolve", at(13, 15, 45), agus, result_summary="Switch diganti")
-    await office.act("T2", "reopen", at(14, 9), agus, reason="Masih gagal masuk")
+    # Its holder reopens it (another agent may not act on a ticket Rina holds).
+    await office.act("T2", "reopen", at(14, 9), rina, reason="Masih gagal masuk")
     await office.act("T2", "resolve", at(14, 10), rina, result_summary="Hak akses diperbaiki")
     await office.scheduler(at(15, 11))
 

@@ -183,15 +183,25 @@ async def test_the_page_follows_changes_made_elsewhere_without_losing_the_draft(
     await page.locator(".ticket-actions [data-action=pending]").click()
     dialog = page.locator("dialog[open]")
     await dialog.locator("textarea[name=reason]").fill("Menunggu jadwal teknisi dari SKPD")
-    # (An edit publishes no event the stream could tell: a reassignment does.)
+    # (An edit publishes no event the stream could tell: a reassignment does.) Agent B takes
+    # the ticket over and hands it back: agent A holds it again, at a newer version.
+    agent_a = await office.people["agent_a"].ok("GET", "/api/identity/auth/me")
     agent_b = await office.people["agent_b"].ok("GET", "/api/identity/auth/me")
-    await office.people["agent_b"].ok(
+    taken = await office.people["agent_b"].ok(
         "POST",
         f"{path}/assign",
         json={"assignee_id": agent_b["id"]},
         headers={"If-Match": f'"{claimed["version"]}"'},
     )
     assignee = page.locator(".details dd", has_text=office.full_names["agent_b"])
+    await expect(assignee).to_be_visible(timeout=LIVE_MS)
+    await office.people["agent_b"].ok(
+        "POST",
+        f"{path}/assign",
+        json={"assignee_id": agent_a["id"]},
+        headers={"If-Match": f'"{taken["version"]}"'},
+    )
+    assignee = page.locator(".details dd", has_text=office.full_names["agent_a"])
     await expect(assignee).to_be_visible(timeout=LIVE_MS)
     await expect(dialog.locator(".stale-note")).to_contain_text(office.full_names["agent_b"])
     await dialog.locator("button[type=submit]").click()
@@ -201,7 +211,7 @@ async def test_the_page_follows_changes_made_elsewhere_without_losing_the_draft(
         "Menunggu jadwal teknisi dari SKPD"
     )
     fresh = await office.people["agent_a"].ok("GET", path)
-    assert fresh["status"] == "in_progress" and fresh["assignee_id"] == agent_b["id"]
+    assert fresh["status"] == "in_progress" and fresh["assignee_id"] == agent_a["id"]
     await shot(page, "stale-dialog")
     # Sent again, knowingly: it applies to the new version.
     await dialog.locator("button[type=submit]").click()
@@ -209,8 +219,8 @@ async def test_the_page_follows_changes_made_elsewhere_without_losing_the_draft(
     await expect(page.locator(".ticket-head .badge").first).to_have_text("Tertunda")
     assert await box.input_value() == "Draf balasan yang belum dikirim"
 
-    # A status change by someone else reaches the page too.
-    await office.people["agent_b"].ok("POST", f"{path}/resume", json={})
+    # A status change made elsewhere (the holder's other device) reaches the page too.
+    await office.people["agent_a"].ok("POST", f"{path}/resume", json={})
     await expect(page.locator(".ticket-head .badge").first).to_have_text(
         "Diproses", timeout=LIVE_MS
     )
