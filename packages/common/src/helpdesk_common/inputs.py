@@ -17,9 +17,15 @@ they are a 422 naming the field:
   (Percent-decoding replaces invalid UTF-8, so no lone surrogate can come this way.)
 - **Dates and instants**: :data:`SafeDate` and :data:`SafeDateTime` stay within
   :data:`MIN_DATE` .. :data:`MAX_DATE` (years 1900-2200: any office's dates, and far from
-  the ends of Python's and PostgreSQL's ranges in every time zone).
+  the ends of Python's and PostgreSQL's ranges in every time zone), and are ISO 8601 text
+  only: pydantic's lax mode took a number (``0``, ``"0.5"``) as a UNIX time. The year range
+  is declared as a ``pattern`` too (:data:`DATE_PATTERN`), which clients and generators
+  read (``formatMinimum``/``formatMaximum`` are ajv's vocabulary, widely ignored).
 - **Integers**: :data:`Int4` / :data:`PositiveInt4` fit an ``integer`` column (serial ids,
-  versions), :data:`Int8` a ``bigint``.
+  versions), :data:`Int8` a ``bigint``. They are for request bodies, built on
+  :data:`JSON_INTEGER`: JSON Schema's ``integer`` (``5`` or ``5.0``; ``false`` is not 0 and
+  ``"5"`` is not 5, as pydantic's lax mode had it); a query parameter is text, so it keeps
+  ``int`` with ``Query(ge=..., le=...)``.
 
 Search words are refused like any other text (422), not stripped: one rule for every field.
 """
@@ -36,6 +42,7 @@ from fastapi.responses import JSONResponse
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BeforeValidator,
     Field,
     PlainValidator,
     StringConstraints,
@@ -58,25 +65,53 @@ outer ``pattern`` replaces this one, so it must refuse NUL itself)."""
 INT4_MAX = 2**31 - 1
 INT8_MAX = 2**63 - 1
 
-Int4 = Annotated[int, Field(ge=-INT4_MAX - 1, le=INT4_MAX)]
-PositiveInt4 = Annotated[int, Field(ge=1, le=INT4_MAX)]
+
+def _json_integer(value: object) -> object:
+    # JSON Schema's integer: a number without a fraction (5 or 5.0), never a boolean or a
+    # string, which pydantic's lax mode took (false as 0, "5" as 5). Strict mode would
+    # refuse 5.0, which the schema allows. Fractions are refused by pydantic after this.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "must be an integer (a JSON number)")
+    return value
+
+
+JSON_INTEGER = BeforeValidator(_json_integer)
+"""For an integer of a request body (JSON), as JSON Schema's ``integer``, after its bounds:
+``Annotated[int, Field(ge=0, le=10), JSON_INTEGER]`` (bounds outside a validator are left
+out of the JSON schema). Not for a query parameter: that is text, which ``int`` with
+``Query(ge=..., le=...)`` reads."""
+
+Int4 = Annotated[int, Field(ge=-INT4_MAX - 1, le=INT4_MAX), JSON_INTEGER]
+PositiveInt4 = Annotated[int, Field(ge=1, le=INT4_MAX), JSON_INTEGER]
 """A serial id or a version number: an ``integer`` column, from 1."""
-NonNegativeInt4 = Annotated[int, Field(ge=0, le=INT4_MAX)]
-Int8 = Annotated[int, Field(ge=-INT8_MAX - 1, le=INT8_MAX)]
-PositiveInt8 = Annotated[int, Field(ge=1, le=INT8_MAX)]
+NonNegativeInt4 = Annotated[int, Field(ge=0, le=INT4_MAX), JSON_INTEGER]
+Int8 = Annotated[int, Field(ge=-INT8_MAX - 1, le=INT8_MAX), JSON_INTEGER]
+PositiveInt8 = Annotated[int, Field(ge=1, le=INT8_MAX), JSON_INTEGER]
+
 
 MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(2200, 12, 31)
 _RANGE_TEXT = f"{MIN_DATE.isoformat()} .. {MAX_DATE.isoformat()}"
 # ``formatMinimum``/``formatMaximum``: the JSON Schema vocabulary for bounds of a date
 # format (ajv-formats); JSON Schema's own minimum/maximum are for numbers only.
+#
+# The same range as a pattern (years 1900-2200), which generators and clients read: a date
+# is exactly YYYY-MM-DD; an instant starts with its date and a "T" (RFC 3339; the rest is
+# left to the format). ``[0-9]``, not ``\d``: ECMA 262 and Python differ on what a digit is.
+_YEAR = r"(19[0-9]{2}|2[01][0-9]{2}|2200)"
+DATE_PATTERN = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
+DATETIME_PATTERN = rf"^{_YEAR}-[0-9]{{2}}-[0-9]{{2}}[Tt]"
+_DATE_TEXT = re.compile(DATE_PATTERN)
+_DATETIME_TEXT = re.compile(DATETIME_PATTERN)
 _DATE_BOUNDS: dict[str, Any] = {
     "formatMinimum": MIN_DATE.isoformat(),
     "formatMaximum": MAX_DATE.isoformat(),
+    "pattern": DATE_PATTERN,
 }
 _DATETIME_BOUNDS: dict[str, Any] = {
     "formatMinimum": f"{MIN_DATE.isoformat()}T00:00:00Z",
     "formatMaximum": f"{MAX_DATE.isoformat()}T23:59:59Z",
+    "pattern": DATETIME_PATTERN,
 }
 
 
@@ -98,24 +133,47 @@ def _datetime_in_range(value: datetime) -> datetime:
     return value
 
 
+def _date_text(value: object) -> object:
+    # Before pydantic's parser, which takes a number or a numeric string as a UNIX time.
+    if isinstance(value, date):  # from Python code, not from a request
+        return value
+    if isinstance(value, str) and _DATE_TEXT.match(value):
+        return value
+    raise PydanticCustomError(
+        "date_text", "must be a date (YYYY-MM-DD) from {range}", {"range": _RANGE_TEXT}
+    )
+
+
+def _datetime_text(value: object) -> object:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DATETIME_TEXT.match(value):
+        return value
+    raise PydanticCustomError(
+        "datetime_text",
+        "must be an ISO 8601 time (as 2026-01-05T08:00:00+07:00) from {range}",
+        {"range": _RANGE_TEXT},
+    )
+
+
 SafeDate = Annotated[
     date,
+    BeforeValidator(_date_text),
     AfterValidator(_date_in_range),
     Field(json_schema_extra=_DATE_BOUNDS),
 ]
 SafeDateTime = Annotated[
     datetime,
+    BeforeValidator(_datetime_text),
     AfterValidator(_datetime_in_range),
     Field(json_schema_extra=_DATETIME_BOUNDS),
 ]
 SafeAwareDateTime = Annotated[
     AwareDatetime,
+    BeforeValidator(_datetime_text),
     AfterValidator(_datetime_in_range),
     Field(json_schema_extra=_DATETIME_BOUNDS),
 ]
-
-
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _date_or_datetime(value: object) -> date | datetime:
@@ -123,19 +181,23 @@ def _date_or_datetime(value: object) -> date | datetime:
     # a datetime (midnight), and its errors named the union's members, not the field.
     if isinstance(value, date):  # a datetime is a date too
         parsed = value
-    elif isinstance(value, str):
-        text = value.strip()
+    elif isinstance(value, str) and (_DATE_TEXT.match(value) or _DATETIME_TEXT.match(value)):
+        # Only what the declared patterns allow: fromisoformat also reads "20260105".
         try:
-            if _DATE_ONLY.fullmatch(text):
-                parsed = date.fromisoformat(text)
+            if _DATE_TEXT.match(value):
+                parsed = date.fromisoformat(value)
             else:
-                parsed = datetime.fromisoformat(text.replace("z", "Z"))
+                parsed = datetime.fromisoformat(value.replace("z", "Z"))
         except ValueError:
             raise PydanticCustomError(
                 "date_or_datetime", "must be a date (YYYY-MM-DD) or an ISO 8601 time"
             ) from None
     else:
-        raise PydanticCustomError("date_or_datetime", "must be a date or an ISO 8601 time")
+        raise PydanticCustomError(
+            "date_or_datetime",
+            "must be a date (YYYY-MM-DD) or an ISO 8601 time from {range}",
+            {"range": _RANGE_TEXT},
+        )
     day = parsed.date() if isinstance(parsed, datetime) else parsed
     if not MIN_DATE <= day <= MAX_DATE:
         raise PydanticCustomError(
