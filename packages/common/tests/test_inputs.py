@@ -6,6 +6,7 @@ parameter and path."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -16,12 +17,16 @@ from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 
 from helpdesk_common.errors import InvalidInput, install_error_handlers
 from helpdesk_common.inputs import (
+    DATE_PATTERN,
+    DATETIME_PATTERN,
     INT4_MAX,
     NO_NUL_PATTERN,
     NUL_MESSAGE,
     UNICODE_MESSAGE,
     PositiveInt4,
+    SafeAwareDateTime,
     SafeDate,
+    SafeDateOrDateTime,
     SafeDateTime,
     SafeText,
     TextGuardMiddleware,
@@ -62,6 +67,14 @@ def make_app() -> FastAPI:
     @app.post("/things")
     async def create(body: Body) -> dict[str, Any]:
         return body.model_dump(mode="json")
+
+    @app.get("/days")
+    async def days(
+        since: Annotated[SafeAwareDateTime | None, Query()] = None,
+        day: Annotated[SafeDate | None, Query()] = None,
+        n: Annotated[int, Query(ge=1, le=10)] = 1,
+    ) -> list[str | int | None]:
+        return [since.isoformat() if since else None, day.isoformat() if day else None, n]
 
     @app.get("/things/{name}")
     async def read(name: str, q: Annotated[str | None, Query(max_length=50)] = None) -> str:
@@ -110,7 +123,7 @@ def test_safe_date_range(value: str, ok: bool) -> None:
     if ok:
         assert adapter.validate_python(value) == date.fromisoformat(value)
     else:
-        with pytest.raises(ValidationError, match="must be a date from 1900-01-01"):
+        with pytest.raises(ValidationError, match=r"must be a date \(YYYY-MM-DD\) from 1900-01-01"):
             adapter.validate_python(value)
 
 
@@ -118,10 +131,34 @@ def test_safe_datetime_range_is_checked_before_any_zone_conversion() -> None:
     adapter = TypeAdapter(SafeDateTime)
     assert adapter.validate_python("2200-12-31T23:59:59-12:00").year == 2200
     for bad in ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"):
-        with pytest.raises(ValidationError, match="must be a time from"):
+        with pytest.raises(ValidationError, match="must be an ISO 8601 time"):
             adapter.validate_python(bad)
     schema = adapter.json_schema()
     assert (schema["format"], schema["formatMinimum"]) == ("date-time", "1900-01-01T00:00:00Z")
+    assert schema["pattern"] == DATETIME_PATTERN
+
+
+@pytest.mark.parametrize(
+    "kind", [SafeDate, SafeDateTime, SafeAwareDateTime, SafeDateOrDateTime], ids=str
+)
+@pytest.mark.parametrize("value", [0, 0.5, 1767225600, "0", "0.5", "1767225600", True, "20260105"])
+def test_a_number_is_not_a_date(kind: Any, value: object) -> None:
+    # pydantic's lax mode took these as UNIX times (1970-01-01 for 0).
+    with pytest.raises(ValidationError):
+        TypeAdapter(kind).validate_python(value)
+
+
+def test_the_date_range_is_declared_as_a_pattern() -> None:
+    date_text, datetime_text = re.compile(DATE_PATTERN), re.compile(DATETIME_PATTERN)
+    for year, ok in (("1899", False), ("1900", True), ("2026", True), ("2200", True)):
+        assert bool(date_text.match(f"{year}-01-01")) is ok
+        assert bool(datetime_text.match(f"{year}-01-01T00:00:00Z")) is ok
+    for year in ("2201", "2999", "0001", "9999", "12026"):
+        assert not date_text.match(f"{year}-01-01")
+    assert not date_text.match("2026-01-05T00:00:00Z")
+    assert not datetime_text.match("2026-01-05")
+    either = TypeAdapter(SafeDateOrDateTime).json_schema()["anyOf"]
+    assert {s["pattern"] for s in either} == {DATE_PATTERN, DATETIME_PATTERN}
 
 
 async def test_a_nul_or_a_lone_surrogate_in_a_body_is_a_422_naming_the_field(client) -> None:
@@ -157,6 +194,28 @@ async def test_dates_and_integers_out_of_range_are_a_422(client) -> None:
     ) == {"version"}
     ok = await client.post("/things", json={"title": "abc", "version": INT4_MAX})
     assert ok.status_code == 200, ok.text
+
+
+async def test_body_integers_are_strict_and_dates_are_iso_text(client) -> None:
+    # Lax mode took false as 0, true as 1, "5" as 5 and a number as a UNIX time.
+    for version in (True, False, "5", 5.5):
+        body = {"title": "abc", "version": version}
+        assert set(fields(await client.post("/things", json=body))) == {"version"}
+    for day in (0, "0", 1767225600.5):
+        body = {"title": "abc", "day": day}
+        assert set(fields(await client.post("/things", json=body))) == {"day"}
+    ok = await client.post("/things", json={"title": "abc", "version": 5, "day": "2026-01-05"})
+    assert ok.json()["version"] == 5, ok.text
+    # JSON Schema's integer: 5.0 is one (a generated client may send it).
+    ok = await client.post("/things", json={"title": "abc", "version": 5.0})
+    assert ok.json()["version"] == 5, ok.text
+
+
+async def test_query_dates_are_iso_text_and_query_integers_still_text(client) -> None:
+    assert set(fields(await client.get("/days?since=0"))) == {"since"}
+    assert set(fields(await client.get("/days?day=0.5"))) == {"day"}
+    ok = await client.get("/days?since=2026-01-05T08:00:00%2B07:00&day=2026-01-05&n=3")
+    assert ok.json() == ["2026-01-05T08:00:00+07:00", "2026-01-05", 3], ok.text
 
 
 async def test_the_guard_refuses_nul_in_any_query_parameter_and_the_path(client) -> None:
