@@ -14,9 +14,9 @@ _BOUNDED_FORMATS = frozenset({"date", "date-time"})
 def unguarded_inputs(document: dict[str, Any]) -> list[str]:
     """Every query/path parameter and request body field that is a string without a
     ``pattern`` (or enum, or a format that excludes NUL), a date or instant without
-    ``formatMinimum``/``formatMaximum``, or an integer without ``minimum`` and ``maximum``;
-    as ``METHOD path where``. Headers are left out: the idempotency layer and each header's
-    parser check them."""
+    ``formatMinimum``/``formatMaximum`` and the range's ``pattern``, or an integer without
+    ``minimum`` and ``maximum``; as ``METHOD path where``. Headers are left out: the
+    idempotency layer and each header's parser check them."""
     found: list[str] = []
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
@@ -62,8 +62,11 @@ def _walk(document: dict[str, Any], schema: dict[str, Any], at: str, found: list
     elif kind == "string":
         fmt = schema.get("format")
         if fmt in _BOUNDED_FORMATS:
+            # The bounds as a pattern too: generators and clients ignore formatMinimum.
             if "formatMinimum" not in schema or "formatMaximum" not in schema:
                 found.append(f"{at} ({fmt} without bounds)")
+            elif "pattern" not in schema:
+                found.append(f"{at} ({fmt} without its pattern)")
         elif not (
             "pattern" in schema or "enum" in schema or "const" in schema or fmt in _SAFE_FORMATS
         ):
