@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from helpdesk_common.inputs import SafeDate, SafeText
+from helpdesk_common.inputs import JSON_INTEGER, SafeDate, SafeText
 from helpdesk_common.patching import not_null
 from helpdesk_common.timeofday import ClockTime
 
@@ -26,7 +26,8 @@ Keyword = Annotated[
     SafeText, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)
 ]
 # At most a year of working minutes.
-Minutes = Annotated[int, Field(ge=1, le=525_600)]
+# JSON_INTEGER: lax mode took false as 0 and "5" as 5 (the schema says integer).
+Minutes = Annotated[int, Field(ge=1, le=525_600), JSON_INTEGER]
 
 
 class StrictBody(BaseModel):
@@ -36,7 +37,7 @@ class StrictBody(BaseModel):
 class PriorityCreate(StrictBody):
     code: Code
     name: Name
-    rank: Annotated[int, Field(ge=0, le=1000)]
+    rank: Annotated[int, Field(ge=0, le=1000), JSON_INTEGER]
     is_default: StrictBool = False
 
 
@@ -44,7 +45,7 @@ class PriorityUpdate(StrictBody):
     model_config = ConfigDict(json_schema_extra=not_null("name", "rank", "is_default", "is_active"))
 
     name: Name | None = None
-    rank: Annotated[int, Field(ge=0, le=1000)] | None = None
+    rank: Annotated[int, Field(ge=0, le=1000), JSON_INTEGER] | None = None
     is_default: StrictBool | None = None
     is_active: StrictBool | None = None
 
@@ -101,7 +102,9 @@ class CategoryOut(BaseModel):
 
 
 class OfficeWindow(StrictBody):
-    weekday: Annotated[int, Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")]
+    weekday: Annotated[
+        int, Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday"), JSON_INTEGER
+    ]
     start: ClockTime
     end: ClockTime
 
