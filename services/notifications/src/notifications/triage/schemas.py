@@ -6,10 +6,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from helpdesk_common.inputs import JSON_INTEGER
 from helpdesk_common.timeofday import ClockTime
 from notifications.triage.service import TriageMode
 
-Weekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday: 1 Monday ... 7 Sunday")]
+# JSON_INTEGER: lax mode took true as 1 (the schema says integer).
+Weekday = Annotated[
+    int, Field(ge=1, le=7, description="ISO weekday: 1 Monday ... 7 Sunday"), JSON_INTEGER
+]
 
 
 class DutyHours(BaseModel):
