@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from email.utils import parseaddr
+
+import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from helpdesk_testing import eventually, free_port
 from notifications.settings_admin.crypto import PasswordCipher
 from notifications.settings_admin.models import SmtpSettingsRow
+from notifications.settings_admin.schemas import (
+    ADDRESS_PATTERN,
+    MAILBOX_PATTERN,
+    SmtpSettingsIn,
+    SmtpTestIn,
+)
 from notifications.settings_admin.service import config_from
 
 PASSWORD = "s3cret-Pa55word"
@@ -103,6 +116,7 @@ async def test_invalid_settings_are_refused(service):
     headers = service.admin_headers()
     for bad in (
         settings_body(0),
+        settings_body(True),  # not 1
         settings_body(25, sender="not an address"),
         settings_body(25, sender="Helpdesk <helpdesk@x.example>\r\nBcc: evil@x.example"),
         settings_body(25, security="ssl3"),
@@ -211,3 +225,50 @@ def test_production_refuses_the_default_secret(make_settings):
 
     with pytest.raises(ValueError, match="secret_key"):
         make_settings(NotificationsSettings, environment="production", secret_key="change-me")
+
+
+SENDERS = [
+    ("Helpdesk Kominfo <helpdesk@example.go.id>", True),
+    ("Dinas Kominfo Kab. Agam <helpdesk@agamkab.go.id>", True),
+    ('"Kominfo, Agam" <helpdesk@agamkab.go.id>', True),
+    ("Layanan Ünal <helpdesk@example.go.id>", True),
+    ("<helpdesk@example.go.id>", True),
+    ("  helpdesk@example.go.id ", True),
+    ("helpdesk@example", False),  # no dotted domain
+    ("Helpdesk <helpdesk@example.go.id>\r\nBcc: evil@x.example", False),
+    ("helpdesk@example.go.id\n", False),  # Python's $ would let the newline through
+    ("a, b <helpdesk@example.go.id>", False),  # two mailboxes to email.utils
+    ("Helpdesk (Kominfo) <helpdesk@example.go.id>", False),  # a comment
+    ("helpdesk@exämple.go.id", False),  # needs SMTPUTF8
+    ("help desk@example.go.id", False),
+]
+
+
+@pytest.mark.parametrize(("sender", "ok"), SENDERS)
+def test_the_declared_sender_pattern_is_what_is_accepted(sender: str, ok: bool) -> None:
+    declared = SmtpSettingsIn.model_json_schema()["properties"]["sender"]["pattern"]
+    assert declared == MAILBOX_PATTERN
+    assert bool(re.fullmatch(MAILBOX_PATTERN, sender)) is ok
+    body = {"host": "smtp.example", "port": 25, "sender": sender}
+    if ok:
+        assert SmtpSettingsIn.model_validate(body).sender == sender.strip(" ")
+    else:
+        with pytest.raises(ValidationError):
+            SmtpSettingsIn.model_validate(body)
+
+
+def test_a_test_mail_goes_to_a_plain_address_only() -> None:
+    assert SmtpTestIn.model_validate({"to": " ops@example.test "}).to == "ops@example.test"
+    for bad in ("Ops <ops@example.test>", "ops@example", "ops@example.test\n"):
+        assert not re.fullmatch(ADDRESS_PATTERN, bad)
+        with pytest.raises(ValidationError):
+            SmtpTestIn.model_validate({"to": bad})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.from_regex(MAILBOX_PATTERN, fullmatch=True).filter(lambda s: 3 <= len(s) <= 320))
+def test_every_sender_the_pattern_allows_parses_to_its_address(sender: str) -> None:
+    # The envelope sender is email.utils' reading of the From header: the same address.
+    saved = SmtpSettingsIn(host="smtp.example", port=25, sender=sender).sender
+    inner = re.search(r"<([^<>]*)>$", saved)
+    assert parseaddr(saved)[1] == (inner.group(1) if inner else saved)
