@@ -15,7 +15,7 @@ from pydantic import (
 
 from helpdesk_common.inputs import SafeText
 from helpdesk_documents.organisation import DEFAULT_NAME
-from identity.validation import Email, Name
+from identity.validation import EMAIL_PATTERN, Email, Name
 
 
 def _blank_to_none(value: object) -> object:
@@ -54,6 +54,22 @@ Website = Annotated[
     ),
 ]
 
+# An address, or a blank line (none: _blank_to_none), declared: the shared Email pattern
+# alone refused "", which is how a client clears the field.
+OptionalEmail = Annotated[
+    Email | None,
+    BeforeValidator(_blank_to_none),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN},
+                {"type": "string", "pattern": r"^\s*$"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
 
 class OrganisationUpdate(BaseModel):
     """The whole identity (PUT): a field left out or null is cleared. The logo has its own
@@ -65,7 +81,7 @@ class OrganisationUpdate(BaseModel):
     parent_name: Annotated[Line200 | None, BeforeValidator(_blank_to_none)] = None
     address: Annotated[Address | None, BeforeValidator(_blank_to_none)] = None
     phone: Annotated[Phone | None, BeforeValidator(_blank_to_none)] = None
-    email: Annotated[Email | None, BeforeValidator(_blank_to_none)] = None
+    email: OptionalEmail = None
     website: Annotated[Website | None, BeforeValidator(_blank_to_none)] = None
 
 
