@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 import struct
 import uuid
 import zlib
@@ -14,11 +15,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.outbox import outbox_table
 from helpdesk_documents.organisation import DEFAULT_NAME
 from identity.organisation.logo import MAX_LOGO_BYTES, LogoRejected, inspect_logo
+from identity.organisation.schemas import OrganisationUpdate
 
 SVG_NS = 'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
 
@@ -162,7 +165,7 @@ async def test_an_administrator_saves_the_identity_published_and_audited(api, ma
     # A PUT replaces: what is left out is cleared; blank optional lines mean none.
     cleared = await api.client.put(
         "/organisation",
-        json={"name": "Diskominfo", "parent_name": "   ", "website": None},
+        json={"name": "Diskominfo", "parent_name": "   ", "email": "", "website": None},
         headers=await api.admin_headers(),
     )
     assert cleared.status_code == 200, cleared.text
@@ -173,6 +176,7 @@ async def test_an_administrator_saves_the_identity_published_and_audited(api, ma
         None,
         None,
     )
+    assert body["email"] is None
     assert body["revision"] == saved["revision"] + 1
 
     events = await organisation_events(api)
@@ -449,3 +453,20 @@ def test_a_jpeg_is_told_by_its_bytes_and_its_size_read():
     with pytest.raises(LogoRejected) as html:
         inspect_logo(b"<html><body><svg></svg></body></html>")
     assert html.value.code == "unsupported_logo_type"
+
+
+@pytest.mark.parametrize(
+    ("email", "saved"),
+    [("", None), ("   ", None), (" Humas@Kota.GO.ID ", "Humas@kota.go.id"), ("humas", "refused")],
+)
+def test_the_declared_email_is_an_address_or_blank(email: str, saved: str | None) -> None:
+    # "" clears the address: the schema says so, not only the code.
+    declared = OrganisationUpdate.model_json_schema()["properties"]["email"]["anyOf"]
+    strings = [option["pattern"] for option in declared if option.get("type") == "string"]
+    if saved == "refused":
+        assert not any(re.fullmatch(pattern, email) for pattern in strings)
+        with pytest.raises(ValidationError):
+            OrganisationUpdate(name="Diskominfo", email=email)
+    else:
+        assert any(re.fullmatch(pattern, email) for pattern in strings)
+        assert OrganisationUpdate(name="Diskominfo", email=email).email == saved
