@@ -213,6 +213,9 @@ async def test_bad_views_get_422_naming_the_field_and_save_nothing(world):
         ({"name": "A", "params": {"assignee": "someone"}}, "params.assignee"),
         ({"name": "A", "params": {"overdue": "maybe"}}, "params.overdue"),
         ({"name": "A", "params": {"sort": "colour"}}, "params.sort"),
+        # Judged as sent, as the list would judge it (not trimmed, not left out when empty).
+        ({"name": "A", "params": {"sort": ""}}, "params.sort"),
+        ({"name": "A", "params": {"assignee": " me"}}, "params.assignee"),
         ({"name": "A", "params": {"created_from": "yesterday"}}, "params.created_from"),
         ({"name": "A", "params": {"q": "x" * 201}}, "params.q"),
         ({"name": "A", "params": {}, "colour": "red"}, "colour"),

@@ -233,8 +233,9 @@ async def create_view(
     now: datetime,
 ) -> SavedView:
     """Save the list's current filters as a view of the caller's, placed last."""
-    stored = filters.as_query(params)
-    await selection_of(stored, principal=principal, runtime=runtime)
+    query = filters.as_query(params)
+    await selection_of(query, principal=principal, runtime=runtime)
+    stored = filters.stored_query(query)
     _check_name(name, role=principal.role)
     saved = await _saved_views(session, user_id=principal.user_id)
     limit = runtime.settings.views_max_per_user
@@ -301,8 +302,9 @@ async def update_view(
             raise _duplicate(name)
         view.name = name
     if changes.get("params") is not None:
-        stored = filters.as_query(changes["params"])
-        await selection_of(stored, principal=principal, runtime=runtime)
+        query = filters.as_query(changes["params"])
+        await selection_of(query, principal=principal, runtime=runtime)
+        stored = filters.stored_query(query)
         view.params = stored
     if changes.get("position") is not None:
         await _move(session, view=view, position=changes["position"])

@@ -35,7 +35,11 @@ async def list_views(
     return await service.list_views(session, principal=principal, runtime=runtime, now=utcnow())
 
 
-@router.post("/views", status_code=201)
+@router.post(
+    "/views",
+    status_code=201,
+    responses=errors(409, s409="The caller already has the most saved views allowed"),
+)
 async def create_view(
     body: ViewCreate,
     principal: CurrentUser,

@@ -204,19 +204,26 @@ else:
 
 
 def as_query(given: dict[str, Any]) -> dict[str, str]:
-    """The filters given (``TicketFilters``' fields that were set), as the list's query
-    string has them (a saved view stores that): empty values left out, several statuses
-    joined with commas (``status=new,pending``)."""
+    """The filters given (``TicketFilters``' fields that were set, ``None`` meaning not
+    given), as text of the list's query string: several statuses joined with commas
+    (``status=new,pending``). Nothing is trimmed or left out, so that the list's parser
+    judges exactly what was sent (an empty ``sort`` is refused, as on the list)."""
     query: dict[str, str] = {}
     for name, value in given.items():
+        if value is None:
+            continue
         if isinstance(value, bool):
-            text = "true" if value else "false"
+            query[name] = "true" if value else "false"
         elif isinstance(value, list):
-            text = ",".join(item.strip() for item in value if item.strip())
+            query[name] = ",".join(value)
         elif isinstance(value, date):  # a datetime too
-            text = value.isoformat()
+            query[name] = value.isoformat()
         else:
-            text = "" if value is None else str(value)
-        if text.strip():
-            query[name] = text.strip()
+            query[name] = str(value)
     return query
+
+
+def stored_query(query: dict[str, str]) -> dict[str, str]:
+    """A checked query as a saved view keeps it: blank values (the list ignores them) left
+    out, the rest trimmed."""
+    return {name: text.strip() for name, text in query.items() if text.strip()}
