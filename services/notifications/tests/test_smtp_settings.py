@@ -177,7 +177,7 @@ async def test_test_mail_goes_to_the_admin_and_reports_errors(service, smtp_sink
                 headers=headers,
             )
             refused = await service.client.post("/admin/smtp-settings/test", headers=headers)
-            assert refused.status_code == 502
+            assert refused.status_code == 424
             assert refused.json()["error"]["code"] == "smtp_error"
             assert "535" in refused.json()["error"]["message"]
 
@@ -185,7 +185,7 @@ async def test_test_mail_goes_to_the_admin_and_reports_errors(service, smtp_sink
                 "/admin/smtp-settings", json=settings_body(free_port()), headers=headers
             )
             down = await service.client.post("/admin/smtp-settings/test", headers=headers)
-            assert down.status_code == 502
+            assert down.status_code == 424
         finally:
             await service.client.put(
                 "/admin/smtp-settings",

@@ -318,7 +318,9 @@ async def upload_file(
     runtime: RuntimeDep,
     idempotency_key: IdempotencyKey,
     filename: Annotated[str | None, Query(max_length=1000)] = None,
-    kind: Annotated[str | None, Query(max_length=40)] = None,
+    kind: Annotated[
+        AttachmentKind | None, Query(description="the kind, also as the form part `kind`")
+    ] = None,
 ) -> AttachmentOut:
     """Attach a file to a ticket, streamed: checked by content against the allow-list
     (415), limited in size (413), location data stripped from photos, scanned for malware

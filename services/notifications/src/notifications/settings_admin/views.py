@@ -91,7 +91,7 @@ async def save_settings(
     return _out(row, settings=settings, cipher=cipher)
 
 
-@router.post("/test", responses=errors(502))
+@router.post("/test", responses=errors(424))
 async def send_test_mail(
     runtime: RuntimeDep,
     session: SessionDep,
@@ -139,7 +139,9 @@ async def send_test_mail(
     try:
         await send_once(config, message, recipient=recipient)
     except Exception as exc:
+        # 424 Failed Dependency, not a 5xx: this service worked; the SMTP server its
+        # administrator configured did not take the mail, which is what the test is for.
         raise ApiError(
-            502, "smtp_error", f"The SMTP server did not take the mail: {describe(exc)}"
+            424, "smtp_error", f"The SMTP server did not take the mail: {describe(exc)}"
         ) from exc
     return SmtpTestResult(sent=True, recipient=recipient)
