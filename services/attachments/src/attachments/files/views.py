@@ -455,10 +455,17 @@ def _download_headers(attachment: Attachment, *, inline: bool) -> dict[str, str]
     return headers
 
 
+# A file's bytes, in the media type it was checked to be.
+BINARY = {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+
+
 @router.get(
     "/attachments/{attachment_id}/content",
+    response_class=Response,
     responses={
-        206: {"description": "The requested byte range"},
+        200: {"description": "The file", **BINARY},
+        206: {"description": "The requested byte range", **BINARY},
+        304: {"description": "Unchanged since the ETag given in If-None-Match"},
         409: {"description": "Quarantined, or not scanned yet (requesters)"},
         416: {"description": "The range is outside the file"},
     },
@@ -506,7 +513,11 @@ async def download_file(
     )
 
 
-@router.get("/attachments/{attachment_id}/thumbnail", responses={404: {}, 409: {}})
+@router.get(
+    "/attachments/{attachment_id}/thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/webp": {}}}, 404: {}, 409: {}},
+)
 async def thumbnail(
     attachment_id: uuid.UUID, principal: CurrentUser, runtime: RuntimeDep
 ) -> Response:
