@@ -72,7 +72,9 @@ async def _pair_or_error(
 async def login(
     body: LoginIn, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> TokenPairOut:
-    """401 for a wrong username or password alike; 429 with Retry-After when locked out."""
+    """401 for a wrong user name or password alike (unknown names are answered as real ones);
+    429 with Retry-After while this name and address wait after repeated failures, or the
+    address is blocked (auth/throttle.py); an account is never locked."""
     return await _pair_or_error(
         session,
         runtime,
