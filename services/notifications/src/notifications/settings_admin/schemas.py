@@ -16,10 +16,11 @@ from notifications.settings_admin.service import ConfigSource
 # exactly what is accepted. Narrower than RFC 5322 on purpose: no comments, groups, route
 # addresses, quoted local parts or non-ASCII addresses (which need SMTPUTF8), whose parsing
 # (email.utils) and delivery differ between readers and servers.
-# An address: dot-atoms of RFC 5322's atext, @, a dotted domain of letters, digits, - and _.
+# An address: dot-atoms of RFC 5322's atext, @, a domain of letters, digits, - and _ (one
+# label allowed: an intranet's own host, like the default sender's helpdesk@localhost).
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9_-]+"
-_ADDR = rf"{_ATOM}(\.{_ATOM})*@{_LABEL}(\.{_LABEL})+"
+_ADDR = rf"{_ATOM}(\.{_ATOM})*@{_LABEL}(\.{_LABEL})*"
 # A display name: words of any letters but no specials, spaces or controls, separated by
 # single spaces; or a quoted string of the same and spaces.
 _WORD = r'[^@<>()\[\]",;:\\\s\u0000-\u001f\u007f-\u009f]+'
