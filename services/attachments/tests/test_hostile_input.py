@@ -7,22 +7,12 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
-
 from attachments.files.ranges import requested_range
 from helpdesk_common.inputs import NUL_MESSAGE
 from helpdesk_common.pagination import encode_cursor
-from helpdesk_testing.inputs import unguarded_inputs
+from helpdesk_testing.inputs import refused, unguarded_inputs
 
 from .conftest import png_bytes
-
-
-def refused(response: httpx.Response, field: str, message: str | None = None) -> None:
-    assert response.status_code == 422, response.text
-    found = {f["field"]: f["message"] for f in response.json()["error"].get("fields", [])}
-    assert field in found, found
-    if message is not None:
-        assert found[field] == message
 
 
 def test_every_input_of_the_openapi_document_is_guarded(world) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from helpdesk_common.inputs import NUL_MESSAGE, UNICODE_MESSAGE
 from helpdesk_common.pagination import encode_cursor
-from helpdesk_testing.inputs import unguarded_inputs
+from helpdesk_testing.inputs import refused, unguarded_inputs
 
 SURROGATE = "a\ud800b"
 
@@ -32,14 +32,6 @@ async def send(api, method: str, path: str, body: Any, headers: dict[str, str]) 
         content=json.dumps(body),
         headers={**headers, "Content-Type": "application/json"},
     )
-
-
-def refused(response: httpx.Response, field: str, message: str | None = None) -> None:
-    assert response.status_code == 422, response.text
-    found = {f["field"]: f["message"] for f in response.json()["error"].get("fields", [])}
-    assert field in found, found
-    if message is not None:
-        assert found[field] == message
 
 
 def test_every_input_of_the_openapi_document_is_guarded(api) -> None:

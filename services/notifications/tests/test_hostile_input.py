@@ -11,7 +11,7 @@ import httpx
 
 from helpdesk_common.inputs import NUL_MESSAGE, UNICODE_MESSAGE
 from helpdesk_common.pagination import encode_cursor
-from helpdesk_testing.inputs import unguarded_inputs
+from helpdesk_testing.inputs import refused, unguarded_inputs
 from notifications.settings_admin.models import SmtpSettingsRow
 
 SURROGATE = "a\ud800b"
@@ -25,14 +25,6 @@ async def send(service, method: str, path: str, body: Any) -> httpx.Response:
         content=json.dumps(body),
         headers={**service.admin_headers(), "Content-Type": "application/json"},
     )
-
-
-def refused(response: httpx.Response, field: str, message: str | None = None) -> None:
-    assert response.status_code == 422, response.text
-    found = {f["field"]: f["message"] for f in response.json()["error"].get("fields", [])}
-    assert field in found, found
-    if message is not None:
-        assert found[field] == message
 
 
 def test_every_input_of_the_openapi_document_is_guarded(service) -> None:

@@ -15,7 +15,7 @@ from helpdesk_common.contracts.identity import UserCreated
 from helpdesk_common.directory import upsert_user
 from helpdesk_common.inputs import INT4_MAX, NUL_MESSAGE, UNICODE_MESSAGE
 from helpdesk_common.pagination import encode_cursor
-from helpdesk_testing.inputs import unguarded_inputs
+from helpdesk_testing.inputs import refused, unguarded_inputs
 
 SURROGATE = "a\ud800b"
 PERIOD_ENDPOINTS = (
@@ -36,14 +36,6 @@ async def send(reports: Any, method: str, path: str, body: Any) -> httpx.Respons
         content=json.dumps(body),
         headers={**reports.headers("leader"), "Content-Type": "application/json"},
     )
-
-
-def refused(response: httpx.Response, field: str, message: str | None = None) -> None:
-    assert response.status_code == 422, response.text
-    found = {f["field"]: f["message"] for f in response.json()["error"].get("fields", [])}
-    assert field in found, found
-    if message is not None:
-        assert found[field] == message
 
 
 def test_every_input_of_the_openapi_document_is_guarded(reports: Any) -> None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from helpdesk_common.inputs import INT4_MAX, NUL_MESSAGE, UNICODE_MESSAGE
 from helpdesk_common.pagination import encode_cursor
-from helpdesk_testing.inputs import unguarded_inputs
+from helpdesk_testing.inputs import refused, unguarded_inputs
 from tickets.masterdata.models import Holiday
 
 JSON = {"Content-Type": "application/json"}
@@ -27,14 +27,6 @@ async def send(world, method: str, path: str, body: Any, who) -> httpx.Response:
     return await world.client.request(
         method, path, content=json.dumps(body), headers={**who.headers, **JSON}
     )
-
-
-def refused(response: httpx.Response, field: str, message: str | None = None) -> None:
-    assert response.status_code == 422, response.text
-    found = {f["field"]: f["message"] for f in response.json()["error"].get("fields", [])}
-    assert field in found, found
-    if message is not None:
-        assert found[field] == message
 
 
 def test_every_input_of_the_openapi_document_is_guarded(world) -> None:

@@ -6,9 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 # Formats whose own syntax has no room for a NUL (and dates: bounded, below).
 _SAFE_FORMATS = frozenset({"uuid", "binary", "time", "email"})
 _BOUNDED_FORMATS = frozenset({"date", "date-time"})
+
+
+def refused(response: httpx.Response, field: str, message: str | None = None) -> None:
+    """Assert a 422 in the shared error shape naming ``field`` (with ``message``, if given)."""
+    assert response.status_code == 422, response.text
+    found = {f["field"]: f["message"] for f in response.json()["error"].get("fields", [])}
+    assert field in found, found
+    if message is not None:
+        assert found[field] == message
 
 
 def unguarded_inputs(document: dict[str, Any]) -> list[str]:
