@@ -6,14 +6,14 @@ database and broker fields would only mislead an operator reading the configurat
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Self
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from helpdesk_common.client_address import parse_networks, split_addresses
+from helpdesk_common.client_address import parse_networks
+from helpdesk_common.settings import comma_separated
 
 # Every service the gateway knows how to route to, in the order the combined API document
 # lists them. A service is only reachable once its ``GATEWAY_<NAME>_URL`` is set.
@@ -86,25 +86,15 @@ class GatewaySettings(BaseSettings):
             raise ValueError("a service URL must start with http:// or https://")
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
     @classmethod
-    def _split_proxies(cls, value: object) -> object:
-        return split_addresses(value)
+    def _split_lists(cls, value: object) -> object:
+        return comma_separated(value)
 
     @field_validator("trusted_proxies")
     @classmethod
     def _valid_proxies(cls, value: list[str]) -> list[str]:
         parse_networks(value)
-        return value
-
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [item.strip() for item in text.split(",") if item.strip()]
         return value
 
     @model_validator(mode="after")

@@ -11,7 +11,6 @@ must stay off (``--no-proxy-headers``): it trusts 127.0.0.1 by default and would
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,16 +20,6 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # A service behind the gateway on the same host (deploy/local/up.py) trusts only loopback;
 # elsewhere (containers) the gateway's address is configured.
 LOOPBACK: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
-
-
-def split_addresses(value: object) -> object:
-    """A settings value: a comma-separated list from the environment (or a JSON list)."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [item.strip() for item in text.split(",") if item.strip()]
-    return value
 
 
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:

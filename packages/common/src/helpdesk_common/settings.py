@@ -6,6 +6,7 @@ Each service subclasses :class:`ServiceSettings` and sets its own ``env_prefix``
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import ClassVar, Self
 
@@ -114,3 +115,14 @@ class ServiceSettings(BaseSettings):
             not value or value.lower() in KNOWN_DEFAULT_SECRETS
         ):
             raise ValueError(f"{field} must be set to a real secret when environment=production")
+
+
+def comma_separated(value: object) -> object:
+    """A list setting's value before validation (``mode="before"``, with ``NoDecode``): a
+    comma-separated list from the environment, or a JSON list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value

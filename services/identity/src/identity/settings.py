@@ -8,8 +8,8 @@ from typing import Annotated, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from helpdesk_common.client_address import LOOPBACK, parse_networks, split_addresses
-from helpdesk_common.settings import KNOWN_DEFAULT_SECRETS, ServiceSettings
+from helpdesk_common.client_address import LOOPBACK, parse_networks
+from helpdesk_common.settings import KNOWN_DEFAULT_SECRETS, ServiceSettings, comma_separated
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -73,7 +73,7 @@ class IdentitySettings(ServiceSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
-        return split_addresses(value)
+        return comma_separated(value)
 
     @model_validator(mode="after")
     def _load_private_key(self) -> Self:
