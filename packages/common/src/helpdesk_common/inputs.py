@@ -115,8 +115,13 @@ _DATETIME_BOUNDS: dict[str, Any] = {
 }
 
 
+def date_in_range(value: date) -> bool:
+    """Whether a stored date is one the API would accept (older rows may not be)."""
+    return MIN_DATE <= value <= MAX_DATE
+
+
 def _date_in_range(value: date) -> date:
-    if not MIN_DATE <= value <= MAX_DATE:
+    if not date_in_range(value):
         raise PydanticCustomError(
             "date_out_of_range", "must be a date from {range}", {"range": _RANGE_TEXT}
         )
@@ -126,7 +131,7 @@ def _date_in_range(value: date) -> date:
 def _datetime_in_range(value: datetime) -> datetime:
     # The year as written (in its own offset): 1900..2200 stays far from year 1 and 9999
     # whatever zone it is converted to.
-    if not MIN_DATE <= value.date() <= MAX_DATE:
+    if not date_in_range(value.date()):
         raise PydanticCustomError(
             "datetime_out_of_range", "must be a time from {range}", {"range": _RANGE_TEXT}
         )
@@ -184,10 +189,11 @@ def _date_or_datetime(value: object) -> date | datetime:
     elif isinstance(value, str) and (_DATE_TEXT.match(value) or _DATETIME_TEXT.match(value)):
         # Only what the declared patterns allow: fromisoformat also reads "20260105".
         try:
-            if _DATE_TEXT.match(value):
-                parsed = date.fromisoformat(value)
-            else:
-                parsed = datetime.fromisoformat(value.replace("z", "Z"))
+            parsed = (
+                date.fromisoformat(value)
+                if len(value) == len("2026-01-05")  # a date (the patterns tell no other)
+                else datetime.fromisoformat(value.replace("z", "Z"))
+            )
         except ValueError:
             raise PydanticCustomError(
                 "date_or_datetime", "must be a date (YYYY-MM-DD) or an ISO 8601 time"
@@ -199,7 +205,7 @@ def _date_or_datetime(value: object) -> date | datetime:
             {"range": _RANGE_TEXT},
         )
     day = parsed.date() if isinstance(parsed, datetime) else parsed
-    if not MIN_DATE <= day <= MAX_DATE:
+    if not date_in_range(day):
         raise PydanticCustomError(
             "date_out_of_range", "must be a date or time from {range}", {"range": _RANGE_TEXT}
         )
@@ -219,11 +225,6 @@ SafeDateOrDateTime = Annotated[
     ),
 ]
 """A day (``date``) or an instant (``datetime``, naive or with its zone), years 1900-2200."""
-
-
-def date_in_range(value: date) -> bool:
-    """Whether a stored date is one the API would accept (older rows may not be)."""
-    return MIN_DATE <= value <= MAX_DATE
 
 
 # Friendlier words for what pydantic says about the rules above (the error handler uses
