@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from helpdesk_testing import LocalSystem
 from helpdesk_testing.browser import login
@@ -82,19 +81,6 @@ def connections_served(pid: int, port: int) -> int:
     return served
 
 
-async def gateway_retries(http: httpx.AsyncClient, system: LocalSystem) -> float:
-    """How many requests the gateway has sent again to the tickets service and got answered."""
-    response = await http.get(f"{system.gateway_url}/metrics")
-    assert response.status_code == 200
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-        if sample.name == "gateway_upstream_retries_total"
-        and sample.labels == {"service": "tickets", "outcome": "answered"}
-    )
-
-
 async def test_a_tickets_worker_killed_while_reads_flow_costs_no_client_an_error(
     system: LocalSystem, http: httpx.AsyncClient
 ) -> None:
@@ -116,21 +102,25 @@ async def test_a_tickets_worker_killed_while_reads_flow_costs_no_client_an_error
 
     port = tickets_port(system)
     victim: list[int] = []
+    held: list[int] = []
 
     async def killer() -> None:
         await asyncio.sleep(1.0)
         # The worker holding the gateway's connections: the one whose death clients would see.
         victim.append(max(workers, key=lambda pid: connections_served(pid, port)))
+        held.append(connections_served(victim[0], port))
         os.kill(victim[0], signal.SIGKILL)
         await asyncio.sleep(2.0)
         stop.set()
 
-    retried = await gateway_retries(http, system)
     started = time.monotonic()
     await asyncio.gather(killer(), *(reader() for _ in range(4)))
     assert not failures, (dict(statuses), failures[:5])
-    # Requests did meet the dead worker's connections, and were answered on another.
-    assert await gateway_retries(http, system) > retried
+    # The dead worker held the gateway's connections: each request that met one was sent
+    # again (gateway_upstream_retries_total), or the gateway saw it closed before reusing
+    # it; which of the two is a matter of timing (seen both ways), an error never. The
+    # retry itself is tested deterministically in gateway/tests/test_retries.py.
+    assert held[0] > 0
     assert statuses[200] > 50, dict(statuses)
     assert time.monotonic() - started < 10
     # The survivor kept answering; uvicorn's supervisor starts a replacement by itself.
