@@ -179,6 +179,7 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
         "notifications": 8103,
         "reports": 8104,
         "attachments": 8105,
+        "integrations": 8106,
     }
     ports = {name: port + offset for name, port in ports.items()}
     smtp_port, mail_web_port, s3_port = 1025 + offset, 8025 + offset, 8333 + offset
@@ -341,6 +342,22 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
         )
     processes.append(
         Process(
+            "integrations",
+            [*uvicorn, "--port", str(ports["integrations"]), "integrations.main:create_app"],
+            env={
+                **common("INTEGRATIONS"),
+                "INTEGRATIONS_TICKETS_URL": f"http://{host}:{ports['tickets']}",
+                "INTEGRATIONS_ATTACHMENTS_URL": (
+                    "" if args.no_s3 else f"http://{host}:{ports['attachments']}"
+                ),
+                "INTEGRATIONS_INTERNAL_TOKEN": internal_token,
+                "INTEGRATIONS_SECRET_KEY": local_secret(args.state_dir, "integrations-secret"),
+            },
+            ready_url=f"http://{host}:{ports['integrations']}/health/ready",
+        )
+    )
+    processes.append(
+        Process(
             "gateway",
             [*uvicorn, "--port", str(gateway_port), "gateway.main:create_app"],
             env={
@@ -348,6 +365,7 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
                 "GATEWAY_TICKETS_URL": f"http://{host}:{ports['tickets']}",
                 "GATEWAY_NOTIFICATIONS_URL": f"http://{host}:{ports['notifications']}",
                 "GATEWAY_REPORTS_URL": f"http://{host}:{ports['reports']}",
+                "GATEWAY_INTEGRATIONS_URL": f"http://{host}:{ports['integrations']}",
                 **(
                     {}
                     if args.no_s3

@@ -172,6 +172,7 @@ async def test_combined_openapi_from_two_services(run_gateway, upstream, other_u
         "notifications": "not_deployed",
         "attachments": "not_deployed",
         "reports": "unavailable",
+        "integrations": "not_deployed",
     }
 
 

@@ -24,8 +24,20 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+# (method, path prefix) pairs reachable without a token: the chat providers' webhooks, which
+# sign each request with the channel's secret instead (checked by the integrations service).
+PUBLIC_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("POST", "/api/integrations/hooks/"),
+    # The WhatsApp Cloud API's subscription handshake (hub.verify_token, hub.challenge).
+    ("GET", "/api/integrations/hooks/"),
+)
+
+
 def is_public(method: str, path: str) -> bool:
-    return (method, path) in PUBLIC_ROUTES
+    return (method, path) in PUBLIC_ROUTES or any(
+        method == public_method and path.startswith(prefix)
+        for public_method, prefix in PUBLIC_PREFIXES
+    )
 
 
 def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:

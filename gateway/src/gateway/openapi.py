@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from gateway.auth import PUBLIC_ROUTES
+from gateway.auth import is_public
 from gateway.proxy import BLOCKED_FIRST_SEGMENTS
 from gateway.settings import SERVICES
 from gateway.upstreams import Upstream, fetch_json
@@ -142,7 +142,7 @@ def merge_documents(
                 operation["tags"] = [f"{service}: {t}" for t in operation.get("tags", [])] or [
                     service
                 ]
-                public = (method.upper(), public_path) in PUBLIC_ROUTES
+                public = is_public(method.upper(), public_path)
                 if public:
                     operation["security"] = []
                 operation["responses"] = _with_gateway_responses(

@@ -17,7 +17,14 @@ from helpdesk_common.settings import comma_separated
 
 # Every service the gateway knows how to route to, in the order the combined API document
 # lists them. A service is only reachable once its ``GATEWAY_<NAME>_URL`` is set.
-SERVICES: tuple[str, ...] = ("identity", "tickets", "notifications", "attachments", "reports")
+SERVICES: tuple[str, ...] = (
+    "identity",
+    "tickets",
+    "notifications",
+    "attachments",
+    "reports",
+    "integrations",
+)
 
 
 class GatewaySettings(BaseSettings):
@@ -31,6 +38,7 @@ class GatewaySettings(BaseSettings):
     notifications_url: str | None = None
     attachments_url: str | None = None
     reports_url: str | None = None
+    integrations_url: str | None = None
 
     connect_timeout: float = Field(default=2.0, gt=0, description="TCP connect to a service")
     read_timeout: float = Field(
@@ -75,7 +83,12 @@ class GatewaySettings(BaseSettings):
     log_json: bool = True
 
     @field_validator(
-        "identity_url", "tickets_url", "notifications_url", "attachments_url", "reports_url"
+        "identity_url",
+        "tickets_url",
+        "notifications_url",
+        "attachments_url",
+        "reports_url",
+        "integrations_url",
     )
     @classmethod
     def _normalise_url(cls, value: str | None) -> str | None:

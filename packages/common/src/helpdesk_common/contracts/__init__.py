@@ -20,6 +20,7 @@ from helpdesk_common.contracts.identity import (
     UserSignInAttacked,
     UserUpdated,
 )
+from helpdesk_common.contracts.integrations import IntakeSenderRefused, WebhookDisabled
 from helpdesk_common.contracts.reports import ReportGenerated
 from helpdesk_common.contracts.tickets import (
     TicketAssigned,
@@ -58,6 +59,8 @@ _MODELS: list[type[EventPayload]] = [
     AttachmentAdded,
     AttachmentRemoved,
     AttachmentQuarantined,
+    IntakeSenderRefused,
+    WebhookDisabled,
 ]
 
 CATALOGUE: dict[str, type[EventPayload]] = {model.event_type: model for model in _MODELS}

@@ -35,7 +35,13 @@ _ATTACHMENT_EVENTS = ("attachment.added", "attachment.removed", "attachment.quar
 
 # The services keeping a copy of identity's users and units (helpdesk_common.directory):
 # each runs the consumer ``<service>.directory`` (helpdesk_common.directory.directory_consumer).
-DIRECTORY_REPLICAS: tuple[str, ...] = ("tickets", "notifications", "reports", "attachments")
+DIRECTORY_REPLICAS: tuple[str, ...] = (
+    "tickets",
+    "notifications",
+    "reports",
+    "attachments",
+    "integrations",
+)
 
 # Consumer name (its queue is ``settings.queue_name(name)``) -> the event types it handles.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
@@ -52,5 +58,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "tickets.attachments": _ATTACHMENT_EVENTS,
     # Each ticket's unit and status: who may see its files, and whether it takes new ones.
     "attachments.tickets": (*_TICKET_EVENTS, *_TICKET_EDITS),
+    # What outbound webhooks may deliver (integrations.webhooks).
+    "integrations.webhooks": (*_TICKET_EVENTS, *_TICKET_EDITS, *_ATTACHMENT_EVENTS),
     **{f"{service}.directory": _IDENTITY_EVENTS for service in DIRECTORY_REPLICAS},
 }

@@ -1,0 +1,9 @@
+"""Every table of the service, imported in one place so the metadata is complete."""
+
+from __future__ import annotations
+
+from integrations.db import Base
+
+metadata = Base.metadata
+
+__all__ = ["metadata"]
