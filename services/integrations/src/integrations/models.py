@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from integrations.chat import models as chat_models  # noqa: F401
 from integrations.db import Base
 from integrations.mail import models as mail_models  # noqa: F401
 
