@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from attachments.files.internal import router as internal_router
 from attachments.files.sweeper import sweeper
 from attachments.files.views import router as files_router
 from attachments.runtime import AttachmentsRuntime, release_threads
@@ -40,7 +41,7 @@ def create_app(settings: AttachmentsSettings | None = None) -> FastAPI:
     return create_service_app(
         settings=settings,
         title="Helpdesk attachments",
-        routers=[files_router],
+        routers=[files_router, internal_router],
         migrations=MIGRATIONS,
         consumers=[tickets_consumer(), directory_consumer("attachments")],
         build_runtime=build_runtime,

@@ -176,15 +176,21 @@ async def _drain(request: Request, already: int) -> None:
 
 
 async def receive_upload(
-    request: Request, *, limit: int, spool_dir: str | None, filename: str | None
+    request: Request,
+    *,
+    limit: int,
+    spool_dir: str | None,
+    filename: str | None,
+    raw: bool = False,
 ) -> Upload:
     """The upload of ``request`` spooled to disk; the caller discards the spool when done.
-    ``filename``: the name given in the query (raw uploads)."""
+    ``filename``: the name given in the query (raw uploads); ``raw``: the body is the file
+    whatever its Content-Type says (the internal upload passes a mail part's type on)."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     spool = Spool.create(spool_dir, limit)
     received = 0
     try:
-        if content_type == b"multipart/form-data":
+        if content_type == b"multipart/form-data" and not raw:
             boundary = options.get(b"boundary")
             if not boundary:
                 raise InvalidInput(

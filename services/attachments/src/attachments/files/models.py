@@ -51,3 +51,6 @@ class Attachment(Base):
     removed_by: Mapped[uuid.UUID | None]
     updated_at: Mapped[datetime]
     idempotency_key: Mapped[str | None]
+    # What an intake channel (mail, chat) named this file by, e.g.
+    # ``mail:<mailbox>:<Message-ID>:<part>``: a repeat returns this file, forever.
+    source_key: Mapped[str | None] = mapped_column(unique=True)

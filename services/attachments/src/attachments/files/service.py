@@ -8,6 +8,7 @@ of work.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -41,6 +42,33 @@ DOWNLOADS = Counter("attachments_downloads_total", "File downloads started")
 SCANS = Counter("attachments_scans_total", "Scanner verdicts", ["status"])
 KINDS: tuple[AttachmentKind, ...] = ("supporting", "evidence", "assignment_letter")
 SYSTEM = Actor(user_id=None, name="Sistem", role="system")
+# The uploader of a file that came by mail or chat from someone who is not a user: a fixed
+# id (the tickets service's intake uses the same for the tickets it makes), role "system",
+# the sender's name as given.
+INTAKE_UPLOADER_ID = uuid.uuid5(uuid.NAMESPACE_URL, "helpdesk:intake")
+
+
+@dataclass(frozen=True)
+class UploadedBy:
+    """Who stores a file: a user (their token's principal, or the directory's entry for a
+    file that came by mail or chat) or the intake system on behalf of an unknown sender."""
+
+    user_id: uuid.UUID
+    name: str
+    role: str
+
+    @classmethod
+    def of(cls, principal: Principal) -> UploadedBy:
+        return cls(user_id=principal.user_id, name=principal.name, role=principal.role)
+
+    @classmethod
+    def intake(cls, name: str) -> UploadedBy:
+        return cls(user_id=INTAKE_UPLOADER_ID, name=name, role="system")
+
+    @property
+    def actor(self) -> Actor:
+        system = self.role == "system"
+        return Actor(user_id=None if system else self.user_id, name=self.name, role=self.role)
 
 
 def now() -> datetime:
@@ -127,6 +155,11 @@ async def find_by_key(
     )
 
 
+async def find_by_source(session: AsyncSession, *, source_key: str) -> Attachment | None:
+    """The file an intake channel stored under this source key (kept forever)."""
+    return await session.scalar(sa.select(Attachment).where(Attachment.source_key == source_key))
+
+
 async def forget_old_key(
     session: AsyncSession, *, uploader: uuid.UUID, key: str, settings: AttachmentsSettings
 ) -> None:
@@ -152,7 +185,7 @@ async def reserve(
     session: AsyncSession,
     *,
     ticket: KnownTicket,
-    principal: Principal,
+    uploaded_by: UploadedBy,
     kind: AttachmentKind,
     filename: str,
     media_type: str,
@@ -163,6 +196,7 @@ async def reserve(
     has_thumbnail: bool,
     idempotency_key: str | None,
     settings: AttachmentsSettings,
+    source_key: str | None = None,
 ) -> Attachment:
     """The row of a file about to be written to storage (state ``uploading``), its size
     counted against the ticket's limits (the ticket row is locked by the caller)."""
@@ -189,14 +223,15 @@ async def reserve(
         scan_signature=None,
         scanned_at=None,
         metadata_stripped=metadata_stripped,
-        uploaded_by=principal.user_id,
-        uploaded_by_name=principal.name,
-        uploaded_by_role=principal.role,
+        uploaded_by=uploaded_by.user_id,
+        uploaded_by_name=uploaded_by.name,
+        uploaded_by_role=uploaded_by.role,
         uploaded_at=stamp,
         removed_at=None,
         removed_by=None,
         updated_at=stamp,
         idempotency_key=idempotency_key,
+        source_key=source_key,
     )
     session.add(attachment)
     await session.flush()
@@ -249,12 +284,12 @@ async def _publish(
 
 
 async def complete(
-    session: AsyncSession, *, attachment: Attachment, ticket: KnownTicket, principal: Principal
+    session: AsyncSession, *, attachment: Attachment, ticket: KnownTicket, actor: Actor
 ) -> None:
     """The object is written: the file exists from now on (``attachment.added``)."""
     attachment.state = "stored"
     attachment.updated_at = now()
-    await _publish(session, AttachmentAdded, attachment, ticket, actor_of(principal))
+    await _publish(session, AttachmentAdded, attachment, ticket, actor)
 
 
 async def release(session: AsyncSession, *, attachment_id: uuid.UUID) -> Attachment | None:

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from attachments.content import CATALOGUE, sanitise_filename
 from attachments.files import service
@@ -36,6 +38,7 @@ from attachments.tickets.models import KnownTicket
 from attachments.tickets.service import check_takes_files, visible_ticket
 from helpdesk_common.auth import CurrentUser, Principal
 from helpdesk_common.contracts.attachments import AttachmentKind
+from helpdesk_common.contracts.tickets import Actor
 from helpdesk_common.downloads import content_disposition
 from helpdesk_common.errors import NotFound, Unavailable
 from helpdesk_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotencyKey, key_reused
@@ -61,6 +64,10 @@ FRAMING_ALLOWANCE = 64 * 1024
 # A concurrent request with the same Idempotency-Key waits this long for the first.
 IDEMPOTENT_WAIT_SECONDS = 30.0
 _PREFIX = re.compile(r"/api/[a-z]+")
+
+# The ticket an upload goes to, refused if the uploader may not add to it: called before
+# the body is read (``lock`` False) and again, locking the ticket's row, to reserve.
+TicketGate = Callable[[AsyncSession, bool], Awaitable[KnownTicket]]
 
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -99,10 +106,16 @@ def _prefix(request: Request) -> str:
     return prefix if _PREFIX.fullmatch(prefix) else ""
 
 
-def present(attachment: Attachment, principal: Principal, prefix: str) -> AttachmentOut:
+def present(attachment: Attachment, principal: Principal | None, prefix: str) -> AttachmentOut:
+    """The attachment as ``principal`` sees it (None: another service, as staff would)."""
     file_type = CATALOGUE.get(attachment.type_name)
     base = f"{prefix}/attachments/{attachment.id}"
-    downloadable = attachment.state == "stored" and service.may_download(attachment, principal)
+    staff = principal is None or service.is_staff(principal)
+    downloadable = attachment.state == "stored" and (
+        service.may_download(attachment, principal)
+        if principal is not None
+        else attachment.scan_status != "infected"
+    )
     return AttachmentOut(
         id=attachment.id,
         ticket_id=attachment.ticket_id,
@@ -113,7 +126,7 @@ def present(attachment: Attachment, principal: Principal, prefix: str) -> Attach
         size=attachment.size,
         sha256=attachment.sha256,
         scan_status=attachment.scan_status,  # type: ignore[arg-type]
-        scan_signature=attachment.scan_signature if service.is_staff(principal) else None,
+        scan_signature=attachment.scan_signature if staff else None,
         downloadable=downloadable,
         inline=bool(file_type and file_type.inline),
         has_thumbnail=attachment.thumbnail_key is not None,
@@ -159,13 +172,30 @@ def _declared_length(request: Request) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-async def _admit(runtime: AttachmentsRuntime, principal: Principal, ticket_id: uuid.UUID) -> None:
-    """Before a byte is read: the ticket exists for the caller and takes files."""
-    async with runtime.sessionmaker() as session, session.begin():
+def user_gate(
+    runtime: AttachmentsRuntime, principal: Principal, ticket_id: uuid.UUID
+) -> TicketGate:
+    """A user's upload: the ticket exists for them (404 otherwise), their role writes, the
+    ticket takes files."""
+
+    async def gate(session: AsyncSession, lock: bool) -> KnownTicket:
         ticket = await visible_ticket(
-            session, settings=runtime.settings, principal=principal, ticket_id=ticket_id
+            session,
+            settings=runtime.settings,
+            principal=principal,
+            ticket_id=ticket_id,
+            lock=lock,
         )
         check_takes_files(ticket, principal)
+        return ticket
+
+    return gate
+
+
+async def admit(runtime: AttachmentsRuntime, gate: TicketGate) -> None:
+    """Before a byte is read: the ticket exists for the uploader and takes files."""
+    async with runtime.sessionmaker() as session, session.begin():
+        await gate(session, False)
 
 
 async def _replay(
@@ -206,33 +236,29 @@ async def _replay(
         await asyncio.sleep(0.2)
 
 
-async def _reserve(
+async def reserve(
     runtime: AttachmentsRuntime,
     *,
-    principal: Principal,
-    ticket_id: uuid.UUID,
+    gate: TicketGate,
+    uploaded_by: service.UploadedBy,
     kind: AttachmentKind,
     filename: str,
     checked: Checked,
     key: str | None,
+    source_key: str | None = None,
 ) -> Attachment:
+    """The file's row reserved (``uploading``) under the ticket row's lock, against the
+    ticket's limits; an IntegrityError when the Idempotency-Key or source key is taken."""
     async with runtime.sessionmaker() as session, session.begin():
-        ticket = await visible_ticket(
-            session,
-            settings=runtime.settings,
-            principal=principal,
-            ticket_id=ticket_id,
-            lock=True,
-        )
-        check_takes_files(ticket, principal)
+        ticket = await gate(session, True)
         if key is not None:
             await service.forget_old_key(
-                session, uploader=principal.user_id, key=key, settings=runtime.settings
+                session, uploader=uploaded_by.user_id, key=key, settings=runtime.settings
             )
         return await service.reserve(
             session,
             ticket=ticket,
-            principal=principal,
+            uploaded_by=uploaded_by,
             kind=kind,
             filename=filename,
             media_type=checked.file_type.media_type,
@@ -243,10 +269,11 @@ async def _reserve(
             has_thumbnail=checked.thumbnail is not None,
             idempotency_key=key,
             settings=runtime.settings,
+            source_key=source_key,
         )
 
 
-async def _write_objects(
+async def write_objects(
     runtime: AttachmentsRuntime, attachment: Attachment, upload: Upload, checked: Checked
 ) -> None:
     store = runtime.store
@@ -281,8 +308,8 @@ async def _undo(runtime: AttachmentsRuntime, attachment: Attachment) -> None:
         log.warning("releasing %s failed: %r", attachment.id, exc)
 
 
-async def _complete(
-    runtime: AttachmentsRuntime, attachment_id: uuid.UUID, principal: Principal
+async def complete(
+    runtime: AttachmentsRuntime, attachment_id: uuid.UUID, actor: Actor
 ) -> Attachment:
     async with runtime.sessionmaker() as session, session.begin():
         attachment = await session.get(Attachment, attachment_id, with_for_update=True)
@@ -290,7 +317,7 @@ async def _complete(
             raise storage_unavailable()  # swept meanwhile (an upload slower than the sweep)
         ticket = await session.get(KnownTicket, attachment.ticket_id)
         assert ticket is not None
-        await service.complete(session, attachment=attachment, ticket=ticket, principal=principal)
+        await service.complete(session, attachment=attachment, ticket=ticket, actor=actor)
         if attachment.scan_status == "pending":
             runtime.scan_requested.after_commit(session)
         return attachment
@@ -330,7 +357,8 @@ async def upload_file(
     declared = _declared_length(request)
     if declared is not None and declared > settings.max_file_bytes + FRAMING_ALLOWANCE:
         raise file_too_large(settings.max_file_bytes)
-    await _admit(runtime, principal, ticket_id)
+    gate = user_gate(runtime, principal, ticket_id)
+    await admit(runtime, gate)
     upload = await receive_upload(
         request, limit=settings.max_file_bytes, spool_dir=settings.spool_dir, filename=filename
     )
@@ -357,10 +385,10 @@ async def upload_file(
         first = await replay()
         if first is None:
             try:
-                attachment = await _reserve(
+                attachment = await reserve(
                     runtime,
-                    principal=principal,
-                    ticket_id=ticket_id,
+                    gate=gate,
+                    uploaded_by=service.UploadedBy.of(principal),
                     kind=chosen,
                     filename=name,
                     checked=checked,
@@ -374,8 +402,8 @@ async def upload_file(
         if first is not None:
             response.headers["Idempotent-Replayed"] = "true"
             return present(first, principal, _prefix(request))
-        await _write_objects(runtime, attachment, upload, checked)
-        stored = await _complete(runtime, attachment.id, principal)
+        await write_objects(runtime, attachment, upload, checked)
+        stored = await complete(runtime, attachment.id, service.actor_of(principal))
     finally:
         upload.spool.discard()
     service.UPLOADS.labels(stored.type_name).inc()

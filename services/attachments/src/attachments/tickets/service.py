@@ -113,6 +113,11 @@ def check_visible(ticket: KnownTicket | None, principal: Principal) -> KnownTick
 def check_takes_files(ticket: KnownTicket, principal: Principal) -> None:
     if principal.role not in WRITER_ROLES:
         raise PermissionDenied("read_only_role", "Leaders see files but do not upload them")
+    check_open(ticket)
+
+
+def check_open(ticket: KnownTicket) -> None:
+    """A closed or rejected ticket takes no new files (409 ``ticket_closed``)."""
     if ticket.status in CLOSED_STATUSES:
         raise Conflict(
             "ticket_closed",
