@@ -15,6 +15,7 @@ from tickets.attachments.consumer import build_consumer as attachments_consumer
 from tickets.directory.views import router as directory_router
 from tickets.documents.views import router as documents_router
 from tickets.exports.views import router as exports_router
+from tickets.intake.views import router as intake_router
 from tickets.internal.views import router as internal_router
 from tickets.live import feed as live_feed
 from tickets.live.views import router as live_router
@@ -89,6 +90,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
             masterdata_router,
             directory_router,
             internal_router,
+            intake_router,
             live_router,
         ],
         migrations=MIGRATIONS,

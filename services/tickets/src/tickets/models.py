@@ -6,6 +6,7 @@ The directory's ``users`` and ``units`` are helpdesk_common.directory's (see ``t
 from tickets.attachments.models import TicketAttachment
 from tickets.db import Base
 from tickets.exports.models import ExportLog, ExportPolicy
+from tickets.intake.models import IntakeSource
 from tickets.masterdata.models import (
     AuditEntry,
     Category,
@@ -27,6 +28,7 @@ __all__ = [
     "ExportLog",
     "ExportPolicy",
     "Holiday",
+    "IntakeSource",
     "OfficeHours",
     "Priority",
     "PriorityRule",

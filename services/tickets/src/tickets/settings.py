@@ -37,6 +37,9 @@ class TicketsSettings(ServiceSettings):
     escalation_roles: list[str] = ["leader"]
     # Resolved tickets that nobody confirms or reopens close after this many days.
     auto_close_days: float = Field(default=3, gt=0)
+    # A reply by mail or chat (POST /internal/intake/comments) to a resolved ticket reopens
+    # it before the comment is added; false: the comment only (the ticket stays resolved).
+    reopen_on_reply: bool = True
     run_scheduler: bool = True
     scheduler_interval_seconds: float = Field(default=30, gt=0)
     scheduler_batch_size: int = Field(default=100, ge=1)

@@ -174,7 +174,7 @@ def _unit_for_create(principal: Principal, data: TicketCreate) -> uuid.UUID:
     return data.unit_id
 
 
-def _check_category(master: MasterData, category_id: uuid.UUID) -> None:
+def check_category(master: MasterData, category_id: uuid.UUID) -> None:
     category = master.categories.get(category_id)
     if category is None or not category.is_active:
         raise InvalidInput("unknown_category", "Unknown or inactive category", field="category_id")
@@ -223,7 +223,7 @@ def _check_requester_fields(principal: Principal, data: TicketCreate) -> None:
 
 def _priority_for(master: MasterData, data: TicketCreate, unit_id: uuid.UUID) -> tuple[str, str]:
     """The priority and where it came from (``manual`` from staff, else the rules)."""
-    _check_category(master, data.category_id)
+    check_category(master, data.category_id)
     if data.priority is not None:
         _check_priority(master, data.priority)
         return data.priority, "manual"
@@ -275,6 +275,37 @@ async def create_ticket(
     )
     priority = _priority_for(master, data, unit_id)
     requester = await _requester_for(connection, principal=principal, data=data, unit_id=unit_id)
+    loaded = await insert_created(
+        connection,
+        runtime,
+        data=data,
+        master=master,
+        actor=actor_of(principal),
+        unit_id=unit_id,
+        priority=priority,
+        requester=requester,
+        now=now,
+    )
+    wake_relays()
+    return loaded
+
+
+async def insert_created(
+    connection: Connection,
+    runtime: TicketsRuntime,
+    *,
+    data: TicketCreate,
+    master: MasterData,
+    actor: Actor,
+    unit_id: uuid.UUID,
+    priority: tuple[str, str],
+    requester: tuple[uuid.UUID | None, str | None],
+    now: datetime,
+) -> Loaded[TicketRecord]:
+    """The create's writing half, once the caller decided who creates what for which unit
+    (the web's rules above; the intake channels', ``tickets.intake``): draw the number (422
+    ``unknown_unit`` for an inactive unit), plan the SLA, insert the ticket with its first
+    timeline line and ``ticket.created``. The caller wakes the relays after the commit."""
     numbers = runtime.numbers
     year = numbers.year_of(now)
     drawn = await store.draw_number(
@@ -283,7 +314,6 @@ async def create_ticket(
     if drawn is None:
         raise InvalidInput("unknown_unit", "Unknown or inactive unit (SKPD)", field="unit_id")
     value, unit_name = drawn
-    actor = actor_of(principal)
     ticket = new_ticket(
         data,
         number=numbers.number(year, value),
@@ -306,7 +336,6 @@ async def create_ticket(
         events=[event],
         producer=runtime.producer,
     )
-    wake_relays()
     return loaded
 
 
@@ -415,7 +444,7 @@ def edit(change: Change, *, given: dict[str, Any]) -> None:
         if required in given and given[required] is None:
             raise InvalidInput("required", f"{required} cannot be removed", field=required)
     if given.get("category_id") not in (None, ticket.category_id):
-        _check_category(master, given["category_id"])
+        check_category(master, given["category_id"])
     changes = {k: v for k, v in given.items() if getattr(ticket, k) != v}
     if "priority" in changes:
         if changes["priority"] is None:
