@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import Annotated, ClassVar, Self
 
-from pydantic import Field, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from helpdesk_common.settings import ServiceSettings
+from helpdesk_common.settings import ServiceSettings, comma_separated
 
 
 class IntegrationsSettings(ServiceSettings):
@@ -25,6 +25,29 @@ class IntegrationsSettings(ServiceSettings):
     # Encrypts the stored mailbox passwords and webhook secrets (helpdesk_common.crypto);
     # changing it makes them unreadable (an administrator then enters them again).
     secret_key: str = "change-me"  # noqa: S105
+
+    # E-mail to ticket (integrations.mail). A sender with more than mail_throttle_count mails
+    # in mail_throttle_minutes gets "throttled" (nothing made) until the window passes.
+    mail_throttle_count: int = Field(default=20, ge=1)
+    mail_throttle_minutes: int = Field(default=10, ge=1)
+    # reply_once: an unknown address is answered at most once per mailbox in this many days.
+    mail_refusal_quiet_days: int = Field(default=30, ge=1)
+    # Our own sending addresses (comma-separated): their mails are never read as requests.
+    mail_own_addresses: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["helpdesk@localhost"]
+    )
+    mail_tick_seconds: float = Field(default=1.0, gt=0)  # how often due mailboxes are sought
+    mail_backoff_initial_seconds: float = Field(default=30.0, gt=0)  # doubled per failure
+    mail_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    mail_imap_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_batch_size: int = Field(default=100, ge=1, le=10_000)  # mails per poll
+    mail_lease_seconds: float = Field(default=300.0, gt=0)  # one replica's hold on a mailbox
+
+    @field_validator("mail_own_addresses", mode="before")
+    @classmethod
+    def _split_own_addresses(cls, value: object) -> object:
+        items = comma_separated(value)
+        return [str(item).lower() for item in items] if isinstance(items, list) else items
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Self:

@@ -23,9 +23,9 @@ from email.message import Message
 
 import charset_normalizer
 from charset_normalizer.md import mess_ratio
-from inscriptis import get_text
-from inscriptis.css_profiles import CSS_PROFILES
-from inscriptis.model.config import ParserConfig
+from inscriptis import get_text  # type: ignore[import-untyped]
+from inscriptis.css_profiles import CSS_PROFILES  # type: ignore[import-untyped]
+from inscriptis.model.config import ParserConfig  # type: ignore[import-untyped]
 
 # The tickets' numbers (tickets/tickets/numbering.py TICKET_REF_REGEX: ``TKT-2026-000123``,
 # any prefix), found in a subject, preferably in brackets as the notifications write them.
@@ -327,7 +327,7 @@ def parse_mail(raw: bytes, *, own_addresses: frozenset[str] = frozenset()) -> Pa
                 media_type=media,
                 content=payload,
                 inline=disposition != "attachment",
-                content_id=(_msg_ids(part.get("Content-ID")) or [None])[0],
+                content_id=next(iter(_msg_ids(part.get("Content-ID"))), None),
             )
         )
     text_plain = "\n\n".join(t.strip() for t in plain if t.strip())

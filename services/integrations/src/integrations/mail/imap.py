@@ -1,0 +1,117 @@
+"""The IMAP side of a mailbox: the standard library's imaplib, each call run in a worker
+thread (imaplib blocks), one connection per poll.
+
+A processed message gets the keyword ``$HelpdeskProcessed`` and ``\\Seen``; the poller asks
+only for messages without the keyword, so a mail is read again until it is marked (which
+happens only after its ticket or comment and its log row are committed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import imaplib
+import re
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+PROCESSED = "$HelpdeskProcessed"
+
+
+class ImapError(Exception):
+    """The mailbox could not be reached, signed into or read."""
+
+
+@dataclass(frozen=True)
+class ImapAccount:
+    host: str
+    port: int
+    security: str  # ssl | starttls | none
+    username: str
+    password: str
+    folder: str
+    timeout: float = 30.0
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _ok(response: tuple[str, Sequence[Any]], what: str) -> list[Any]:
+    status, data = response
+    if status != "OK":
+        detail = b" ".join(d for d in data if isinstance(d, bytes)).decode(errors="replace")
+        raise ImapError(f"{what} failed: {detail or status}")
+    return list(data)
+
+
+class ImapSession:
+    """A signed-in connection with the folder selected (blocking; use :func:`run`)."""
+
+    def __init__(self, account: ImapAccount) -> None:
+        self.account = account
+        try:
+            if account.security == "ssl":
+                context = ssl.create_default_context()
+                client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
+                    account.host, account.port, ssl_context=context, timeout=account.timeout
+                )
+            else:
+                client = imaplib.IMAP4(account.host, account.port, timeout=account.timeout)
+                if account.security == "starttls":
+                    client.starttls(ssl.create_default_context())
+            self.client = client
+        except (OSError, imaplib.IMAP4.error, ssl.SSLError) as exc:
+            raise ImapError(f"cannot connect to {account.host}:{account.port}: {exc}") from exc
+        try:
+            _ok(client.login(account.username, account.password), "login")
+            _ok(client.select(_quote(account.folder)), f"select {account.folder}")
+        except (OSError, imaplib.IMAP4.error) as exc:
+            self.close()
+            raise ImapError(f"{exc}") from exc
+        except ImapError:
+            self.close()
+            raise
+
+    def message_count(self) -> int:
+        data = _ok(self.client.status(_quote(self.account.folder), "(MESSAGES)"), "status")
+        match = re.search(rb"MESSAGES (\d+)", data[0] if isinstance(data[0], bytes) else b"")
+        return int(match.group(1)) if match else 0
+
+    def unprocessed(self, limit: int) -> list[int]:
+        """UIDs of the messages not marked processed (nor deleted), oldest first."""
+        try:
+            data = _ok(self.client.uid("SEARCH", "UNKEYWORD", PROCESSED, "UNDELETED"), "search")
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise ImapError(f"search failed: {exc}") from exc
+        raw = data[0] if data and isinstance(data[0], bytes) else b""
+        return sorted(int(uid) for uid in raw.split())[:limit]
+
+    def fetch(self, uid: int) -> bytes | None:
+        """The message's bytes (without setting \\Seen), None when it is gone."""
+        try:
+            data = _ok(self.client.uid("FETCH", str(uid), "(BODY.PEEK[])"), "fetch")
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise ImapError(f"fetch failed: {exc}") from exc
+        for item in data:
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
+                return item[1]
+        return None
+
+    def mark_processed(self, uid: int) -> None:
+        try:
+            _ok(
+                self.client.uid("STORE", str(uid), "+FLAGS.SILENT", f"({PROCESSED} \\Seen)"),
+                "store",
+            )
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise ImapError(f"store failed: {exc}") from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(TimeoutError, OSError, imaplib.IMAP4.error):
+            self.client.logout()
+
+
+async def open_session(account: ImapAccount) -> ImapSession:
+    return await asyncio.to_thread(ImapSession, account)
