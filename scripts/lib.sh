@@ -130,6 +130,23 @@ ensure_clamav() {
   fi
 }
 
+# The mail-intake tests (and scripts/up) start private Dovecot IMAP servers of their own
+# (helpdesk_testing.imap: own configuration, port and users). Only the program is needed: as
+# for clamd, policy-rc.d keeps Debian's dovecot service from starting while the package
+# installs; the system's service is otherwise left alone.
+ensure_dovecot() {
+  if [ -x /usr/sbin/dovecot ]; then return; fi
+  local policy=/usr/sbin/policy-rc.d own_policy=0 status=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    own_policy=1
+  fi
+  apt_install dovecot-imapd || status=$?
+  if [ "$own_policy" = 1 ]; then as_root rm -f "$policy"; fi
+  if [ "$status" != 0 ]; then exit "$status"; fi
+}
+
 ensure_infrastructure() {
   ensure_postgres
   ensure_rabbitmq

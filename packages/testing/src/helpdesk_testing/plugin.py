@@ -20,6 +20,7 @@ from helpdesk_common.contracts.identity import Role
 from helpdesk_common.settings import ServiceSettings
 from helpdesk_testing.clamd import ClamdProcess, start_clamd
 from helpdesk_testing.env import AMQP_URL, PG_ADMIN_DSN
+from helpdesk_testing.imap import ImapServer, start_imap
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -136,3 +137,17 @@ async def clamd(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clamd
         yield process
     finally:
         await process.stop()
+
+
+@pytest.fixture(scope="session")
+async def imap_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ImapServer]:
+    """One real Dovecot IMAP server for the session (helpdesk_testing.imap), started by the
+    first test that asks for it (~0.1 s). Shared: each test adds users of its own
+    (``server.add_user(f"{uuid4().hex}@example.com", ...)``). A test that stops it starts it
+    again before it ends (``stop()`` takes ~1 s); a test that needs its own server uses
+    ``running_imap(tmp_path)``."""
+    server = await start_imap(tmp_path_factory.mktemp("imap"))
+    try:
+        yield server
+    finally:
+        await server.close()
