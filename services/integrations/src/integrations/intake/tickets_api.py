@@ -8,7 +8,8 @@ retry) returns what the first one made (``created=False``) and makes nothing twi
 Outcomes:
 - :class:`Made`: the ticket or comment exists (new or from an earlier call).
 - :class:`TicketsUnavailable`: the tickets service could not answer (connection refused,
-  timeout, 5xx, 429): nothing is known to be made; try again later with the same key.
+  timeout, 5xx, 429, or the internal token refused: a configuration to fix): nothing is
+  known to be made; try again later with the same key.
 - :class:`TicketClosed`: the ticket replied to is closed or rejected (409): make a new
   ticket that names ``number`` instead.
 - :class:`IntakeRefused`: any other 4xx (an unknown unit, category or requester, a sender
@@ -146,6 +147,10 @@ async def _post(runtime: IntegrationsRuntime, path: str, body: dict[str, Any]) -
     if status == 429 or status >= 500:
         raise TicketsUnavailable(f"tickets service answered {status}")
     code, message, field, extra = _error_of(response)
+    if status == 401 or code == "internal_api_disabled":
+        # The internal token is wrong or missing on one side: a deployment's mistake, not
+        # the message's. Kept for later (it is fixed without touching the message).
+        raise TicketsUnavailable(f"tickets service refused the internal token: {code}")
     if status == 409 and code == "ticket_closed":
         raise TicketClosed(str(extra.get("number") or body.get("ticket_ref") or ""))
     raise IntakeRefused(status, code, message, field)
