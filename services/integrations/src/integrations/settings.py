@@ -26,6 +26,11 @@ class IntegrationsSettings(ServiceSettings):
     # changing it makes them unreadable (an administrator then enters them again).
     secret_key: str = "change-me"  # noqa: S105
 
+    # Chat channels (integrations.chat): a generic hook's X-Helpdesk-Timestamp may differ from
+    # our clock by this much; a WhatsApp message older than this is refused as stale (401).
+    chat_signature_tolerance_seconds: int = Field(default=300, ge=1)
+    chat_message_max_age_seconds: int = Field(default=86400, ge=1)
+
     # E-mail to ticket (integrations.mail). A sender with more than mail_throttle_count mails
     # in mail_throttle_minutes gets "throttled" (nothing made) until the window passes.
     mail_throttle_count: int = Field(default=20, ge=1)
