@@ -144,9 +144,23 @@ async def test_an_unknown_sender_gets_a_ticket_of_the_channels_unit_made_by_the_
         "name": "Budi <budi@example.com>",
         "role": "system",
     }
-    # The ticket lists like any other (the list reads the same columns).
-    listed = await world.client.get("/tickets", params={"q": "ruang arsip"}, headers=agent.headers)
+    # The ticket lists like any other (the list reads the same columns), its submission
+    # form renders, and read models get its snapshot.
+    listed = await world.client.get(
+        "/tickets", params={"unit_id": body["unit_id"]}, headers=agent.headers
+    )
     assert listed.status_code == 200, listed.text
+    assert [t["id"] for t in listed.json()["items"]] == [out["ticket_id"]]
+    form = await world.client.get(
+        f"/tickets/{out['ticket_id']}/documents/submission-form.pdf", headers=agent.headers
+    )
+    assert form.status_code == 200, form.text
+    assert form.content.startswith(b"%PDF")
+    snapshot = await world.client.get(
+        f"/internal/ticket-snapshots/{out['ticket_id']}", headers=INTERNAL
+    )
+    assert snapshot.status_code == 200, snapshot.text
+    assert snapshot.json()["number"] == out["number"]
 
 
 async def test_a_staff_sender_files_for_the_channels_unit(world):
