@@ -65,6 +65,22 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(normalised.encode(), istext=True).replace(b"\n", CRLF)
 
 
+# A Message-ID as RFC 5322 writes it: printable ASCII without spaces, in angle brackets.
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,900}>")
+
+
+def message_id_of(value: str | None) -> str | None:
+    """``value`` as a header's message id (``<left@right>``; the brackets added when
+    missing), or None when it cannot be one (spaces, line breaks, non-ASCII: never a way
+    to add a header)."""
+    if not value:
+        return None
+    candidate = value.strip()
+    if not candidate.startswith("<"):
+        candidate = f"<{candidate}>"
+    return candidate if _MESSAGE_ID.fullmatch(candidate) else None
+
+
 class AttachedFile(Protocol):
     @property
     def filename(self) -> str: ...
@@ -116,6 +132,7 @@ def compose_message(
     ticket_number: str | None = None,
     event_type: str | None = None,
     attachments: Sequence[AttachedFile] = (),
+    in_reply_to: str | None = None,
 ) -> bytes:
     from_header, domain = _sender_parts(sender)
     boundary = f"=_helpdesk_{delivery_id.hex}"
@@ -130,9 +147,17 @@ def compose_message(
         # RFC 3834: out-of-office robots must not answer this mail.
         ("Auto-Submitted", "auto-generated"),
     ]
+    references: list[str] = []
+    reply_to_id = message_id_of(in_reply_to)
+    if reply_to_id is not None:
+        # An answer to a mail (a sender's whose mail opened no ticket): threaded under it.
+        headers.append(("In-Reply-To", reply_to_id))
+        references.append(reply_to_id)
     if ticket_id is not None:
         # Every mail about one ticket references the same id: clients thread them together.
-        headers.append(("References", f"<ticket-{ticket_id}@{domain}>"))
+        references.append(f"<ticket-{ticket_id}@{domain}>")
+    if references:
+        headers.append(("References", " ".join(references)))
     if ticket_number:
         headers.append(("X-Helpdesk-Ticket", encode_header_text(ticket_number)))
     if event_type:

@@ -35,6 +35,9 @@ class EmailDelivery(Base):
     body_html: Mapped[str] = mapped_column(sa.Text)
     # A document sent along (a scheduled report's PDF), stored once for all its recipients.
     attachment_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("email_attachments.id"))
+    # The Message-ID (``<...>``) of a mail this one answers (In-Reply-To and References):
+    # the reply to a sender whose mail opened no ticket threads under their mail.
+    in_reply_to: Mapped[str | None] = mapped_column(sa.Text)
 
     status: Mapped[str] = mapped_column(sa.Text, default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

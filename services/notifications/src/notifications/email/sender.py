@@ -330,6 +330,7 @@ class EmailSender:
                 ticket_number=delivery.ticket_number,
                 event_type=delivery.event_type,
                 attachments=attachments,
+                in_reply_to=delivery.in_reply_to,
             )
             await connection.send(config, message, recipient=delivery.recipient)
         except asyncio.CancelledError:

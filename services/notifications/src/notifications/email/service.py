@@ -62,6 +62,7 @@ class ClaimedDelivery:
     attempts: int
     created_at: datetime
     attachment_id: uuid.UUID | None = None
+    in_reply_to: str | None = None
 
 
 class Outlet(Protocol):
@@ -156,6 +157,7 @@ _DELIVERY_COLUMNS = (
     ("body_text", "text"),
     ("body_html", "text"),
     ("attachment_id", "uuid"),
+    ("in_reply_to", "text"),
 )
 _NAMES = arrays.names(_DELIVERY_COLUMNS)
 # Every row in one statement, one array per column (the text never changes, so asyncpg
@@ -223,6 +225,7 @@ async def enqueue_deliveries(
                 attempts=1,
                 created_at=now,
                 attachment_id=row.get("attachment_id"),
+                in_reply_to=row.get("in_reply_to"),
             )
             for delivery_id, row in zip(ids[:claimed], rows[:claimed], strict=True)
             if delivery_id in inserted
@@ -270,7 +273,7 @@ async def load_attachment(session: AsyncSession, *, attachment_id: uuid.UUID) ->
 
 _CLAIMED_COLUMNS = (
     "id, event_id, event_type, ticket_id, ticket_number, recipient, recipient_name, "
-    "subject, body_text, body_html, attempts, created_at, attachment_id"
+    "subject, body_text, body_html, attempts, created_at, attachment_id, in_reply_to"
 )
 # SKIP LOCKED lets several replicas claim side by side without waiting on each other. The
 # claim pushes next_attempt_at to the end of the lease: should this sender die mid-send,
