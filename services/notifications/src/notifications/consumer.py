@@ -1,7 +1,10 @@
 """The consumer ``notifications``: ticket events notify, and so does a new file on a ticket
 (``attachment.added``, its assignee); a scheduled report's document (``report.generated``) is
 mailed to its recipients; a sign-in attack on an account (``user.sign_in_attacked``) is told
-in the app to its user and the administrators. (Identity's events keep the directory
+in the app to its user and the administrators; the intake channels' refusal of an unknown
+sender (``intake.sender_refused``) is answered by one mail to that address, and a disabled
+outbound webhook (``webhook.disabled``) told to the administrators (routing.intake).
+(Identity's events keep the directory
 replica current in the consumer ``notifications.directory``: helpdesk_common.directory.)"""
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from helpdesk_common.consumer import Consumer, Handler
 from helpdesk_common.contracts import EventEnvelope, EventPayload
 from helpdesk_common.contracts.attachments import AttachmentAdded
 from helpdesk_common.contracts.identity import UserSignInAttacked
+from helpdesk_common.contracts.integrations import IntakeSenderRefused, WebhookDisabled
 from helpdesk_common.contracts.reports import ReportGenerated
 from helpdesk_common.contracts.tickets import TicketEvent
 from notifications.email.rendering import Renderer
 from notifications.email.service import Handoff
 from notifications.routing import attachments as attachment_handlers
 from notifications.routing import handlers as routing_handlers
+from notifications.routing import intake as intake_handlers
 from notifications.routing import reports as report_handlers
 from notifications.routing import security as security_handlers
 from notifications.settings import NotificationsSettings
@@ -38,6 +43,12 @@ ROUTES: Sequence[tuple[Sequence[str], type[EventPayload], Notify]] = (
         UserSignInAttacked,
         security_handlers.notify_sign_in_attacked,
     ),
+    (
+        (IntakeSenderRefused.event_type,),
+        IntakeSenderRefused,
+        intake_handlers.notify_sender_refused,
+    ),
+    ((WebhookDisabled.event_type,), WebhookDisabled, intake_handlers.notify_webhook_disabled),
 )
 
 

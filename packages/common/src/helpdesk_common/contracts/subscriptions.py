@@ -46,12 +46,15 @@ DIRECTORY_REPLICAS: tuple[str, ...] = (
 # Consumer name (its queue is ``settings.queue_name(name)``) -> the event types it handles.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     # Ticket events, new files for the assignee, the scheduled reports' documents to mail,
-    # and sign-in attacks to tell the account's user and the administrators of.
+    # sign-in attacks to tell the account's user and the administrators of, the answer to
+    # an unknown mail sender, and disabled outbound webhooks for the administrators.
     "notifications": (
         *_TICKET_EVENTS,
         "attachment.added",
         "report.generated",
         "user.sign_in_attacked",
+        "intake.sender_refused",
+        "webhook.disabled",
     ),
     "reports": (*_TICKET_EVENTS, *_TICKET_EDITS),
     # The files on each ticket's timeline and submission form.

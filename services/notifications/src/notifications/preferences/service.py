@@ -32,6 +32,7 @@ EventKind = Literal[
     "sla_breached",
     "escalated",
     "attachment_added",
+    "webhook_disabled",
 ]
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 
@@ -47,11 +48,12 @@ _STAFF_KINDS: tuple[EventKind, ...] = (
 )
 # What can reach each role (routing.recipients): a requester hears of their tickets' progress
 # (their receipt of a new ticket always goes out: it carries the number), IT staff of new
-# tickets and of the tickets they hold, leaders of breaches and escalations.
+# tickets and of the tickets they hold, leaders of breaches and escalations; administrators
+# also of an outbound webhook disabled after failing too long (the integrations service).
 KINDS_BY_ROLE: dict[str, tuple[EventKind, ...]] = {
     "requester": ("commented", "status_changed", "resolved", "closed"),
     "agent": _STAFF_KINDS,
-    "admin": _STAFF_KINDS,
+    "admin": (*_STAFF_KINDS, "webhook_disabled"),
     "leader": ("sla_breached", "escalated"),
 }
 
