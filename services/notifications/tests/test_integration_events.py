@@ -208,7 +208,8 @@ async def test_every_active_administrator_hears_of_a_disabled_webhook(service, s
     assert "Yth. Ani Admin" in to_ani.text
     assert "https://siem.contoh.go.id/hooks/helpdesk" in to_ani.text
     assert "HTTP 502 Bad Gateway" in to_ani.text
-    assert "https://helpdesk.example.test/#/admin/webhooks" in to_ani.text
+    page = f"https://helpdesk.example.test/#/admin/webhooks/{event.webhook_id}"
+    assert page in to_ani.text and f'href="{page}"' in to_ani.html
     assert "Lihat tiket" not in to_ani.text
     (to_ben,) = about(ben.email)
     assert to_ben.subject == "Outbound webhook disabled: SIEM kantor"
@@ -235,7 +236,7 @@ async def test_every_active_administrator_hears_of_a_disabled_webhook(service, s
     notice = notices[ani.user_id]
     assert notice.title == "Webhook keluar dinonaktifkan: SIEM kantor"
     assert notice.body.startswith("Webhook SIEM kantor gagal terkirim sejak")
-    assert notice.link == "https://helpdesk.example.test/#/admin/webhooks"
+    assert notice.link == page
     assert notice.ticket_id is None and notice.addressed
     assert notices[ben.user_id].title == "Outbound webhook disabled: SIEM kantor"
     assert set(digest) == {daily.user_id}

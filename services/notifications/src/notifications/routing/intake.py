@@ -111,7 +111,8 @@ async def notify_webhook_disabled(
     choices = await choices_for(
         session, user_ids=[admin.id for admin in admins], event=WEBHOOK_DISABLED_KIND
     )
-    page = settings.web_base_url.rstrip("/") + "/#/admin/webhooks"
+    # The webhook's own admin page (its delivery log, and enabling it again).
+    page = f"{settings.web_base_url.rstrip('/')}/#/admin/webhooks/{payload.webhook_id}"
     deliveries: list[dict[str, Any]] = []
     digest: list[dict[str, Any]] = []
     in_app: list[dict[str, Any]] = []
