@@ -18,6 +18,7 @@ from integrations.mail.poller import mail_poller
 from integrations.mail.views import router as mail_router
 from integrations.runtime import IntegrationsRuntime
 from integrations.settings import IntegrationsSettings
+from integrations.webhooks.consumer import webhooks_consumer
 from integrations.webhooks.sender import webhook_sender
 from integrations.webhooks.views import router as webhooks_router
 
@@ -56,7 +57,7 @@ def create_app(settings: IntegrationsSettings | None = None) -> FastAPI:
         title="Helpdesk integrations",
         routers=[mail_router, chat_router, webhooks_router],
         migrations=MIGRATIONS,
-        consumers=[directory_consumer("integrations")],
+        consumers=[directory_consumer("integrations"), webhooks_consumer()],
         build_runtime=build_runtime,
         workers=[mail_poller, webhook_sender, close_clients],
         user_standing=directory_standing,

@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from helpdesk_common.client_address import parse_networks
 from helpdesk_common.settings import ServiceSettings, comma_separated
 
 
@@ -53,6 +54,30 @@ class IntegrationsSettings(ServiceSettings):
     def _split_own_addresses(cls, value: object) -> object:
         items = comma_separated(value)
         return [str(item).lower() for item in items] if isinstance(items, list) else items
+
+    # Outbound webhooks (integrations.webhooks). Networks a webhook URL may reach although
+    # they are loopback, link-local (cloud metadata), unspecified or multicast: comma-separated
+    # CIDRs, e.g. "127.0.0.0/8" for a receiver on this host. Empty: none of those.
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)  # one attempt, all of it
+    webhook_retry_initial_seconds: float = Field(default=10.0, gt=0)  # doubled per failure
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retry_window_seconds: float = Field(default=86400.0, gt=0)  # then "failed"
+    webhook_disable_after_seconds: float = Field(default=86400.0, gt=0)  # failing this long
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_lease_seconds: float = Field(default=120.0, gt=0)  # a claimed delivery's hold
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        return comma_separated(value)
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Self:
