@@ -12,6 +12,8 @@ import sqlalchemy as sa
 
 from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_testing.inputs import refused
+from helpdesk_testing.migrations import model_differences
+from integrations.models import metadata
 from integrations.webhooks.models import Webhook
 from integrations.webhooks.schemas import EventType
 from integrations.webhooks.signing import MIN_SECRET_LENGTH
@@ -239,3 +241,11 @@ async def test_only_administrators(world: World, role: str) -> None:
             method, path, json=body() if method == "POST" else None, headers=person.headers
         )
         assert response.status_code == 403, (role, path, response.text)
+
+
+async def test_migration_matches_the_models(world: World) -> None:
+    """Migration 0004 creates the webhooks tables as the models declare them."""
+    async with world.runtime.engine.connect() as connection:
+        differences = await connection.run_sync(model_differences, metadata)
+    mine = [d for d in differences if "webhook" in repr(d)]
+    assert mine == []
