@@ -64,6 +64,10 @@ RULES_BEYOND_THE_SCHEMA: dict[str, str] = {
     "duplicate_member": "a member is listed once (items unique by their user_id)",
     "duplicate_event": "an event is listed once (items unique by their event)",
     "duplicate_ticket": "a ticket is listed once (items unique by their id)",
+    # The world outside
+    "unresolvable_host": "a webhook URL's host must resolve (DNS)",
+    "address_not_allowed": "a webhook URL's host must resolve to addresses it may call (SSRF)",
+    "invalid_url": "a webhook URL's port, credentials and host are checked by parsing it",
 }
 
 _KEY = re.compile(KEY_PATTERN)
