@@ -67,7 +67,7 @@ async def hook_status(world: World, channel_id: str, secret: str) -> int:
         {
             "message_id": uuid.uuid4().hex,
             "conversation_id": "c",
-            "sender": {"id": "1", "name": "A"},
+            "sender": {"id": "1", "name": "A", "phone": "+62 811 000"},
             "text": "Halo",
         }
     ).encode()

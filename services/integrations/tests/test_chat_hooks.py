@@ -450,7 +450,8 @@ async def test_a_signed_body_that_is_not_json_is_400(chat: Chat) -> None:
     ("change", "field"),
     [
         ({"text": ""}, "text"),
-        ({"sender": {"id": "x", "name": "A\u0000B"}}, "sender.name"),
+        ({"sender": {"id": "x", "name": "A\u0000B", "phone": "+62 811"}}, "sender.name"),
+        ({"sender": {"id": "x", "name": "Anonim"}}, "sender"),
         ({"sender": {"id": "x", "name": "A", "email": "not-an-address"}}, "sender.email"),
         ({"message_id": None}, "message_id"),
         ({"sent_at": 5}, "sent_at"),

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from helpdesk_common.inputs import PositiveInt4, SafeAwareDateTime, SafeText
 from helpdesk_common.patching import not_null
@@ -101,6 +101,10 @@ Phone = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"
 
 
 class GenericSender(BaseModel):
+    """Who wrote: ``email`` or ``phone`` (or both) is required, as the ticket's contact: a
+    later message of the conversation is taken as a reply only from that contact (or from
+    the known user whose address ``email`` is)."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: Id
@@ -109,6 +113,12 @@ class GenericSender(BaseModel):
         default=None, description="a known user's address makes them the requester"
     )
     phone: Phone | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> GenericSender:
+        if not self.email and not self.phone:
+            raise ValueError("give the sender's email or phone (or both)")
+        return self
 
 
 class GenericMessage(BaseModel):
