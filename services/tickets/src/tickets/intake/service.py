@@ -161,7 +161,7 @@ async def add_comment(
         connection,
         runtime,
         data=data,
-        loaded_unit=ticket.unit_id,
+        unit_id=ticket.unit_id,
         email=ticket.contact_email,
         phone=ticket.contact_phone,
     )
@@ -235,7 +235,7 @@ async def _author(
     runtime: TicketsRuntime,
     *,
     data: IntakeCommentCreate,
-    loaded_unit: uuid.UUID,
+    unit_id: uuid.UUID,
     email: str | None,
     phone: str | None,
 ) -> Actor:
@@ -252,7 +252,7 @@ async def _author(
     member = await store.active_member(connection, data.author_id)
     if member is None:
         raise InvalidInput("unknown_author", "Unknown or inactive user", field="author_id")
-    if member.role == "requester" and member.unit_id != loaded_unit:
+    if member.role == "requester" and member.unit_id != unit_id:
         raise PermissionDenied(
             "not_a_participant",
             "The sender may not see the ticket (another unit's)",
