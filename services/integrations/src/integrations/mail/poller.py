@@ -127,6 +127,12 @@ async def mail_poller(runtime: IntegrationsRuntime) -> None:
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     running: dict[uuid.UUID, asyncio.Task[None]] = {}
     while True:
+        # Finished polls first: a mailbox claimed below must not find its last poll's task.
+        for mailbox_id, task in list(running.items()):
+            if task.done():
+                del running[mailbox_id]
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("mailbox poll crashed", exc_info=task.exception())
         try:
             async with runtime.sessionmaker() as db, db.begin():
                 due = await service.claim_due(
@@ -139,11 +145,6 @@ async def mail_poller(runtime: IntegrationsRuntime) -> None:
                     )
         except Exception:
             log.exception("mail poller tick failed")
-        for mailbox_id, task in list(running.items()):
-            if task.done():
-                del running[mailbox_id]
-                if not task.cancelled() and task.exception() is not None:
-                    log.error("mailbox poll crashed", exc_info=task.exception())
         try:
             await asyncio.sleep(settings.mail_tick_seconds)
         except asyncio.CancelledError:
