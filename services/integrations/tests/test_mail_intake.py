@@ -22,6 +22,7 @@ from helpdesk_common.contracts.identity import Role, UnitCreated, UserCreated
 from helpdesk_common.directory.service import upsert_unit, upsert_user
 from helpdesk_testing import eventually
 from helpdesk_testing.imap import ImapServer
+from helpdesk_testing.inputs import unguarded_inputs
 from helpdesk_testing.net import free_port, serve_http
 from integrations.intake import tickets_api
 from integrations.mail.imap import PROCESSED, ImapAccount, ImapError, ImapSession
@@ -630,3 +631,29 @@ async def test_several_pollers_make_each_ticket_once(setup: Setup) -> None:
 def test_account_security_values() -> None:
     account = ImapAccount("h", 1, "none", "u", "p", "INBOX")
     assert account.timeout == 30.0
+
+
+def test_mailbox_routes_declare_their_input_rules(world: World) -> None:
+    found = unguarded_inputs(world.app.openapi())
+    assert [entry for entry in found if "/mailboxes" in entry] == []
+
+
+async def test_files_without_an_attachments_service_are_counted_refused(setup: Setup) -> None:
+    sender = f"berkas.{uuid.uuid4().hex[:6]}@example.go.id"
+    await setup.user(email=sender, name="Berkas")
+    address, box = await setup.mailbox()
+    body = (
+        b"--m\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nLihat lampiran.\r\n"
+        b"--m\r\nContent-Type: application/pdf\r\n"
+        b"Content-Disposition: attachment; filename*=UTF-8''Laporan%20%C3%BCbersicht.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(b"%PDF-1.4 test")
+        + b"--m--\r\n"
+    )
+    raw, _ = raw_mail(sender, "Dengan lampiran", body, content_type='multipart/mixed; boundary="m"')
+    await setup.imap.append(address, raw)
+    (row,) = await setup.log(box["id"], 1)
+    assert row["outcome"] == "ticket"
+    assert (row["attachments_stored"], row["attachments_refused"]) == (0, 1)
+    stored = await setup.tickets.ticket(uuid.UUID(row["ticket_id"]))
+    assert stored["description"] == "Lihat lampiran."

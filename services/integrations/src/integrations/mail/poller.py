@@ -63,18 +63,31 @@ async def poll_mailbox(
     try:
         factory = session_factory or ImapSession
         imap = await asyncio.to_thread(factory, account)
-        uids = await asyncio.to_thread(imap.unprocessed, settings.mail_batch_size)
-        more = len(uids) >= settings.mail_batch_size
-        for uid in uids:
-            raw = await asyncio.to_thread(imap.fetch, uid)
-            if raw is None:
-                continue
-            try:
-                await process(runtime, config, raw)
-            except (TicketsUnavailable, AttachmentsUnavailable) as exc:
-                raise Unreachable(str(exc)) from exc
-            # Committed: now (and only now) the mail is marked done.
-            await asyncio.to_thread(imap.mark_processed, uid)
+        while True:
+            uids = await asyncio.to_thread(imap.unprocessed, settings.mail_batch_size)
+            for uid in uids:
+                raw = await asyncio.to_thread(imap.fetch, uid)
+                if raw is None:
+                    continue
+                try:
+                    await process(runtime, config, raw)
+                except (TicketsUnavailable, AttachmentsUnavailable) as exc:
+                    raise Unreachable(str(exc)) from exc
+                # Committed: now (and only now) the mail is marked done.
+                await asyncio.to_thread(imap.mark_processed, uid)
+            if len(uids) < settings.mail_batch_size:
+                break
+            # A full batch: more mail waits. Keep the lease (or stop if another took it).
+            async with runtime.sessionmaker() as db, db.begin():
+                kept = await service.renew_lease(
+                    db,
+                    mailbox_id=mailbox_id,
+                    owner=owner,
+                    lease_seconds=settings.mail_lease_seconds,
+                )
+            if not kept:
+                more = True
+                break
     except ImapError as exc:
         error = str(exc)
     except Unreachable as exc:
