@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 import pytest
@@ -14,7 +15,8 @@ from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_testing.inputs import refused
 from helpdesk_testing.migrations import model_differences
 from integrations.models import metadata
-from integrations.webhooks.models import Webhook
+from integrations.webhooks import service
+from integrations.webhooks.models import Webhook, WebhookDelivery
 from integrations.webhooks.schemas import EventType
 from integrations.webhooks.signing import MIN_SECRET_LENGTH
 
@@ -249,3 +251,29 @@ async def test_migration_matches_the_models(world: World) -> None:
         differences = await connection.run_sync(model_differences, metadata)
     mine = [d for d in differences if "webhook" in repr(d)]
     assert mine == []
+
+
+async def test_done_deliveries_are_purged_after_the_retention(world: World) -> None:
+    admin = await admin_of(world)
+    webhook_id = uuid.UUID(
+        (await world.client.post("/webhooks", json=body(), headers=admin)).json()["id"]
+    )
+    async with world.runtime.sessionmaker() as session, session.begin():
+        made = [await service.ping(session, webhook_id=webhook_id) for _ in range(4)]
+        old = datetime.now(UTC) - timedelta(days=40)
+        statuses = ("succeeded", "failed", "retrying", "succeeded")
+        for delivery, status in zip(made, statuses, strict=True):
+            delivery.status = status
+            delivery.lease_until = datetime.now(UTC) + timedelta(hours=1)  # no sender takes it
+            if delivery is not made[-1]:
+                delivery.created_at = old
+    async with world.runtime.sessionmaker() as session, session.begin():
+        purged = await service.purge_log(session, older_than=timedelta(days=30))
+    assert purged == 2
+    async with world.runtime.sessionmaker() as session:
+        left = (
+            await session.scalars(
+                sa.select(WebhookDelivery.status).where(WebhookDelivery.webhook_id == webhook_id)
+            )
+        ).all()
+    assert sorted(left) == ["retrying", "succeeded"]  # outstanding or recent stay

@@ -67,6 +67,7 @@ class IntegrationsSettings(ServiceSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     webhook_lease_seconds: float = Field(default=120.0, gt=0)  # a claimed delivery's hold
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    webhook_log_retention_days: float = Field(default=30.0, gt=0)  # done deliveries kept
 
     @field_validator("webhook_allowed_networks", mode="before")
     @classmethod

@@ -4,7 +4,8 @@ A webhook URL is http or https, without credentials, to a host whose every addre
 allowed: loopback, link-local (169.254.0.0/16 with the cloud metadata address, fe80::/10),
 unspecified (0.0.0.0/8, ::) and multicast addresses are refused unless a network of the
 setting ``INTEGRATIONS_WEBHOOK_ALLOWED_NETWORKS`` contains them (an IPv4 address written as
-IPv6, ``::ffff:127.0.0.1``, is judged as the IPv4 address). The host is resolved when the
+IPv6 (``::ffff:127.0.0.1``, NAT64 ``64:ff9b::/96``, 6to4, Teredo) is judged as that IPv4
+address too). The host is resolved when the
 webhook is saved (a 422) and again before every attempt, and the attempt connects to the
 address that was checked (never resolving again: no DNS rebinding between check and use).
 """
@@ -51,9 +52,26 @@ class Target:
     addresses: tuple[IPAddress, ...]
 
 
-def _forbidden(address: IPAddress) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv4 reached through a NAT64 gateway
+
+
+def embedded(address: IPAddress) -> list[IPAddress]:
+    """``address`` and the IPv4 addresses it leads to when written as IPv6 (mapped,
+    NAT64, 6to4, Teredo): each is judged, so ``::ffff:127.0.0.1`` is loopback."""
+    found: list[IPAddress] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            found.append(address.ipv4_mapped)
+        if address in _NAT64:
+            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if address.sixtofour is not None:
+            found.append(address.sixtofour)
+        if address.teredo is not None:
+            found.extend(address.teredo)
+    return found
+
+
+def _kind(address: IPAddress) -> str | None:
     if address.is_loopback:
         return "loopback"
     if address.is_link_local:
@@ -68,17 +86,19 @@ def _forbidden(address: IPAddress) -> str | None:
 
 
 def address_refusal(address: IPAddress, allowed: Sequence[Network]) -> str | None:
-    """Why ``address`` may not be called (None: it may)."""
-    kind = _forbidden(address)
-    if kind is None:
-        return None
-    candidates = [address]
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        candidates.append(address.ipv4_mapped)
-    for network in allowed:
-        if any(c.version == network.version and c in network for c in candidates):
-            return None
-    return f"{address} is a {kind} address"
+    """Why ``address`` may not be called (None: it may): a forbidden kind that no allowed
+    network contains, judged for the address and each IPv4 address it embeds."""
+    for candidate in embedded(address):
+        kind = _kind(candidate)
+        if kind is None:
+            continue
+        if any(
+            candidate.version == network.version and candidate in network for network in allowed
+        ):
+            continue
+        shown = str(address) if candidate == address else f"{address} ({candidate})"
+        return f"{shown} is a {kind} address"
+    return None
 
 
 def parse_url(url: str) -> SplitResult:
@@ -122,6 +142,9 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
+DNS_TIMEOUT_SECONDS = 10.0
+
+
 async def check_url(url: str, *, allowed_networks: Sequence[str]) -> Target:
     """Resolve and check ``url``; the address to connect to, or UrlRefused. Every address of
     the host must be allowed (else the one a client picks could be the forbidden one)."""
@@ -130,7 +153,11 @@ async def check_url(url: str, *, allowed_networks: Sequence[str]) -> Target:
     host = parts.hostname or ""
     port = parts.port or (443 if scheme == "https" else 80)
     allowed = parse_networks(allowed_networks)
-    addresses = await _resolve(host, port)
+    try:
+        async with asyncio.timeout(DNS_TIMEOUT_SECONDS):
+            addresses = await _resolve(host, port)
+    except TimeoutError:
+        raise UrlRefused("unresolvable_host", f"resolving {host!r} timed out") from None
     for address in addresses:
         refusal = address_refusal(address, allowed)
         if refusal is not None:

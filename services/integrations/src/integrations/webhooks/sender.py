@@ -46,6 +46,7 @@ DISABLED = Counter(
 
 RESPONSE_EXCERPT_BYTES = 2048
 USER_AGENT = "Helpdesk-Webhooks/1"
+PURGE_INTERVAL_SECONDS = 600.0  # how often done deliveries past the retention are deleted
 
 
 def new_client(verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
@@ -129,7 +130,7 @@ async def post(
             try:
                 attempt.status_code = response.status_code
                 excerpt = b""
-                async for chunk in response.aiter_raw():
+                async for chunk in response.aiter_bytes():
                     excerpt += chunk
                     if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
                         break
@@ -142,10 +143,8 @@ async def post(
             attempt.error = f"HTTP {response.status_code}"
     except TimeoutError:
         attempt.error = f"timeout: no answer within {timeout:g} s"
-    except httpx.HTTPError as exc:
-        attempt.error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
-    except OSError as exc:
-        attempt.error = f"{type(exc).__name__}: {exc}"[:500]
+    except (httpx.HTTPError, OSError) as exc:
+        attempt.error = f"{type(exc).__name__}: {exc}"[:500].replace("\x00", "\ufffd")
     return attempt
 
 
@@ -236,7 +235,7 @@ async def webhook_sender(runtime: IntegrationsRuntime) -> None:
     """The worker: send whatever is due, woken by new deliveries, else every poll interval."""
     settings = runtime.settings
     backoff = settings.webhook_poll_seconds
-    gauge_due = 0.0
+    gauge_due = purge_due = 0.0
     client = new_client()
     try:
         with service.SENDER_WAKEUP.waiter() as wakeup:
@@ -249,6 +248,13 @@ async def webhook_sender(runtime: IntegrationsRuntime) -> None:
                         gauge_due = time.monotonic() + 10
                         async with runtime.sessionmaker() as session:
                             BACKLOG.set(await service.backlog(session))
+                    if time.monotonic() >= purge_due:
+                        purge_due = time.monotonic() + PURGE_INTERVAL_SECONDS
+                        async with runtime.sessionmaker() as session, session.begin():
+                            await service.purge_log(
+                                session,
+                                older_than=timedelta(days=settings.webhook_log_retention_days),
+                            )
                     if claimed:
                         continue
                     with contextlib.suppress(TimeoutError):

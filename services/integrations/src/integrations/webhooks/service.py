@@ -376,6 +376,26 @@ async def redeliver(
     return delivery
 
 
+async def purge_log(session: AsyncSession, *, older_than: timedelta, batch: int = 5000) -> int:
+    """Delete done deliveries (succeeded or failed) created before ``older_than`` ago, at
+    most ``batch`` at a time; how many went."""
+    doomed = (
+        sa.select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.status.in_(("succeeded", "failed")),
+            WebhookDelivery.created_at < utcnow() - older_than,
+        )
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        sa.delete(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(doomed.scalar_subquery()))
+        .returning(WebhookDelivery.id)
+    )
+    return len(result.all())
+
+
 async def backlog(session: AsyncSession) -> int:
     count = await session.scalar(
         sa.select(sa.func.count())
@@ -461,14 +481,23 @@ async def finish_attempt(
 ) -> tuple[str, bool] | None:
     """Record an attempt: the delivery's new status and whether its webhook was disabled
     now; None when the lease was lost (another sender took the delivery over)."""
+    # The webhook's row first, then the delivery's: the order of a webhook's deletion (its
+    # row, then its deliveries by the cascade), so the two never wait on each other.
+    webhook_id = await session.scalar(
+        sa.select(WebhookDelivery.webhook_id).where(WebhookDelivery.id == delivery_id)
+    )
+    if webhook_id is None:
+        return None  # deleted meanwhile, with its webhook
+    webhook = await session.scalar(
+        sa.select(Webhook).where(Webhook.id == webhook_id).with_for_update()
+    )
     delivery = await session.scalar(
         sa.select(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id, WebhookDelivery.lease_token == lease_token)
         .with_for_update()
     )
-    if delivery is None:
+    if webhook is None or delivery is None:
         return None
-    webhook = await get_webhook(session, webhook_id=delivery.webhook_id, for_update=True)
     now = utcnow()
     delivery.attempts += 1
     delivery.first_attempt_at = delivery.first_attempt_at or started_at
