@@ -3,6 +3,7 @@
 
 import audit from "./i18n/audit.js";
 import forms from "./i18n/forms.js";
+import integrations from "./i18n/integrations.js";
 import live from "./i18n/live.js";
 import notify from "./i18n/notify.js";
 import queues from "./i18n/queues.js";
@@ -357,7 +358,7 @@ const id = {
   "channel.web": "Web",
   "channel.api": "API",
   "channel.email": "E-mail",
-  "channel.webhook": "Webhook",
+  "channel.webhook": "Webhook/Chat",
   "channel.phone": "Telepon",
   "channel.walk_in": "Datang langsung",
 
@@ -1182,7 +1183,7 @@ const en = {
   "channel.web": "Web",
   "channel.api": "API",
   "channel.email": "E-mail",
-  "channel.webhook": "Webhook",
+  "channel.webhook": "Webhook/Chat",
   "channel.phone": "Phone",
   "channel.walk_in": "Walk-in",
 
@@ -1662,7 +1663,7 @@ const en = {
 };
 
 // Each part of the client keeps its text in a module of its own (./i18n/<part>.js).
-for (const part of [audit, forms, live, notify, queues, ticketpage]) {
+for (const part of [audit, forms, integrations, live, notify, queues, ticketpage]) {
   Object.assign(id, part.id);
   Object.assign(en, part.en);
 }
@@ -1716,6 +1717,8 @@ export function t(key, vars) {
 
 export const statusLabel = (status) => (has(`status.${status}`) ? t(`status.${status}`) : status);
 export const roleLabel = (role) => (has(`role.${role}`) ? t(`role.${role}`) : role);
+/** How a ticket came in (web, email, webhook, phone, walk_in, api) in the user's language. */
+export const channelLabel = (channel) => (has(`channel.${channel}`) ? t(`channel.${channel}`) : channel);
 
 // Pydantic's English field messages, translated by shape; anything else is shown as sent.
 const FIELD_PATTERNS = [

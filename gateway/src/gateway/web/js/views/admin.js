@@ -14,6 +14,9 @@ const SECTIONS = [
   ["calendar", () => import("./admin/masterdata.js"), "calendar"],
   ["smtp", () => import("./admin/mail.js"), "smtp"],
   ["deliveries", () => import("./admin/mail.js"), "deliveries"],
+  ["mailboxes", () => import("./admin/integrations.js"), "mailboxes"],
+  ["channels", () => import("./admin/integrations.js"), "channels"],
+  ["webhooks", () => import("./admin/integrations.js"), "webhooks"],
   ["triage", () => import("./admin/triage.js"), "triage"],
   ["audit", () => import("./admin/audit.js"), "audit"],
   ["exports", () => import("./admin/exports.js"), "exports"],
@@ -33,6 +36,8 @@ export async function render(ctx) {
     ),
   );
   ctx.el.append(pageHeader(`${t("admin.title")}: ${section ? t(`admin.${name}`) : "?"}`), tabs);
+  // The tab list scrolls sideways on a narrow screen: the current tab in view.
+  tabs.querySelector("[aria-current=page]")?.scrollIntoView({ block: "nearest", inline: "nearest" });
   if (!section) {
     ctx.el.append(h("p", t("app.not_found")));
     return;
