@@ -13,7 +13,7 @@
 import { api, ifMatch } from "../api.js";
 import { h, replace } from "../dom.js";
 import { downloadButton } from "../download.js";
-import { has, lang, roleLabel, statusLabel, t } from "../i18n.js";
+import { channelLabel, has, lang, roleLabel, statusLabel, t } from "../i18n.js";
 import * as store from "../store.js";
 import {
   errorBox,
@@ -451,7 +451,7 @@ async function detail({ el, segments, isCurrent }) {
         ticket.resolved_at ? row(t("ticket.resolved_at"), timeEl(ticket.resolved_at)) : null,
         ticket.closed_at ? row(t("ticket.closed_at"), timeEl(ticket.closed_at)) : null,
         ticket.reopen_count ? row(t("ticket.reopen_count"), `${ticket.reopen_count}×`) : null,
-        row(t("ticket.channel"), ticket.channel),
+        row(t("ticket.channel"), h("span", { class: "channel-label", dataset: { channel: ticket.channel } }, channelLabel(ticket.channel))),
         row(t("ticket.updated_at"), timeEl(ticket.updated_at, fmtRelative(ticket.updated_at))),
       ),
     );

@@ -5,7 +5,7 @@
 
 import { api } from "../api.js";
 import { h, icon, replace } from "../dom.js";
-import { locale, statusLabel, t } from "../i18n.js";
+import { channelLabel, locale, statusLabel, t } from "../i18n.js";
 import { followChanges } from "../live.js";
 import { navigate } from "../nav.js";
 import * as store from "../store.js";
@@ -231,7 +231,8 @@ async function list({ el, query, isCurrent }) {
   const row = (tk) => {
     const href = `#/tickets/${encodeURIComponent(tk.id)}`;
     const cells = [
-      h("a", { href, class: "ticket-number" }, tk.number),
+      // How it came in, small under the number (web, e-mail, chat, phone, walk-in, API).
+      h("div", h("a", { href, class: "ticket-number" }, tk.number), h("small", { class: "channel-tag", dataset: { channel: tk.channel } }, channelLabel(tk.channel))),
       h("a", { href, class: "ticket-title" }, tk.title),
       ...(staff ? [tk.unit_name || t("common.none")] : []),
       tk.category_name || t("common.none"),

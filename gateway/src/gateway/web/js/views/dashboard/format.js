@@ -1,6 +1,6 @@
 // Numbers, rates, working-time durations and office-local dates for the dashboard.
 
-import { has, locale, t } from "../../i18n.js";
+import { locale, t } from "../../i18n.js";
 
 export const NONE = () => t("common.none");
 
@@ -95,9 +95,7 @@ export function periodLabel(iso, groupBy) {
 
 // -- names of dimension keys ------------------------------------------------------------------
 
-export function channelLabel(code) {
-  return has(`channel.${code}`) ? t(`channel.${code}`) : code;
-}
+export { channelLabel } from "../../i18n.js";
 
 /** A breakdown row's name: the server's, else a known label, else "(none)". */
 export function rowName(by, row) {
