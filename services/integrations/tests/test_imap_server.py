@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import imaplib
+import os
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpdesk_testing.imap import ImapServer, running_imap
+from helpdesk_testing.imap import ImapServer, reachable_by_others, running_imap
 
 MESSAGE = (
     b"From: Budi <budi@example.com>\r\n"
@@ -139,3 +143,33 @@ async def test_stop_refuses_connections_and_start_brings_the_mail_back(tmp_path:
         found = await asyncio.to_thread(read_with_imaplib, server, user, password)
         assert found == [(uid, MESSAGE)]
     assert not server.runtime_dir.exists()
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory other users can get through (as root, Dovecot's mail user is nobody)."""
+    shared = Path(tempfile.mkdtemp(prefix="helpdesk-imap-test-"))
+    shared.chmod(0o755)
+    yield shared
+    shutil.rmtree(shared, ignore_errors=True)
+
+
+async def test_a_given_mail_dir_keeps_the_mail_for_the_next_server(
+    tmp_path: Path, shared_dir: Path
+) -> None:
+    """As deploy/local/up.py keeps the local mailbox in its state folder."""
+    async with running_imap(tmp_path / "first", mail_dir=shared_dir / "mail") as first:
+        first.add_user("helpdesk@localhost", "secret-1")
+        uid = await first.append("helpdesk@localhost", MESSAGE)
+    async with running_imap(tmp_path / "second", mail_dir=shared_dir / "mail") as second:
+        second.add_user("helpdesk@localhost", "secret-1")
+        assert await second.messages("helpdesk@localhost") == {uid: MESSAGE}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the maildirs to another user")
+def test_as_root_a_mail_dir_out_of_the_mail_users_reach_is_refused(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    assert not reachable_by_others(private / "mail")
+    with pytest.raises(ValueError, match="cannot reach"):
+        ImapServer(tmp_path / "server", mail_dir=private / "mail")

@@ -57,25 +57,45 @@ class ImapServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, directory: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        port: int | None = None,
+        mail_dir: Path | None = None,
+        log_file: Path | None = None,
+    ) -> None:
+        """``mail_dir``: where the maildirs are kept (by default in the runtime directory,
+        removed by ``close()``); as root it must be reachable by ``nobody`` (see
+        ``reachable_by_others``). ``log_file``: Dovecot's log (``/dev/stderr`` works)."""
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.config_file = directory / "dovecot.conf"
         self.users_dir = directory / "users"
-        self.log_file = directory / "dovecot.log"
+        self.log_file = log_file or directory / "dovecot.log"
         self.output_file = directory / "dovecot.out"
         # Short, world-traversable: the login processes (dovenull) reach their sockets here,
         # the mail processes (nobody when root) their maildirs.
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="helpdesk-imap-"))
         self.runtime_dir.chmod(0o755)
         self.base_dir = self.runtime_dir / "run"
-        self.mail_dir = self.runtime_dir / "mail"
+        self.mail_dir = mail_dir or self.runtime_dir / "mail"
         self._passwords: dict[str, str] = {}
         self._process: asyncio.subprocess.Process | None = None
-        self._write_files()
+        try:
+            self._write_files()
+        except BaseException:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            raise
 
     # -- process -------------------------------------------------------------------------
+
+    @property
+    def command(self) -> list[str]:
+        """The command line that runs this Dovecot in the foreground (for a supervisor of
+        its own, as deploy/local/up.py; ``start()`` runs it too)."""
+        return [str(DOVECOT), "-F", "-c", str(self.config_file)]
 
     @property
     def running(self) -> bool:
@@ -87,10 +107,7 @@ class ImapServer:
             return
         with self.output_file.open("ab") as output:
             self._process = await asyncio.create_subprocess_exec(
-                str(DOVECOT),
-                "-F",
-                "-c",
-                str(self.config_file),
+                *self.command,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=output,
                 stderr=asyncio.subprocess.STDOUT,
@@ -117,7 +134,8 @@ class ImapServer:
             await process.wait()
 
     async def close(self) -> None:
-        """Stop Dovecot and remove its runtime directory and maildirs."""
+        """Stop Dovecot and remove its runtime directory (with the maildirs, unless they
+        were given as ``mail_dir``)."""
         await self.stop()
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
@@ -308,7 +326,7 @@ class ImapServer:
 
     def _write_files(self) -> None:
         self.base_dir.mkdir(exist_ok=True)
-        self.mail_dir.mkdir(exist_ok=True)
+        self.mail_dir.mkdir(parents=True, exist_ok=True)
         self.users_dir.mkdir(exist_ok=True)
         if os.geteuid() == 0:
             internal_user, internal_group = "root", "root"
@@ -316,6 +334,11 @@ class ImapServer:
             mail_user = "nobody"
             mail_group = grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
             mail_entry = pwd.getpwnam(mail_user)
+            if not reachable_by_others(self.mail_dir):
+                raise ValueError(
+                    f"{self.mail_dir}: Dovecot's mail processes (user {mail_user}) cannot "
+                    "reach it; give a mail_dir whose parents are all o+x"
+                )
             os.chown(self.mail_dir, mail_entry.pw_uid, mail_entry.pw_gid)
             login_chroot, anvil_chroot = "login", "empty"
         else:
@@ -381,6 +404,16 @@ userdb {{
         self.config_file.write_text(config)
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether every directory down to ``path`` lets other users through (o+x): as root,
+    Dovecot's mail processes run as ``nobody`` and must reach the maildirs."""
+    path = path.resolve()
+    for directory in [*reversed(path.parents), path]:
+        if directory.exists() and not directory.stat().st_mode & 0o001:
+            return False
+    return True
+
+
 def _quote(folder: str) -> str:
     if not _SAFE_NAME.match(folder.replace(" ", "_").replace("/", "_")):
         raise ValueError(f"unsupported folder name: {folder!r}")
@@ -393,10 +426,12 @@ def _check(response: tuple[str, Sequence[object]], command: str) -> None:
         raise RuntimeError(f"IMAP {command} failed: {typ} {data!r}")
 
 
-async def start_imap(directory: Path, *, port: int | None = None) -> ImapServer:
+async def start_imap(
+    directory: Path, *, port: int | None = None, mail_dir: Path | None = None
+) -> ImapServer:
     """Start a Dovecot with its files in ``directory`` (created if missing); the caller
     closes it (``await server.close()``)."""
-    server = ImapServer(directory, port=port)
+    server = ImapServer(directory, port=port, mail_dir=mail_dir)
     try:
         await server.start()
     except BaseException:
@@ -406,9 +441,11 @@ async def start_imap(directory: Path, *, port: int | None = None) -> ImapServer:
 
 
 @contextlib.asynccontextmanager
-async def running_imap(directory: Path, *, port: int | None = None) -> AsyncIterator[ImapServer]:
+async def running_imap(
+    directory: Path, *, port: int | None = None, mail_dir: Path | None = None
+) -> AsyncIterator[ImapServer]:
     """A Dovecot for the block's duration."""
-    server = await start_imap(directory, port=port)
+    server = await start_imap(directory, port=port, mail_dir=mail_dir)
     try:
         yield server
     finally:
