@@ -8,10 +8,13 @@ a developer has running. It is stopped with SIGINT at the end of the session and
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import io
+import re
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from minio import Minio
 
 from helpdesk_testing import LocalSystem
@@ -76,3 +79,38 @@ async def test_s3_server_stores_and_returns_objects(system: LocalSystem) -> None
     assert system.s3_url
     endpoint = urlsplit(system.s3_url).netloc
     assert await asyncio.to_thread(_s3_round_trip, endpoint) == b"%PDF-1.4 berita acara"
+
+
+def _imap_round_trip(address: str, password: str) -> tuple[bytes, int]:
+    """Log in as the banner says, append a message and read it back."""
+    host, port = address.rsplit(":", 1)
+    client = imaplib.IMAP4(host, int(port), timeout=10)
+    try:
+        client.login("helpdesk@localhost", password)
+        raw = b"From: budi@example.com\r\nSubject: Uji kotak surat\r\n\r\nHalo.\r\n"
+        typ, data = client.append("INBOX", None, None, raw)
+        assert typ == "OK", data
+        uid = re.search(rb"APPENDUID \d+ (\d+)", data[0] or b"")
+        assert uid is not None, data
+        client.select("INBOX")
+        typ, fetched = client.uid("FETCH", uid.group(1).decode(), "(BODY.PEEK[])")
+        assert typ == "OK" and isinstance(fetched[0], tuple), fetched
+        client.uid("STORE", uid.group(1).decode(), "+FLAGS", "(\\Deleted)")
+        client.expunge()
+        return fetched[0][1], len(raw)
+    finally:
+        client.logout()
+
+
+async def test_imap_mailbox_of_the_banner_takes_mail(system: LocalSystem) -> None:
+    """The local IMAP server (Dovecot) runs with the mailbox the banner names, for an
+    administrator to add under Kotak surat; a wrong password is refused."""
+    assert system.imap_address and system.imap_password, system.output[-40:]
+    assert system.state_dir is not None
+    assert (system.state_dir / "imap-password").read_text().strip() == system.imap_password
+    body, size = await asyncio.to_thread(
+        _imap_round_trip, system.imap_address, system.imap_password
+    )
+    assert body.startswith(b"From: budi@example.com") and len(body) == size
+    with pytest.raises(imaplib.IMAP4.error):
+        await asyncio.to_thread(_imap_round_trip, system.imap_address, "not-the-password")

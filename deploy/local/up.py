@@ -4,7 +4,9 @@ Started by ``scripts/up``, which first makes sure PostgreSQL and RabbitMQ run an
 workspace is installed. This script then:
 - keeps local state under ``.local/`` (signing keys, the first admin's password, S3 data, logs);
 - creates the ``helpdesk`` database when missing (each service migrates its own schema);
-- starts an S3 server (SeaweedFS, ``weed mini``), a mail catcher, the services and the gateway;
+- starts an S3 server (SeaweedFS, ``weed mini``), a mail catcher, an IMAP server (a private
+  Dovecot with one mailbox, ``helpdesk@localhost``, for the mail intake), the services and the
+  gateway;
 - waits until every one is ready, prints the gateway URL and the admin login;
 - stops everything on Ctrl-C (or SIGTERM), and stops everything if one process dies.
 
@@ -30,6 +32,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +77,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
         "--no-s3", action="store_true", help="do not start the S3 server (nor attachments)"
+    )
+    parser.add_argument(
+        "--no-imap",
+        action="store_true",
+        help="do not start the local IMAP server (Dovecot) with the mailbox helpdesk@localhost",
     )
     parser.add_argument(
         "--no-scan",
@@ -169,6 +177,56 @@ def clamd_process(directory: Path, host: str, port: int) -> Process:
     return Process("clamd", [binary, f"--config-file={config}"])
 
 
+# The local IMAP server's one mailbox: an administrator adds it under "Kotak surat" (host,
+# port, security "none", this user and the password the banner prints) to try the mail intake.
+IMAP_USER = "helpdesk@localhost"
+
+
+@dataclass
+class LocalImap:
+    """The local Dovecot: its supervised process and what the banner says about it."""
+
+    process: Process
+    address: str
+    password: str
+    cleanup: Callable[[], None]
+    notice: str | None = None
+
+
+def imap_process(args: argparse.Namespace, host: str, port: int) -> LocalImap | None:
+    """A Dovecot on ``port`` (helpdesk_testing.imap writes its configuration), or None with a
+    warning when ``--no-imap`` or Dovecot is not installed. The mail stays in the state
+    folder across starts when Dovecot's mail user can reach it (as root: ``nobody``)."""
+    if args.no_imap:
+        return None
+    from helpdesk_testing.imap import ImapServer, dovecot_installed, reachable_by_others
+
+    if not dovecot_installed():
+        print(
+            "warning: Dovecot is not installed (scripts/up installs dovecot-imapd): no local "
+            "IMAP server, the mail intake has no mailbox to read",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+    directory = args.state_dir / "imap"
+    mail_dir: Path | None = directory / "mail"
+    notice = None
+    if os.geteuid() == 0 and not reachable_by_others(directory):
+        mail_dir = None
+        notice = "mail kept until it stops (the state folder is private to root)"
+    server = ImapServer(directory, port=port, mail_dir=mail_dir, log_file=Path("/dev/stderr"))
+    password = local_secret(args.state_dir, "imap-password")
+    server.add_user(IMAP_USER, password)
+    return LocalImap(
+        process=Process("imap", server.command),
+        address=f"{host}:{port}",
+        password=password,
+        cleanup=lambda: shutil.rmtree(server.runtime_dir, ignore_errors=True),
+        notice=notice,
+    )
+
+
 def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], admin_password: str):
     offset = args.port_offset
     host = args.host
@@ -183,7 +241,9 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
     }
     ports = {name: port + offset for name, port in ports.items()}
     smtp_port, mail_web_port, s3_port = 1025 + offset, 8025 + offset, 8333 + offset
-    clamd_port = 3310 + offset
+    # IMAP as the mail catcher's SMTP: the standard port + 1000 (1143, not 8143, which is a
+    # service's port in a copy whose --port-offset is 40 higher: 8103 + 40).
+    clamd_port, imap_port = 3310 + offset, 1143 + offset
     scanning = not args.no_scan and shutil.which("clamd", path=CLAMD_PATH) is not None
     gateway_url = f"http://{host}:{gateway_port}"
     smtp_host, notify_smtp_port = host, smtp_port
@@ -248,6 +308,9 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
         )
     if scanning:
         processes.append(clamd_process(args.state_dir / "clamd", host, clamd_port))
+    imap = imap_process(args, host, imap_port)
+    if imap is not None:
+        processes.append(imap.process)
     processes.append(
         Process(
             "mail",
@@ -381,7 +444,7 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
         "mail": f"http://{host}:{mail_web_port}",
         "s3": f"http://{host}:{s3_port}",
     }
-    return processes, urls
+    return processes, urls, imap
 
 
 async def pump(process: Process, colour: str, log_dir: Path) -> None:
@@ -497,6 +560,19 @@ class Supervision:
         return await asyncio.start_unix_server(command, path=str(path))
 
 
+def imap_banner(imap: LocalImap | None) -> str:
+    """The banner's IMAP lines: what an administrator enters to add the mailbox."""
+    if imap is None:
+        return ""
+    indent = " " * 23
+    return (
+        f"  IMAP mailbox       : {imap.address}  user {IMAP_USER} / {imap.password}\n"
+        f"{indent}(security none; add it under Kotak surat / Mailboxes"
+        + (f"; {imap.notice}" if imap.notice else "")
+        + ")\n"
+    )
+
+
 def processes_notice(processes: list[Process]) -> str | None:
     return next((p.admin_notice for p in processes if p.admin_notice), None)
 
@@ -580,7 +656,7 @@ async def main(argv: list[str]) -> int:
     args.state_dir.mkdir(parents=True, exist_ok=True)
     private, public, admin_password = ensure_state(args.state_dir)
     database_url = await ensure_database(args.pg_dsn, args.database)
-    processes, urls = plan(args, database_url, (private, public), admin_password)
+    processes, urls, imap = plan(args, database_url, (private, public), admin_password)
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -612,6 +688,7 @@ async def main(argv: list[str]) -> int:
             f"  Web client and API : {urls['gateway']}/   (API docs: {urls['gateway']}/api/docs)\n"
             + admin_banner(args, admin_password, processes_notice(processes))
             + f"  Mail catcher       : {urls['mail']}/\n"
+            + imap_banner(imap)
             + ("" if args.no_s3 else f"  S3 (SeaweedFS)     : {urls['s3']}/\n")
             + f"  Logs               : {args.state_dir / 'logs'}/\n"
             "Press Ctrl-C to stop.\n",
@@ -635,6 +712,8 @@ async def main(argv: list[str]) -> int:
         await stop(processes)
         for task in tasks:
             task.cancel()
+        if imap is not None:
+            imap.cleanup()
     return exit_code
 
 

@@ -34,6 +34,10 @@ class LocalSystem:
     # the latest lines), and its database.
     state_dir: Path | None = None
     database: str | None = None
+    # The local IMAP server's mailbox helpdesk@localhost ("host:port" and its password), when
+    # Dovecot is installed and not turned off (--no-imap).
+    imap_address: str | None = None
+    imap_password: str | None = None
 
 
 PORT_CONFLICT = re.compile(r"not available|address already in use|Errno 98", re.IGNORECASE)
@@ -140,6 +144,8 @@ def _describe(process: asyncio.subprocess.Process, lines: list[str]) -> LocalSys
         s3_url=find(r"S3 \(SeaweedFS\)\s+: (\S+)/"),
         startup_seconds=float(find(r"started in ([0-9.]+)s") or "nan"),
         output=lines,
+        imap_address=find(r"IMAP mailbox\s+: (\S+)"),
+        imap_password=find(r"IMAP mailbox\s+: \S+\s+user \S+ / (\S+)"),
     )
 
 
