@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings
 from attachments.settings import AttachmentsSettings
 from gateway.settings import GatewaySettings
 from identity.settings import IdentitySettings
+from integrations.settings import IntegrationsSettings
 from notifications.settings import NotificationsSettings
 from reports.settings import ReportsSettings
 from tickets.settings import TicketsSettings
@@ -27,6 +28,7 @@ SERVICES: dict[str, type[BaseSettings]] = {
     "notifications": NotificationsSettings,
     "reports": ReportsSettings,
     "attachments": AttachmentsSettings,
+    "integrations": IntegrationsSettings,
     "gateway": GatewaySettings,
 }
 
@@ -71,7 +73,7 @@ def test_service_has_a_health_check_and_can_scale(name: str) -> None:
 
 
 def test_services_wait_for_healthy_infrastructure() -> None:
-    for name in ("identity", "tickets", "notifications", "reports", "attachments"):
+    for name in ("identity", "tickets", "notifications", "reports", "attachments", "integrations"):
         depends = COMPOSE["services"][name]["depends_on"]
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["rabbitmq"]["condition"] == "service_healthy"
@@ -90,3 +92,28 @@ def test_forwarded_addresses_are_believed_only_from_the_gateway() -> None:
     identity = COMPOSE["services"]["identity"]["environment"]
     assert identity["IDENTITY_TRUSTED_PROXIES"] == address
     assert "GATEWAY_TRUSTED_PROXIES" not in gateway["environment"]  # no ingress by default
+
+
+def test_the_gateway_reaches_every_service_and_waits_for_it() -> None:
+    """Each service behind the gateway has its URL there and is healthy before it starts."""
+    gateway = COMPOSE["services"]["gateway"]
+    for name in SERVICES:
+        if name == "gateway":
+            continue
+        assert gateway["environment"][f"GATEWAY_{name.upper()}_URL"] == f"http://{name}:8000"
+        assert gateway["depends_on"][name]["condition"] == "service_healthy"
+
+
+def test_every_service_is_known_to_the_dockerfile() -> None:
+    """Every service of the compose file that is built from deploy/Dockerfile is one of the
+    SERVICE values the Dockerfile names (its usage line and error message)."""
+    text = (ROOT / "deploy/Dockerfile").read_text()
+    usage = next(line for line in text.splitlines() if "build with --build-arg SERVICE=" in line)
+    named = set(usage.split("SERVICE=", 1)[1].split('"', 1)[0].split("|"))
+    assert set(SERVICES) <= named, set(SERVICES) - named
+
+
+def test_integrations_keeps_its_secrets_in_the_environment_file() -> None:
+    environment = COMPOSE["services"]["integrations"]["environment"]
+    assert environment["INTEGRATIONS_SECRET_KEY"].startswith("${INTEGRATIONS_SECRET_KEY:-")
+    assert environment["INTEGRATIONS_INTERNAL_TOKEN"] == "${INTERNAL_TOKEN:-change-me}"
