@@ -165,7 +165,7 @@ def ticket_event(
     snapshot = TicketSnapshot(
         ticket_id=ticket_id,
         number=f"TKT-2026-{ticket_id.int % 1_000_000:06d}",
-        title="Printer rusak",
+        title="Printer rusak — ruang 2 ✓",
         status="new",
         priority="medium",
         unit_id=uuid.uuid4(),
@@ -224,6 +224,7 @@ async def test_delivery_is_signed_and_verifiable(
         assert not verify("another-secret-0123", timestamp, request.body, expected)
         assert not verify(SECRET, timestamp, request.body + b" ", headers["x-helpdesk-signature"])
         sent = request.json
+        assert request.body.isascii()  # other characters escaped: \u2014 for the dash
         assert sent["event_id"] == str(envelope.event_id)
         assert sent["event_type"] == "ticket.created"
         assert sent["delivery_id"] == headers["x-helpdesk-delivery"]

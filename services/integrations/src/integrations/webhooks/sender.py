@@ -68,7 +68,7 @@ def _request_to(target: Target, address: IPAddress) -> tuple[httpx.URL, str, dic
     host_header = url.netloc.decode("ascii")
     extensions: dict[str, object] = {}
     if target.scheme == "https":
-        extensions["sni_hostname"] = target.host
+        extensions["sni_hostname"] = url.raw_host.decode("ascii")  # an IDN as its A-label
     return url.copy_with(host=str(address)), host_header, extensions
 
 

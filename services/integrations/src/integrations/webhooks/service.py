@@ -186,7 +186,8 @@ def request_body(
     occurred_at: datetime,
     data: dict[str, Any],
 ) -> str:
-    """The JSON a receiver gets (compact; the signature covers these exact bytes)."""
+    """The JSON a receiver gets (compact, ASCII: other characters as \\u escapes, so any
+    text of an event can be stored and sent; the signature covers these exact bytes)."""
     return json.dumps(
         {
             "delivery_id": str(delivery_id),
@@ -196,7 +197,6 @@ def request_body(
             "data": data,
         },
         separators=(",", ":"),
-        ensure_ascii=False,
     )
 
 
