@@ -153,7 +153,14 @@ def _expiring_queues() -> dict[str, str]:
     # The throw-away system's queues vanish once idle instead of piling up on the broker.
     return {
         f"{service}_QUEUE_EXPIRES_SECONDS": "120"
-        for service in ("IDENTITY", "TICKETS", "NOTIFICATIONS", "REPORTS", "ATTACHMENTS")
+        for service in (
+            "IDENTITY",
+            "TICKETS",
+            "NOTIFICATIONS",
+            "REPORTS",
+            "ATTACHMENTS",
+            "INTEGRATIONS",
+        )
     }
 
 
