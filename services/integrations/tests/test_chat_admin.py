@@ -15,7 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from helpdesk_testing.inputs import refused, unguarded_inputs
+from helpdesk_testing.migrations import model_differences
 from integrations.chat.models import ChatChannel
+from integrations.models import metadata
 
 from .conftest import Person, World, running_integrations
 
@@ -32,11 +34,16 @@ async def world(
 
 @pytest.fixture(scope="module")
 async def admin(world: World) -> Person:
+    global UNIT_ID
+    UNIT_ID = await world.unit("Dinas Kanal")
     return await world.person("admin")
 
 
 def keyed(who: Person) -> dict[str, str]:
     return {**who.headers, "Idempotency-Key": uuid.uuid4().hex}
+
+
+UNIT_ID = uuid.UUID(int=0)  # replaced by the module's unit (see `admin`)
 
 
 def channel_body(**fields: Any) -> dict[str, Any]:
@@ -45,7 +52,7 @@ def channel_body(**fields: Any) -> dict[str, Any]:
         "provider": "whatsapp",
         "secret": "meta-app-secret-0123456789",
         "verify_token": "verify-token-123",
-        "default_unit_id": str(uuid.uuid4()),
+        "default_unit_id": str(UNIT_ID),
         "default_category_id": str(uuid.uuid4()),
     }
     body.update(fields)
@@ -129,6 +136,7 @@ async def test_a_whatsapp_channel_needs_its_verify_token(world: World, admin: Pe
         ({"provider": "telegram"}, "provider"),
         ({"secret": "short"}, "secret"),
         ({"default_unit_id": "x"}, "default_unit_id"),
+        ({"default_unit_id": str(uuid.uuid4())}, "default_unit_id"),
         ({"is_active": "yes"}, "is_active"),
         ({"colour": "red"}, "colour"),
     ],
@@ -266,3 +274,10 @@ async def test_the_messages_of_an_unknown_channel_are_404(world: World, admin: P
         f"/channels/{uuid.uuid4()}/messages", params={"outcome": "lost"}, headers=admin.headers
     )
     refused(response, "outcome")
+
+
+async def test_migration_0003_makes_the_chat_tables_as_the_models_declare(world: World) -> None:
+    assert {"chat_channels", "chat_messages", "chat_conversations"} <= set(metadata.tables)
+    async with world.runtime.engine.connect() as connection:
+        differences = await connection.run_sync(model_differences, metadata)
+    assert [d for d in differences if "chat_" in repr(d)] == []

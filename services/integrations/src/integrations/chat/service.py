@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpdesk_common.directory import DirectoryUser
+from helpdesk_common.directory import DirectoryUnit, DirectoryUser
 from helpdesk_common.errors import InvalidInput, NotFound, StaleVersion
 from helpdesk_common.pagination import (
     after,
@@ -104,10 +104,21 @@ def _check_whatsapp(provider: str, verify_token: str | None) -> None:
         )
 
 
+async def _check_unit(session: AsyncSession, unit_id: uuid.UUID) -> None:
+    """The default unit must be an active unit of the directory (the category is checked by
+    the tickets service when a message comes: this service keeps no copy of them)."""
+    unit = await session.get(DirectoryUnit, unit_id)
+    if unit is None or not unit.is_active:
+        raise InvalidInput(
+            "unknown_unit", "The unit must exist and be active", field="default_unit_id"
+        )
+
+
 async def create_channel(
     session: AsyncSession, *, runtime: IntegrationsRuntime, data: ChannelCreate
 ) -> ChatChannel:
     _check_whatsapp(data.provider, data.verify_token)
+    await _check_unit(session, data.default_unit_id)
     channel = ChatChannel(
         id=uuid.uuid4(),
         name=data.name.strip() or data.name,
@@ -153,7 +164,8 @@ async def update_channel(
         channel.verify_token_encrypted = (
             runtime.cipher.encrypt(data.verify_token) if data.verify_token else None
         )
-    if data.default_unit_id is not None:
+    if data.default_unit_id is not None and data.default_unit_id != channel.default_unit_id:
+        await _check_unit(session, data.default_unit_id)
         channel.default_unit_id = data.default_unit_id
     if data.default_category_id is not None:
         channel.default_category_id = data.default_category_id
