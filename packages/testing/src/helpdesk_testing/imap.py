@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import grp
 import imaplib
 import os
 import pwd
 import re
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -111,6 +113,7 @@ class ImapServer:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=output,
                 stderr=asyncio.subprocess.STDOUT,
+                preexec_fn=_stop_with_parent,
             )
         try:
             await self._wait_ready(timeout)
@@ -402,6 +405,13 @@ userdb {{
 }}
 """
         self.config_file.write_text(config)
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies (a test run
+    killed outright leaves no Dovecot holding a port)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def reachable_by_others(path: Path) -> bool:
