@@ -8,6 +8,7 @@ export default {
     "admin.webhooks": "Webhook keluar",
 
     "intg.log": "Log pesan",
+    "intg.soon": "sebentar lagi",
     "intg.back": "Kembali ke daftar",
     "intg.default_unit": "Unit bawaan",
     "intg.default_category": "Kategori bawaan",
@@ -68,6 +69,7 @@ export default {
     "mbx.last_success": "Terakhir berhasil",
     "mbx.failing_since": "Gagal sejak {when} ({n}× berturut-turut)",
     "mbx.next_attempt": "Percobaan berikutnya",
+    "mbx.next_check": "Pemeriksaan berikutnya",
     "mbx.check": "Periksa koneksi",
     "mbx.checking": "Memeriksa…",
     "mbx.check_ok": "Koneksi berhasil: {n} pesan di folder.",
@@ -178,6 +180,7 @@ export default {
     "admin.webhooks": "Outbound webhooks",
 
     "intg.log": "Message log",
+    "intg.soon": "shortly",
     "intg.back": "Back to the list",
     "intg.default_unit": "Default unit",
     "intg.default_category": "Default category",
@@ -238,6 +241,7 @@ export default {
     "mbx.last_success": "Last success",
     "mbx.failing_since": "Failing since {when} ({n}× in a row)",
     "mbx.next_attempt": "Next attempt",
+    "mbx.next_check": "Next check",
     "mbx.check": "Check connection",
     "mbx.checking": "Checking…",
     "mbx.check_ok": "Connection works: {n} messages in the folder.",

@@ -296,6 +296,11 @@ async function mailboxDialog(m = {}) {
   return pending;
 }
 
+/** When something happens next: "sebentar lagi" within the minute (or when already due), else relative. */
+function soon(value) {
+  return new Date(value).getTime() - Date.now() < 60000 ? t("intg.soon") : fmtRelative(value);
+}
+
 /** The mailbox's status in a few lines: the state, and when failing the error and since when. */
 function mailboxStatus(m) {
   const s = m.status || {};
@@ -306,7 +311,10 @@ function mailboxStatus(m) {
     if (s.failing_since) lines.push(h("small", { class: "muted" }, t("mbx.failing_since", { when: fmtDateTime(s.failing_since), n: s.consecutive_failures ?? "?" })));
   }
   if (s.last_polled_at) lines.push(h("small", { class: "muted" }, `${t("mbx.last_polled")}: `, timeEl(s.last_polled_at, fmtRelative(s.last_polled_at))));
-  if (state !== "inactive" && s.next_attempt_at) lines.push(h("small", { class: "muted" }, `${t("mbx.next_attempt")}: `, timeEl(s.next_attempt_at, fmtRelative(s.next_attempt_at))));
+  if (state !== "inactive" && s.next_attempt_at) {
+    const next = state === "failing" ? t("mbx.next_attempt") : t("mbx.next_check");
+    lines.push(h("small", { class: "muted" }, `${next}: `, timeEl(s.next_attempt_at, soon(s.next_attempt_at))));
+  }
   return h("div", { class: "intg-status" }, lines);
 }
 
@@ -334,7 +342,9 @@ async function mailboxes(ctx) {
   if (ctx.segments[2]) return mailboxPage(ctx, ctx.segments[2]);
   const { el, isCurrent } = ctx;
   const add = h("button", { type: "button", class: "btn btn-primary" }, icon("plus"), t("mbx.new"));
-  el.append(h("p", { class: "callout" }, t("mbx.intro")), h("div", { class: "section-actions" }, add));
+  // The status changes as the poller works: "Muat ulang" reads it again.
+  const again = h("button", { type: "button", class: "btn" }, icon("refresh"), t("common.refresh"));
+  el.append(h("p", { class: "callout" }, t("mbx.intro")), h("div", { class: "section-actions" }, again, add));
   const list = cursorList({
     isCurrent,
     fetchPage: (cursor, size) => api(`${I}/mailboxes`, { query: { limit: size || PAGE, cursor } }),
@@ -367,6 +377,7 @@ async function mailboxes(ctx) {
       }),
   });
   el.append(list.el);
+  again.addEventListener("click", () => list.refresh());
 
   add.addEventListener("click", async () => {
     const created = await mailboxDialog();
@@ -969,7 +980,7 @@ async function webhookPage({ el, query, isCurrent }, id) {
                 String(d.attempts ?? 0),
                 d.last_status_code ? h("code", String(d.last_status_code)) : t("common.none"),
                 d.last_error ? h("small", { class: "text-danger intg-error" }, d.last_error) : t("common.none"),
-                d.next_attempt_at && (d.status === "pending" || d.status === "retrying") ? timeEl(d.next_attempt_at, fmtRelative(d.next_attempt_at)) : t("common.none"),
+                d.next_attempt_at && (d.status === "pending" || d.status === "retrying") ? timeEl(d.next_attempt_at, soon(d.next_attempt_at)) : t("common.none"),
                 h("div", { class: "row-actions" }, small(t("common.show"), () => showDelivery(w, d)), again),
               ];
             }),
