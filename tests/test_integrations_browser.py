@@ -24,11 +24,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import imaplib
 import json
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 import httpx
@@ -167,6 +171,45 @@ def reload_button(page: Page) -> Callable[[], Awaitable[None]]:
     return click
 
 
+@dataclass(frozen=True)
+class Imap:
+    """The system's own IMAP server (deploy/local/up.py starts a Dovecot with one mailbox)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+
+def local_imap(system: LocalSystem) -> Imap:
+    """What the banner says about the IMAP server, as an administrator reads it."""
+    found = re.search(r"IMAP mailbox\s+: (\S+):(\d+)\s+user (\S+) / (\S+)", "".join(system.output))
+    assert found, "the system started no IMAP server (is Dovecot installed? scripts/test)"
+    return Imap(found[1], int(found[2]), found[3], found[4])
+
+
+def deliver(imap: Imap, *, sender: str, subject: str, body: str) -> None:
+    """A mail put into the mailbox's INBOX (IMAP APPEND), as a mail server would."""
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = imap.user
+    mail["Subject"] = subject
+    mail["Date"] = format_datetime(time_now())
+    mail["Message-ID"] = make_msgid(domain="example.go.id")
+    mail.set_content(body)
+    client = imaplib.IMAP4(imap.host, imap.port)
+    try:
+        client.login(imap.user, imap.password)
+        status, _ = client.append("INBOX", "", None, mail.as_bytes())
+        assert status == "OK", status
+    finally:
+        client.logout()
+
+
+def time_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def signed(secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
@@ -271,6 +314,9 @@ async def test_webhook_and_chat_channel_pages(
     await page.goto(f"{gateway}/#/admin/channels")
     await page.get_by_role("button", name="Kanal chat baru").click()
     await dialog.locator("input[name=name]").fill(f"Chat layanan {office.tag}")
+    # WhatsApp asks for the verify token of Meta's subscription handshake; generic JSON not.
+    await dialog.get_by_label("Penyedia").select_option("whatsapp")
+    await expect(dialog.locator("input[name=verify_token]")).to_be_visible()
     await dialog.get_by_label("Penyedia").select_option("generic")
     # The verify token is WhatsApp's only.
     await expect(dialog.locator("input[name=verify_token]")).to_be_hidden()
@@ -281,6 +327,7 @@ async def test_webhook_and_chat_channel_pages(
     await dialog.get_by_role("button", name="Buat").click()
     await expect(dialog.locator(".field-error:visible")).to_contain_text("16")
     await key.fill(CHANNEL_SECRET)
+    await page.screenshot(path=str(SHOTS / "intg-channel-form-desktop.png"))
     await dialog.get_by_role("button", name="Buat").click()
     await expect(page).to_have_url(re.compile(r"#/admin/channels/[0-9a-f-]{36}$"))
     channel_id = page.url.rsplit("/", 1)[1]
@@ -345,5 +392,142 @@ async def test_webhook_and_chat_channel_pages(
     await phone_shot(phone, f"/admin/channels/{channel_id}", "channel", ticket_number)
     await phone_shot(phone, f"/tickets/{result['ticket_id']}", "ticket", "Webhook/Chat")
     await phone.context.close()
+    await page.context.close()
+    assert errors == []
+
+
+async def test_mailbox_pages(
+    browser: Browser,
+    office: Office,
+    system: LocalSystem,
+    http: httpx.AsyncClient,
+    receiver: Receiver,
+) -> None:
+    errors: list[str] = []
+    imap = local_imap(system)
+    gateway = system.gateway_url
+    page = await sign_in(browser, gateway, "admin", system.admin_password, errors)
+    dialog = page.locator("dialog[open]")
+    name = f"Layanan TI {office.tag}"
+
+    # -- a mailbox on the system's IMAP server, made on the page ------------------------------
+    await page.goto(f"{gateway}/#/admin/mailboxes")
+    await page.get_by_role("button", name="Kotak surat baru").click()
+    await dialog.locator("input[name=name]").fill(name)
+    host = dialog.locator("input[name=host]")
+    # A host with a scheme: the form says what it takes, nothing is sent.
+    await host.fill(f"imap://{imap.host}")
+    await dialog.get_by_role("button", name="Buat").click()
+    await expect(host).to_have_attribute("aria-invalid", "true")
+    await expect(dialog.locator(".field-error:visible").first).to_contain_text("tanpa imap://")
+    await host.fill(imap.host)
+    await dialog.get_by_label("Keamanan").select_option("none")
+    await dialog.locator("input[name=port]").fill(str(imap.port))
+    await dialog.locator("input[name=username]").fill(imap.user)
+    await dialog.locator("input[name=password]").fill(imap.password)
+    await dialog.locator("input[name=poll_interval_seconds]").fill("10")
+    await dialog.get_by_label("Unit bawaan").select_option(office.unit["id"])
+    await dialog.get_by_label("Kategori bawaan").select_option(office.category_id)
+    await page.screenshot(path=str(SHOTS / "intg-mailbox-form-desktop.png"))
+    await dialog.get_by_role("button", name="Buat").click()
+    await expect(dialog).to_be_hidden()
+    row = page.locator("tr", has_text=name)
+    await expect(row).to_be_visible()
+    mailbox = next(
+        m for m in (await office.admin.ok("GET", f"{API}/mailboxes"))["items"] if m["name"] == name
+    )
+    assert mailbox["has_password"] and mailbox["port"] == imap.port
+    assert "password" not in mailbox
+
+    # Check the connection: the result says so.
+    await row.get_by_role("button", name="Periksa koneksi").click()
+    await expect(dialog.locator(".check-result")).to_contain_text("Koneksi berhasil")
+    await dialog.get_by_role("button", name="Tutup").click()
+    # Polled: its status says it works.
+    await until_visible(
+        page,
+        row.locator("[data-state=ok]"),
+        refresh=reload_button(page),
+    )
+    await expect(row.locator("[data-state=ok]")).to_have_text("Berjalan")
+
+    # The password is write-only: an edit that leaves it empty keeps it.
+    await row.get_by_role("button", name="Ubah").click()
+    await expect(dialog.get_by_text("kosongkan untuk tidak mengubah")).to_be_visible()
+    await expect(dialog.locator("input[name=password]")).to_have_value("")
+    await dialog.locator("input[name=folder]").fill("INBOX")
+    await dialog.locator("input[name=poll_interval_seconds]").fill("11")
+    await dialog.get_by_role("button", name="Simpan").click()
+    await expect(dialog).to_be_hidden()
+    edited = await office.admin.ok("GET", f"{API}/mailboxes/{mailbox['id']}")
+    assert edited["poll_interval_seconds"] == 11 and edited["has_password"]
+    assert edited["version"] == mailbox["version"] + 1
+
+    # -- a mail becomes a ticket: in the mailbox's log, with a link ----------------------------
+    subject = f"Laptop tidak menyala {office.tag}"
+    await asyncio.to_thread(
+        deliver,
+        imap,
+        sender=f"Requester <{office.emails['requester']}>",
+        subject=subject,
+        body="Laptop di ruang rapat tidak mau menyala sejak pagi.",
+    )
+    await row.get_by_role("link", name=name).click()
+    await expect(page).to_have_url(re.compile(rf"#/admin/mailboxes/{mailbox['id']}$"))
+    logged = page.locator("tr", has_text=subject)
+    await until_visible(page, logged, refresh=reload_button(page), timeout=60)
+    await expect(logged.locator("[data-outcome]")).to_have_text("Tiket baru")
+    await expect(logged).to_contain_text(office.emails["requester"])
+    await page.screenshot(path=str(SHOTS / "intg-mailbox-desktop.png"), full_page=True)
+    ticket_link = logged.get_by_role("link", name=re.compile(r"^TKT-"))
+    ticket_number = await ticket_link.inner_text()
+    await ticket_link.click()
+    await expect(page.locator(".ticket-number-big")).to_have_text(ticket_number)
+    await expect(page.locator(".channel-label")).to_have_text("E-mail")
+
+    # -- a mailbox whose password is wrong: the check says why, the status shows it -----------
+    broken = f"Salah sandi {office.tag}"
+    await page.goto(f"{gateway}/#/admin/mailboxes")
+    await page.get_by_role("button", name="Kotak surat baru").click()
+    await dialog.locator("input[name=name]").fill(broken)
+    await dialog.locator("input[name=host]").fill(imap.host)
+    await dialog.get_by_label("Keamanan").select_option("none")
+    await dialog.locator("input[name=port]").fill(str(imap.port))
+    await dialog.locator("input[name=username]").fill(imap.user)
+    await dialog.locator("input[name=password]").fill("bukan-sandinya")
+    await dialog.locator("input[name=poll_interval_seconds]").fill("10")
+    await dialog.get_by_label("Unit bawaan").select_option(office.unit["id"])
+    await dialog.get_by_label("Kategori bawaan").select_option(office.category_id)
+    await dialog.get_by_role("button", name="Buat").click()
+    await expect(dialog).to_be_hidden()
+    bad_row = page.locator("tr", has_text=broken)
+    await bad_row.get_by_role("button", name="Periksa koneksi").click()
+    await expect(dialog.locator(".check-result")).to_contain_text("Koneksi gagal")
+    await dialog.get_by_role("button", name="Tutup").click()
+    failing = bad_row.locator("[data-state=failing]")
+    await until_visible(
+        page,
+        failing,
+        refresh=reload_button(page),
+    )
+    await expect(failing).to_have_text("Gagal")
+    await expect(bad_row.locator(".intg-error")).not_to_be_empty()
+    await expect(bad_row).to_contain_text("Gagal sejak")
+    await expect(bad_row).to_contain_text("Percobaan berikutnya")
+    await page.screenshot(path=str(SHOTS / "intg-mailboxes-desktop.png"), full_page=True)
+
+    # -- the pages on a phone --------------------------------------------------------------------
+    phone = await on_phone(browser, system, errors)
+    await phone_shot(phone, "/admin/mailboxes", "mailboxes", broken)
+    await phone_shot(phone, f"/admin/mailboxes/{mailbox['id']}", "mailbox", subject)
+    await phone.context.close()
+
+    # Deleted after a confirmation: gone, its ticket stays.
+    await bad_row.get_by_role("button", name="Hapus").click()
+    await expect(dialog).to_contain_text(broken)
+    await dialog.get_by_role("button", name="Hapus").click()
+    await expect(bad_row).to_be_hidden()
+    names = [m["name"] for m in (await office.admin.ok("GET", f"{API}/mailboxes"))["items"]]
+    assert broken not in names and name in names
     await page.context.close()
     assert errors == []
