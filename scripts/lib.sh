@@ -135,7 +135,8 @@ ensure_clamav() {
 # for clamd, policy-rc.d keeps Debian's dovecot service from starting while the package
 # installs; the system's service is otherwise left alone.
 ensure_dovecot() {
-  if [ -x /usr/sbin/dovecot ]; then return; fi
+  # dovecot-core alone has no IMAP service: imap-login comes with dovecot-imapd.
+  if [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap-login ]; then return; fi
   local policy=/usr/sbin/policy-rc.d own_policy=0 status=0
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null

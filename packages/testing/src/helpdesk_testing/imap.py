@@ -48,7 +48,8 @@ _UID = re.compile(rb"UID (\d+)")
 
 
 def dovecot_installed() -> bool:
-    return DOVECOT.exists()
+    """Dovecot with its IMAP service (Debian's dovecot-imapd; scripts/lib.sh ensure_dovecot)."""
+    return DOVECOT.exists() and Path("/usr/lib/dovecot/imap-login").exists()
 
 
 class ImapServer:
@@ -107,6 +108,11 @@ class ImapServer:
         """Start Dovecot and return once it greets an IMAP client on its port."""
         if self.running:
             return
+        if not dovecot_installed():
+            raise RuntimeError(
+                "Dovecot's IMAP server is not installed: scripts/test installs it "
+                "(apt-get install dovecot-imapd; scripts/lib.sh ensure_dovecot)"
+            )
         with self.output_file.open("ab") as output:
             self._process = await asyncio.create_subprocess_exec(
                 *self.command,
