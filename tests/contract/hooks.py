@@ -60,6 +60,7 @@ RULES_BEYOND_THE_SCHEMA: dict[str, str] = {
     "required:reason": "a bulk action that needs a reason (the action) has one",
     "required:priority": "a bulk priority change (the action) names the priority",
     "unit_required": "a requester belongs to a unit (the role decides)",
+    "verify_token_required": "a WhatsApp channel (the provider) has a verify token",
     "duty_from_not_before_to": "a duty starts before it ends",
     "duplicate_member": "a member is listed once (items unique by their user_id)",
     "duplicate_event": "an event is listed once (items unique by their event)",
