@@ -1,6 +1,6 @@
 // Numbers, rates, working-time durations and office-local dates for the dashboard.
 
-import { locale, t } from "../../i18n.js";
+import { channelLabel, locale, t } from "../../i18n.js";
 
 export const NONE = () => t("common.none");
 
@@ -95,7 +95,8 @@ export function periodLabel(iso, groupBy) {
 
 // -- names of dimension keys ------------------------------------------------------------------
 
-export { channelLabel } from "../../i18n.js";
+// channelLabel lives in i18n.js (the ticket pages use it too); kept here for the dashboard's modules.
+export { channelLabel };
 
 /** A breakdown row's name: the server's, else a known label, else "(none)". */
 export function rowName(by, row) {
