@@ -191,6 +191,11 @@ async def test_patch_refuses_a_stale_version_and_nulls(world: World, admin: Pers
         f"/channels/{out['id']}", json={"verify_token": None}, headers=keyed(admin)
     )
     refused(response, "verify_token")  # a WhatsApp channel keeps one
+    response = await world.client.patch(
+        f"/channels/{out['id']}", json={"default_unit_id": str(uuid.uuid4())}, headers=keyed(admin)
+    )
+    refused(response, "default_unit_id")
+    assert response.json()["error"]["code"] == "unknown_unit"
     got = await world.client.get(f"/channels/{out['id']}", headers=admin.headers)
     assert got.json()["version"] == 1 and got.json()["name"] == out["name"]
 
