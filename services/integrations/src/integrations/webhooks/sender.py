@@ -210,39 +210,61 @@ async def deliver(
     return status
 
 
-async def send_round(runtime: IntegrationsRuntime, client: httpx.AsyncClient) -> int:
-    """Claim and send one batch of due deliveries; how many were claimed."""
-    settings = runtime.settings
+async def _deliver_logged(
+    runtime: IntegrationsRuntime,
+    client: httpx.AsyncClient,
+    delivery: WebhookDelivery,
+    webhook: Webhook,
+) -> None:
+    try:
+        await deliver(runtime, client, delivery, webhook)
+    except Exception as exc:
+        # Recorded nowhere (the database failed?): its lease ends and it is tried again.
+        log.error("delivery %s: %r", delivery.id, exc)
+
+
+async def claim(
+    runtime: IntegrationsRuntime, *, limit: int
+) -> list[tuple[WebhookDelivery, Webhook]]:
+    """Up to ``limit`` due deliveries, leased to this sender."""
     async with runtime.sessionmaker() as session, session.begin():
         claimed = await service.claim_due(
             session,
             now=service.utcnow(),
-            limit=settings.webhook_concurrency,
-            lease=timedelta(seconds=settings.webhook_lease_seconds),
+            limit=limit,
+            lease=timedelta(seconds=runtime.settings.webhook_lease_seconds),
         )
         session.expunge_all()
-    if claimed:
-        results = await asyncio.gather(
-            *(deliver(runtime, client, d, w) for d, w in claimed), return_exceptions=True
-        )
-        for (delivery, _), result in zip(claimed, results, strict=True):
-            if isinstance(result, BaseException):
-                log.error("delivery %s: %r", delivery.id, result)
-    return len(claimed)
+    return claimed
 
 
 async def webhook_sender(runtime: IntegrationsRuntime) -> None:
-    """The worker: send whatever is due, woken by new deliveries, else every poll interval."""
+    """The worker: keeps up to ``webhook_concurrency`` attempts going, claiming more as
+    soon as one ends or new deliveries are committed (this process's wake-up), else every
+    poll interval (other replicas' work)."""
     settings = runtime.settings
     backoff = settings.webhook_poll_seconds
     gauge_due = purge_due = 0.0
     client = new_client()
+    in_flight: set[asyncio.Task[None]] = set()
     try:
         with service.SENDER_WAKEUP.waiter() as wakeup:
+
+            def finished(task: asyncio.Task[None]) -> None:
+                in_flight.discard(task)
+                wakeup.set()  # a free slot
+
             while True:
                 try:
                     wakeup.clear()
-                    claimed = await send_round(runtime, client)
+                    free = settings.webhook_concurrency - len(in_flight)
+                    claimed = await claim(runtime, limit=free) if free > 0 else []
+                    for delivery, webhook in claimed:
+                        task = asyncio.create_task(
+                            _deliver_logged(runtime, client, delivery, webhook)
+                        )
+                        in_flight.add(task)
+                        task.add_done_callback(finished)
                     backoff = settings.webhook_poll_seconds
                     if time.monotonic() >= gauge_due:
                         gauge_due = time.monotonic() + 10
@@ -255,8 +277,8 @@ async def webhook_sender(runtime: IntegrationsRuntime) -> None:
                                 session,
                                 older_than=timedelta(days=settings.webhook_log_retention_days),
                             )
-                    if claimed:
-                        continue
+                    if claimed and len(claimed) == free:
+                        continue  # more may be due: claim again (a slot frees first if none)
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(settings.webhook_poll_seconds):
                             await wakeup.wait()
@@ -267,7 +289,10 @@ async def webhook_sender(runtime: IntegrationsRuntime) -> None:
                     await asyncio.sleep(backoff)
                     backoff = min(30.0, backoff * 2)
     finally:
+        for task in in_flight:
+            task.cancel()  # their leases end; this or another replica tries them again
+        await asyncio.gather(*in_flight, return_exceptions=True)
         await client.aclose()
 
 
-__all__ = ["deliver", "new_client", "post", "webhook_sender"]
+__all__ = ["claim", "deliver", "new_client", "post", "webhook_sender"]

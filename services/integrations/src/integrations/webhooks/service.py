@@ -37,6 +37,8 @@ from integrations.webhooks.models import OUTSTANDING, Webhook, WebhookDelivery
 from integrations.webhooks.signing import new_secret
 
 PRODUCER = "integrations"
+# A webhook's last_success_at is kept this exact (not rewritten by every success).
+LAST_SUCCESS_PRECISION = timedelta(seconds=5)
 PING = "webhook.ping"
 
 # Set when deliveries were committed: this process's sender starts at once (the others
@@ -482,23 +484,37 @@ async def finish_attempt(
     """Record an attempt: the delivery's new status and whether its webhook was disabled
     now; None when the lease was lost (another sender took the delivery over)."""
     # The webhook's row first, then the delivery's: the order of a webhook's deletion (its
-    # row, then its deliveries by the cascade), so the two never wait on each other.
-    webhook_id = await session.scalar(
-        sa.select(WebhookDelivery.webhook_id).where(WebhookDelivery.id == delivery_id)
-    )
-    if webhook_id is None:
+    # row, then its deliveries by the cascade), so the two never wait on each other. A
+    # success while the webhook is healthy and its last success is recent leaves the
+    # webhook's row alone: under load every attempt's commit would queue on that one row.
+    row = (
+        await session.execute(
+            sa.select(Webhook.id, Webhook.failing_since, Webhook.last_success_at)
+            .join(WebhookDelivery, WebhookDelivery.webhook_id == Webhook.id)
+            .where(WebhookDelivery.id == delivery_id)
+        )
+    ).first()
+    if row is None:
         return None  # deleted meanwhile, with its webhook
-    webhook = await session.scalar(
-        sa.select(Webhook).where(Webhook.id == webhook_id).with_for_update()
+    now = utcnow()
+    touch_webhook = not (
+        ok
+        and row.failing_since is None
+        and row.last_success_at is not None
+        and now - row.last_success_at < LAST_SUCCESS_PRECISION
     )
+    webhook = None
+    if touch_webhook:
+        webhook = await session.scalar(
+            sa.select(Webhook).where(Webhook.id == row.id).with_for_update()
+        )
     delivery = await session.scalar(
         sa.select(WebhookDelivery)
         .where(WebhookDelivery.id == delivery_id, WebhookDelivery.lease_token == lease_token)
         .with_for_update()
     )
-    if webhook is None or delivery is None:
+    if delivery is None or (touch_webhook and webhook is None):
         return None
-    now = utcnow()
     delivery.attempts += 1
     delivery.first_attempt_at = delivery.first_attempt_at or started_at
     delivery.last_attempt_at = started_at
@@ -513,10 +529,12 @@ async def finish_attempt(
         delivery.status = "succeeded"
         delivery.delivered_at = now
         delivery.next_attempt_at = None
-        webhook.last_success_at = now
-        webhook.failing_since = None
-        webhook.last_error = None
+        if webhook is not None:
+            webhook.last_success_at = now
+            webhook.failing_since = None
+            webhook.last_error = None
     else:
+        assert webhook is not None
         window_end = delivery.first_attempt_at + timedelta(seconds=retry_window)
         if now >= window_end:
             delivery.status = "failed"
