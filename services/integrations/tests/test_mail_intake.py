@@ -434,13 +434,16 @@ async def test_automatic_mail_is_ignored(setup: Setup) -> None:
         await setup.imap.append(address, raw)
     rows = await setup.log(box["id"], 5)
     assert [r["outcome"] for r in rows] == ["ignored"] * 5
-    assert [r["reason"] for r in rows] == [
-        "auto_submitted:auto-replied",
-        "bounce",
-        "precedence:bulk",
-        "mailing_list",
-        "own_mail",
-    ]
+    # Different senders are processed side by side: the log's order is not the mailbox's.
+    assert sorted(r["reason"] for r in rows) == sorted(
+        [
+            "auto_submitted:auto-replied",
+            "bounce",
+            "precedence:bulk",
+            "mailing_list",
+            "own_mail",
+        ]
+    )
     assert all(r["ticket_id"] is None for r in rows)
     await eventually(lambda: all_processed(setup.imap, address), timeout=10)
     ignored = await setup.world.client.get(

@@ -47,6 +47,7 @@ class IntegrationsSettings(ServiceSettings):
     mail_backoff_max_seconds: float = Field(default=900.0, gt=0)
     mail_imap_timeout_seconds: float = Field(default=30.0, gt=0)
     mail_batch_size: int = Field(default=100, ge=1, le=10_000)  # mails per poll
+    mail_concurrency: int = Field(default=8, ge=1, le=64)  # senders processed side by side
     mail_lease_seconds: float = Field(default=300.0, gt=0)  # one replica's hold on a mailbox
 
     @field_validator("mail_own_addresses", mode="before")

@@ -99,6 +99,27 @@ class ImapSession:
                 return item[1]
         return None
 
+    def senders(self, uids: list[int]) -> dict[int, bytes]:
+        """Each message's From header (raw), in one command: to group a batch by sender."""
+        if not uids:
+            return {}
+        try:
+            data = _ok(
+                self.client.uid(
+                    "FETCH", ",".join(map(str, uids)), "(UID BODY.PEEK[HEADER.FIELDS (FROM)])"
+                ),
+                "fetch",
+            )
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise ImapError(f"fetch failed: {exc}") from exc
+        found: dict[int, bytes] = {}
+        for item in data:
+            if isinstance(item, tuple) and len(item) == 2:
+                match = re.search(rb"UID (\d+)", item[0])
+                if match:
+                    found[int(match.group(1))] = item[1]
+        return found
+
     def mark_processed(self, uid: int) -> None:
         try:
             _ok(

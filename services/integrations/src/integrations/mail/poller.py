@@ -7,11 +7,15 @@ reached is tried again after an exponential back-off, shown in its status and me
 from __future__ import annotations
 
 import asyncio
+import email
+import email.utils
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge
 
@@ -23,6 +27,7 @@ from integrations.mail.process import MailboxConfig, process
 from integrations.runtime import IntegrationsRuntime
 
 log = logging.getLogger("integrations.mail")
+T = TypeVar("T")
 
 MAILBOX_UP = Gauge(
     "integrations_mailbox_up", "1 while the mailbox's last poll succeeded, else 0", ["mailbox"]
@@ -34,6 +39,51 @@ MAILBOX_FAILURES = Counter(
 
 class Unreachable(Exception):
     """A service the mail needs is down: stop this poll, nothing marked, try again later."""
+
+
+def sender_of(header: bytes) -> str:
+    """The address of a raw From header (lower case), "" when there is none."""
+    message = email.message_from_bytes(header)
+    return email.utils.parseaddr(str(message.get("From", "")))[1].strip().lower()
+
+
+async def _process_batch(
+    runtime: IntegrationsRuntime, config: MailboxConfig, imap: ImapSession, uids: list[int]
+) -> None:
+    """Process a batch: one sender's mails in order (their replies follow their requests,
+    the throttle counts them one by one), different senders side by side (at most
+    ``mail_concurrency`` at once); IMAP commands one at a time on the one connection."""
+    lock = asyncio.Lock()
+
+    async def imap_call(fn: Callable[..., T], *args: Any) -> T:
+        async with lock:
+            return await asyncio.to_thread(fn, *args)
+
+    headers = await imap_call(imap.senders, uids)
+    groups: dict[str, list[int]] = {}
+    for uid in uids:
+        groups.setdefault(sender_of(headers.get(uid, b"")), []).append(uid)
+    slots = asyncio.Semaphore(runtime.settings.mail_concurrency)
+
+    async def one_sender(group: list[int]) -> None:
+        async with slots:
+            for uid in group:
+                raw = await imap_call(imap.fetch, uid)
+                if raw is None:
+                    continue
+                try:
+                    await process(runtime, config, raw)
+                except (TicketsUnavailable, AttachmentsUnavailable) as exc:
+                    raise Unreachable(str(exc)) from exc
+                # Committed: now (and only now) the mail is marked done.
+                await imap_call(imap.mark_processed, uid)
+
+    outcomes = await asyncio.gather(
+        *(one_sender(group) for group in groups.values()), return_exceptions=True
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 async def poll_mailbox(
@@ -65,16 +115,7 @@ async def poll_mailbox(
         imap = await asyncio.to_thread(factory, account)
         while True:
             uids = await asyncio.to_thread(imap.unprocessed, settings.mail_batch_size)
-            for uid in uids:
-                raw = await asyncio.to_thread(imap.fetch, uid)
-                if raw is None:
-                    continue
-                try:
-                    await process(runtime, config, raw)
-                except (TicketsUnavailable, AttachmentsUnavailable) as exc:
-                    raise Unreachable(str(exc)) from exc
-                # Committed: now (and only now) the mail is marked done.
-                await asyncio.to_thread(imap.mark_processed, uid)
+            await _process_batch(runtime, config, imap, uids)
             if len(uids) < settings.mail_batch_size:
                 break
             # A full batch: more mail waits. Keep the lease (or stop if another took it).
