@@ -136,7 +136,7 @@ async def test_a_senders_file_is_stored_by_the_intake_once(world: World) -> None
     events = await events_of(world, body["id"])
     assert [event["type"] for event in events] == ["attachment.added"]
     assert events[0]["actor"] == {
-        "user_id": None,
+        "user_id": str(INTAKE_UPLOADER_ID),
         "name": "Budi <budi@contoh.id>",
         "role": "system",
     }

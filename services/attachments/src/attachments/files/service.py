@@ -67,8 +67,9 @@ class UploadedBy:
 
     @property
     def actor(self) -> Actor:
-        system = self.role == "system"
-        return Actor(user_id=None if system else self.user_id, name=self.name, role=self.role)
+        # The intake system keeps its id here, as on the tickets it makes (the tickets
+        # service's intake actor): the ticket's timeline names one system actor throughout.
+        return Actor(user_id=self.user_id, name=self.name, role=self.role)
 
 
 def now() -> datetime:
