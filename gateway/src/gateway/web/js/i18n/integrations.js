@@ -96,6 +96,8 @@ export default {
     "chn.how.generic": "Kirim POST JSON ke alamat di atas. Tanda tangani setiap permintaan: header X-Helpdesk-Timestamp berisi waktu Unix (detik) dan X-Helpdesk-Signature berisi sha256=<hex HMAC-SHA256(kunci rahasia, \"<timestamp>.<isi mentah>\")>. Selisih waktu lebih dari 5 menit, atau tanda tangan salah, ditolak (401). message_id yang sama hanya diproses sekali.",
     "chn.how.whatsapp": "Di pengaturan webhook aplikasi Meta isi Callback URL dengan alamat di atas dan Verify token dengan token verifikasi kanal ini, lalu berlangganan kolom “messages”. Meta menandatangani setiap permintaan (X-Hub-Signature-256) dengan app secret.",
     "chn.example": "Contoh (curl)",
+    "chn.example.verify": "Pemeriksaan langganan oleh Meta (jawabannya adalah challenge):",
+    "chn.example.message": "Pesan seperti yang dikirim Meta, ditandatangani dengan app secret:",
     "chn.sender": "Pengirim",
     "chn.conversation": "Percakapan",
 
@@ -268,6 +270,8 @@ export default {
     "chn.how.generic": "POST JSON to the URL above. Sign every request: header X-Helpdesk-Timestamp with the Unix time (seconds) and X-Helpdesk-Signature with sha256=<hex HMAC-SHA256(secret, \"<timestamp>.<raw body>\")>. A clock more than 5 minutes off, or a wrong signature, is refused (401). The same message_id is processed once.",
     "chn.how.whatsapp": "In the Meta app's webhook settings, set the Callback URL to the URL above and the Verify token to this channel's verify token, then subscribe to the “messages” field. Meta signs every request (X-Hub-Signature-256) with the app secret.",
     "chn.example": "Example (curl)",
+    "chn.example.verify": "Meta's subscription check (the answer is the challenge):",
+    "chn.example.message": "A message as Meta sends it, signed with the app secret:",
     "chn.sender": "Sender",
     "chn.conversation": "Conversation",
 

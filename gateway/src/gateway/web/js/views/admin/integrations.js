@@ -530,10 +530,10 @@ function howToSend(c) {
   let example;
   if (c.provider === "whatsapp") {
     example = [
-      "# Meta's subscription check (the answer is the challenge):",
+      `# ${t("chn.example.verify")}`,
       `curl "${url}?hub.mode=subscribe&hub.verify_token=$VERIFY_TOKEN&hub.challenge=12345"`,
       "",
-      "# A message as Meta sends it, signed with the app secret:",
+      `# ${t("chn.example.message")}`,
       `BODY='{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"contacts":[{"wa_id":"6281234567890","profile":{"name":"Budi"}}],"messages":[{"id":"wamid.1","from":"6281234567890","timestamp":"'$(date +%s)'","type":"text","text":{"body":"Printer di ruang rapat macet"}}]}}]}]}'`,
       `SIG=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$APP_SECRET" | sed 's/^.* //')`,
       `curl -X POST "${url}" -H "Content-Type: application/json" \\`,
@@ -929,7 +929,6 @@ async function webhookPage({ el, query, isCurrent }, id) {
             { class: "details" },
             row(t("whk.url"), h("code", { class: "intg-url" }, w.url)),
             row(t("whk.state"), webhookState(w)),
-            w.failing_since ? row(t("whk.failing_since"), timeEl(w.failing_since)) : null,
             w.disabled_at ? row(t("whk.disabled_at"), timeEl(w.disabled_at)) : null,
             w.disabled_reason ? row(t("whk.disabled_reason"), w.disabled_reason) : null,
             row(t("whk.last_success"), w.last_success_at ? timeEl(w.last_success_at) : null),
