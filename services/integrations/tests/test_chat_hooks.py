@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from helpdesk_common.contracts.identity import UnitCreated, UserCreated
 from helpdesk_common.directory import upsert_unit, upsert_user
+from helpdesk_common.inputs import NUL_MESSAGE
 from helpdesk_testing.net import TcpProxy, serve_http
 from integrations.chat.models import ChatConversation, ChatMessage
 from tickets.main import create_app as create_tickets_app
@@ -609,3 +610,38 @@ async def test_the_message_log_lists_what_each_message_became(chat: Chat) -> Non
     assert [m["outcome"] for m in only.json()["items"]] == ["ticket"]
     channel = await chat.world.client.get(f"/channels/{channel_id}", headers=chat.admin_headers)
     assert channel.json()["last_message_at"] is not None
+
+
+async def test_a_whatsapp_notification_with_two_senders_makes_two_tickets(chat: Chat) -> None:
+    one, two = (f"62813{int(time.time() * 1000 + k) % 10_000_000:07d}" for k in (1, 2))
+    payload = wa_payload(messages=[wa_text("Wi-Fi lantai 2 mati", sender=one)], wa_id=one)
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["contacts"].append({"profile": {"name": "Rina"}, "wa_id": two})
+    value["messages"].append(wa_text("Email kantor tidak bisa login", sender=two))
+    value["messages"].append(
+        {
+            "from": two,
+            "id": f"wamid.{uuid.uuid4().hex}",
+            "timestamp": str(int(time.time())),
+            "type": "reaction",
+            "reaction": {"message_id": "wamid.x", "emoji": "\U0001f44d"},
+        }
+    )
+    response = await post_whatsapp(chat, payload)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["outcome"] for r in results] == ["ticket", "ticket"]  # the reaction skipped
+    first, second = [await chat.ticket(r["ticket_id"]) for r in results]
+    assert (first["contact_phone"], first["contact_name"]) == (f"+{one}", "Budi Santoso")
+    assert (second["contact_phone"], second["contact_name"]) == (f"+{two}", "Rina")
+    assert second["title"] == "Email kantor tidak bisa login"
+
+
+async def test_a_nul_in_a_whatsapp_text_is_422_and_stores_nothing(chat: Chat) -> None:
+    before = len(await chat.messages(chat.whatsapp_id))
+    response = await post_whatsapp(chat, wa_payload(messages=[wa_text("a\u0000b")]))
+    assert response.status_code == 422, response.text
+    fields = [f["field"] for f in response.json()["error"]["fields"]]
+    assert fields == ["entry.0.changes.0.value.messages.0.text.body"]
+    assert response.json()["error"]["fields"][0]["message"] == NUL_MESSAGE
+    assert len(await chat.messages(chat.whatsapp_id)) == before

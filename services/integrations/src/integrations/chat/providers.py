@@ -102,8 +102,7 @@ def _validate(model: type[M], body: bytes) -> M:
         return TypeAdapter(model).validate_json(body)
     except ValidationError as exc:
         errors: list[dict[str, Any]] = [
-            dict(error)
-            for error in exc.errors(include_url=False, include_context=False, include_input=False)
+            dict(error) for error in exc.errors(include_url=False, include_input=False)
         ]
         if any(error.get("type") == "json_invalid" for error in errors):
             raise BadPayload(errors, invalid_json=True) from None

@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter
 
@@ -24,6 +23,7 @@ from helpdesk_common.crypto import UnreadableSecret
 from helpdesk_common.db import SessionDep
 from helpdesk_common.errors import ApiError
 from helpdesk_common.idempotency import IdempotentRoute, secret_fields
+from helpdesk_common.inputs import validation_message
 from helpdesk_common.pagination import CursorQuery, Page
 from helpdesk_common.responses import errors
 from integrations.chat import providers, service
@@ -178,6 +178,22 @@ def _unauthorised(provider: str, reason: str) -> ApiError:
     )
 
 
+def _invalid_payload(found: list[dict[str, Any]]) -> ApiError:
+    """422 ``validation_error`` naming each field by its full path in the provider's body
+    (``entry.0.changes.0.value.messages.0.text.body``: a field may be called "body")."""
+    fields = [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ())) or "body",
+            "message": validation_message(dict(error)) or str(error.get("msg", "invalid")),
+        }
+        for error in found
+    ]
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+    error = ApiError(422, "validation_error", f"Invalid request: {summary}")
+    error.extra = {"fields": fields}
+    return error
+
+
 async def _active_channel(session: SessionDep, channel_id: uuid.UUID) -> service.HookChannel:
     async with session.begin():
         channel = service.HookChannel.of(await service.get_channel(session, channel_id=channel_id))
@@ -277,9 +293,7 @@ async def receive(
             raise ApiError(
                 400, "invalid_json", "The request body is not valid JSON", field="body"
             ) from None
-        raise RequestValidationError(
-            [{**error, "loc": ("body", *error.get("loc", ()))} for error in exc.errors]
-        ) from None
+        raise _invalid_payload(exc.errors) from None
     results: list[HookResult] = []
     for message in messages:
         try:
