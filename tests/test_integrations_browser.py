@@ -265,15 +265,24 @@ async def test_webhook_and_chat_channel_pages(
             "Pilih minimal satu jenis peristiwa.",
         ]
     )
-    await url.fill(f"http://127.0.0.1:{receiver.port}/hook")
     # No event type ticked: said under the list, nothing sent.
+    await url.fill(f"http://127.0.0.1:{receiver.port}/hook")
     await dialog.get_by_role("button", name="Buat").click()
     await expect(dialog.locator(".field-error:visible")).to_have_text(
         "Pilih minimal satu jenis peristiwa."
     )
+    await dialog.get_by_label("Tiket dibuat").check()
+    # The server refuses the cloud's metadata address: its reason under the URL, the form kept.
+    await url.fill("http://169.254.169.254/latest/meta-data")
+    await dialog.get_by_role("button", name="Buat").click()
+    await expect(url).to_have_attribute("aria-invalid", "true")
+    await expect(dialog.locator(".field-error:visible")).to_have_text(
+        "Alamat ini menuju jaringan yang tidak diizinkan (loopback, link-local, multicast)."
+    )
+    await expect(dialog.get_by_label("Tiket dibuat")).to_be_checked()
+    await url.fill(f"http://127.0.0.1:{receiver.port}/hook")
     names = [w["name"] for w in (await office.admin.ok("GET", f"{API}/webhooks"))["items"]]
     assert f"Penerima {office.tag}" not in names
-    await dialog.get_by_label("Tiket dibuat").check()
     await dialog.get_by_role("button", name="Buat").click()
     # The generated secret, shown once.
     await expect(dialog.get_by_role("heading", name="Kunci rahasia webhook")).to_be_visible()
@@ -301,6 +310,7 @@ async def test_webhook_and_chat_channel_pages(
     # The delivery's detail: the request as sent and the receiver's answer.
     await ping_row.get_by_role("button", name="Lihat").click()
     await expect(dialog.locator("pre").first).to_contain_text('"event_type": "webhook.ping"')
+    await page.screenshot(path=str(SHOTS / "intg-delivery-desktop.png"))
     await dialog.get_by_role("button", name="Tutup").click()
     # Redelivered: a second ping delivery, delivered too.
     await ping_row.get_by_role("button", name="Kirim ulang").click()
