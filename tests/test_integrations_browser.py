@@ -248,6 +248,8 @@ async def test_webhook_and_chat_channel_pages(
     errors: list[str] = []
     gateway = system.gateway_url
     page = await sign_in(browser, gateway, "admin", system.admin_password, errors)
+    # The copy buttons write to the clipboard; the test reads it back.
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     dialog = page.locator("dialog[open]")
 
     # -- an outbound webhook, made on its page ---------------------------------------------
@@ -344,6 +346,13 @@ async def test_webhook_and_chat_channel_pages(
     await expect(page).to_have_url(re.compile(r"#/admin/channels/[0-9a-f-]{36}$"))
     channel_id = page.url.rsplit("/", 1)[1]
     hook_url = await page.get_by_label("Alamat webhook").input_value()
+    await (
+        page.locator(".copy-box", has=page.get_by_label("Alamat webhook"))
+        .get_by_role("button", name="Salin")
+        .click()
+    )
+    await expect(page.get_by_text("Disalin.")).to_be_visible()
+    assert await page.evaluate("navigator.clipboard.readText()") == hook_url
     assert hook_url == f"{gateway}/api/integrations/hooks/{channel_id}"
     example = await page.get_by_label("Contoh (curl)").input_value()
     assert hook_url in example and "X-Helpdesk-Signature: sha256=" in example

@@ -131,15 +131,26 @@ function copyBox(text, { name, multiline = false } = {}) {
     : h("input", { class: "copy-text", type: "text", readonly: true, "aria-label": name, spellcheck: "false" });
   control.value = text;
   const button = h("button", { type: "button", class: "btn btn-small" }, t("intg.copy"));
+  // The selection's copy as well: it works on a plain-HTTP intranet address and where
+  // the browser refuses the clipboard API.
+  const copySelection = () => {
+    control.focus();
+    control.select();
+    return document.execCommand("copy");
+  };
   button.addEventListener("click", async () => {
+    let copied = false;
     try {
-      if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(text);
-      else {
-        control.select();
-        if (!document.execCommand("copy")) throw new Error("copy");
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(text);
+        copied = true;
       }
-      toast(t("intg.copied"));
     } catch {
+      copied = false;
+    }
+    if (!copied) copied = copySelection();
+    if (copied) toast(t("intg.copied"));
+    else {
       control.select();
       toast(t("intg.copy_failed"), "error");
     }
