@@ -645,3 +645,37 @@ async def test_a_nul_in_a_whatsapp_text_is_422_and_stores_nothing(chat: Chat) ->
     assert fields == ["entry.0.changes.0.value.messages.0.text.body"]
     assert response.json()["error"]["fields"][0]["message"] == NUL_MESSAGE
     assert len(await chat.messages(chat.whatsapp_id)) == before
+
+
+async def test_a_wrong_internal_token_is_503_not_a_refused_message(
+    chat: Chat, make_settings: Callable[..., Any], make_token: Callable[..., str]
+) -> None:
+    """The tickets service refusing our call (not the message) must not lose the message."""
+    async with running_integrations(
+        make_settings,
+        make_token,
+        tickets_url=f"http://127.0.0.1:{chat.proxy.port}",
+        internal_token="not-the-internal-token-0123456789",
+    ) as other:
+        unit_id = await other.unit("Dinas Chat")
+        admin = await other.person("admin")
+        response = await other.client.post(
+            "/channels",
+            json={
+                "name": "Salah token",
+                "provider": "generic",
+                "secret": SECRET,
+                "default_unit_id": str(unit_id),
+                "default_category_id": chat.category_id,
+            },
+            headers={**admin.headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert response.status_code == 201, response.text
+        raw = json.dumps(generic_body()).encode()
+        response = await other.client.post(
+            f"/hooks/{response.json()['id']}", content=raw, headers=sign_generic(raw)
+        )
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "tickets_unavailable"
+        async with other.runtime.sessionmaker() as session:
+            assert await session.scalar(sa.select(sa.func.count()).select_from(ChatMessage)) == 0

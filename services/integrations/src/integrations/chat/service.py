@@ -34,7 +34,7 @@ from integrations.chat.models import ChatChannel, ChatConversation, ChatMessage
 from integrations.chat.providers import Inbound
 from integrations.chat.schemas import ChannelCreate, ChannelUpdate
 from integrations.intake import tickets_api
-from integrations.intake.tickets_api import IntakeRefused, Made, TicketClosed
+from integrations.intake.tickets_api import IntakeRefused, Made, TicketClosed, TicketsUnavailable
 from integrations.runtime import IntegrationsRuntime
 
 log = logging.getLogger("integrations.chat")
@@ -310,6 +310,12 @@ async def _new_ticket(
     )
 
 
+def _about_the_message(refused: IntakeRefused) -> bool:
+    """Whether the tickets service refused the message itself (a unit or category it does not
+    know, a sender who is not the ticket's contact): final, logged as ``refused``."""
+    return refused.status == 422 or (refused.status == 403 and refused.code == "not_a_participant")
+
+
 async def receive_message(
     session: AsyncSession,
     *,
@@ -380,6 +386,10 @@ async def receive_message(
                     runtime, channel=channel, message=message, requester=requester, key=key
                 )
     except IntakeRefused as refused:
+        if not _about_the_message(refused):
+            # Our own set-up (the internal token, a tickets service without the intake API):
+            # not the message's fault, so not recorded as refused; the provider retries.
+            raise TicketsUnavailable(f"tickets service refused the call: {refused}") from refused
         outcome, reason = "refused", f"{refused.code}: {refused.message}"[:1000]
         log.warning(
             "chat message refused by the tickets service",
