@@ -295,7 +295,14 @@ class CpuMeter:
             cmd = " ".join(proc.cmdline())
         except psutil.Error:
             return "other"
-        for name in ("identity", "tickets", "notifications", "gateway", "mailcatcher"):
+        for name in (
+            "identity",
+            "tickets",
+            "notifications",
+            "gateway",
+            "mailcatcher",
+            "integrations",
+        ):
             if f"{name}.main" in cmd or f"{name}.py" in cmd:
                 return name
         return "s3" if "weed" in cmd else "other"
