@@ -142,7 +142,18 @@ async def main(args: argparse.Namespace) -> None:
                 first_at: float | None = None
                 deadline = started + args.timeout
                 counts: dict[str, int] = {}
+                # Polls that failed meanwhile (a database or service refusing): each costs a
+                # back-off, so the figure is only the pipeline's when this stays empty.
+                errors: dict[str, int] = {}
                 while time.perf_counter() < deadline:
+                    box = await api.ok(
+                        "GET", f"/api/integrations/mailboxes/{mailbox['id']}", token=admin
+                    )
+                    if box["status"]["last_error"]:
+                        text = box["status"]["last_error"][:160]
+                        errors[text] = max(
+                            errors.get(text, 0), box["status"]["consecutive_failures"]
+                        )
                     counts = await logged(api, admin, mailbox["id"])
                     if first_at is None and counts:
                         first_at = time.perf_counter() - started
@@ -166,6 +177,7 @@ async def main(args: argparse.Namespace) -> None:
         "all_marked_seconds": round(all_marked, 2),
         "mails_per_second": round(args.mails / all_logged, 1),
         "outcomes": counts,
+        "failed_polls": errors,
         "cpu_percent": cpu,
         "gateway": gateway,
     }

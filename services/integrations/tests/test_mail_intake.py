@@ -660,3 +660,48 @@ async def test_files_without_an_attachments_service_are_counted_refused(setup: S
     assert (row["attachments_stored"], row["attachments_refused"]) == (0, 1)
     stored = await setup.tickets.ticket(uuid.UUID(row["ticket_id"]))
     assert stored["description"] == "Lihat lampiran."
+
+
+async def test_tickets_service_down_marks_nothing_and_retries_soon(
+    make_settings: Callable[..., Any], make_token: Callable[..., str], imap_server: ImapServer
+) -> None:
+    # Its own service whose tickets URL answers nothing (the conftest's default).
+    async with running_integrations(
+        make_settings, make_token, mail_tick_seconds=0.1, mail_service_retry_seconds=1.0
+    ) as down:
+        admin = await down.person("admin")
+        unit_id = await down.unit()
+        address = f"hd{uuid.uuid4().hex[:10]}@example.com"
+        imap_server.add_user(address, "rahasia-imap")
+        await imap_server.append(address, raw_mail("a@b.id", "Tiket saat layanan mati")[0])
+        created = await down.client.post(
+            "/mailboxes",
+            json={
+                "name": "Kotak mati",
+                "host": imap_server.host,
+                "port": imap_server.port,
+                "security": "none",
+                "username": address,
+                "password": "rahasia-imap",
+                "default_unit_id": str(unit_id),
+                "default_category_id": str(uuid.uuid4()),
+            },
+            headers={**admin.headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert created.status_code == 201, created.text
+        box = created.json()
+
+        async def failing() -> dict[str, Any] | None:
+            got = await down.client.get(f"/mailboxes/{box['id']}", headers=admin.headers)
+            status: dict[str, Any] = got.json()["status"]
+            return status if status["consecutive_failures"] >= 1 else None
+
+        status = await eventually(failing, timeout=15)
+        assert "tickets service unreachable" in status["last_error"]
+        waited = datetime.fromisoformat(status["next_attempt_at"]) - datetime.fromisoformat(
+            status["last_polled_at"]
+        )
+        assert waited <= timedelta(seconds=2)  # the service's short retry, not the 30 s
+        assert all(PROCESSED not in f for f in (await imap_server.flags(address)).values())
+        log = await down.client.get(f"/mailboxes/{box['id']}/messages", headers=admin.headers)
+        assert log.json()["items"] == []

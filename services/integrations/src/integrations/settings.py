@@ -45,6 +45,8 @@ class IntegrationsSettings(ServiceSettings):
     mail_tick_seconds: float = Field(default=1.0, gt=0)  # how often due mailboxes are sought
     mail_backoff_initial_seconds: float = Field(default=30.0, gt=0)  # doubled per failure
     mail_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    # The tickets or attachments service unavailable (a 503, say): the first retry sooner.
+    mail_service_retry_seconds: float = Field(default=5.0, gt=0)
     mail_imap_timeout_seconds: float = Field(default=30.0, gt=0)
     mail_batch_size: int = Field(default=100, ge=1, le=10_000)  # mails per poll
     mail_concurrency: int = Field(default=8, ge=1, le=64)  # senders processed side by side

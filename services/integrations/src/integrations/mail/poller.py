@@ -108,6 +108,8 @@ async def poll_mailbox(
             unknown_senders=mailbox.unknown_senders,
         )
     error: str | None = None
+    # The tickets or attachments service (not the mailbox) failed: a short back-off.
+    waiting = False
     more = False
     imap: ImapSession | None = None
     try:
@@ -133,6 +135,7 @@ async def poll_mailbox(
         error = str(exc)
     except Unreachable as exc:
         error = f"waiting for a service: {exc}"
+        waiting = True
     except Exception as exc:  # a bug must not stop the mailbox forever: back off, log
         log.exception("mailbox poll failed", extra={"mailbox_id": str(mailbox_id)})
         error = f"{type(exc).__name__}: {exc}"
@@ -145,7 +148,11 @@ async def poll_mailbox(
             mailbox_id=mailbox_id,
             owner=owner,
             error=error,
-            backoff_initial=settings.mail_backoff_initial_seconds,
+            backoff_initial=(
+                settings.mail_service_retry_seconds
+                if waiting
+                else settings.mail_backoff_initial_seconds
+            ),
             backoff_max=settings.mail_backoff_max_seconds,
             again_now=more and error is None,
             started_at=started,
