@@ -165,6 +165,7 @@ export default {
     "whk.event.webhook.ping": "Ping",
 
     "err.mailbox_not_found": "Kotak surat tidak ditemukan (mungkin sudah dihapus).",
+    "err.mailbox_name_taken": "Sudah ada kotak surat dengan nama ini.",
     "err.channel_not_found": "Kanal tidak ditemukan (mungkin sudah dihapus).",
     "err.webhook_not_found": "Webhook tidak ditemukan (mungkin sudah dihapus).",
     "err.delivery_not_found": "Pengiriman tidak ditemukan.",
@@ -339,6 +340,7 @@ export default {
     "whk.event.webhook.ping": "Ping",
 
     "err.mailbox_not_found": "Mailbox not found (it may have been deleted).",
+    "err.mailbox_name_taken": "A mailbox with this name exists already.",
     "err.channel_not_found": "Channel not found (it may have been deleted).",
     "err.webhook_not_found": "Webhook not found (it may have been deleted).",
     "err.delivery_not_found": "Delivery not found.",
