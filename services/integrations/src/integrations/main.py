@@ -57,7 +57,10 @@ def create_app(settings: IntegrationsSettings | None = None) -> FastAPI:
         title="Helpdesk integrations",
         routers=[mail_router, chat_router, webhooks_router],
         migrations=MIGRATIONS,
-        consumers=[directory_consumer("integrations"), webhooks_consumer()],
+        consumers=[
+            directory_consumer("integrations"),
+            webhooks_consumer(settle_seconds=settings.webhook_settle_seconds),
+        ],
         build_runtime=build_runtime,
         workers=[mail_poller, webhook_sender, close_clients],
         user_standing=directory_standing,

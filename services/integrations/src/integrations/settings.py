@@ -71,6 +71,9 @@ class IntegrationsSettings(ServiceSettings):
     webhook_lease_seconds: float = Field(default=120.0, gt=0)  # a claimed delivery's hold
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
     webhook_log_retention_days: float = Field(default=30.0, gt=0)  # done deliveries kept
+    # A new delivery waits this long: an older event of its ticket handled at the same
+    # moment (another replica) is recorded first, and the ticket's order kept.
+    webhook_settle_seconds: float = Field(default=0.3, ge=0, le=60)
 
     @field_validator("webhook_allowed_networks", mode="before")
     @classmethod

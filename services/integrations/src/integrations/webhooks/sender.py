@@ -46,7 +46,13 @@ DISABLED = Counter(
 
 RESPONSE_EXCERPT_BYTES = 2048
 USER_AGENT = "Helpdesk-Webhooks/1"
-PURGE_INTERVAL_SECONDS = 600.0  # how often done deliveries past the retention are deleted
+PURGE_INTERVAL_SECONDS = 600.0
+FINISH_RETRY_PAUSES = (
+    0.5,
+    1.0,
+    2.0,
+    4.0,
+)  # how often done deliveries past the retention are deleted
 
 
 def new_client(verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
@@ -175,22 +181,34 @@ async def deliver(
     elapsed = time.perf_counter() - started
     ATTEMPT_SECONDS.observe(elapsed)
     assert delivery.lease_token is not None
-    async with runtime.sessionmaker() as session, session.begin():
-        result = await service.finish_attempt(
-            session,
-            delivery_id=delivery.id,
-            lease_token=delivery.lease_token,
-            started_at=started_at,
-            ok=attempt.ok,
-            status_code=attempt.status_code,
-            error=attempt.error,
-            response_excerpt=attempt.excerpt,
-            duration_ms=round(elapsed * 1000),
-            retry_initial=settings.webhook_retry_initial_seconds,
-            retry_cap=settings.webhook_retry_max_seconds,
-            retry_window=settings.webhook_retry_window_seconds,
-            disable_after=settings.webhook_disable_after_seconds,
-        )
+    # Recording is retried a few times: the POST is done, and a record lost would have the
+    # delivery sent again once its lease ends.
+    for pause in (*FINISH_RETRY_PAUSES, None):
+        try:
+            async with runtime.sessionmaker() as session, session.begin():
+                result = await service.finish_attempt(
+                    session,
+                    delivery_id=delivery.id,
+                    lease_token=delivery.lease_token,
+                    started_at=started_at,
+                    ok=attempt.ok,
+                    status_code=attempt.status_code,
+                    error=attempt.error,
+                    response_excerpt=attempt.excerpt,
+                    duration_ms=round(elapsed * 1000),
+                    retry_initial=settings.webhook_retry_initial_seconds,
+                    retry_cap=settings.webhook_retry_max_seconds,
+                    retry_window=settings.webhook_retry_window_seconds,
+                    disable_after=settings.webhook_disable_after_seconds,
+                )
+            break
+        except Exception as exc:
+            if pause is None:
+                raise
+            log.warning(
+                "delivery %s: recording failed, again in %.1fs: %r", delivery.id, pause, exc
+            )
+            await asyncio.sleep(pause)
     if result is None:
         log.warning("delivery %s: lease lost, another sender took it over", delivery.id)
         return None

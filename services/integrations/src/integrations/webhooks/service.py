@@ -222,6 +222,7 @@ def _new_delivery(
     data: dict[str, Any],
     ticket_id: uuid.UUID | None,
     now: datetime,
+    due: datetime | None = None,
     redelivery_of: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     delivery_id = uuid.uuid4()
@@ -242,14 +243,17 @@ def _new_delivery(
         ),
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": due or now,
         "created_at": now,
     }
 
 
-async def record_event(session: AsyncSession, *, envelope: EventEnvelope) -> int:
-    """One delivery per active webhook subscribed to the event (a repeat adds none);
-    how many were added."""
+async def record_event(
+    session: AsyncSession, *, envelope: EventEnvelope, settle: timedelta = timedelta(0)
+) -> int:
+    """One delivery per active webhook subscribed to the event (a repeat adds none), due
+    ``settle`` from now (an older event of the ticket handled at the same moment, by another
+    handler or replica, is then recorded before this one may go); how many were added."""
     webhook_ids = (
         await session.scalars(
             sa.select(Webhook.id).where(
@@ -270,6 +274,7 @@ async def record_event(session: AsyncSession, *, envelope: EventEnvelope) -> int
             data=envelope.payload,
             ticket_id=ticket_id,
             now=now,
+            due=now + settle,
         )
         for webhook_id in webhook_ids
     ]
