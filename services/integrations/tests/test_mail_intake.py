@@ -23,11 +23,13 @@ from helpdesk_common.directory.service import upsert_unit, upsert_user
 from helpdesk_testing import eventually
 from helpdesk_testing.imap import ImapServer
 from helpdesk_testing.inputs import unguarded_inputs
+from helpdesk_testing.migrations import model_differences
 from helpdesk_testing.net import free_port, serve_http
 from integrations.intake import tickets_api
 from integrations.mail.imap import PROCESSED, ImapAccount, ImapError, ImapSession
 from integrations.mail.poller import poll_mailbox
 from integrations.mail.process import source_key
+from integrations.models import metadata
 from tickets.main import create_app as create_tickets_app
 from tickets.settings import TicketsSettings
 
@@ -705,3 +707,9 @@ async def test_tickets_service_down_marks_nothing_and_retries_soon(
         assert all(PROCESSED not in f for f in (await imap_server.flags(address)).values())
         log = await down.client.get(f"/mailboxes/{box['id']}/messages", headers=admin.headers)
         assert log.json()["items"] == []
+
+
+async def test_the_mail_migration_matches_the_models(world: World) -> None:
+    async with world.runtime.engine.connect() as connection:
+        diff = await connection.run_sync(model_differences, metadata)
+    assert [d for d in diff if "mail_" in repr(d)] == []
