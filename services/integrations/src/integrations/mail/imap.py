@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import imaplib
 import re
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 PROCESSED = "$HelpdeskProcessed"
+T = TypeVar("T")
 
 
 class ImapError(Exception):
@@ -134,5 +137,16 @@ class ImapSession:
             self.client.logout()
 
 
+# IMAP calls block (a silent server holds one until the timeout): they get threads of their
+# own, so that many slow mailboxes cannot take the event loop's default executor, which
+# name resolution (the outbound webhooks' checks) and others use.
+_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="imap")
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on one of the IMAP threads."""
+    return await asyncio.get_running_loop().run_in_executor(_THREADS, functools.partial(fn, *args))
+
+
 async def open_session(account: ImapAccount) -> ImapSession:
-    return await asyncio.to_thread(ImapSession, account)
+    return await in_thread(ImapSession, account)

@@ -7,6 +7,7 @@ reached is tried again after an exponential back-off, shown in its status and me
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.utils
 import logging
@@ -22,7 +23,7 @@ from prometheus_client import Counter, Gauge
 from integrations.intake.attachments_api import AttachmentsUnavailable
 from integrations.intake.tickets_api import TicketsUnavailable
 from integrations.mail import service
-from integrations.mail.imap import ImapError, ImapSession, open_session
+from integrations.mail.imap import ImapError, ImapSession, in_thread, open_session
 from integrations.mail.process import MailboxConfig, process
 from integrations.runtime import IntegrationsRuntime
 
@@ -57,7 +58,7 @@ async def _process_batch(
 
     async def imap_call(fn: Callable[..., T], *args: Any) -> T:
         async with lock:
-            return await asyncio.to_thread(fn, *args)
+            return await in_thread(fn, *args)
 
     headers = await imap_call(imap.senders, uids)
     groups: dict[str, list[int]] = {}
@@ -114,9 +115,9 @@ async def poll_mailbox(
     imap: ImapSession | None = None
     try:
         factory = session_factory or ImapSession
-        imap = await asyncio.to_thread(factory, account)
+        imap = await in_thread(factory, account)
         while True:
-            uids = await asyncio.to_thread(imap.unprocessed, settings.mail_batch_size)
+            uids = await in_thread(imap.unprocessed, settings.mail_batch_size)
             await _process_batch(runtime, config, imap, uids)
             if len(uids) < settings.mail_batch_size:
                 break
@@ -141,7 +142,7 @@ async def poll_mailbox(
         error = f"{type(exc).__name__}: {exc}"
     finally:
         if imap is not None:
-            await asyncio.to_thread(imap.close)
+            await in_thread(imap.close)
     async with runtime.sessionmaker() as db, db.begin():
         await service.finish_poll(
             db,
@@ -169,17 +170,21 @@ async def check_mailbox(
     """Connect now (for the admin's check button): ok, the error, the folder's count."""
     async with runtime.sessionmaker() as db, db.begin():
         mailbox = await service.get_mailbox(db, mailbox_id=mailbox_id)
-        account = service.account_of(runtime, mailbox)
+        # An administrator waits for the answer: at most 10 s per network step.
+        account = dataclasses.replace(
+            service.account_of(runtime, mailbox),
+            timeout=min(runtime.settings.mail_imap_timeout_seconds, 10.0),
+        )
     try:
         imap = await open_session(account)
     except ImapError as exc:
         return False, str(exc), None
     try:
-        count = await asyncio.to_thread(imap.message_count)
+        count = await in_thread(imap.message_count)
     except Exception as exc:
         return False, str(exc), None
     finally:
-        await asyncio.to_thread(imap.close)
+        await in_thread(imap.close)
     return True, None, count
 
 
