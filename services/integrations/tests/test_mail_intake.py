@@ -307,6 +307,8 @@ async def test_mailboxes_api(setup: Setup) -> None:
     assert wrong.status_code == 200
     failed = (await client.post(f"/mailboxes/{box['id']}/check", headers=admin)).json()
     assert failed["ok"] is False and failed["error"] and failed["message_count"] is None
+    # The server's answer as text, not imaplib's bytes ("b'[AUTHENTICATIONFAILED] ...'").
+    assert "AUTHENTICATIONFAILED" in failed["error"] and "b'" not in failed["error"]
 
     deleted = await client.delete(
         f"/mailboxes/{box['id']}", headers={**admin, "Idempotency-Key": uuid.uuid4().hex}

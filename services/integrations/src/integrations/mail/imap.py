@@ -26,6 +26,16 @@ class ImapError(Exception):
     """The mailbox could not be reached, signed into or read."""
 
 
+def error_text(exc: BaseException) -> str:
+    """An exception as an administrator reads it: imaplib raises the server's answer as
+    bytes (``b'[AUTHENTICATIONFAILED] ...'``), decoded here."""
+    parts = [
+        arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+        for arg in exc.args
+    ]
+    return " ".join(parts) or type(exc).__name__
+
+
 @dataclass(frozen=True)
 class ImapAccount:
     host: str
@@ -66,13 +76,15 @@ class ImapSession:
                     client.starttls(ssl.create_default_context())
             self.client = client
         except (OSError, imaplib.IMAP4.error, ssl.SSLError) as exc:
-            raise ImapError(f"cannot connect to {account.host}:{account.port}: {exc}") from exc
+            raise ImapError(
+                f"cannot connect to {account.host}:{account.port}: {error_text(exc)}"
+            ) from exc
         try:
             _ok(client.login(account.username, account.password), "login")
             _ok(client.select(_quote(account.folder)), f"select {account.folder}")
         except (OSError, imaplib.IMAP4.error) as exc:
             self.close()
-            raise ImapError(f"{exc}") from exc
+            raise ImapError(error_text(exc)) from exc
         except ImapError:
             self.close()
             raise
@@ -87,7 +99,7 @@ class ImapSession:
         try:
             data = _ok(self.client.uid("SEARCH", "UNKEYWORD", PROCESSED, "UNDELETED"), "search")
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise ImapError(f"search failed: {exc}") from exc
+            raise ImapError(f"search failed: {error_text(exc)}") from exc
         raw = data[0] if data and isinstance(data[0], bytes) else b""
         return sorted(int(uid) for uid in raw.split())[:limit]
 
@@ -96,7 +108,7 @@ class ImapSession:
         try:
             data = _ok(self.client.uid("FETCH", str(uid), "(BODY.PEEK[])"), "fetch")
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise ImapError(f"fetch failed: {exc}") from exc
+            raise ImapError(f"fetch failed: {error_text(exc)}") from exc
         for item in data:
             if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
                 return item[1]
@@ -114,7 +126,7 @@ class ImapSession:
                 "fetch",
             )
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise ImapError(f"fetch failed: {exc}") from exc
+            raise ImapError(f"fetch failed: {error_text(exc)}") from exc
         found: dict[int, bytes] = {}
         for item in data:
             if isinstance(item, tuple) and len(item) == 2:
@@ -130,7 +142,7 @@ class ImapSession:
                 "store",
             )
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise ImapError(f"store failed: {exc}") from exc
+            raise ImapError(f"store failed: {error_text(exc)}") from exc
 
     def close(self) -> None:
         with contextlib.suppress(TimeoutError, OSError, imaplib.IMAP4.error):

@@ -40,6 +40,7 @@ export default {
     "prefs.event.sla_breached": "SLA terlampaui",
     "prefs.event.escalated": "Eskalasi",
     "prefs.event.attachment_added": "Berkas baru pada tiket",
+    "prefs.event.webhook_disabled": "Webhook keluar dimatikan",
     "prefs.hint.created": "Tiket baru di antrean (bila Anda penerima tiket baru)",
     "prefs.hint.assigned": "Seseorang menugaskan tiket kepada Anda",
     "prefs.hint.commented": "Pada tiket yang Anda ajukan atau tangani",
@@ -51,6 +52,7 @@ export default {
     "prefs.hint.sla_breached": "Target SLA terlampaui",
     "prefs.hint.escalated": "Tiket yang terlambat dieskalasi",
     "prefs.hint.attachment_added": "Berkas baru pada tiket yang Anda tangani",
+    "prefs.hint.webhook_disabled": "Webhook yang terus gagal dimatikan otomatis (administrator)",
 
     // Administration: who hears of new tickets (#/admin/triage).
     "admin.triage": "Penerima tiket baru",
@@ -131,6 +133,7 @@ export default {
     "prefs.event.sla_breached": "SLA breached",
     "prefs.event.escalated": "Escalation",
     "prefs.event.attachment_added": "New file on a ticket",
+    "prefs.event.webhook_disabled": "Outbound webhook disabled",
     "prefs.hint.created": "A new ticket in the queue (when you are told of new tickets)",
     "prefs.hint.assigned": "Someone assigned a ticket to you",
     "prefs.hint.commented": "On tickets you requested or hold",
@@ -142,6 +145,7 @@ export default {
     "prefs.hint.sla_breached": "An SLA target was missed",
     "prefs.hint.escalated": "An overdue ticket was escalated",
     "prefs.hint.attachment_added": "A new file on a ticket you hold",
+    "prefs.hint.webhook_disabled": "A webhook that kept failing was switched off (administrators)",
 
     "admin.triage": "New-ticket alerts",
     "triage.intro": "Choose who is told when a new ticket comes in. The requester's receipt and the unit contact's mail go out as always.",
