@@ -30,8 +30,7 @@ def error_text(exc: BaseException) -> str:
     """An exception as an administrator reads it: imaplib raises the server's answer as
     bytes (``b'[AUTHENTICATIONFAILED] ...'``), decoded here."""
     parts = [
-        arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
-        for arg in exc.args
+        arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg) for arg in exc.args
     ]
     return " ".join(parts) or type(exc).__name__
 
