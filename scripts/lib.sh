@@ -107,45 +107,47 @@ ensure_browser() {
   apt_install chromium
 }
 
-# The malware-scanning tests start a clamd of their own (helpdesk_testing.clamd: a local
-# signature, no download). Debian's services would start a system clamd and freshclam (which
-# downloads the signature database): policy-rc.d keeps them from starting while the package
-# installs, and on a systemd machine they are disabled afterwards.
-ensure_clamav() {
-  # p7zip-full: the tests build a 7z archive around the EICAR file (clamd unpacks 7z too).
-  if [ -x /usr/sbin/clamd ] && command -v 7z >/dev/null; then return; fi
-  local policy=/usr/sbin/policy-rc.d own_policy=0 status=0 unit
+# Installs Debian packages whose system services must not run (the project starts private
+# instances of its own): policy-rc.d keeps them from starting while the packages install,
+# and on a systemd machine the named units are disabled afterwards. Only called when the
+# program was missing, so a service an operator already runs is never touched.
+# Usage: install_without_services "<unit> ..." <package> ...
+install_without_services() {
+  local units=$1 policy=/usr/sbin/policy-rc.d own_policy=0 status=0 unit
+  shift
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
     as_root chmod 755 "$policy"
     own_policy=1
   fi
-  apt_install clamav-daemon p7zip-full || status=$?
+  apt_install "$@" || status=$?
   if [ "$own_policy" = 1 ]; then as_root rm -f "$policy"; fi
   if [ "$status" != 0 ]; then exit "$status"; fi
   if [ -d /run/systemd/system ]; then
-    for unit in clamav-daemon.socket clamav-daemon.service clamav-freshclam.service; do
+    for unit in $units; do
       as_root systemctl disable --now "$unit" >/dev/null 2>&1 || true
     done
   fi
 }
 
+# The malware-scanning tests start a clamd of their own (helpdesk_testing.clamd: a local
+# signature, no download); Debian's would start a system clamd and freshclam (which
+# downloads the signature database).
+ensure_clamav() {
+  # p7zip-full: the tests build a 7z archive around the EICAR file (clamd unpacks 7z too).
+  if [ -x /usr/sbin/clamd ] && command -v 7z >/dev/null; then return; fi
+  install_without_services \
+    "clamav-daemon.socket clamav-daemon.service clamav-freshclam.service" \
+    clamav-daemon p7zip-full
+}
+
 # The mail-intake tests (and scripts/up) start private Dovecot IMAP servers of their own
-# (helpdesk_testing.imap: own configuration, port and users). Only the program is needed: as
-# for clamd, policy-rc.d keeps Debian's dovecot service from starting while the package
-# installs; the system's service is otherwise left alone.
+# (helpdesk_testing.imap: own configuration, port and users); Debian's dovecot service,
+# which would serve the machine's accounts on 143/993, is not started.
 ensure_dovecot() {
   # dovecot-core alone has no IMAP service: imap-login comes with dovecot-imapd.
   if [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap-login ]; then return; fi
-  local policy=/usr/sbin/policy-rc.d own_policy=0 status=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
-    as_root chmod 755 "$policy"
-    own_policy=1
-  fi
-  apt_install dovecot-imapd || status=$?
-  if [ "$own_policy" = 1 ]; then as_root rm -f "$policy"; fi
-  if [ "$status" != 0 ]; then exit "$status"; fi
+  install_without_services "dovecot.service dovecot.socket" dovecot-imapd
 }
 
 ensure_infrastructure() {
