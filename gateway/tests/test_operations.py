@@ -150,6 +150,37 @@ def test_merge_renames_clashing_components_and_rewrites_refs():
     assert documents["tickets"]["paths"]["/items/{id}"]["get"]["operationId"] == "get_item"
 
 
+def test_merge_renames_a_model_alike_in_two_services_that_points_at_clashing_ones():
+    # Page_Item_ reads the same in both documents but means two things: each service's Item
+    # (seen in the contract fuzzer: notifications' delivery page pointed at integrations'
+    # DeliveryOut, and its answers violated that schema).
+    page = {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}},
+    }
+    page_ref = {"$ref": "#/components/schemas/Page_Item_"}
+    op = {"responses": {"200": {"content": {"application/json": {"schema": page_ref}}}}}
+    documents = {}
+    for service, field in (("tickets", "title"), ("identity", "name")):
+        document = _service_doc(
+            service,
+            {"type": "object", "properties": {field: {"type": "string"}}},
+            {"/items": {"get": op}},
+        )
+        document["components"]["schemas"]["Page_Item_"] = page
+        documents[service] = document
+    merged = merge_documents(documents, {"tickets": "ok", "identity": "ok"})
+    schemas = merged["components"]["schemas"]
+    assert "Page_Item_" not in schemas
+    for service in ("tickets", "identity"):
+        answer = merged["paths"][f"/api/{service}/items"]["get"]["responses"]["200"]
+        assert answer["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{service}_Page_Item_"
+        }
+        items = schemas[f"{service}_Page_Item_"]["properties"]["items"]["items"]
+        assert items == {"$ref": f"#/components/schemas/{service}_Item"}
+
+
 async def test_combined_openapi_from_two_services(run_gateway, upstream, other_upstream):
     dead = f"http://127.0.0.1:{free_port()}"
     async with run_gateway(

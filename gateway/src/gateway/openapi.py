@@ -60,22 +60,34 @@ def _rewrite_refs(node: Any, renames: dict[str, str]) -> Any:
 
 
 def _component_renames(documents: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
-    """Per service: '#/components/<section>/<name>' -> its new ref, for clashing names."""
-    definitions: dict[tuple[str, str], dict[str, str]] = {}
-    for service, document in documents.items():
-        for section, items in (document.get("components") or {}).items():
-            if not isinstance(items, dict):
-                continue
-            for name, definition in items.items():
-                canonical = json.dumps(definition, sort_keys=True)
-                definitions.setdefault((section, name), {})[service] = canonical
+    """Per service: '#/components/<section>/<name>' -> its new ref, for clashing names.
+
+    Two definitions clash when they differ once their own references are renamed: a page
+    model alike in two services (``Page_DeliveryOut_``) but pointing at two different
+    ``DeliveryOut`` is two models too. So renaming repeats until nothing new clashes.
+    """
     renames: dict[str, dict[str, str]] = {service: {} for service in documents}
-    for (section, name), by_service in definitions.items():
-        if len(set(by_service.values())) > 1:
+    while True:
+        definitions: dict[tuple[str, str], dict[str, str]] = {}
+        for service, document in documents.items():
+            for section, items in (document.get("components") or {}).items():
+                if not isinstance(items, dict):
+                    continue
+                for name, definition in items.items():
+                    rewritten = _rewrite_refs(definition, renames[service])
+                    canonical = json.dumps(rewritten, sort_keys=True)
+                    definitions.setdefault((section, name), {})[service] = canonical
+        added = False
+        for (section, name), by_service in definitions.items():
+            if len(set(by_service.values())) <= 1:
+                continue
+            old = f"#/components/{section}/{name}"
             for service in by_service:
-                old = f"#/components/{section}/{name}"
-                renames[service][old] = f"#/components/{section}/{service}_{name}"
-    return renames
+                if old not in renames[service]:
+                    renames[service][old] = f"#/components/{section}/{service}_{name}"
+                    added = True
+        if not added:
+            return renames
 
 
 def _with_gateway_responses(
