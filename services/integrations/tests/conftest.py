@@ -6,21 +6,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from helpdesk_common.contracts.identity import Role, UnitCreated, UserCreated
 from helpdesk_common.directory.service import upsert_unit, upsert_user
 from helpdesk_testing import app_client, eventually
-from helpdesk_testing.net import free_port
+from helpdesk_testing.net import free_port, serve_http
 from integrations.main import create_app
 from integrations.runtime import IntegrationsRuntime
 from integrations.settings import IntegrationsSettings
+from tickets.main import create_app as create_tickets_app
+from tickets.settings import TicketsSettings
 
 INTERNAL_TOKEN = "internal-test-token-0123456789"
 
@@ -133,3 +136,109 @@ async def world(
 ) -> AsyncIterator[World]:
     async with running_integrations(make_settings, make_token) as started:
         yield started
+
+
+# A real tickets service on loopback, for the intake's end-to-end tests (mail, the client).
+@dataclass
+class TicketsService:
+    app: FastAPI
+    url: str
+    make_token: Callable[..., str]
+    category_id: uuid.UUID
+    # The one agent who works the tests' tickets (a held ticket is its holder's).
+    agent_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    async def unit(self) -> uuid.UUID:
+        unit_id = uuid.uuid4()
+        async with self.app.state.runtime.sessionmaker() as session, session.begin():
+            await upsert_unit(
+                session,
+                snapshot=UnitCreated(
+                    unit_id=unit_id,
+                    code=unit_id.hex[:6].upper(),
+                    name=f"Dinas {unit_id.hex[:4]}",
+                    is_active=True,
+                    revision=1,
+                    updated_at=datetime.now(UTC),
+                ),
+            )
+        return unit_id
+
+    async def user(self, role: Role, *, unit_id: uuid.UUID | None, name: str) -> uuid.UUID:
+        user_id = uuid.uuid4()
+        async with self.app.state.runtime.sessionmaker() as session, session.begin():
+            await upsert_user(
+                session,
+                snapshot=UserCreated(
+                    user_id=user_id,
+                    username=f"{role}{user_id.hex[:8]}",
+                    full_name=name,
+                    email=f"{user_id.hex[:8]}@example.go.id",
+                    role=role,
+                    unit_id=unit_id,
+                    is_active=True,
+                    revision=1,
+                    updated_at=datetime.now(UTC),
+                ),
+            )
+        return user_id
+
+    async def ticket(self, ticket_id: uuid.UUID) -> dict[str, Any]:
+        async with self.app.state.runtime.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    sa.text(
+                        "SELECT number, status, unit_id, requester_id, created_by_id,"
+                        " created_by_name, created_by_role, channel, contact_email, reopen_count,"
+                        " title, description FROM tickets WHERE id = :id"
+                    ),
+                    {"id": ticket_id},
+                )
+            ).one()
+        return dict(row._mapping)
+
+    async def comments(self, ticket_id: uuid.UUID) -> list[str]:
+        async with self.app.state.runtime.sessionmaker() as session:
+            rows = await session.execute(
+                sa.text("SELECT body FROM comments WHERE ticket_id = :id ORDER BY created_at"),
+                {"id": ticket_id},
+            )
+            return [r[0] for r in rows]
+
+    async def count_titled(self, title: str) -> int:
+        async with self.app.state.runtime.sessionmaker() as session:
+            found = await session.execute(
+                sa.text("SELECT count(*) FROM tickets WHERE title = :t"), {"t": title}
+            )
+            return int(found.scalar_one())
+
+    async def act(self, ticket_id: uuid.UUID, action: str, **body: Any) -> None:
+        """An agent's action through the tickets service's own API."""
+        token = self.make_token("agent", user_id=self.agent_id, name="Bayu")
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            response = await client.post(
+                f"/tickets/{ticket_id}/{action}",
+                json=body or None,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="module")
+async def tickets(
+    make_settings: Callable[..., Any], make_token: Callable[..., str]
+) -> AsyncIterator[TicketsService]:
+    settings = make_settings(
+        TicketsSettings,
+        schema=f"tickets_intake_{uuid.uuid4().hex[:6]}",
+        queue_prefix=f"tickets.{uuid.uuid4().hex[:6]}.",
+        internal_token=INTERNAL_TOKEN,
+        run_scheduler=False,
+    )
+    app = create_tickets_app(settings)
+    async with serve_http(app) as url:
+        async with app.state.runtime.sessionmaker() as session:
+            category_id = (
+                await session.execute(sa.text("SELECT id FROM categories WHERE name = 'Aplikasi'"))
+            ).scalar_one()
+        yield TicketsService(app=app, url=url, make_token=make_token, category_id=category_id)

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI
 
 from helpdesk_common.contracts.identity import Role, UnitCreated, UserCreated
 from helpdesk_common.directory.service import upsert_unit, upsert_user
@@ -24,93 +22,21 @@ from helpdesk_testing import eventually
 from helpdesk_testing.imap import ImapServer
 from helpdesk_testing.inputs import unguarded_inputs
 from helpdesk_testing.migrations import model_differences
-from helpdesk_testing.net import free_port, serve_http
+from helpdesk_testing.net import free_port
 from integrations.intake import tickets_api
 from integrations.mail.imap import PROCESSED, ImapAccount, ImapError, ImapSession
 from integrations.mail.poller import poll_mailbox
 from integrations.mail.process import source_key
 from integrations.models import metadata
-from tickets.main import create_app as create_tickets_app
-from tickets.settings import TicketsSettings
 
-from .conftest import INTERNAL_TOKEN, World, running_integrations
+from .conftest import TicketsService, World, running_integrations
 
 THROTTLE = 6
 
 
-@dataclass
-class Tickets:
-    app: FastAPI
-    url: str
-    make_token: Callable[..., str]
-    category_id: uuid.UUID
-    agent_id: uuid.UUID
-
-    async def ticket(self, ticket_id: uuid.UUID) -> dict[str, Any]:
-        async with self.app.state.runtime.sessionmaker() as session:
-            row = (
-                await session.execute(
-                    sa.text(
-                        "SELECT number, status, unit_id, requester_id, created_by_name,"
-                        " channel, contact_email, title, description FROM tickets WHERE id = :id"
-                    ),
-                    {"id": ticket_id},
-                )
-            ).one()
-        return dict(row._mapping)
-
-    async def comments(self, ticket_id: uuid.UUID) -> list[str]:
-        async with self.app.state.runtime.sessionmaker() as session:
-            rows = await session.execute(
-                sa.text("SELECT body FROM comments WHERE ticket_id = :id ORDER BY created_at"),
-                {"id": ticket_id},
-            )
-            return [r[0] for r in rows]
-
-    async def count_titled(self, title: str) -> int:
-        async with self.app.state.runtime.sessionmaker() as session:
-            return int(
-                (
-                    await session.execute(
-                        sa.text("SELECT count(*) FROM tickets WHERE title = :t"), {"t": title}
-                    )
-                ).scalar_one()
-            )
-
-    async def act(self, ticket_id: uuid.UUID, action: str, **body: Any) -> None:
-        token = self.make_token("agent", user_id=self.agent_id, name="Bayu")
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            response = await client.post(
-                f"/tickets/{ticket_id}/{action}",
-                json=body or None,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        assert response.status_code == 200, response.text
-
-
-@pytest.fixture(scope="module")
-async def tickets(
-    make_settings: Callable[..., Any], make_token: Callable[..., str]
-) -> AsyncIterator[Tickets]:
-    settings = make_settings(
-        TicketsSettings,
-        schema=f"tickets_mail_{uuid.uuid4().hex[:6]}",
-        queue_prefix=f"tickets.{uuid.uuid4().hex[:6]}.",
-        internal_token=INTERNAL_TOKEN,
-        run_scheduler=False,
-    )
-    app = create_tickets_app(settings)
-    async with serve_http(app) as url:
-        async with app.state.runtime.sessionmaker() as session:
-            category_id = (
-                await session.execute(sa.text("SELECT id FROM categories WHERE name = 'Aplikasi'"))
-            ).scalar_one()
-        yield Tickets(app, url, make_token, category_id, uuid.uuid4())
-
-
 @pytest.fixture(scope="module")
 async def world(
-    tickets: Tickets, make_settings: Callable[..., Any], make_token: Callable[..., str]
+    tickets: TicketsService, make_settings: Callable[..., Any], make_token: Callable[..., str]
 ) -> AsyncIterator[World]:
     async with running_integrations(
         make_settings,
@@ -128,7 +54,7 @@ async def world(
 @dataclass
 class Setup:
     world: World
-    tickets: Tickets
+    tickets: TicketsService
     imap: ImapServer
     admin: dict[str, str]
     unit_id: uuid.UUID
@@ -218,7 +144,7 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-async def setup(world: World, tickets: Tickets, imap_server: ImapServer) -> Setup:
+async def setup(world: World, tickets: TicketsService, imap_server: ImapServer) -> Setup:
     admin = await world.person("admin")
     made = Setup(world, tickets, imap_server, admin.headers, uuid.uuid4())
     made.unit_id = await made.unit()

@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
-import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from helpdesk_common.contracts.identity import Role, UnitCreated, UserCreated
-from helpdesk_common.directory.service import upsert_unit, upsert_user
 from helpdesk_testing.net import serve_http
 from integrations.intake.tickets_api import (
     DESCRIPTION_MAX,
@@ -32,100 +26,8 @@ from integrations.intake.tickets_api import (
     shape_title,
 )
 from integrations.runtime import IntegrationsRuntime
-from tickets.main import create_app as create_tickets_app
-from tickets.settings import TicketsSettings
 
-from .conftest import INTERNAL_TOKEN, World, running_integrations
-
-
-@dataclass
-class TicketsService:
-    app: FastAPI
-    url: str
-    make_token: Callable[..., str]
-    category_id: uuid.UUID
-    # The one agent who works the tests' tickets (a held ticket is its holder's).
-    agent_id: uuid.UUID = field(default_factory=uuid.uuid4)
-
-    async def unit(self) -> uuid.UUID:
-        unit_id = uuid.uuid4()
-        async with self.app.state.runtime.sessionmaker() as session, session.begin():
-            await upsert_unit(
-                session,
-                snapshot=UnitCreated(
-                    unit_id=unit_id,
-                    code=unit_id.hex[:6].upper(),
-                    name=f"Dinas {unit_id.hex[:4]}",
-                    is_active=True,
-                    revision=1,
-                    updated_at=datetime.now(UTC),
-                ),
-            )
-        return unit_id
-
-    async def user(self, role: Role, *, unit_id: uuid.UUID | None, name: str) -> uuid.UUID:
-        user_id = uuid.uuid4()
-        async with self.app.state.runtime.sessionmaker() as session, session.begin():
-            await upsert_user(
-                session,
-                snapshot=UserCreated(
-                    user_id=user_id,
-                    username=f"{role}{user_id.hex[:8]}",
-                    full_name=name,
-                    email=f"{user_id.hex[:8]}@example.go.id",
-                    role=role,
-                    unit_id=unit_id,
-                    is_active=True,
-                    revision=1,
-                    updated_at=datetime.now(UTC),
-                ),
-            )
-        return user_id
-
-    async def ticket(self, ticket_id: uuid.UUID) -> dict[str, Any]:
-        async with self.app.state.runtime.sessionmaker() as session:
-            row = (
-                await session.execute(
-                    sa.text(
-                        "SELECT number, status, unit_id, requester_id, created_by_id,"
-                        " created_by_name, created_by_role, channel, contact_email, reopen_count"
-                        " FROM tickets WHERE id = :id"
-                    ),
-                    {"id": ticket_id},
-                )
-            ).one()
-        return dict(row._mapping)
-
-    async def act(self, ticket_id: uuid.UUID, action: str, **body: Any) -> None:
-        """An agent's action through the tickets service's own API."""
-        token = self.make_token("agent", user_id=self.agent_id, name="Bayu")
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            response = await client.post(
-                f"/tickets/{ticket_id}/{action}",
-                json=body or None,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        assert response.status_code == 200, response.text
-
-
-@pytest.fixture(scope="module")
-async def tickets(
-    make_settings: Callable[..., Any], make_token: Callable[..., str]
-) -> AsyncIterator[TicketsService]:
-    settings = make_settings(
-        TicketsSettings,
-        schema=f"tickets_intake_{uuid.uuid4().hex[:6]}",
-        queue_prefix=f"tickets.{uuid.uuid4().hex[:6]}.",
-        internal_token=INTERNAL_TOKEN,
-        run_scheduler=False,
-    )
-    app = create_tickets_app(settings)
-    async with serve_http(app) as url:
-        async with app.state.runtime.sessionmaker() as session:
-            category_id = (
-                await session.execute(sa.text("SELECT id FROM categories WHERE name = 'Aplikasi'"))
-            ).scalar_one()
-        yield TicketsService(app=app, url=url, make_token=make_token, category_id=category_id)
+from .conftest import TicketsService, World, running_integrations
 
 
 @pytest.fixture(scope="module")
