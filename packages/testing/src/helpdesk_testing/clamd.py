@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from helpdesk_testing.net import free_port
+from helpdesk_testing.net import first_line, free_port
 
 CLAMD = Path("/usr/sbin/clamd")
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -76,22 +76,7 @@ class ClamdProcess:
             await process.wait()
 
     async def ping(self) -> bool:
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), timeout=1
-            )
-        except (OSError, TimeoutError):
-            return False
-        try:
-            writer.write(b"nPING\n")
-            await writer.drain()
-            return await asyncio.wait_for(reader.readline(), timeout=1) == b"PONG\n"
-        except (OSError, TimeoutError):
-            return False
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+        return await first_line(self.host, self.port, send=b"nPING\n") == b"PONG\n"
 
     async def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

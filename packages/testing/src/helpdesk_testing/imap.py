@@ -37,7 +37,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from helpdesk_testing.net import free_port
+from helpdesk_testing.net import first_line, free_port
 
 DOVECOT = Path("/usr/sbin/dovecot")
 
@@ -150,21 +150,8 @@ class ImapServer:
 
     async def greets(self) -> bool:
         """Whether the server answers a connection with an IMAP greeting."""
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), timeout=1
-            )
-        except (OSError, TimeoutError):
-            return False
-        try:
-            line = await asyncio.wait_for(reader.readline(), timeout=2)
-            return line.startswith(b"* OK")
-        except (OSError, TimeoutError):
-            return False
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+        line = await first_line(self.host, self.port)
+        return line is not None and line.startswith(b"* OK")
 
     async def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -112,3 +112,23 @@ class TcpProxy:
         finally:
             writer.transport.abort()
             self._writers.discard(writer)
+
+
+async def first_line(host: str, port: int, *, send: bytes = b"") -> bytes | None:
+    """The first line a TCP server answers (after ``send``, if any), or None when it cannot
+    be reached or says nothing within a second or two: whether a server started is ready."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=1)
+    except (OSError, TimeoutError):
+        return None
+    try:
+        if send:
+            writer.write(send)
+            await writer.drain()
+        return await asyncio.wait_for(reader.readline(), timeout=2)
+    except (OSError, TimeoutError):
+        return None
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
