@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
+import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import psutil
+
+from helpdesk_testing import local_system
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -345,3 +350,20 @@ def save(name: str, result: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(result, indent=2))
     return path
+
+
+@contextlib.asynccontextmanager
+async def system_of(
+    args: argparse.Namespace, *, env: dict[str, str]
+) -> AsyncIterator[tuple[str, str, int | None]]:
+    """(gateway URL, admin password, the runner's pid for CPU figures or None): the running
+    system named by ``--gateway`` and ``--admin-password``, or a whole one started with
+    ``env`` for the benchmark and stopped after it."""
+    if args.gateway:
+        yield args.gateway.rstrip("/"), args.admin_password, None
+        return
+    with tempfile.TemporaryDirectory() as state:
+        async with local_system(
+            root=ROOT, state_dir=Path(state), run_id=uuid.uuid4().hex[:8], extra_env=env
+        ) as system:
+            yield system.gateway_url, system.admin_password, system.process.pid

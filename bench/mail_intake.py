@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import quopri
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +31,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH_ENV, ROOT, Api, CpuMeter, login, reference_loop_seconds, save, seed
+from common import BENCH_ENV, Api, CpuMeter, login, reference_loop_seconds, save, seed, system_of
 
-from helpdesk_testing import local_system
 from helpdesk_testing.imap import running_imap
 
 ENV = {**BENCH_ENV, "INTEGRATIONS_LOG_LEVEL": "WARNING"}
@@ -69,19 +66,6 @@ def mail(run: str, i: int) -> bytes:
     ).encode()
 
 
-@contextlib.asynccontextmanager
-async def system_of(args: argparse.Namespace) -> AsyncIterator[tuple[str, str, int | None]]:
-    """(gateway URL, admin password, the runner's pid for CPU figures or None)."""
-    if args.gateway:
-        yield args.gateway.rstrip("/"), args.admin_password, None
-        return
-    with tempfile.TemporaryDirectory() as state:
-        async with local_system(
-            root=ROOT, state_dir=Path(state), run_id=uuid.uuid4().hex[:8], extra_env=ENV
-        ) as system:
-            yield system.gateway_url, system.admin_password, system.process.pid
-
-
 async def logged(api: Api, token: str, mailbox_id: str) -> dict[str, int]:
     """Outcomes in the mailbox's processing log (every page)."""
     counts: dict[str, int] = {}
@@ -103,7 +87,7 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as imap_dir:
         async with (
             running_imap(Path(imap_dir)) as imap,
-            system_of(args) as (
+            system_of(args, env=ENV) as (
                 gateway,
                 admin_password,
                 pid,

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     BENCH_ENV,
-    ROOT,
     Api,
     CpuMeter,
     Phase,
@@ -47,10 +43,9 @@ from common import (
     run_closed_loop,
     save,
     seed,
+    system_of,
     timed,
 )
-
-from helpdesk_testing import local_system
 
 SECRET = "bench-chat-secret-0123456789abcdef"
 ENV = {**BENCH_ENV, "INTEGRATIONS_LOG_LEVEL": "WARNING"}
@@ -67,21 +62,8 @@ def signed(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     }
 
 
-@contextlib.asynccontextmanager
-async def system_of(args: argparse.Namespace) -> AsyncIterator[tuple[str, str, int | None]]:
-    """(gateway URL, admin password, the runner's pid for CPU figures or None)."""
-    if args.gateway:
-        yield args.gateway.rstrip("/"), args.admin_password, None
-        return
-    with tempfile.TemporaryDirectory() as state:
-        async with local_system(
-            root=ROOT, state_dir=Path(state), run_id=uuid.uuid4().hex[:8], extra_env=ENV
-        ) as system:
-            yield system.gateway_url, system.admin_password, system.process.pid
-
-
 async def main(args: argparse.Namespace) -> None:
-    async with system_of(args) as (gateway, admin_password, pid):
+    async with system_of(args, env=ENV) as (gateway, admin_password, pid):
         connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
         async with aiohttp.ClientSession(connector=connector) as session:
             api = Api(gateway, session)
