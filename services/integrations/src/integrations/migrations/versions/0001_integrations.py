@@ -13,7 +13,7 @@ from alembic import op
 from alembic.operations import Operations
 
 from helpdesk_common.directory import create_directory_tables
-from helpdesk_common.idempotency import create_idempotency_table
+from helpdesk_common.idempotency import create_idempotency_table, drop_idempotency_table
 from helpdesk_common.outbox import create_messaging_tables
 
 revision: str = "0001"
@@ -29,4 +29,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the first revision is not undone")
+    drop_idempotency_table(op)
+    for table in ("organisation", "users", "units", "inbox", "outbox"):
+        op.drop_table(table)
