@@ -28,6 +28,50 @@ from tickets.settings import TicketsSettings
 INTERNAL_TOKEN = "internal-test-token-0123456789"
 
 
+async def directory_unit(sessionmaker: Any, *, name: str | None = None) -> uuid.UUID:
+    """A unit put straight into a service's directory replica, as identity's event would."""
+    unit_id = uuid.uuid4()
+    snapshot = UnitCreated(
+        unit_id=unit_id,
+        code=f"U{unit_id.hex[:6].upper()}",
+        name=name or f"Dinas {unit_id.hex[:4]}",
+        is_active=True,
+        revision=1,
+        updated_at=datetime.now(UTC),
+    )
+    async with sessionmaker() as session, session.begin():
+        await upsert_unit(session, snapshot=snapshot)
+    return unit_id
+
+
+async def directory_user(
+    sessionmaker: Any,
+    *,
+    role: Role,
+    unit_id: uuid.UUID | None,
+    name: str,
+    email: str | None = None,
+    active: bool = True,
+) -> tuple[uuid.UUID, str]:
+    """A user put straight into a service's directory replica: (id, e-mail address)."""
+    user_id = uuid.uuid4()
+    email = email or f"{role}.{user_id.hex[:8]}@example.go.id"
+    snapshot = UserCreated(
+        user_id=user_id,
+        username=f"{role}{user_id.hex[:8]}",
+        full_name=name,
+        email=email,
+        role=role,
+        unit_id=unit_id,
+        is_active=active,
+        revision=1,
+        updated_at=datetime.now(UTC),
+    )
+    async with sessionmaker() as session, session.begin():
+        await upsert_user(session, snapshot=snapshot)
+    return user_id, email
+
+
 @dataclass
 class Person:
     role: str
@@ -58,18 +102,7 @@ class World:
 
     async def unit(self, name: str = "Dinas Uji") -> uuid.UUID:
         """A unit in the directory replica."""
-        unit_id = uuid.uuid4()
-        snapshot = UnitCreated(
-            unit_id=unit_id,
-            code=f"U{unit_id.hex[:6].upper()}",
-            name=name,
-            is_active=True,
-            revision=1,
-            updated_at=datetime.now(UTC),
-        )
-        async with self.runtime.sessionmaker() as session, session.begin():
-            await upsert_unit(session, snapshot=snapshot)
-        return unit_id
+        return await directory_unit(self.runtime.sessionmaker, name=name)
 
     async def person(
         self,
@@ -81,22 +114,15 @@ class World:
         active: bool = True,
     ) -> Person:
         """A user in the directory replica, with a token."""
-        user_id = uuid.uuid4()
-        name = name or f"{role.title()} {user_id.hex[:4]}"
-        email = email or f"{role}.{user_id.hex[:8]}@example.go.id"
-        snapshot = UserCreated(
-            user_id=user_id,
-            username=f"{role}{user_id.hex[:8]}",
-            full_name=name,
-            email=email,
+        name = name or f"{role.title()} {uuid.uuid4().hex[:4]}"
+        user_id, email = await directory_user(
+            self.runtime.sessionmaker,
             role=role,
             unit_id=unit_id,
-            is_active=active,
-            revision=1,
-            updated_at=datetime.now(UTC),
+            name=name,
+            email=email,
+            active=active,
         )
-        async with self.runtime.sessionmaker() as session, session.begin():
-            await upsert_user(session, snapshot=snapshot)
         token = self.make_token(role, user_id=user_id, unit_id=unit_id, name=name)
         return Person(
             role=role, user_id=user_id, unit_id=unit_id, email=email, name=name, token=token
@@ -149,38 +175,12 @@ class TicketsService:
     agent_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     async def unit(self) -> uuid.UUID:
-        unit_id = uuid.uuid4()
-        async with self.app.state.runtime.sessionmaker() as session, session.begin():
-            await upsert_unit(
-                session,
-                snapshot=UnitCreated(
-                    unit_id=unit_id,
-                    code=unit_id.hex[:6].upper(),
-                    name=f"Dinas {unit_id.hex[:4]}",
-                    is_active=True,
-                    revision=1,
-                    updated_at=datetime.now(UTC),
-                ),
-            )
-        return unit_id
+        return await directory_unit(self.app.state.runtime.sessionmaker)
 
     async def user(self, role: Role, *, unit_id: uuid.UUID | None, name: str) -> uuid.UUID:
-        user_id = uuid.uuid4()
-        async with self.app.state.runtime.sessionmaker() as session, session.begin():
-            await upsert_user(
-                session,
-                snapshot=UserCreated(
-                    user_id=user_id,
-                    username=f"{role}{user_id.hex[:8]}",
-                    full_name=name,
-                    email=f"{user_id.hex[:8]}@example.go.id",
-                    role=role,
-                    unit_id=unit_id,
-                    is_active=True,
-                    revision=1,
-                    updated_at=datetime.now(UTC),
-                ),
-            )
+        user_id, _ = await directory_user(
+            self.app.state.runtime.sessionmaker, role=role, unit_id=unit_id, name=name
+        )
         return user_id
 
     async def ticket(self, ticket_id: uuid.UUID) -> dict[str, Any]:
