@@ -1,0 +1,1 @@
+"""Operator tools: backup, restore and retention of the whole helpdesk (docs/operations.md)."""
