@@ -35,6 +35,7 @@ from helpdesk_common.inputs import TextGuardMiddleware, declare_text_guard
 from helpdesk_common.migrations import upgrade_to_head
 from helpdesk_common.observability import RequestContextMiddleware, configure_logging
 from helpdesk_common.outbox import run_relay
+from helpdesk_common.queue_depths import sample_queue_depths
 from helpdesk_common.responses import install_declared_responses
 from helpdesk_common.runtime import BuildRuntime, R, Runtime, get_runtime
 from helpdesk_common.settings import ServiceSettings
@@ -237,6 +238,19 @@ def create_service_app(
             ("bus", connect_and_consume),
             ("outbox-relay", relay),
         ]
+        if consumers:
+            queues = [settings.queue_name(consumer.name) for consumer in consumers]
+            background.append(
+                (
+                    "queue-depths",
+                    partial(
+                        sample_queue_depths,
+                        bus,
+                        queues,
+                        interval=settings.queue_metrics_interval,
+                    ),
+                )
+            )
         all_workers: list[Worker[R]] = list(workers)
         if user_standing is not None:
             all_workers.append(standing_worker(user_standing))

@@ -43,7 +43,24 @@ EVENTS_DEAD_LETTERED = Counter(
     "events_dead_lettered_total", "Events parked in a dead-letter queue", ["consumer", "event_type"]
 )
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published")
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_age_seconds", "Age of the oldest outbox row not yet published (0 when none)"
+)
 OUTBOX_RELAY_ERRORS = Counter("outbox_relay_errors_total", "Failed outbox relay rounds")
+# Sampled from the broker by every consuming replica (helpdesk_common.queue_depths): the
+# consumer lag and the parked messages an operator must see without opening RabbitMQ's UI.
+BUS_QUEUE_MESSAGES = Gauge(
+    "bus_queue_messages", "Messages ready in a consumer's queue (its lag)", ["queue"]
+)
+BUS_QUEUE_CONSUMERS = Gauge(
+    "bus_queue_consumers", "Consumers attached to a consumer's queue", ["queue"]
+)
+BUS_RETRY_MESSAGES = Gauge(
+    "bus_retry_messages", "Messages waiting in a consumer's retry queues", ["queue"]
+)
+BUS_DEAD_LETTER_MESSAGES = Gauge(
+    "bus_dead_letter_messages", "Messages parked in a consumer's dead-letter queue", ["queue"]
+)
 
 
 # What must never reach a log line, whatever logs it (an exception's text with a statement's

@@ -25,7 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk_common.aftercommit import Wakeup
 from helpdesk_common.contracts.envelope import EventEnvelope, EventPayload
-from helpdesk_common.observability import OUTBOX_BACKLOG, OUTBOX_RELAY_ERRORS
+from helpdesk_common.observability import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_RELAY_ERRORS,
+)
 
 log = logging.getLogger("helpdesk.outbox")
 
@@ -154,6 +158,30 @@ async def outbox_backlog(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     return int(count or 0)
 
 
+async def record_backlog(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Set the backlog gauges: unpublished rows, and how long the oldest has waited (what an
+    alert watches: a slow relay shows as age before the count looks alarming)."""
+    unpublished = outbox_table.c.published_at.is_(None)
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                sa.select(
+                    sa.func.count(),
+                    sa.func.extract(
+                        "epoch", sa.func.now() - sa.func.min(outbox_table.c.created_at)
+                    ),
+                ).where(unpublished)
+            )
+        ).one()
+    OUTBOX_BACKLOG.set(int(row[0] or 0))
+    OUTBOX_OLDEST_AGE.set(max(0.0, float(row[1] or 0)))
+
+
+def record_empty_backlog() -> None:
+    OUTBOX_BACKLOG.set(0)
+    OUTBOX_OLDEST_AGE.set(0)
+
+
 async def purge_published(
     sessionmaker: async_sessionmaker[AsyncSession], *, older_than: timedelta
 ) -> None:
@@ -189,12 +217,12 @@ async def run_relay(
                 backoff = poll_interval
                 if time.monotonic() >= housekeeping_due:
                     housekeeping_due = time.monotonic() + housekeeping_interval
-                    OUTBOX_BACKLOG.set(await outbox_backlog(sessionmaker))
+                    await record_backlog(sessionmaker)
                     await purge_published(sessionmaker, older_than=retention)
                 if published == batch_size:
                     continue  # a full batch: more are probably waiting
                 if published == 0:
-                    OUTBOX_BACKLOG.set(0)
+                    record_empty_backlog()
                 # Sleep until a commit in this process wakes us (events arriving meanwhile
                 # make the next batch larger) or the poll interval catches other replicas'.
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
@@ -212,6 +240,6 @@ async def run_relay(
                 # The broker being down is when the backlog matters: keep the gauge true.
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(5):
-                        OUTBOX_BACKLOG.set(await outbox_backlog(sessionmaker))
+                        await record_backlog(sessionmaker)
                 await asyncio.sleep(backoff)
                 backoff = min(max_backoff, backoff * 2)

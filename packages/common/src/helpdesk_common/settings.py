@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
     queue_expires_seconds: float | None = None
     # Delays (seconds) of the retry tiers before a failing message is parked in the DLQ.
     retry_delays: list[float] = [1.0, 5.0, 30.0]
+    # How often a consuming replica reads its queues' depths from the broker (metrics
+    # bus_queue_messages, bus_dead_letter_messages ...: helpdesk_common.queue_depths).
+    queue_metrics_interval: float = Field(default=15.0, gt=0)
 
     # Users' standing (active, role, unit: whose tokens still count; helpdesk_common.standing)
     # follows each change at its commit through NOTIFY. Every this many seconds a process

@@ -25,6 +25,7 @@ from tickets.masterdata.views import router as masterdata_router
 from tickets.queues.views import router as queues_router
 from tickets.runtime import TicketsRuntime
 from tickets.settings import TicketsSettings
+from tickets.tickets.backlog import report_open_backlog
 from tickets.tickets.numbering import TicketNumbers
 from tickets.tickets.policy import build_policy
 from tickets.tickets.scheduler import sla_scheduler
@@ -99,6 +100,7 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         workers=[
             live_changes,
             masterdata_changes.follow_changes,
+            report_open_backlog,
             *([sla_scheduler] if settings.run_scheduler else []),
         ],
         user_standing=directory_standing,

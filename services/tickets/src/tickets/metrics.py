@@ -1,6 +1,6 @@
 """Domain metrics of the tickets service (next to the HTTP and event metrics of the app)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 # Counted after the transaction committed: refused and rolled-back attempts do not count.
 TICKET_ACTIONS = Counter(
@@ -13,6 +13,9 @@ SLA_EVENTS = Counter(
     "SLA events fired by the scheduler (sla_warning, sla_breached, escalated, auto_close)",
     ["event", "target"],
 )
+# The open backlog per status (new, in_progress, pending), counted every
+# open_backlog_metric_seconds by each replica (tickets.tickets.backlog): dashboards take the max.
+OPEN_TICKETS = Gauge("tickets_open", "Open tickets by status", ["status"])
 SCHEDULER_ROUND = Histogram(
     "tickets_scheduler_round_seconds",
     "Duration of one SLA scheduler round",

@@ -42,6 +42,8 @@ class TicketsSettings(ServiceSettings):
     reopen_on_reply: bool = True
     run_scheduler: bool = True
     scheduler_interval_seconds: float = Field(default=30, gt=0)
+    # How often the open backlog per status is counted for the metric tickets_open.
+    open_backlog_metric_seconds: float = Field(default=60, gt=0)
     scheduler_batch_size: int = Field(default=100, ge=1)
 
     # Master data (categories, priorities, SLA, calendar, rules) is cached per process;
