@@ -34,7 +34,7 @@ function memberRow(member, index, { names, onRemove }) {
       "fieldset",
       { class: "triage-days" },
       h("legend", t("triage.weekdays")),
-      dayBoxes.map((box, i) => h("label", { class: "triage-day" }, box, h("span", t(`weekday.${WEEKDAYS[i]}`)))),
+      dayBoxes.map((box, i) => h("label", { class: "triage-day" }, box, h("span", t(`triage.weekday.${WEEKDAYS[i]}`)))),
       errorSlot(dayBoxes[0]),
     ),
     h("div", { class: "field compact" }, h("label", { for: from.id }, t("triage.from")), from, errorSlot(from)),
