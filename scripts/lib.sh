@@ -150,6 +150,14 @@ ensure_dovecot() {
   install_without_services "dovecot.service dovecot.socket" dovecot-imapd
 }
 
+# tests/test_deployment_config.py validates docker-compose.yml with a real Compose
+# implementation, offline: Debian's docker-compose (1.29, Python; `config` needs no engine).
+# Without recommends: no Docker engine comes with it.
+ensure_compose_checker() {
+  if command -v docker-compose >/dev/null 2>&1; then return; fi
+  apt_install --no-install-recommends docker-compose
+}
+
 ensure_infrastructure() {
   ensure_postgres
   ensure_rabbitmq

@@ -6,7 +6,11 @@ code it runs: every environment variable it sets must be read by that service's 
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -117,3 +121,72 @@ def test_integrations_keeps_its_secrets_in_the_environment_file() -> None:
     environment = COMPOSE["services"]["integrations"]["environment"]
     assert environment["INTEGRATIONS_SECRET_KEY"].startswith("${INTEGRATIONS_SECRET_KEY:-")
     assert environment["INTEGRATIONS_INTERNAL_TOKEN"] == "${INTERNAL_TOKEN:-change-me}"
+
+
+def test_compose_file_is_valid_for_a_real_compose_implementation(tmp_path: Path) -> None:
+    """Debian's docker-compose (scripts/lib.sh ensure_compose_checker) parses and validates
+    the file against its Compose specification schema: unknown keys, wrong types, bad
+    depends_on conditions and broken references fail here, without a Docker engine."""
+    checker = shutil.which("docker-compose")
+    assert checker, "docker-compose missing: run scripts/test (it installs Debian's)"
+    command = [checker, "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml")]
+    result = subprocess.run(  # noqa: S603 (a fixed command on the repository's own file)
+        [*command, "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def _one_shot(service: dict[str, Any]) -> bool:
+    """A container meant to run once and exit (the key generator): restart "no"."""
+    return str(service.get("restart", "")).lower() == "no"
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSE["services"]))
+def test_every_long_running_container_restarts_and_reports_its_health(name: str) -> None:
+    service = COMPOSE["services"][name]
+    if _one_shot(service):
+        assert "healthcheck" not in service or service["healthcheck"].get("disable")
+        return
+    assert service.get("restart") in {"unless-stopped", "always", "on-failure"}, name
+    check = service.get("healthcheck", {})
+    assert check.get("test") and not check.get("disable"), f"{name} has no health check"
+
+
+def _stages(dockerfile: str) -> list[list[str]]:
+    """The Dockerfile's instructions (continuation lines joined), split into build stages."""
+    stages: list[list[str]] = []
+    for line in dockerfile.replace("\\\n", " ").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            stages.append([])
+        if stages:
+            stages[-1].append(line)
+    return stages
+
+
+def test_the_image_is_multi_stage_slim_and_runs_unprivileged() -> None:
+    """Build tools stay in the build stages: the runtime stage starts from the slim image,
+    copies in the virtualenv and the installed code, installs no compiler and no uv, and
+    runs as a numeric non-root user (Kubernetes' runAsNonRoot can verify it)."""
+    text = (ROOT / "deploy/Dockerfile").read_text()
+    stages = _stages(text)
+    assert len(stages) >= 3
+    runtime = stages[-1]
+    assert runtime[0].split()[1] == "${PYTHON_IMAGE}"
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
+    body = " ".join(runtime).lower()
+    for tool in ("gcc", "build-essential", "uv sync", "pip install", "git ", "-dev "):
+        assert tool not in body, f"the runtime stage installs {tool.strip()}"
+    copies = [line for line in runtime if line.upper().startswith("COPY ")]
+    assert copies and all("--from=" in line for line in copies), "sources copied into runtime"
+    user = [line for line in runtime if line.upper().startswith("USER ")]
+    assert user, "the runtime stage must name a user"
+    uid = user[-1].split()[1].split(":")[0]
+    assert uid.isdigit() and int(uid) != 0
