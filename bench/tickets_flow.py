@@ -62,6 +62,25 @@ async def wait_for_empty_outbox(database: str, *, limit: float = 30.0) -> tuple[
         await connection.close()
 
 
+async def schema_sizes(database: str) -> dict[str, int]:
+    """Bytes on disk per schema (tables, their indexes and TOAST): the sizing table's disk
+    per ticket in docs/operations.md comes from these divided by the tickets made."""
+    dsn = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("VACUUM ANALYZE")
+        rows = await connection.fetch(
+            "SELECT n.nspname, sum(pg_total_relation_size(c.oid))::bigint AS bytes"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'm')"
+            " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            " AND n.nspname NOT LIKE 'pg_toast%' GROUP BY n.nspname ORDER BY 2 DESC"
+        )
+    finally:
+        await connection.close()
+    return {row["nspname"]: int(row["bytes"]) for row in rows}
+
+
 async def main(args: argparse.Namespace) -> None:
     run_id = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as state:
@@ -140,6 +159,8 @@ async def main(args: argparse.Namespace) -> None:
 
                 database = f"helpdesk_sys_{run_id}"
                 backlog, drain_seconds = await wait_for_empty_outbox(database)
+                sizes = await schema_sizes(database)
+                made = args.tickets + 200  # with the warm-up's
                 result = {
                     "reference_loop_seconds": reference_loop_seconds(),
                     "tickets": args.tickets,
@@ -151,6 +172,8 @@ async def main(args: argparse.Namespace) -> None:
                     "workflow_cpu_percent": workflow_cpu,
                     "outbox_backlog_after": backlog,
                     "outbox_drain_seconds": round(drain_seconds, 2),
+                    "schema_bytes": sizes,
+                    "bytes_per_ticket": round(sum(sizes.values()) / made),
                 }
     print(json.dumps(result, indent=2))
     print(f"saved to {save('tickets_flow', result)}")
