@@ -158,6 +158,26 @@ ensure_compose_checker() {
   apt_install --no-install-recommends docker-compose
 }
 
+# tests/test_kubernetes.py renders deploy/kubernetes with `kubectl kustomize` (offline, no
+# cluster): the kubectl on the PATH (Debian's kubernetes-client if there is none), and Debian's
+# kubernetes-client 1.20 unpacked under .local/ without installing it, whose old embedded
+# Kustomize (v2) the manifests stay compatible with (the test compares both renders).
+ensure_kubectl() {
+  if ! command -v kubectl >/dev/null 2>&1; then apt_install kubernetes-client; fi
+  local old="$ROOT/.local/kubernetes-client"
+  if [ -x "$old/usr/bin/kubectl" ]; then return; fi
+  log "unpacking Debian's kubernetes-client into $old (the old-Kustomize check)"
+  local tmp
+  tmp="$(mktemp -d)"
+  if ! (cd "$tmp" && apt-get download kubernetes-client >/dev/null 2>&1); then
+    as_root apt-get update -qq
+    (cd "$tmp" && apt-get download kubernetes-client >/dev/null 2>&1)
+  fi
+  mkdir -p "$old"
+  dpkg -x "$tmp"/kubernetes-client_*.deb "$old"
+  rm -rf "$tmp"
+}
+
 ensure_infrastructure() {
   ensure_postgres
   ensure_rabbitmq
