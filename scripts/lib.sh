@@ -178,6 +178,19 @@ ensure_kubectl() {
   rm -rf "$tmp"
 }
 
+# tests/test_monitoring.py checks the monitoring shipped in deploy/monitoring with Debian's
+# tools: promtool (prometheus), amtool (prometheus-alertmanager), and starts a node exporter
+# and a blackbox exporter of its own on free ports. Their system services are not started.
+ensure_prometheus() {
+  if command -v promtool >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 \
+    && [ -x /usr/bin/prometheus-node-exporter ] && [ -x /usr/bin/prometheus-blackbox-exporter ]; then
+    return
+  fi
+  install_without_services \
+    "prometheus.service prometheus-alertmanager.service prometheus-node-exporter.service prometheus-blackbox-exporter.service" \
+    prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter
+}
+
 ensure_infrastructure() {
   ensure_postgres
   ensure_rabbitmq
