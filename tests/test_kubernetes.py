@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from pydantic_settings import BaseSettings
 
 from attachments.settings import AttachmentsSettings
 from gateway.settings import GatewaySettings
+from helpdesk_common.auth import ensure_keypair
 from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
 from helpdesk_ops.settings import BackupSettings
 from identity.settings import IdentitySettings
@@ -410,6 +412,53 @@ def test_production_generates_no_secret(rendered: dict[str, list[Obj]]) -> None:
     documented = (ROOT / "docs" / "kubernetes.md").read_text()
     for name in _secret_references(rendered["overlays/production"], optional=True):
         assert name in documented, f"docs/kubernetes.md does not explain the Secret {name}"
+
+
+def _production_environment(name: str, objects: list[Obj], keys: Path) -> dict[str, str]:
+    """A production Deployment's variables with its Secrets filled in as an operator would
+    (strong random values, real URLs) and /keys pointing at a real key pair."""
+    values = {}
+    for variable, value in _environment(objects, _deployments(objects)[name]).items():
+        if value.startswith("secret:helpdesk-database/"):
+            value = f"postgresql+asyncpg://helpdesk:{secrets.token_hex(16)}@db:5432/helpdesk"
+        elif value.startswith("secret:helpdesk-rabbitmq/"):
+            value = f"amqp://helpdesk:{secrets.token_hex(16)}@mq:5672"
+        elif value.startswith("secret:"):
+            value = secrets.token_urlsafe(24)
+        values[variable] = value.replace("/keys/", f"{keys}/")
+    return values
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_production_settings_start_and_refuse_known_secrets(
+    name: str, rendered: dict[str, list[Obj]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the production overlay's settings and real secrets each service's settings load
+    (identity's start-up check included); a well-known secret instead is refused, as
+    <SERVICE>_ENVIRONMENT=production promises."""
+    ensure_keypair(tmp_path)
+    environment = _production_environment(name, rendered["overlays/production"], tmp_path)
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    settings = SETTINGS[name]()
+    if isinstance(settings, IdentitySettings):
+        settings.check_secrets()
+    refusable = [v for v in environment if v.endswith(("_INTERNAL_TOKEN", "_SECRET_KEY"))]
+    for variable in refusable:
+        monkeypatch.setenv(variable, "change-me")
+        with pytest.raises(ValueError, match="real secret"):
+            SETTINGS[name]()
+        monkeypatch.setenv(variable, environment[variable])
+    if name == "gateway":  # its one secret is the public key: required in production
+        monkeypatch.delenv("GATEWAY_JWT_PUBLIC_KEY_FILE")
+        with pytest.raises(ValueError, match="jwt_public_key"):
+            SETTINGS[name]()
+    elif name == "identity":  # no signing key, no start
+        monkeypatch.delenv("IDENTITY_JWT_PRIVATE_KEY_FILE")
+        with pytest.raises(ValueError, match="jwt_private_key"):
+            IdentitySettings().check_secrets()
+    else:
+        assert refusable, f"{name} gets no secret its settings would refuse"
 
 
 def _pod_containers(obj: Obj) -> list[Obj]:
