@@ -82,11 +82,18 @@ class BackupSettings(BaseSettings):
 
     @property
     def libpq_url(self) -> str:
-        """The database URL as libpq (pg_dump, pg_restore) reads it."""
+        """The database URL as libpq (pg_dump, pg_restore, psql) reads it: without the
+        driver (postgresql+asyncpg://), asyncpg's ``ssl=`` as libpq's ``sslmode=``."""
         scheme, sep, rest = self.database_url.partition("://")
         if not sep:
             return self.database_url
-        return f"{scheme.split('+', 1)[0]}://{rest}"
+        address, _, query = rest.partition("?")
+        parameters = [
+            f"sslmode={value}" if key == "ssl" else f"{key}={value}"
+            for key, _, value in (item.partition("=") for item in query.split("&") if item)
+        ]
+        tail = f"?{'&'.join(parameters)}" if parameters else ""
+        return f"{scheme.split('+', 1)[0]}://{address}{tail}"
 
     @property
     def heartbeat_path(self) -> Path:
