@@ -240,6 +240,15 @@ def dashboard_queries() -> list[str]:
     ]
 
 
+def runbook_queries() -> list[str]:
+    """The queries the runbooks give (lines of their promql blocks, comments cut off)."""
+    blocks = re.findall(r"```promql\n(.*?)```", RUNBOOKS.read_text(), re.DOTALL)
+    lines = (
+        re.sub(r"\s+#.*$", "", line).strip() for block in blocks for line in block.splitlines()
+    )
+    return [line for line in lines if line]
+
+
 def variable_metrics() -> set[str]:
     """The metrics the template variables' label_values(metric, label) queries read."""
     found: set[str] = set()
@@ -261,9 +270,9 @@ def without_variables(expr: str) -> str:
     )
 
 
-def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
-    queries = dashboard_queries()
-    assert len(queries) > 30
+def test_dashboard_and_runbook_queries_are_valid_promql(tmp_path: Path) -> None:
+    queries = dashboard_queries() + runbook_queries()
+    assert len(dashboard_queries()) > 30 and len(runbook_queries()) > 10
     rule_file = tmp_path / "dashboards.yml"
     rule_file.write_text(
         yaml.safe_dump(
@@ -302,10 +311,11 @@ def test_dashboards_use_the_provisioned_datasource_and_stable_uids() -> None:
 
 
 def used_metrics() -> set[str]:
+    """What the rules, the dashboards and the runbooks' queries read."""
     used = set(variable_metrics())
     for rule in rules():
         used |= metric_names(rule["expr"])
-    for query in dashboard_queries():
+    for query in dashboard_queries() + runbook_queries():
         used |= metric_names(without_variables(query))
     recorded = {rule["record"] for rule in rules() if "record" in rule}
     return {
