@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
-import kubernetes_validate  # type: ignore[import-untyped]
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 from pydantic_settings import BaseSettings
@@ -77,6 +77,8 @@ def _kubectl() -> str:
 
 
 def _render(kubectl: str, kustomization: str) -> list[Obj]:
+    # The dev overlay's signing pair is made per machine, as its README tells a developer.
+    ensure_keypair(K8S / "overlays" / "dev" / "dev-secrets")
     result = subprocess.run(  # noqa: S603 (our own arguments)
         [kubectl, "kustomize", str(K8S / kustomization)],
         capture_output=True,
