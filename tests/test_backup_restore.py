@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
-from helpdesk_ops import backup
+from helpdesk_ops import backup, schedule
 from helpdesk_ops.manifest import MANIFEST, BackupError, scan
 from helpdesk_ops.postgres import compare_versions
 from helpdesk_ops.settings import BackupSettings
@@ -378,3 +378,21 @@ def test_the_services_database_url_is_accepted() -> None:
     assert BackupSettings(database_url=url).libpq_url == (
         "postgresql://helpdesk:rahasia@db:5432/helpdesk?sslmode=require"
     )
+
+
+def test_the_schedule_runs_daily_and_reports_its_health(tmp_path: Path) -> None:
+    at = schedule.parse_at("02:00")
+    morning = datetime(2026, 12, 5, 1, 59, tzinfo=UTC)
+    assert schedule.next_run(at, morning) == datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
+    assert schedule.next_run(at, morning + timedelta(minutes=1)) == datetime(
+        2026, 12, 6, 2, 0, tzinfo=UTC
+    )
+    settings = BackupSettings(dir=tmp_path)
+    assert schedule.health(settings) == f"no heartbeat in {tmp_path / 'heartbeat.json'}"
+    schedule.write_heartbeat(settings.heartbeat_path, {"last_run": None})
+    assert schedule.health(settings) is None
+    failed = {"at": "2026-12-05T02:00:00+00:00", "ok": False, "error": "pg_dump failed"}
+    schedule.write_heartbeat(settings.heartbeat_path, {"last_run": failed})
+    assert "failed: pg_dump failed" in (schedule.health(settings) or "")
+    schedule.write_heartbeat(settings.heartbeat_path, {"last_run": {**failed, "ok": True}})
+    assert schedule.health(settings, max_age=-1.0) is not None  # a stale heartbeat
