@@ -96,14 +96,19 @@ def create(settings: BackupSettings, *, prune_after: bool = True) -> Backup:
         name = new_name(settings.dir, started)
         path = settings.dir / name
         path.mkdir()
-        postgres.dump(settings, conn, schemas, path / DATABASE_FILE)
-        dumped = time.monotonic() - clock
-        previous = _previous_objects(settings.dir)
-        copied = [
-            entry
-            for bucket in settings.s3_buckets
-            for entry in objects.copy_bucket(settings, bucket, path, previous)
-        ]
+        try:
+            postgres.dump(settings, conn, schemas, path / DATABASE_FILE)
+            dumped = time.monotonic() - clock
+            previous = _previous_objects(settings.dir)
+            copied = [
+                entry
+                for bucket in settings.s3_buckets
+                for entry in objects.copy_bucket(settings, bucket, path, previous)
+            ]
+        except BaseException:
+            # Never counted without a manifest anyway; the space is given back at once.
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         database = {
             "path": DATABASE_FILE,
             "format": "pg_dump custom",

@@ -34,5 +34,5 @@ def configure(level: str, *, as_json: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # minio's and urllib3's own chatter stays out of the operator's log.
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # urllib3's retry chatter stays out of the operator's log: a failure is reported once.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)

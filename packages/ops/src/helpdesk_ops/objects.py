@@ -15,12 +15,15 @@ from urllib.parse import quote, urlsplit
 
 from minio import Minio
 from minio.error import MinioException
+from urllib3.exceptions import HTTPError
 
 from helpdesk_ops.manifest import OBJECTS_DIR, BackupError, sha256_of
 from helpdesk_ops.settings import BackupSettings
 
 log = logging.getLogger("helpdesk_ops.objects")
 THREADS = 8
+# What a store that is down, unreachable or refusing raises (urllib3's after its retries).
+S3_ERRORS = (MinioException, OSError, HTTPError)
 Entry = dict[str, Any]
 
 
@@ -49,7 +52,7 @@ def relative_path(bucket: str, key: str) -> str:
 def _require_bucket(store: Minio, bucket: str, settings: BackupSettings) -> None:
     try:
         exists = store.bucket_exists(bucket)
-    except (MinioException, OSError) as exc:
+    except S3_ERRORS as exc:
         raise BackupError(f"object store {settings.s3_endpoint}: {exc}") from exc
     if not exists:
         raise BackupError(
@@ -92,7 +95,7 @@ def copy_bucket(
         listing = (item for item in store.list_objects(bucket, recursive=True) if not item.is_dir)
         with ThreadPoolExecutor(THREADS, thread_name_prefix="s3-copy") as pool:
             return list(pool.map(copy, listing))
-    except (MinioException, OSError) as exc:
+    except S3_ERRORS as exc:
         raise BackupError(f"copying bucket {bucket!r} failed: {exc}") from exc
 
 
@@ -103,7 +106,7 @@ def bucket_is_empty(settings: BackupSettings, bucket: str) -> bool:
         if not store.bucket_exists(bucket):
             return True
         return next(iter(store.list_objects(bucket, recursive=True)), None) is None
-    except (MinioException, OSError) as exc:
+    except S3_ERRORS as exc:
         raise BackupError(f"object store {settings.s3_endpoint}: {exc}") from exc
 
 
@@ -127,6 +130,6 @@ def restore_objects(
                 store.make_bucket(bucket)
         with ThreadPoolExecutor(THREADS, thread_name_prefix="s3-restore") as pool:
             list(pool.map(put, entries))
-    except (MinioException, OSError) as exc:
+    except S3_ERRORS as exc:
         raise BackupError(f"restoring objects to {settings.s3_endpoint} failed: {exc}") from exc
     return len(entries)

@@ -79,13 +79,20 @@ def server_version(settings: BackupSettings, conn: Connection) -> str:
 def check_versions(settings: BackupSettings, conn: Connection, tool: str) -> dict[str, str]:
     """The client's and the server's versions; refuses a client older than the server."""
     client, server = client_version(settings, tool), server_version(settings, conn)
-    if int(client.split(".")[0]) < int(server.split(".")[0]):
+    compare_versions(tool, client=client, server=server)
+    return {tool: client, "server": server}
+
+
+def compare_versions(tool: str, *, client: str, server: str) -> None:
+    """pg_dump reads only servers up to its own major version (and pg_restore's output of
+    a newer dump may not load): the client's major version must be at least the server's."""
+    major = server.split(".")[0]
+    if int(client.split(".")[0]) < int(major):
         raise BackupError(
             f"{tool} {client} is older than the PostgreSQL server {server}: install a client "
-            f"of major version {server.split('.')[0]} or newer (Debian/Ubuntu: the PGDG "
-            "repository's postgresql-client-<major>), or point BACKUP_PG_BIN_DIR at one"
+            f"of major version {major} or newer (Debian/Ubuntu: postgresql-client-{major} from "
+            "the PGDG repository, apt.postgresql.org), or point BACKUP_PG_BIN_DIR at one"
         )
-    return {tool: client, "server": server}
 
 
 def existing_schemas(settings: BackupSettings, conn: Connection) -> list[str]:
