@@ -381,12 +381,16 @@ def test_the_services_database_url_is_accepted() -> None:
 
 
 def test_the_schedule_runs_daily_and_reports_its_health(tmp_path: Path) -> None:
-    at = schedule.parse_at("02:00")
-    morning = datetime(2026, 12, 5, 1, 59, tzinfo=UTC)
-    assert schedule.next_run(at, morning) == datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
-    assert schedule.next_run(at, morning + timedelta(minutes=1)) == datetime(
-        2026, 12, 6, 2, 0, tzinfo=UTC
+    at, jakarta = schedule.parse_at("02:00"), schedule.parse_zone("Asia/Jakarta")
+    before = datetime(2026, 12, 4, 18, 59, tzinfo=UTC)  # 01:59 in Jakarta (UTC+7)
+    assert schedule.next_run(at, before, jakarta) == datetime(2026, 12, 4, 19, 0, tzinfo=UTC)
+    assert schedule.next_run(at, before + timedelta(minutes=1), jakarta) == datetime(
+        2026, 12, 5, 19, 0, tzinfo=UTC
     )
+    utc = schedule.parse_zone("UTC")
+    assert schedule.next_run(at, before, utc) == datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
+    with pytest.raises(BackupError, match="time zone"):
+        schedule.parse_zone("Asia/Atlantis")
     settings = BackupSettings(dir=tmp_path)
     assert schedule.health(settings) == f"no heartbeat in {tmp_path / 'heartbeat.json'}"
     schedule.write_heartbeat(settings.heartbeat_path, {"last_run": None})

@@ -36,7 +36,8 @@ def parser() -> argparse.ArgumentParser:
         "DROPPED there first and objects with the same keys overwritten",
     )
     daily = commands.add_parser("schedule", help="run create every day (docker-compose)")
-    daily.add_argument("--at", default="02:00", help="time of day, HH:MM in UTC")
+    daily.add_argument("--at", default="02:00", help="time of day, HH:MM")
+    daily.add_argument("--tz", default="UTC", help="the time zone of --at, e.g. Asia/Jakarta")
     commands.add_parser("health", help="exit 0 if the schedule is alive and its last run passed")
     return root
 
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace, settings: BackupSettings) -> int:
         restored = backup.restore(settings, args.name, replace=args.replace)
         print(f"restored {restored.name}: start the services now")
     elif args.command == "schedule":
-        schedule.run_schedule(settings, args.at)
+        schedule.run_schedule(settings, args.at, args.tz)
     elif args.command == "health" and (unhealthy := schedule.health(settings)):
         print(unhealthy, file=sys.stderr)
         return 1

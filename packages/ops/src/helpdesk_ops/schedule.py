@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from helpdesk_ops import backup
 from helpdesk_ops.manifest import BackupError
@@ -27,14 +28,25 @@ HEALTHY_AGE_SECONDS = 3 * BEAT_SECONDS
 def parse_at(text: str) -> time:
     try:
         hours, minutes = (int(part) for part in text.split(":"))
-        return time(hours, minutes, tzinfo=UTC)
+        return time(hours, minutes)
     except ValueError as exc:
-        raise BackupError(f"--at takes HH:MM (UTC), not {text!r}") from exc
+        raise BackupError(f"--at takes HH:MM, not {text!r}") from exc
 
 
-def next_run(at: time, now: datetime) -> datetime:
-    today = datetime.combine(now.date(), at.replace(tzinfo=None), tzinfo=UTC)
-    return today if today > now else today + timedelta(days=1)
+def parse_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise BackupError(f"--tz takes a time zone such as Asia/Jakarta, not {name!r}") from exc
+
+
+def next_run(at: time, now: datetime, zone: ZoneInfo) -> datetime:
+    """The next ``at`` o'clock in ``zone`` after ``now``, in UTC."""
+    local = now.astimezone(zone)
+    due = datetime.combine(local.date(), at, tzinfo=zone)
+    if due <= local:
+        due = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=zone)
+    return due.astimezone(UTC)
 
 
 def write_heartbeat(path: Path, state: dict[str, Any]) -> None:
@@ -58,8 +70,8 @@ def run_once(settings: BackupSettings) -> dict[str, Any]:
     return {"at": started, "ok": True, "backup": made.name}
 
 
-def run_schedule(settings: BackupSettings, at_text: str) -> None:
-    at = parse_at(at_text)
+def run_schedule(settings: BackupSettings, at_text: str, zone_name: str = "UTC") -> None:
+    at, zone = parse_at(at_text), parse_zone(zone_name)
     stop = threading.Event()
 
     def stopping(signum: int, frame: FrameType | None) -> None:
@@ -69,8 +81,8 @@ def run_schedule(settings: BackupSettings, at_text: str) -> None:
     signal.signal(signal.SIGINT, stopping)
     heartbeat = settings.heartbeat_path
     state: dict[str, Any] = {"last_run": None}
-    due = next_run(at, datetime.now(UTC))
-    log.info("daily backup at %s UTC; next %s", at_text, due.isoformat(),
+    due = next_run(at, datetime.now(UTC), zone)
+    log.info("daily backup at %s %s; next %s", at_text, zone_name, due.isoformat(),
              extra={"next_run": due.isoformat()})  # fmt: skip
     while not stop.is_set():
         write_heartbeat(heartbeat, {**state, "next_run": due.isoformat()})
@@ -79,7 +91,7 @@ def run_schedule(settings: BackupSettings, at_text: str) -> None:
             stop.wait(min(wait, BEAT_SECONDS))
             continue
         state["last_run"] = run_once(settings)
-        due = next_run(at, datetime.now(UTC))
+        due = next_run(at, datetime.now(UTC), zone)
         log.info("next backup %s", due.isoformat(), extra={"next_run": due.isoformat()})
     log.info("schedule stopped")
 
