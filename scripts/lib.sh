@@ -158,6 +158,19 @@ ensure_compose_checker() {
   apt_install --no-install-recommends docker-compose
 }
 
+# tests/test_monitoring.py checks the monitoring shipped in deploy/monitoring with Debian's
+# tools: promtool (prometheus), amtool (prometheus-alertmanager), and starts a node exporter
+# and a blackbox exporter of its own on free ports. Their system services are not started.
+ensure_prometheus() {
+  if command -v promtool >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 \
+    && [ -x /usr/bin/prometheus-node-exporter ] && [ -x /usr/bin/prometheus-blackbox-exporter ]; then
+    return
+  fi
+  install_without_services \
+    "prometheus.service prometheus-alertmanager.service prometheus-node-exporter.service prometheus-blackbox-exporter.service" \
+    prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter
+}
+
 # tests/test_kubernetes.py renders deploy/kubernetes with `kubectl kustomize` (offline, no
 # cluster): the kubectl on the PATH (Debian's kubernetes-client if there is none), and Debian's
 # kubernetes-client 1.20 unpacked under .local/ without installing it, whose old embedded
@@ -176,19 +189,6 @@ ensure_kubectl() {
   mkdir -p "$old"
   dpkg -x "$tmp"/kubernetes-client_*.deb "$old"
   rm -rf "$tmp"
-}
-
-# tests/test_monitoring.py checks the monitoring shipped in deploy/monitoring with Debian's
-# tools: promtool (prometheus), amtool (prometheus-alertmanager), and starts a node exporter
-# and a blackbox exporter of its own on free ports. Their system services are not started.
-ensure_prometheus() {
-  if command -v promtool >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 \
-    && [ -x /usr/bin/prometheus-node-exporter ] && [ -x /usr/bin/prometheus-blackbox-exporter ]; then
-    return
-  fi
-  install_without_services \
-    "prometheus.service prometheus-alertmanager.service prometheus-node-exporter.service prometheus-blackbox-exporter.service" \
-    prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter
 }
 
 ensure_infrastructure() {
