@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import datetime
 import http.server
-import ipaddress
 import json
 import re
 import ssl
@@ -26,15 +25,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from prometheus_client.parser import text_string_to_metric_families
 
 from helpdesk_testing import LocalSystem
 from helpdesk_testing.net import free_port
 from helpdesk_testing.polling import eventually
+from helpdesk_testing.tls import self_signed_certificate
 
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "deploy" / "monitoring"
@@ -48,15 +44,6 @@ ALERTMANAGER_CONFIG = MONITORING / "alertmanager" / "alertmanager.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
 
 JOBS = ("gateway", "identity", "tickets", "notifications", "reports", "attachments", "integrations")
-# deploy/local/up.py's ports before its --port-offset (the gateway's is 8000).
-SERVICE_PORTS = {
-    "identity": 8101,
-    "tickets": 8102,
-    "notifications": 8103,
-    "reports": 8104,
-    "attachments": 8105,
-    "integrations": 8106,
-}
 # Series Prometheus makes itself, not any exporter.
 PROMETHEUS_INTERNAL = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 SEVERITIES = {"critical", "warning"}
@@ -380,32 +367,8 @@ async def exporter(*command: str) -> AsyncIterator[str]:
 def tls_server(directory: Path) -> Iterator[tuple[str, Path]]:
     """An HTTPS server on loopback with a self-signed certificate for 127.0.0.1; yields its
     URL and the certificate (the prober's CA)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    cert_file, key_file = self_signed_certificate(
+        directory, "127.0.0.1", valid_for=datetime.timedelta(days=30)
     )
 
     class Hello(http.server.BaseHTTPRequestHandler):
@@ -431,15 +394,17 @@ def tls_server(directory: Path) -> Iterator[tuple[str, Path]]:
         server.server_close()
 
 
+def job_urls(system: LocalSystem) -> dict[str, str]:
+    """Each job's base URL: the gateway's and every service's own (from the banner)."""
+    urls = {"gateway": system.gateway_url, **system.service_urls}
+    assert set(urls) == set(JOBS), urls
+    return urls
+
+
 async def system_metrics(system: LocalSystem, client: httpx.AsyncClient) -> set[str]:
-    offset = (urlsplit(system.gateway_url).port or 0) - 8000
-    host = urlsplit(system.gateway_url).hostname
-    urls = [f"{system.gateway_url}/metrics"] + [
-        f"http://{host}:{port + offset}/metrics" for port in SERVICE_PORTS.values()
-    ]
     names: set[str] = set()
-    for url in urls:
-        names |= await scrape(client, url)
+    for url in job_urls(system).values():
+        names |= await scrape(client, f"{url}/metrics")
     return names
 
 
@@ -517,17 +482,12 @@ def dashboard_query_for_prometheus(expr: str) -> str:
 async def prometheus_over(system: LocalSystem, directory: Path) -> AsyncIterator[str]:
     """Debian's Prometheus scraping the system every second with the repository's rules,
     each service and the gateway a job named as in compose; yields its base URL."""
-    offset = (urlsplit(system.gateway_url).port or 0) - 8000
-    host = urlsplit(system.gateway_url).hostname
-    targets = {"gateway": 8000 + offset} | {
-        job: port + offset for job, port in SERVICE_PORTS.items()
-    }
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(path) for path in RULE_FILES],
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [f"{host}:{port}"]}]}
-            for job, port in targets.items()
+            {"job_name": job, "static_configs": [{"targets": [urlsplit(url).netloc]}]}
+            for job, url in job_urls(system).items()
         ],
     }
     config_file = directory / "prometheus.yml"
@@ -573,10 +533,8 @@ async def test_dashboards_and_rules_work_in_a_real_prometheus(
 
         await eventually(ready, timeout=60, interval=0.2)
 
-        offset = (urlsplit(system.gateway_url).port or 0) - 8000
-        host = urlsplit(system.gateway_url).hostname
         pages = [f"{system.gateway_url}/api/identity/auth/public-key"] + [
-            f"http://{host}:{port + offset}/openapi.json" for port in SERVICE_PORTS.values()
+            f"{url}/openapi.json" for url in system.service_urls.values()
         ]
 
         async def every_job_scraped_twice() -> bool:

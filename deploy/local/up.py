@@ -443,6 +443,8 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
         "gateway": gateway_url,
         "mail": f"http://{host}:{mail_web_port}",
         "s3": f"http://{host}:{s3_port}",
+        # Each service directly (its /metrics and /health/*, which the gateway does not route).
+        **{name: f"http://{host}:{port}" for name, port in ports.items()},
     }
     return processes, urls, imap
 
@@ -603,6 +605,12 @@ def reset_command(args: argparse.Namespace) -> str:
     return " ".join(words)
 
 
+def metrics_banner(urls: dict[str, str]) -> str:
+    """Where to scrape each service: ``name=url/metrics``, space-separated."""
+    names = ("identity", "tickets", "notifications", "reports", "attachments", "integrations")
+    return " ".join(f"{name}={urls[name]}/metrics" for name in names if name in urls)
+
+
 def admin_banner(args: argparse.Namespace, password: str, notice: str | None) -> str:
     """The banner's administrator line: the password to sign in with, or, when identity said
     the database's administrator has another one, that and what to do."""
@@ -690,6 +698,7 @@ async def main(argv: list[str]) -> int:
             + f"  Mail catcher       : {urls['mail']}/\n"
             + imap_banner(imap)
             + ("" if args.no_s3 else f"  S3 (SeaweedFS)     : {urls['s3']}/\n")
+            + f"  Metrics            : {metrics_banner(urls)}\n"
             + f"  Logs               : {args.state_dir / 'logs'}/\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

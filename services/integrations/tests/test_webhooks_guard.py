@@ -4,7 +4,6 @@ redirect followed."""
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import ssl
 import uuid
@@ -14,11 +13,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from helpdesk_testing.tls import self_signed_certificate
 from integrations.webhooks.guard import UrlRefused, address_refusal, check_url
 from integrations.webhooks.models import Webhook, WebhookDelivery
 from integrations.webhooks.sender import new_client, post
@@ -90,34 +86,6 @@ async def test_allowed_url_keeps_host_and_port() -> None:
     assert all(a.is_loopback for a in target.addresses)
 
 
-def _certificate(directory: Path, name: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 class Seen:
     def __init__(self) -> None:
         self.hosts: list[str] = []
@@ -155,7 +123,7 @@ def _delivery_to(url: str) -> tuple[WebhookDelivery, Webhook]:
 
 
 async def test_tls_uses_the_urls_host_as_server_name(tmp_path: Path) -> None:
-    cert, key = _certificate(tmp_path, "localhost")
+    cert, key = self_signed_certificate(tmp_path, "localhost")
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
     seen = Seen()

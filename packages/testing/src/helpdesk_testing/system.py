@@ -11,7 +11,7 @@ import re
 import signal
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -38,6 +38,8 @@ class LocalSystem:
     # Dovecot is installed and not turned off (--no-imap).
     imap_address: str | None = None
     imap_password: str | None = None
+    # Each service's own base URL (its /metrics and /health/*), by name, from the banner.
+    service_urls: dict[str, str] = field(default_factory=dict)
 
 
 PORT_CONFLICT = re.compile(r"not available|address already in use|Errno 98", re.IGNORECASE)
@@ -146,6 +148,10 @@ def _describe(process: asyncio.subprocess.Process, lines: list[str]) -> LocalSys
         output=lines,
         imap_address=find(r"IMAP mailbox\s+: (\S+)"),
         imap_password=find(r"IMAP mailbox\s+: \S+\s+user \S+ / (\S+)"),
+        service_urls={
+            name: url.removesuffix("/metrics")
+            for name, url in re.findall(r"(\w+)=(\S+/metrics)", find(r"Metrics\s+: (.*)") or "")
+        },
     )
 
 
