@@ -249,10 +249,11 @@ def variable_metrics() -> set[str]:
 
 
 def without_variables(expr: str) -> str:
-    """Grafana's variables replaced by values PromQL accepts where they stand."""
+    """A panel's query as Grafana sends it with every variable at "All" (the dashboards use
+    them only in regular-expression matchers; ``$__…`` ones are intervals)."""
     return re.sub(
         r"\$\{?(\w+)\}?",
-        lambda match: "5m" if match.group(1).startswith("__") else "x",
+        lambda match: "5m" if match.group(1).startswith("__") else ".*",
         expr,
     )
 
@@ -472,12 +473,6 @@ def test_every_alert_links_an_existing_runbook_section() -> None:
 # -- a real Prometheus over a running system -------------------------------------------------
 
 
-def dashboard_query_for_prometheus(expr: str) -> str:
-    """A panel's query as Grafana sends it with every variable at "All" (they are used only
-    in regular-expression matchers)."""
-    return re.sub(r"\$\{?(\w+)\}?", lambda m: "5m" if m.group(1).startswith("__") else ".*", expr)
-
-
 @contextlib.asynccontextmanager
 async def prometheus_over(system: LocalSystem, directory: Path) -> AsyncIterator[str]:
     """Debian's Prometheus scraping the system every second with the repository's rules,
@@ -551,8 +546,7 @@ async def test_dashboards_and_rules_work_in_a_real_prometheus(
         await eventually(every_job_scraped_twice, timeout=60, interval=0.5)
 
         answered = {
-            expr: await query(client, url, dashboard_query_for_prometheus(expr))
-            for expr in dashboard_queries()
+            expr: await query(client, url, without_variables(expr)) for expr in dashboard_queries()
         }
 
         def jobs(expr: str) -> set[str]:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.identity import Role, UnitCreated, UserCreated
 from helpdesk_common.directory import upsert_unit, upsert_user
-from helpdesk_common.outbox import outbox_backlog
+from helpdesk_common.outbox import record_backlog
 from helpdesk_common.settings import ServiceSettings
 from helpdesk_testing import app_client, event_tap, eventually
 from tickets.main import create_app
@@ -164,7 +164,7 @@ async def quiesce(app: FastAPI) -> None:
     """
 
     async def drained() -> bool:
-        return await outbox_backlog(app.state.runtime.sessionmaker) == 0
+        return await record_backlog(app.state.runtime.sessionmaker) == 0
 
     await eventually(drained, timeout=15)
     await asyncio.sleep(0.3)

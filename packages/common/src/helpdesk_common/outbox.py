@@ -150,17 +150,10 @@ async def relay_batch(
     return len(rows)
 
 
-async def outbox_backlog(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker() as session:
-        count = await session.scalar(
-            sa.select(sa.func.count()).where(outbox_table.c.published_at.is_(None))
-        )
-    return int(count or 0)
-
-
-async def record_backlog(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def record_backlog(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """Set the backlog gauges: unpublished rows, and how long the oldest has waited (what an
-    alert watches: a slow relay shows as age before the count looks alarming)."""
+    alert watches: a slow relay shows as age before the count looks alarming). Returns the
+    count."""
     unpublished = outbox_table.c.published_at.is_(None)
     async with sessionmaker() as session:
         row = (
@@ -173,8 +166,10 @@ async def record_backlog(sessionmaker: async_sessionmaker[AsyncSession]) -> None
                 ).where(unpublished)
             )
         ).one()
-    OUTBOX_BACKLOG.set(int(row[0] or 0))
+    backlog = int(row[0] or 0)
+    OUTBOX_BACKLOG.set(backlog)
     OUTBOX_OLDEST_AGE.set(max(0.0, float(row[1] or 0)))
+    return backlog
 
 
 def record_empty_backlog() -> None:

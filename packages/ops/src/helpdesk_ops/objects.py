@@ -61,6 +61,21 @@ def _require_bucket(store: Minio, bucket: str, settings: BackupSettings) -> None
         )
 
 
+def _same_object(earlier: Entry, item: Any) -> bool:
+    # Objects never change under their key; size and ETag tell a re-upload apart anyway.
+    return bool(earlier["size"] == item.size and earlier["etag"] == item.etag)
+
+
+def _hard_link(source: Path, destination: Path) -> bool:
+    """Link the previous backup's copy; False where the backups' file system cannot (another
+    device, no hard links), and the object is downloaded instead."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        return False
+    return True
+
+
 def copy_bucket(
     settings: BackupSettings, bucket: str, target: Path, previous: dict[tuple[str, str], Entry]
 ) -> list[Entry]:
@@ -80,13 +95,9 @@ def copy_bucket(
         destination = target / entry["path"]
         destination.parent.mkdir(parents=True, exist_ok=True)
         earlier = previous.get((bucket, item.object_name))
-        if earlier and earlier["size"] == item.size and earlier["etag"] == item.etag:
-            try:
-                os.link(earlier["source"], destination)
-                return {**entry, "sha256": earlier["sha256"], "linked": True,
-                        "content_type": earlier.get("content_type")}  # fmt: skip
-            except OSError:
-                pass  # another file system, or no hard links there: download it
+        if earlier and _same_object(earlier, item) and _hard_link(earlier["source"], destination):
+            return {**entry, "sha256": earlier["sha256"], "linked": True,
+                    "content_type": earlier.get("content_type")}  # fmt: skip
         stat = store.fget_object(bucket, item.object_name, str(destination))
         return {**entry, "sha256": sha256_of(destination), "linked": False,
                 "content_type": stat.content_type}  # fmt: skip
