@@ -259,6 +259,7 @@ class CpuMeter:
     def __init__(self, root_pid: int) -> None:
         self.root_pid = root_pid
         self.start: dict[str, float] = {}
+        self.started_at = time.perf_counter()
 
     def _sample(self) -> dict[str, float]:
         totals: dict[str, float] = {}
@@ -307,6 +308,8 @@ class CpuMeter:
             "gateway",
             "mailcatcher",
             "integrations",
+            "reports",
+            "attachments",
         ):
             if f"{name}.main" in cmd or f"{name}.py" in cmd:
                 return name
@@ -314,6 +317,7 @@ class CpuMeter:
 
     def begin(self) -> None:
         self.start = self._sample()
+        self.started_at = time.perf_counter()
         self.start_steal = _steal_seconds()
 
     def end(self, seconds: float) -> dict[str, float]:
@@ -327,6 +331,51 @@ class CpuMeter:
         # compare only when this (and reference_loop_seconds) are alike.
         used["(hypervisor steal)"] = round(100 * (_steal_seconds() - self.start_steal) / seconds, 1)
         return used
+
+    async def idle_rates(self, seconds: float = 2.0) -> dict[str, float]:
+        """CPU seconds per second of each label while no load is offered (timers, polls)."""
+        before = self._sample()
+        await asyncio.sleep(seconds)
+        after = self._sample()
+        return {
+            label: max(0.0, (after[label] - before.get(label, 0.0)) / seconds) for label in after
+        }
+
+    async def wait_until_idle(
+        self, idle: dict[str, float], *, limit: float = 120.0, window: float = 0.5
+    ) -> float:
+        """Wait until the system's processes are back to their idle CPU (what a load set off
+        in the consumers, the relays and the mail sender is done); returns the seconds it
+        took (``limit`` at most)."""
+        started = time.perf_counter()
+        baseline = sum(rate for label, rate in idle.items() if label != "load generator")
+        while time.perf_counter() - started < limit:
+            before = self._sample()
+            await asyncio.sleep(window)
+            after = self._sample()
+            busy = sum(
+                after[label] - before.get(label, 0.0)
+                for label in after
+                if label != "load generator"
+            )
+            if busy / window < baseline + 0.05:
+                break
+        return time.perf_counter() - started
+
+    def milliseconds_per(self, count: int, *, idle: dict[str, float]) -> dict[str, float]:
+        """CPU milliseconds per unit of work (a created ticket, a request) of each label since
+        :meth:`begin`, less the idle rate, and their sum over the system's processes (all
+        but the load generator) as ``"system"``."""
+        now = self._sample()
+        elapsed = time.perf_counter() - self.started_at
+        costs = {}
+        for label in sorted(now):
+            used = now[label] - self.start.get(label, 0.0) - idle.get(label, 0.0) * elapsed
+            costs[label] = max(0.0, used) * 1000 / count
+        per = {label: round(ms, 3) for label, ms in costs.items() if ms >= 0.001}
+        system = (ms for label, ms in costs.items() if label != "load generator")
+        per["system"] = round(sum(system), 2)
+        return per
 
 
 def _steal_seconds() -> float:

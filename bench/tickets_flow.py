@@ -6,8 +6,12 @@ Starts the whole system (deploy/local/up.py) on shifted ports with its own datab
 a unit, a requester and an agent, then measures, all on this machine:
 1. creates: POST /api/tickets/tickets as the requester;
 2. workflow: per ticket, POST .../claim then POST .../resolve as the agent;
-and checks that every event left the outbox. Prints throughput, p50/p95/p99 and CPU per
-process (100 % = one core), and saves the figures under bench/results/.
+and checks that every event left the outbox. Prints throughput, p50/p95/p99, CPU per
+process (100 % = one core) and the CPU milliseconds per created ticket (and per claim or
+resolve) of each process and of the whole system: counted from the phase's start until the
+system is idle again (the relay, the consumers and the mail sender finish a ticket's work
+after its answer), less what the processes use when idle. Saves the figures under
+bench/results/.
 Target (issue #3): >= 500 creates/s with p99 < 150 ms.
 """
 
@@ -88,7 +92,11 @@ async def main(args: argparse.Namespace) -> None:
             root=ROOT,
             state_dir=Path(state),
             run_id=run_id,
-            extra_env=BENCH_ENV,
+            extra_env={
+                **BENCH_ENV,
+                "TICKETS_WORKERS": str(args.tickets_workers),
+                "NOTIFICATIONS_WORKERS": str(args.notifications_workers),
+            },
         ) as system:
             connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
             async with aiohttp.ClientSession(connector=connector) as session:
@@ -131,6 +139,7 @@ async def main(args: argparse.Namespace) -> None:
                     )
                     return [claimed, resolved]
 
+                idle = await meter.idle_rates()
                 warmup = Phase("warm-up")
                 await run_closed_loop(
                     warmup,
@@ -147,6 +156,10 @@ async def main(args: argparse.Namespace) -> None:
                     concurrency=args.concurrency,
                 )
                 create_cpu = meter.end(creates.seconds)
+                # The create's work goes on after its answer (relay, consumers, mails): its
+                # cost is counted until the system is idle again.
+                create_settle = await meter.wait_until_idle(idle)
+                create_cost = meter.milliseconds_per(args.tickets, idle=idle)
 
                 workflow = Phase("claim+resolve")
                 meter.begin()
@@ -156,6 +169,8 @@ async def main(args: argparse.Namespace) -> None:
                     concurrency=args.concurrency,
                 )
                 workflow_cpu = meter.end(workflow.seconds)
+                workflow_settle = await meter.wait_until_idle(idle)
+                workflow_cost = meter.milliseconds_per(2 * len(ticket_ids), idle=idle)
 
                 database = f"helpdesk_sys_{run_id}"
                 backlog, drain_seconds = await wait_for_empty_outbox(database)
@@ -165,11 +180,17 @@ async def main(args: argparse.Namespace) -> None:
                     "reference_loop_seconds": reference_loop_seconds(),
                     "tickets": args.tickets,
                     "concurrency": args.concurrency,
+                    "tickets_workers": args.tickets_workers,
+                    "notifications_workers": args.notifications_workers,
                     "startup_seconds": system.startup_seconds,
                     "create": creates.summary(),
                     "create_cpu_percent": create_cpu,
+                    "create_settle_seconds": round(create_settle, 2),
+                    "create_cpu_ms_per_ticket": create_cost,
                     "workflow": workflow.summary(),
                     "workflow_cpu_percent": workflow_cpu,
+                    "workflow_settle_seconds": round(workflow_settle, 2),
+                    "workflow_cpu_ms_per_request": workflow_cost,
                     "outbox_backlog_after": backlog,
                     "outbox_drain_seconds": round(drain_seconds, 2),
                     "schema_bytes": sizes,
@@ -183,4 +204,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--tickets-workers", type=int, default=2, help="worker processes of the tickets service"
+    )
+    parser.add_argument(
+        "--notifications-workers",
+        type=int,
+        default=1,
+        help="worker processes (replicas) of the notifications service",
+    )
     asyncio.run(main(parser.parse_args()))

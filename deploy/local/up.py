@@ -96,6 +96,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="uvicorn worker processes of the tickets service (env TICKETS_WORKERS)",
     )
     parser.add_argument(
+        "--notifications-workers",
+        type=int,
+        default=int(os.environ.get("NOTIFICATIONS_WORKERS", "1")),
+        help="uvicorn worker processes of the notifications service, each a replica consuming "
+        "the same queue and sending mail (env NOTIFICATIONS_WORKERS)",
+    )
+    parser.add_argument(
         "--smtp",
         metavar="HOST:PORT",
         help="send notification mail to this SMTP server instead of the mail catcher",
@@ -360,7 +367,17 @@ def plan(args: argparse.Namespace, database_url: str, keys: tuple[Path, Path], a
     processes.append(
         Process(
             "notifications",
-            [*uvicorn, "--port", str(ports["notifications"]), "notifications.main:create_app"],
+            [
+                *uvicorn,
+                "--port",
+                str(ports["notifications"]),
+                *(
+                    ["--workers", str(args.notifications_workers)]
+                    if args.notifications_workers > 1
+                    else []
+                ),
+                "notifications.main:create_app",
+            ],
             env={
                 **common("NOTIFICATIONS"),
                 "NOTIFICATIONS_SMTP_HOST": smtp_host,
