@@ -43,7 +43,10 @@ def create_app(settings: AttachmentsSettings | None = None) -> FastAPI:
         title="Helpdesk attachments",
         routers=[files_router, internal_router],
         migrations=MIGRATIONS,
-        consumers=[tickets_consumer(), directory_consumer("attachments")],
+        consumers=[
+            tickets_consumer(batch_size=settings.consumer_batch_size),
+            directory_consumer("attachments"),
+        ],
         build_runtime=build_runtime,
         workers=[scan_worker, sweeper, release_threads],
         user_standing=directory_standing,

@@ -23,6 +23,11 @@ class AttachmentsSettings(ServiceSettings):
     needs_internal_token: ClassVar[bool] = True
     tickets_url: str = "http://127.0.0.1:8102"
 
+    # Ticket events waiting in the queue are handled up to this many in one transaction
+    # (``consumer_prefetch // consumer_batch_size`` batches at once), their snapshots
+    # written in one statement.
+    consumer_batch_size: int = Field(default=16, ge=1)
+
     # Object storage: any S3-compatible server (SeaweedFS, MinIO, a cloud's S3), path-style.
     s3_endpoint: str = "http://127.0.0.1:8333"
     s3_access_key: str = "helpdesk"

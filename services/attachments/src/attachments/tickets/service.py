@@ -9,11 +9,12 @@ event has not arrived, from the tickets service's internal API once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 import aiohttp
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from attachments.settings import AttachmentsSettings
@@ -33,27 +34,64 @@ def ticket_not_found() -> NotFound:
     return NotFound("ticket_not_found", "Ticket not found")
 
 
+# Newest version wins: a row is replaced only by a strictly newer snapshot, so an older or
+# repeated one (events come twice or out of order) changes nothing. All the snapshots of a
+# consumer's batch in one statement whose text does not depend on the batch's size (arrays
+# through ``unnest``, not a VALUES row per snapshot compiled again for every size).
+_UPSERT_SNAPSHOTS = sa.text(
+    f"INSERT INTO {KnownTicket.__tablename__}"
+    " (id, number, title, unit_id, status, requester_id, assignee_id, version)"
+    " SELECT * FROM unnest(:ids, :numbers, :titles, :unit_ids, :statuses, :requester_ids,"
+    " :assignee_ids, :versions)"
+    " ON CONFLICT (id) DO UPDATE SET number = excluded.number, title = excluded.title,"
+    " unit_id = excluded.unit_id, status = excluded.status,"
+    " requester_id = excluded.requester_id, assignee_id = excluded.assignee_id,"
+    f" version = excluded.version WHERE {KnownTicket.__tablename__}.version < excluded.version"
+).bindparams(
+    *(
+        sa.bindparam(name, type_=pg.ARRAY(pg.UUID(as_uuid=True)))
+        for name in ("ids", "unit_ids", "requester_ids", "assignee_ids")
+    ),
+    *(sa.bindparam(name, type_=pg.ARRAY(sa.Text())) for name in ("numbers", "titles", "statuses")),
+    sa.bindparam("versions", type_=pg.ARRAY(sa.BigInteger())),
+)
+
+
+def newest_per_ticket(snapshots: Iterable[TicketSnapshot]) -> list[TicketSnapshot]:
+    """Each ticket's newest snapshot (of equal versions the first, as one upsert after the
+    other would keep), ordered by ticket: one row per ticket, as ON CONFLICT DO UPDATE
+    requires, and rows locked in the same order by concurrent batches (no deadlock)."""
+    newest: dict[uuid.UUID, TicketSnapshot] = {}
+    for snapshot in snapshots:
+        kept = newest.get(snapshot.ticket_id)
+        if kept is None or kept.version < snapshot.version:
+            newest[snapshot.ticket_id] = snapshot
+    return [newest[ticket_id] for ticket_id in sorted(newest)]
+
+
+async def upsert_snapshots(session: AsyncSession, snapshots: Iterable[TicketSnapshot]) -> None:
+    """Keep the local copy of these tickets, newest version wins (in one statement)."""
+    rows = newest_per_ticket(snapshots)
+    if not rows:
+        return
+    await session.execute(
+        _UPSERT_SNAPSHOTS,
+        {
+            "ids": [t.ticket_id for t in rows],
+            "numbers": [t.number for t in rows],
+            "titles": [t.title for t in rows],
+            "unit_ids": [t.unit_id for t in rows],
+            "statuses": [t.status for t in rows],
+            "requester_ids": [t.requester_id for t in rows],
+            "assignee_ids": [t.assignee_id for t in rows],
+            "versions": [t.version for t in rows],
+        },
+    )
+
+
 async def upsert_snapshot(session: AsyncSession, *, ticket: TicketSnapshot) -> None:
     """Newest version wins: an older or repeated snapshot changes nothing."""
-    values = {
-        "id": ticket.ticket_id,
-        "number": ticket.number,
-        "title": ticket.title,
-        "unit_id": ticket.unit_id,
-        "status": ticket.status,
-        "requester_id": ticket.requester_id,
-        "assignee_id": ticket.assignee_id,
-        "version": ticket.version,
-    }
-    statement = pg_insert(KnownTicket).values(**values)
-    updated = {key: statement.excluded[key] for key in values if key != "id"}
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[KnownTicket.id],
-            set_=updated,
-            where=KnownTicket.version < statement.excluded.version,
-        )
-    )
+    await upsert_snapshots(session, [ticket])
 
 
 async def fetch_snapshot(
