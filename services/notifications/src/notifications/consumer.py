@@ -77,7 +77,13 @@ def _handler(
 def build_consumer(
     *, settings: NotificationsSettings, renderer: Renderer, handoff: Handoff | None = None
 ) -> Consumer:
-    consumer = Consumer(name=CONSUMER_NAME, batch_size=settings.consumer_batch_size)
+    async def flush(session: AsyncSession) -> None:
+        # The ticket events of the transaction (a batch, or one), planned together.
+        await routing_handlers.flush_ticket_events(
+            session, settings=settings, renderer=renderer, handoff=handoff
+        )
+
+    consumer = Consumer(name=CONSUMER_NAME, batch_size=settings.consumer_batch_size, flush=flush)
     for event_types, model, notify in ROUTES:
         handle = _handler(model, notify, settings=settings, renderer=renderer, handoff=handoff)
         for event_type in event_types:

@@ -12,10 +12,12 @@ summary, sees the event's Markdown fields (``MARKDOWN_FIELDS``) already as plain
 from __future__ import annotations
 
 import re
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
@@ -145,6 +147,72 @@ def _plain_event(kind: str, event: object) -> object:
     )
 
 
+class Addressee(Protocol):
+    """A recipient as the templates see it (``recipient``): ``name`` and ``language`` at
+    least (routing.recipients.Recipient, say)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def language(self) -> str: ...
+
+
+A = TypeVar("A", bound=Addressee)
+
+# Stands for the recipient's name in a render shared by several recipients, then replaced by
+# each one's. Random per process: no ticket's text can carry it by chance or on purpose.
+_NAME_MARK = f"N{secrets.token_hex(16)}N"
+
+
+class _Tracked:
+    """The recipient as a shared render sees it: its name is :data:`_NAME_MARK` (and how
+    often it was read is counted), every other attribute the templates read is noted
+    (``read``), so that the render is reused only for recipients equal in all of those."""
+
+    __slots__ = ("_target", "name_reads", "read")
+
+    def __init__(self, target: object) -> None:
+        self._target = target
+        self.name_reads = 0
+        self.read: set[str] = set()
+
+    def __getattr__(self, attribute: str) -> object:
+        if attribute == "name":
+            self.name_reads += 1
+            return _NAME_MARK
+        self.read.add(attribute)
+        return getattr(self._target, attribute)
+
+
+def _traits(recipient: object, attributes: Sequence[str]) -> tuple[object, ...]:
+    return tuple(getattr(recipient, attribute, _Tracked) for attribute in attributes)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """A render with :data:`_NAME_MARK` for the name, for recipients whose ``attributes``
+    (all the templates read but the name) equal ``traits``."""
+
+    attributes: tuple[str, ...]
+    traits: tuple[object, ...]
+    rendered: Rendered
+
+    def fits(self, recipient: object) -> bool:
+        return _traits(recipient, self.attributes) == self.traits
+
+    def personal(self, name: str) -> Rendered:
+        rendered = self.rendered
+        return Rendered(
+            subject=rendered.subject,
+            summary=rendered.summary,
+            # The text template prints the name as is, the HTML one escaped (autoescape).
+            text=rendered.text.replace(_NAME_MARK, name),
+            html=rendered.html.replace(_NAME_MARK, str(escape(name))),
+            language=rendered.language,
+        )
+
+
 class Renderer:
     def __init__(self, *, timezone: str = "Asia/Jakarta", templates: Path = TEMPLATES) -> None:
         try:
@@ -215,3 +283,41 @@ class Renderer:
             html=html,
             language=language,
         )
+
+    def render_each(
+        self, kind: str, *, recipients: Sequence[A], context: dict[str, Any]
+    ) -> list[Rendered]:
+        """``kind`` for each of ``recipients`` (as ``recipient`` in ``context``), the very
+        text :meth:`render` gives, but rendered once for all who differ only in their name:
+        a new ticket's mail to twenty agents costs a render per language, not twenty."""
+        shared: list[_Shared] = []
+        result: list[Rendered] = []
+        for recipient in recipients:
+            language = self.language(recipient.language)
+            found = next((s for s in shared if s.fits(recipient)), None)
+            if found is None:
+                found = self._shared(kind, language=language, recipient=recipient, context=context)
+                if found is None:  # the name is more than printed: a render of its own
+                    values = {**context, "recipient": recipient}
+                    result.append(self.render(kind, language=language, context=values))
+                    continue
+                shared.append(found)
+            result.append(found.personal(recipient.name))
+        return result
+
+    def _shared(
+        self, kind: str, *, language: str, recipient: Addressee, context: dict[str, Any]
+    ) -> _Shared | None:
+        """A render for ``recipient`` with a mark for the name, or None unless each read of
+        the name printed it, in the body only: a name in the subject or summary (trimmed to
+        one line), tested or put through a filter could not be replaced afterwards."""
+        tracked = _Tracked(recipient)
+        rendered = self.render(kind, language=language, context={**context, "recipient": tracked})
+        if _NAME_MARK in rendered.subject or _NAME_MARK in rendered.summary:
+            return None
+        printed = rendered.text.count(_NAME_MARK) + rendered.html.count(_NAME_MARK)
+        if printed != tracked.name_reads:
+            return None
+        # The language read by render() is the one it was given; recipients are compared in it.
+        attributes = tuple(sorted(tracked.read | {"language"}))
+        return _Shared(attributes, _traits(recipient, attributes), rendered)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -50,8 +50,9 @@ from helpdesk_common.contracts.tickets import (
     TicketEvent,
     TicketStatusChanged,
 )
-from helpdesk_common.directory import KnownUser, directory_excerpt
-from notifications.preferences.service import DEFAULT_CHOICE, Choice, EmailMode, choices_for
+from helpdesk_common.db import driver_connection
+from helpdesk_common.directory import KnownUnit, KnownUser, directory_excerpt
+from notifications.preferences.service import DEFAULT_CHOICE, Choice, EmailMode, choices_of
 from notifications.settings import NotificationsSettings
 from notifications.triage.service import Triage, load_triage, new_ticket_staff, office_zone
 
@@ -148,6 +149,82 @@ def _from_user(
     return Recipient(reason, known.full_name, known.language, known.email, user_id)
 
 
+@dataclass(frozen=True)
+class _Directory:
+    """The users and units a batch of events may concern, as the local directory knows them."""
+
+    users: dict[uuid.UUID, KnownUser]
+    units: dict[uuid.UUID, KnownUnit]
+
+
+# Users by id, every active user with one of the roles, and the units: one statement for a
+# whole batch of events (helpdesk_common.directory.directory_excerpt's, for many units).
+_DIRECTORY = """
+SELECT true, id, full_name, email, role, is_active, language, NULL::text
+  FROM users
+ WHERE id = ANY($1::uuid[]) OR (is_active AND role = ANY($2::text[]))
+UNION ALL
+SELECT false, id, name, contact_email, NULL, is_active, NULL, contact_name
+  FROM units
+ WHERE id = ANY($3::uuid[])
+"""
+
+
+async def _load_directory(
+    session: AsyncSession,
+    *,
+    user_ids: set[uuid.UUID],
+    roles: set[str],
+    unit_ids: set[uuid.UUID],
+) -> _Directory:
+    connection = await driver_connection(session)
+    rows = await connection.fetch(_DIRECTORY, list(user_ids), sorted(roles), list(unit_ids))
+    users: dict[uuid.UUID, KnownUser] = {}
+    units: dict[uuid.UUID, KnownUnit] = {}
+    for is_user, key, name, email, role, active, language, contact_name in rows:
+        if is_user:
+            users[key] = KnownUser(key, name, email, role, active, language)
+        else:
+            units[key] = KnownUnit(key, name, contact_name, email, active)
+    return _Directory(users=users, units=units)
+
+
+@dataclass(frozen=True)
+class _Planning:
+    """One event of a batch being planned: who it is for, before the directory is read."""
+
+    payload: TicketEvent
+    at: datetime | None
+    audience: _Audience
+    triage: Triage | None  # read only for the events that reach the new-ticket staff
+
+    @property
+    def assignee_id(self) -> uuid.UUID | None:
+        payload = self.payload
+        if isinstance(payload, TicketAssigned):
+            return payload.assignee_id
+        return payload.ticket.assignee_id
+
+    @property
+    def wants_requester(self) -> bool:
+        return self.audience.requester_side or self.audience.requester_only
+
+    def wanted(self) -> tuple[set[uuid.UUID], set[str]]:
+        """The users (by id) and the roles (every active holder) the event may need."""
+        audience, ticket = self.audience, self.payload.ticket
+        ids = {self.payload.actor.user_id}
+        if self.wants_requester:
+            ids.add(ticket.requester_id)
+        if audience.assignee:
+            ids.add(self.assignee_id)
+        roles = set(audience.roles)
+        if self.triage is not None and self.triage.mode == "triage_group":
+            ids.update(self.triage.member_ids)
+        elif audience.agents:
+            roles.add("agent")
+        return {i for i in ids if i is not None}, roles
+
+
 async def plan_recipients(
     session: AsyncSession,
     *,
@@ -157,85 +234,120 @@ async def plan_recipients(
 ) -> list[Recipient]:
     """The recipients of a ticket event that happened ``at`` (default: now; a triage
     member's duty hours are checked against it)."""
-    audience = _audience(payload, settings)
-    ticket = payload.ticket
-    assignee_id = payload.assignee_id if isinstance(payload, TicketAssigned) else ticket.assignee_id
-    wants_requester = audience.requester_side or audience.requester_only
-    wanted_ids = {payload.actor.user_id}
-    if wants_requester:
-        wanted_ids.add(ticket.requester_id)
-    if audience.assignee:
-        wanted_ids.add(assignee_id)
-    roles = set(audience.roles)
-    # Read per event: an administrator's change applies to the very next ticket.
-    triage = await load_triage(session) if audience.agents else None
-    if triage is not None and triage.mode == "triage_group":
-        wanted_ids.update(triage.member_ids)
-    elif audience.agents:
-        roles.add("agent")
-    # Everything the event may need from the directory, in one round trip.
-    excerpt = await directory_excerpt(
-        session,
-        user_ids=[i for i in wanted_ids if i is not None],
-        roles=roles,
-        unit_id=ticket.unit_id if audience.requester_side else None,
-    )
-    directory = excerpt.users
+    [recipients] = await plan_recipients_of(session, events=[(payload, at)], settings=settings)
+    return recipients
 
+
+async def plan_recipients_of(
+    session: AsyncSession,
+    *,
+    events: Sequence[tuple[TicketEvent, datetime | None]],
+    settings: NotificationsSettings,
+) -> list[list[Recipient]]:
+    """The recipients of each of ``events`` (a ticket event, when it happened), exactly as
+    one by one, but read for all of them at once: the triage setting, the directory and the
+    preferences, a statement each (the cost of an event is then mostly its rendering)."""
+    audiences = [_audience(payload, settings) for payload, _ in events]
+    # Read per batch, never cached: an administrator's change applies to the next batch.
+    triage = await load_triage(session) if any(a.agents for a in audiences) else None
+    plans = [
+        _Planning(payload, at, audience, triage if audience.agents else None)
+        for (payload, at), audience in zip(events, audiences, strict=True)
+    ]
+    user_ids: set[uuid.UUID] = set()
+    roles: set[str] = set()
+    for plan in plans:
+        ids, wanted_roles = plan.wanted()
+        user_ids |= ids
+        roles |= wanted_roles
+    unit_ids = {plan.payload.ticket.unit_id for plan in plans if plan.audience.requester_side}
+    # Everything the batch may need from the directory, in one round trip. A user read for
+    # another event changes nothing: each event looks up its own users and roles in it.
+    directory = await _load_directory(session, user_ids=user_ids, roles=roles, unit_ids=unit_ids)
+    candidates = [
+        await _candidates(session, plan, directory=directory, settings=settings) for plan in plans
+    ]
+    choices = await choices_of(
+        session,
+        user_ids={c.user_id for found in candidates for c in found if c.user_id is not None},
+        events={PREFERENCE_OF_EVENT[payload.event_type] for payload, _ in events},
+    )
+    return [
+        _select(plan.payload, found, directory=directory, choices=choices, settings=settings)
+        for plan, found in zip(plans, candidates, strict=True)
+    ]
+
+
+async def _candidates(
+    session: AsyncSession,
+    plan: _Planning,
+    *,
+    directory: _Directory,
+    settings: NotificationsSettings,
+) -> list[Recipient]:
+    """Everyone the event's audience names, before the actor, duplicates and choices."""
+    payload, audience, ticket = plan.payload, plan.audience, plan.payload.ticket
+    users = directory.users
     candidates: list[Recipient | None] = []
-    if wants_requester and ticket.requester_id is not None:
+    if plan.wants_requester and ticket.requester_id is not None:
         candidates.append(
             _from_user(
                 "requester",
                 ticket.requester_id,
-                directory.get(ticket.requester_id),
+                users.get(ticket.requester_id),
                 ticket.requester_name,
             )
         )
     if audience.requester_side:
-        unit = excerpt.unit
+        unit = directory.units.get(ticket.unit_id)
         if unit is not None and unit.is_active and unit.contact_email:
             candidates.append(
                 Recipient(
                     "unit_contact", unit.contact_name or unit.name, "id", unit.contact_email, None
                 )
             )
+    assignee_id = plan.assignee_id
     if audience.assignee and assignee_id is not None:
         assignee_name = ticket.assignee_name
         if isinstance(payload, TicketAssigned):
             assignee_name = payload.assignee_name
         candidates.append(
-            _from_user("assignee", assignee_id, directory.get(assignee_id), assignee_name)
+            _from_user("assignee", assignee_id, users.get(assignee_id), assignee_name)
         )
     if audience.agents:
         for user in await _new_ticket_staff(
-            session, excerpt_users=directory, triage=triage, settings=settings, at=at
+            session, excerpt_users=users, triage=plan.triage, settings=settings, at=plan.at
         ):
             candidates.append(
                 Recipient("agent", user.full_name, user.language, user.email, user.user_id)
             )
     if audience.roles:
-        for user in excerpt.active_with_roles(audience.roles):
+        for user in _active_with_roles(users, audience.roles):
             candidates.append(
                 Recipient("supervisor", user.full_name, user.language, user.email, user.user_id)
             )
+    return [c for c in candidates if c is not None]
 
+
+def _select(
+    payload: TicketEvent,
+    candidates: list[Recipient],
+    *,
+    directory: _Directory,
+    choices: dict[tuple[uuid.UUID, str], Choice],
+    settings: NotificationsSettings,
+) -> list[Recipient]:
+    """The candidates who hear of the event, with the channels their choices leave."""
+    users = directory.users
     actor_id = payload.actor.user_id
-    actor = directory.get(actor_id) if actor_id is not None else None
+    actor = users.get(actor_id) if actor_id is not None else None
     actor_email = (actor.email or "").lower() if actor is not None else ""
     staff_only = isinstance(payload, TicketCommented) and payload.internal
-
-    choices = await choices_for(
-        session,
-        user_ids=[c.user_id for c in candidates if c is not None and c.user_id is not None],
-        event=PREFERENCE_OF_EVENT[payload.event_type],
-    )
+    kind = PREFERENCE_OF_EVENT[payload.event_type]
     recipients: list[Recipient] = []
     seen_users: set[uuid.UUID] = set()
     seen_emails: set[str] = set()
     for candidate in candidates:
-        if candidate is None:
-            continue
         email = (candidate.email or "").strip().lower() or None
         in_app = True
         is_receipt = payload.event_type == "ticket.created" and candidate.reason == "requester"
@@ -247,7 +359,7 @@ async def plan_recipients(
                 in_app = False  # the receipt mail only
             else:
                 continue
-        if staff_only and not _is_staff(candidate, directory):
+        if staff_only and not _is_staff(candidate, users):
             # Defence in depth: an internal note reaches IT staff known as such, nobody else.
             continue
         if candidate.user_id is not None:
@@ -255,17 +367,19 @@ async def plan_recipients(
                 continue
             seen_users.add(candidate.user_id)
         # The receipt of a new ticket carries its number: it goes out whatever the choices.
-        choice = DEFAULT_CHOICE if is_receipt else _choice(candidate, choices)
+        choice = DEFAULT_CHOICE if is_receipt else _choice(candidate, kind, choices)
         recipient = _chosen(candidate, choice, email=email, in_app=in_app, seen=seen_emails)
         if recipient is not None:
             recipients.append(recipient)
     return recipients
 
 
-def _choice(candidate: Recipient, choices: dict[uuid.UUID, Choice]) -> Choice:
+def _choice(
+    candidate: Recipient, kind: str, choices: dict[tuple[uuid.UUID, str], Choice]
+) -> Choice:
     if candidate.user_id is None:
         return DEFAULT_CHOICE  # a unit's contact address has no preferences
-    return choices.get(candidate.user_id, DEFAULT_CHOICE)
+    return choices.get((candidate.user_id, kind), DEFAULT_CHOICE)
 
 
 def _chosen(
@@ -347,9 +461,10 @@ async def plan_attachment_recipients(
     candidate = _from_user("assignee", assignee_id, excerpt.users.get(assignee_id), None)
     if candidate is None:
         return []
-    choices = await choices_for(session, user_ids=[assignee_id], event="attachment_added")
+    kind = PREFERENCE_OF_EVENT[payload.event_type]
+    choices = await choices_of(session, user_ids=[assignee_id], events=[kind])
     email = (candidate.email or "").strip().lower() or None
     recipient = _chosen(
-        candidate, _choice(candidate, choices), email=email, in_app=True, seen=set()
+        candidate, _choice(candidate, kind, choices), email=email, in_app=True, seen=set()
     )
     return [] if recipient is None else [recipient]

@@ -1,6 +1,6 @@
-"""The triage setting: load it (per event: a change is effective at once, on every replica,
-with no cache to invalidate), save it (validated against the directory replica), and pick
-who hears of a new ticket."""
+"""The triage setting: load it (per batch of events: a change is effective at once, on every
+replica, with no cache to invalidate), save it (validated against the directory replica),
+and pick who hears of a new ticket."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.contracts.identity import IT_STAFF_ROLES
+from helpdesk_common.db import driver_connection
 from helpdesk_common.directory import KnownUser, active_users, users_by_id
 from helpdesk_common.errors import InvalidInput
 from notifications.triage.models import TriageMember, TriageSettingsRow
@@ -64,24 +65,43 @@ def office_zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+# The setting and its members in one round trip (no row: never set, every agent hears).
+# Read on the consumer's hot path (once per batch of events), so plain SQL on the driver.
+_LOAD = """
+SELECT s.mode, s.revision, s.updated_at, s.updated_by,
+       m.user_id, m.weekdays, m.duty_from, m.duty_to
+  FROM triage_settings AS s
+  LEFT JOIN triage_members AS m ON true
+ WHERE s.id = 1
+ ORDER BY m.position
+"""
+
+
 async def load_triage(session: AsyncSession) -> Triage:
-    row = await session.get(TriageSettingsRow, 1)
-    if row is None:
+    connection = await driver_connection(session)
+    rows = await connection.fetch(_LOAD)
+    if not rows:
         return Triage()
-    members = await session.scalars(sa.select(TriageMember).order_by(TriageMember.position))
+    mode, revision, updated_at, updated_by = rows[0][:4]
     return Triage(
-        mode="triage_group" if row.mode == "triage_group" else "all_agents",
-        members=tuple(_member(m) for m in members),
-        revision=row.revision,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
+        mode="triage_group" if mode == "triage_group" else "all_agents",
+        members=tuple(
+            _member(user_id, weekdays, duty_from, duty_to)
+            for *_, user_id, weekdays, duty_from, duty_to in rows
+            if user_id is not None
+        ),
+        revision=revision,
+        updated_at=updated_at,
+        updated_by=updated_by,
     )
 
 
-def _member(row: TriageMember) -> Member:
-    if row.weekdays is None or row.duty_from is None or row.duty_to is None:
-        return Member(row.user_id, None)
-    return Member(row.user_id, Duty(frozenset(row.weekdays), row.duty_from, row.duty_to))
+def _member(
+    user_id: uuid.UUID, weekdays: list[int] | None, duty_from: time | None, duty_to: time | None
+) -> Member:
+    if weekdays is None or duty_from is None or duty_to is None:
+        return Member(user_id, None)
+    return Member(user_id, Duty(frozenset(weekdays), duty_from, duty_to))
 
 
 def new_ticket_staff(
