@@ -84,6 +84,8 @@ class SmtpSink:
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname, responses):
         self.sessions += 1
         session.host_name = hostname  # aiosmtpd leaves this to a handler that hooks EHLO
+        # As production MTAs do: the sender then pipelines (aiosmtpd answers in order).
+        responses.insert(-1, "250-PIPELINING")
         return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address, options):
