@@ -7,6 +7,9 @@ large as the prefetch: the consumer's batches run one after the other), so a tic
 are recorded in the order the tickets service published them; with several replicas, the
 short ``settle`` before a new delivery is due lets an older event handled elsewhere at the
 same moment be recorded first (the sender goes by the events' times).
+
+The handlers only collect the events; the flush at the end of the batch's transaction reads
+the webhooks wanting any of them once and inserts all their deliveries in one statement.
 """
 
 from __future__ import annotations
@@ -22,17 +25,24 @@ from integrations.webhooks import service
 
 CONSUMER_NAME = "integrations.webhooks"
 BATCH_SIZE = 64  # >= the prefetch (32 by default): one batch at a time, in order
+_PENDING = "integrations.pending_events"
 
 
 def webhooks_consumer(*, settle_seconds: float = 0.3) -> Consumer:
     settle = timedelta(seconds=settle_seconds)
 
-    async def on_event(
+    async def collect(
         session: AsyncSession, envelope: EventEnvelope, payload: EventPayload
     ) -> None:
-        await service.record_event(session, envelope=envelope, settle=settle)
+        pending: list[EventEnvelope] = session.info.setdefault(_PENDING, [])
+        pending.append(envelope)
 
-    consumer = Consumer(CONSUMER_NAME, batch_size=BATCH_SIZE)
+    async def record(session: AsyncSession) -> None:
+        await service.record_events(
+            session, envelopes=session.info.pop(_PENDING, []), settle=settle
+        )
+
+    consumer = Consumer(CONSUMER_NAME, batch_size=BATCH_SIZE, flush=record)
     for event_type in SUBSCRIPTIONS[CONSUMER_NAME]:
-        consumer.on(event_type)(on_event)
+        consumer.on(event_type)(collect)
     return consumer

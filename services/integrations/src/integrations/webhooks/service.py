@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -248,23 +248,52 @@ def _new_delivery(
     }
 
 
-async def record_event(
-    session: AsyncSession, *, envelope: EventEnvelope, settle: timedelta = timedelta(0)
+# The enabled webhooks wanting any of a batch's event types (their list overlaps it).
+_SUBSCRIBED = sa.text(
+    "SELECT id, event_types FROM webhooks WHERE is_active AND event_types && :event_types"
+).bindparams(sa.bindparam("event_types", type_=pg.ARRAY(sa.Text())))
+
+# A batch's deliveries in one statement whose text does not depend on the batch's size
+# (arrays through ``unnest``, rows inserted, and numbered by ``seq``, in array order: the
+# events' order). A repeated event adds none (one delivery per webhook and event).
+_INSERT_DELIVERIES = sa.text(
+    "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, ticket_id,"
+    " occurred_at, request_body, status, attempts, next_attempt_at, created_at)"
+    " SELECT d.id, d.webhook_id, d.event_id, d.event_type, d.ticket_id, d.occurred_at,"
+    " d.request_body, 'pending', 0, :due, :now"
+    " FROM unnest(:ids, :webhook_ids, :event_ids, :event_types, :ticket_ids, :occurred_ats,"
+    " :request_bodies) AS d (id, webhook_id, event_id, event_type, ticket_id, occurred_at,"
+    " request_body)"
+    " ON CONFLICT (webhook_id, event_id) WHERE redelivery_of IS NULL DO NOTHING"
+    " RETURNING id"
+).bindparams(
+    *(
+        sa.bindparam(name, type_=pg.ARRAY(pg.UUID(as_uuid=True)))
+        for name in ("ids", "webhook_ids", "event_ids", "ticket_ids")
+    ),
+    *(sa.bindparam(name, type_=pg.ARRAY(sa.Text())) for name in ("event_types", "request_bodies")),
+    sa.bindparam("occurred_ats", type_=pg.ARRAY(sa.DateTime(timezone=True))),
+    sa.bindparam("due", type_=sa.DateTime(timezone=True)),
+    sa.bindparam("now", type_=sa.DateTime(timezone=True)),
+)
+
+
+async def record_events(
+    session: AsyncSession, *, envelopes: Sequence[EventEnvelope], settle: timedelta = timedelta(0)
 ) -> int:
-    """One delivery per active webhook subscribed to the event (a repeat adds none), due
+    """One delivery per active webhook subscribed to each event (a repeat adds none), due
     ``settle`` from now (an older event of the ticket handled at the same moment, by another
-    handler or replica, is then recorded before this one may go); how many were added."""
-    webhook_ids = (
-        await session.scalars(
-            sa.select(Webhook.id).where(
-                Webhook.is_active, Webhook.event_types.any_() == envelope.event_type
-            )
-        )
-    ).all()
-    if not webhook_ids:
+    handler or replica, is then recorded before this one may go); how many were added.
+
+    One query for the webhooks of all the events and one insert for all their deliveries:
+    an event no webhook wants costs no more than its share of that query."""
+    if not envelopes:
+        return 0
+    event_types = sorted({envelope.event_type for envelope in envelopes})
+    subscribed = (await session.execute(_SUBSCRIBED, {"event_types": event_types})).all()
+    if not subscribed:
         return 0
     now = utcnow()
-    ticket_id = ticket_of(envelope.payload)
     rows = [
         _new_delivery(
             webhook_id=webhook_id,
@@ -272,25 +301,40 @@ async def record_event(
             event_type=envelope.event_type,
             occurred_at=envelope.occurred_at,
             data=envelope.payload,
-            ticket_id=ticket_id,
+            ticket_id=ticket_of(envelope.payload),
             now=now,
-            due=now + settle,
         )
-        for webhook_id in webhook_ids
+        for envelope in envelopes
+        for webhook_id, wanted in subscribed
+        if envelope.event_type in wanted
     ]
+    if not rows:
+        return 0
     added = await session.execute(
-        pg_insert(WebhookDelivery)
-        .values(rows)
-        .on_conflict_do_nothing(
-            index_elements=["webhook_id", "event_id"],
-            index_where=sa.text("redelivery_of IS NULL"),
-        )
-        .returning(WebhookDelivery.id)
+        _INSERT_DELIVERIES,
+        {
+            "ids": [row["id"] for row in rows],
+            "webhook_ids": [row["webhook_id"] for row in rows],
+            "event_ids": [row["event_id"] for row in rows],
+            "event_types": [row["event_type"] for row in rows],
+            "ticket_ids": [row["ticket_id"] for row in rows],
+            "occurred_ats": [row["occurred_at"] for row in rows],
+            "request_bodies": [row["request_body"] for row in rows],
+            "due": now + settle,
+            "now": now,
+        },
     )
     count = len(added.all())
     if count:
         SENDER_WAKEUP.after_commit(session)
     return count
+
+
+async def record_event(
+    session: AsyncSession, *, envelope: EventEnvelope, settle: timedelta = timedelta(0)
+) -> int:
+    """:func:`record_events` for one event."""
+    return await record_events(session, envelopes=[envelope], settle=settle)
 
 
 async def ping(session: AsyncSession, *, webhook_id: uuid.UUID) -> WebhookDelivery:
