@@ -11,6 +11,7 @@ summary, sees the event's Markdown fields (``MARKDOWN_FIELDS``) already as plain
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections.abc import Sequence
@@ -233,13 +234,18 @@ class Renderer:
         )
         self._env.filters["nl2br"] = _nl2br
         self._env.filters["markdown"] = _markdown
+        # The templates by name, past jinja2's own cache (its lookup and its globals' map
+        # cost more than a dict's): every mail renders two.
+        self._templates: dict[str, jinja2.Template] = {}
+        # A ticket's dates appear in both parts of each of its mails: formatted once.
+        self._when = functools.lru_cache(maxsize=1024)(self._format_when)
         # The templates' helpers, built once per language rather than per render.
         self._helpers = {language: self._build_helpers(language) for language in LANGUAGES}
 
     def language(self, value: str | None) -> str:
         return value if value in LANGUAGES else DEFAULT_LANGUAGE
 
-    def _when(self, value: datetime | None) -> str:
+    def _format_when(self, value: datetime | None) -> str:
         if value is None:
             return "-"
         if self._zone is not None:
@@ -269,13 +275,19 @@ class Renderer:
             "file_size": lambda size: file_size(size, decimal_mark=decimal_mark),
         }
 
+    def _template(self, name: str) -> jinja2.Template:
+        template = self._templates.get(name)
+        if template is None:
+            template = self._templates[name] = self._env.get_template(name)
+        return template
+
     def render(self, kind: str, *, language: str, context: dict[str, Any]) -> Rendered:
         language = self.language(language)
         values = {**context, **self._helpers[language], "language": language}
         text_values = {**values, "event": _plain_event(kind, values.get("event"))}
-        text_module = self._env.get_template(f"{language}/{kind}.txt").make_module(text_values)
+        text_module = self._template(f"{language}/{kind}.txt").make_module(text_values)
         subject = one_line(str(_exported(text_module, "subject")))
-        html = self._env.get_template(f"{language}/{kind}.html").render(values, subject=subject)
+        html = self._template(f"{language}/{kind}.html").render(values, subject=subject)
         return Rendered(
             subject=subject,
             summary=one_line(str(_exported(text_module, "summary")), limit=500),
