@@ -225,28 +225,16 @@ class _Planning:
         return {i for i in ids if i is not None}, roles
 
 
-async def plan_recipients(
-    session: AsyncSession,
-    *,
-    payload: TicketEvent,
-    settings: NotificationsSettings,
-    at: datetime | None = None,
-) -> list[Recipient]:
-    """The recipients of a ticket event that happened ``at`` (default: now; a triage
-    member's duty hours are checked against it)."""
-    [recipients] = await plan_recipients_of(session, events=[(payload, at)], settings=settings)
-    return recipients
-
-
 async def plan_recipients_of(
     session: AsyncSession,
     *,
     events: Sequence[tuple[TicketEvent, datetime | None]],
     settings: NotificationsSettings,
 ) -> list[list[Recipient]]:
-    """The recipients of each of ``events`` (a ticket event, when it happened), exactly as
-    one by one, but read for all of them at once: the triage setting, the directory and the
-    preferences, a statement each (the cost of an event is then mostly its rendering)."""
+    """The recipients of each of ``events`` (a ticket event, and when it happened: a triage
+    member's duty hours are checked against it, default now), exactly as one by one, but
+    read for all of them at once: the triage setting, the directory and the preferences, a
+    statement each (the cost of an event is then mostly its rendering)."""
     audiences = [_audience(payload, settings) for payload, _ in events]
     # Read per batch, never cached: an administrator's change applies to the next batch.
     triage = await load_triage(session) if any(a.agents for a in audiences) else None
