@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import uuid
 from collections.abc import AsyncIterator
 
+import aio_pika
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -112,3 +114,52 @@ async def test_a_failing_event_is_retried_alone_and_the_rest_of_its_batch_goes_t
             inbox = await session.scalar(sa.select(sa.func.count()).select_from(inbox_table))
         assert inbox == len(names) - 1
         assert attempts["bad"] >= 1 + len(settings.retry_delays)
+
+
+async def test_batches_are_acknowledged_with_one_frame_when_safe_and_nothing_is_left(
+    make_settings, monkeypatch
+):
+    """Batches finishing out of order, a poison message among them: every delivery is
+    settled exactly once (an acknowledgement twice, or of a tag still being handled, would
+    close the channel and bring the messages back), and most batches took one frame."""
+    multi_acks: list[int] = []
+    original_ack = aio_pika.IncomingMessage.ack
+
+    async def counting_ack(self: aio_pika.IncomingMessage, multiple: bool = False) -> None:
+        if multiple:
+            multi_acks.append(self.delivery_tag or 0)
+        await original_ack(self, multiple)
+
+    monkeypatch.setattr(aio_pika.IncomingMessage, "ack", counting_ack)
+    handled: list[str] = []
+    consumer = Consumer(name=f"batchack-{uuid.uuid4().hex[:6]}", batch_size=4)
+    gate = asyncio.Event()
+
+    @consumer.on("unit.created")
+    async def slow(session: AsyncSession, envelope: EventEnvelope, payload: EventPayload) -> None:
+        assert isinstance(payload, UnitCreated)
+        await gate.wait()  # the deliveries queue up into batches meanwhile
+        await asyncio.sleep(random.uniform(0, 0.02))  # later batches may finish first
+        handled.append(payload.name)
+
+    async with consuming(make_settings, consumer) as (settings, _, bus):
+        names = [f"unit {n}" for n in range(60)]
+        for index, name in enumerate(names):
+            await publish(bus, unit_created(name))
+            if index == 20:
+                await bus.publish(str(uuid.uuid4()), "unit.created", "not json")
+        await asyncio.sleep(0.3)
+        gate.set()
+        await eventually(lambda: len(handled) >= len(names), timeout=15)
+        queue = settings.queue_name(consumer.name)
+        letters = await eventually(lambda: peek_dead_letters(bus, queue), timeout=10)
+        assert len(letters) == 1
+        await asyncio.sleep(0.2)
+    assert sorted(handled) == sorted(names)
+    assert multi_acks, "no batch was acknowledged with one frame"
+
+    # The consumer's connection is closed: a delivery it left unacknowledged is back.
+    async with consuming(make_settings, Consumer(name="idle")) as (_, _, bus):
+        channel = await bus.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        assert declared.declaration_result.message_count == 0

@@ -13,7 +13,9 @@ one transaction with all their inbox rows, the handlers run one after the other 
 saves a transaction (begin, inbox insert, commit: three round trips and their CPU) per event
 when events come faster than they are handled, and costs nothing when they do not (a lone
 event is a batch of one). Should the batch fail, its events are handled one by one as
-above, so a failing event is retried or parked alone and the others go through.
+above, so a failing event is retried or parked alone and the others go through. A handled
+batch is acknowledged with one frame (``multiple``) when every earlier delivery of the
+channel is settled too, else one delivery at a time (``_Acks``).
 """
 
 from __future__ import annotations
@@ -213,6 +215,66 @@ class _Batcher:
                 self._open = None
 
 
+class _Acks:
+    """Acknowledges a handled batch with one ``basic.ack`` (``multiple``) when that is safe.
+
+    A frame per delivery cost about as much CPU as handling the whole batch (a socket write
+    each). ``multiple`` acknowledges every delivery of the channel up to the given tag, so it
+    is sent only when every earlier delivery is already settled or in this batch: with
+    several batches (or a failing event) in flight, the others are acknowledged one by one.
+    A channel's delivery tags are consecutive from 1 (one consumer per channel here), so
+    ``floor`` (every tag up to it settled) and the settled tags above it say which are done.
+    A new channel (after a reconnect) starts afresh; an old channel's deliveries are
+    acknowledged one by one (and fail: the broker delivers them again, the inbox dedupes).
+    """
+
+    def __init__(self) -> None:
+        self._channel: object | None = None
+        self._floor = 0
+        self._above: set[int] = set()
+
+    def _current(self, message: AbstractIncomingMessage) -> bool:
+        """Whether the delivery came on the channel consuming now (a new one: start afresh)."""
+        try:
+            channel = message.channel
+        except aio_pika.exceptions.ChannelInvalidStateError:
+            return False  # closed: delivered again on the next channel
+        if channel is not self._channel:
+            self._channel, self._floor, self._above = channel, 0, set()
+        return True
+
+    def settled(self, messages: Sequence[AbstractIncomingMessage]) -> None:
+        """These deliveries were acknowledged or rejected (each by itself)."""
+        for message in messages:
+            if message.delivery_tag is not None and self._current(message):
+                self._above.add(message.delivery_tag)
+        while self._floor + 1 in self._above:
+            self._floor += 1
+            self._above.discard(self._floor)
+
+    async def ack(self, messages: Sequence[AbstractIncomingMessage]) -> None:
+        """Acknowledge these handled deliveries: one frame if safe, else one each."""
+        tags = {m.delivery_tag for m in messages if m.delivery_tag and self._current(m)}
+        last = max(messages, key=lambda m: m.delivery_tag or 0)
+        if len(messages) > 1 and len(tags) == len(messages) and last.delivery_tag is not None:
+            waiting = range(self._floor + 1, last.delivery_tag + 1)
+            if all(tag in tags or tag in self._above for tag in waiting):
+                self.settled(messages)  # before the await: no other batch sees them pending
+                try:
+                    await last.ack(multiple=True)
+                except Exception as exc:
+                    log.warning("could not acknowledge up to %s: %r", last.message_id, exc)
+                return
+        for message in messages:
+            try:
+                await message.ack()
+            except Exception as exc:
+                # Redelivered later; the inbox makes that harmless.
+                log.warning("could not acknowledge %s: %r", message.message_id, exc)
+            finally:
+                self.settled([message])
+
+
 async def _forward(
     channel: AbstractChannel,
     message: AbstractIncomingMessage,
@@ -334,6 +396,8 @@ async def start_consumer(
             if token is not None:
                 reset_correlation_id(token)
 
+    acks = _Acks()
+
     async def on_batch(messages: list[AbstractIncomingMessage]) -> None:
         events: list[tuple[AbstractIncomingMessage, Handler, EventEnvelope, EventPayload]] = []
         # Handled one by one, with what was already decoded (None: parked as poison there).
@@ -366,16 +430,15 @@ async def start_consumer(
                 )
                 alone.extend((message, (envelope, pay)) for message, _, envelope, pay in events)
             else:
-                for (message, _, envelope, _), processed in zip(events, ran, strict=True):
+                for (_, _, envelope, _), processed in zip(events, ran, strict=True):
                     outcome = "processed" if processed else "duplicate"
                     EVENTS_CONSUMED.labels(queue_name, envelope.event_type, outcome).inc()
-                    try:
-                        await message.ack()
-                    except Exception as exc:
-                        # Redelivered later; the inbox makes that harmless.
-                        log.warning("could not acknowledge %s: %r", message.message_id, exc)
+                await acks.ack([message for message, _, _, _ in events])
         for message, decoded in alone:
-            await on_message(message, decoded)
+            try:
+                await on_message(message, decoded)
+            finally:
+                acks.settled([message])
 
     if consumer.batch_size > 1:
         batcher = _Batcher(
