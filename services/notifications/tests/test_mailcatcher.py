@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from helpdesk_testing import eventually, free_port
+from notifications.email.smtp import SmtpConnection
+from notifications.settings_admin.service import SmtpConfig
 
 SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "local" / "mailcatcher.py"
 
@@ -114,3 +116,44 @@ async def test_the_command_line_starts_smtp_and_web(tmp_path):
     finally:
         process.terminate()
         assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+
+
+async def test_the_service_pipelines_to_the_catcher_and_any_address_form_is_kept(catcher):
+    """The catcher offers PIPELINING (the service's client then uses it), and its quick
+    address reading leaves anything but a plain <local@domain> to aiosmtpd's parser."""
+    store = catcher.MailStore()
+    port = free_port()
+    server = await catcher.start_smtp(store, host="127.0.0.1", port=port)
+    connection = SmtpConnection()
+    settings = SmtpConfig(
+        host="127.0.0.1",
+        port=port,
+        security="none",
+        username=None,
+        password=None,
+        sender="Helpdesk <helpdesk@localhost>",
+        timeout=3.0,
+        validate_certs=True,
+        source="environment",
+    )
+    try:
+        await connection.send(
+            settings, mail("Pipelined", "a@example.test").as_bytes(), recipient="a@example.test"
+        )
+        assert connection.pipelining
+        # A quoted local part with a space: not a plain path, so aiosmtpd's parser reads it.
+        await aiosmtplib.send(
+            mail("Quoted", "x@example.test"),
+            recipients=['"dua tiga"@example.test'],
+            hostname="127.0.0.1",
+            port=port,
+        )
+    finally:
+        await connection.close()
+        server.close()
+        await server.wait_closed()
+    assert [m.rcpt_tos for m in store.newest_first()] == [
+        ['"dua tiga"@example.test'],
+        ["a@example.test"],
+    ]
+    assert store.newest_first()[1].mail_from == "helpdesk@localhost"
