@@ -24,16 +24,16 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from helpdesk_common.body_limit import BodySizeLimitMiddleware
 from helpdesk_common.bus import Bus
 from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.db import create_driver_pool, create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import dead_letter_router
-from helpdesk_common.errors import RetryReads, install_error_handlers, log_failure
+from helpdesk_common.edge import ServiceEdgeMiddleware
+from helpdesk_common.errors import install_error_handlers, log_failure
 from helpdesk_common.idempotency import has_idempotent_routes, sweep_idempotency_keys
-from helpdesk_common.inputs import TextGuardMiddleware, declare_text_guard
+from helpdesk_common.inputs import declare_text_guard
 from helpdesk_common.migrations import upgrade_to_head
-from helpdesk_common.observability import RequestContextMiddleware, configure_logging
+from helpdesk_common.observability import NO_OPENTELEMETRY, configure_logging
 from helpdesk_common.outbox import run_relay
 from helpdesk_common.queue_depths import sample_queue_depths
 from helpdesk_common.responses import install_declared_responses
@@ -268,14 +268,11 @@ def create_service_app(
             await bus.close()
             await _close_pools(runtime)
 
-    app = FastAPI(title=title, lifespan=lifespan)
-    # Innermost: a read whose database connection died runs again before anything answers.
-    app.add_middleware(RetryReads)
-    # No NUL in a query parameter or the path reaches a route (helpdesk_common.inputs).
-    app.add_middleware(TextGuardMiddleware)
-    # Added early, so inner: the request id is already set when a body is refused.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)
+    app = FastAPI(title=title, lifespan=lifespan, telemetry=NO_OPENTELEMETRY)
+    # One layer for the request id, metrics, the body-size limit, the NUL guard on the path
+    # and query (helpdesk_common.inputs) and the retry of a read whose database connection
+    # died: four layers of their own cost a coroutine and closures each per request.
+    app.add_middleware(ServiceEdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.include_router(health_router())
     if consumers:

@@ -487,21 +487,28 @@ class RetryReads:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
-        held = False
+        await run_read_retrying(self.app, scope, receive, send)
 
-        async def hold_a_lost_connections_503(message: Message) -> None:
-            nonlocal held
-            if message["type"] == "http.response.start" and scope.get(CONNECTION_LOST_KEY):
-                held = True
-            if not held:
-                await send(message)
 
-        scope[RETRY_ARMED_KEY] = True
-        await self.app(scope, receive, hold_a_lost_connections_503)
-        scope.pop(RETRY_ARMED_KEY, None)
-        if held:
-            scope.pop(CONNECTION_LOST_KEY, None)
-            await self.app(scope, _replay_empty_body(receive), send)
+async def run_read_retrying(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run the read ``app`` (a GET or HEAD), and once more if its database connection died
+    under it (what :class:`RetryReads` does; the app factory's one request layer,
+    :mod:`helpdesk_common.edge`, calls this directly)."""
+    held = False
+
+    async def hold_a_lost_connections_503(message: Message) -> None:
+        nonlocal held
+        if message["type"] == "http.response.start" and scope.get(CONNECTION_LOST_KEY):
+            held = True
+        if not held:
+            await send(message)
+
+    scope[RETRY_ARMED_KEY] = True
+    await app(scope, receive, hold_a_lost_connections_503)
+    scope.pop(RETRY_ARMED_KEY, None)
+    if held:
+        scope.pop(CONNECTION_LOST_KEY, None)
+        await app(scope, _replay_empty_body(receive), send)
 
 
 def _replay_empty_body(receive: Receive) -> Receive:

@@ -269,19 +269,28 @@ class TextGuardMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            field = _nul_field(scope)
-            if field is not None:
-                response = JSONResponse(
-                    error_body(
-                        "validation_error",
-                        f"Invalid request: {field}: {NUL_MESSAGE}",
-                        fields=[{"field": field, "message": NUL_MESSAGE}],
-                    ),
-                    status_code=422,
-                )
-                await response(scope, receive, send)
+            refusal = nul_refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def nul_refusal(scope: Scope) -> JSONResponse | None:
+    """The 422 for a NUL in the request's path or query, or None when there is none (what
+    :class:`TextGuardMiddleware` answers; the app factory's one request layer,
+    :mod:`helpdesk_common.edge`, asks this directly)."""
+    field = _nul_field(scope)
+    if field is None:
+        return None
+    return JSONResponse(
+        error_body(
+            "validation_error",
+            f"Invalid request: {field}: {NUL_MESSAGE}",
+            fields=[{"field": field, "message": NUL_MESSAGE}],
+        ),
+        status_code=422,
+    )
 
 
 def _declare_on_parameters(document: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import re
 import sys
 import time
 
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +21,11 @@ from helpdesk_common.context import (
 )
 
 log = logging.getLogger("helpdesk.http")
+
+# FastAPI's native OpenTelemetry off (every service's app and the gateway's): the platform's
+# metrics are Prometheus' below, and with it on FastAPI asks on every request whether a
+# tracer, meter or logger provider is configured.
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests handled", ["method", "route", "status"]
@@ -149,17 +155,24 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _route_template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/tickets/{ticket_id}``): the metrics' label."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path or "unmatched"
+
+
+# Probes and scrapes: not counted as requests.
+UNMEASURED_ROUTES = frozenset({"/metrics", "/health/live", "/health/ready"})
 
 
 class RequestContextMiddleware:
     """Request id in and out, correlation id for logs and events, metrics per route.
 
     A plain ASGI middleware (not ``BaseHTTPMiddleware``) so streaming bodies pass through
-    untouched and the hot path stays cheap.
+    untouched and the hot path stays cheap. The app factory uses
+    :class:`helpdesk_common.edge.ServiceEdgeMiddleware`, which does this and the other
+    request checks in one layer.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -169,7 +182,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, REQUEST_ID_HEADER.lower().encode()) or new_correlation_id()
+        request_id = request_id_of(scope) or new_correlation_id()
         token = set_correlation_id(request_id)
         status = 500
         started = time.perf_counter()
@@ -186,16 +199,20 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = _route_template(scope)
-            if route not in ("/metrics", "/health/live", "/health/ready"):
+            route = route_template(scope)
+            if route not in UNMEASURED_ROUTES:
                 HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
                 HTTP_LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
             reset_correlation_id(token)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
+
+
+def request_id_of(scope: Scope) -> str | None:
+    """A client-supplied request id, if it is short and printable (it ends up in logs)."""
     for key, value in scope.get("headers", []):
-        if key == name:
+        if key == _REQUEST_ID_KEY:
             decoded = value.decode("latin-1")[:128]
             return decoded if decoded.isprintable() else None
     return None
