@@ -16,8 +16,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_PREFIX = "/api/"
@@ -55,7 +55,7 @@ class ApiHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, *, docs: dict[str, str], docs_assets: str) -> None:
         self.app = app
-        self.docs = docs
+        self.docs = [(name.lower().encode(), value.encode()) for name, value in docs.items()]
         self.docs_assets = docs_assets.rstrip("/") + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,21 +64,33 @@ class ApiHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         asset = path.startswith(self.docs_assets)
-        docs = asset or path in DOCS_PATHS
+        added = list(self.docs) if asset or path in DOCS_PATHS else []
+        # Swagger UI's files are static and versioned with the package: the browser may
+        # keep them (revalidated by their ETag).
+        if not asset:
+            added.append(_NO_STORE)
+        if not any(name == _NOSNIFF[0] for name, _ in added):
+            added.append(_NOSNIFF)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                # Swagger UI's files are static and versioned with the package: the
-                # browser may keep them (revalidated by their ETag).
-                if not asset and "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
-                if "x-content-type-options" not in headers:
-                    headers["X-Content-Type-Options"] = "nosniff"
-                if docs:
-                    for name, value in self.docs.items():
-                        if name.lower() not in headers:
-                            headers[name] = value
+                message["headers"] = _with_missing(message.get("headers", ()), added)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_NO_STORE = (b"cache-control", b"no-store")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+def _with_missing(
+    headers: Iterable[tuple[bytes, bytes]], added: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` and those of ``added`` whose name they lack (a response's own
+    Cache-Control or policy stays): one pass over raw header pairs, without building a
+    header object per response."""
+    result = list(headers)
+    present = {name.lower() for name, _ in result}
+    result.extend(header for header in added if header[0] not in present)
+    return result

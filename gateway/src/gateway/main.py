@@ -33,7 +33,7 @@ from gateway.settings import GatewaySettings
 from gateway.upstreams import close_upstreams, create_upstreams
 from helpdesk_common.context import REQUEST_ID_HEADER
 from helpdesk_common.errors import install_error_handlers
-from helpdesk_common.observability import configure_logging
+from helpdesk_common.observability import NO_OPENTELEMETRY, configure_logging
 
 log = logging.getLogger("helpdesk.gateway")
 
@@ -107,6 +107,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        # Prometheus metrics only (GatewayContextMiddleware): see NO_OPENTELEMETRY.
+        telemetry=NO_OPENTELEMETRY,
     )
     app.state.settings = settings
     app.state.proxy = proxy

@@ -227,7 +227,9 @@ class Proxy:
         if any(segment in (".", "..") for segment in rest.split("/")):
             await send_error(send, 400, "invalid_path", "Dot segments are not allowed in paths")
             return
-        if not await self._admit(scope, send):
+        # Settled once: the rate limit's key and the X-Forwarded-For sent on both use it.
+        client_ip = self.proxies.client_ip(scope)
+        if not await self._admit(scope, send, client_ip):
             return
         # Any case: a service's router is case-sensitive today, but need not stay so.
         if prefix.lower() in BLOCKED_FIRST_SEGMENTS:
@@ -242,11 +244,11 @@ class Proxy:
                 f"The {service} service is not deployed behind this gateway",
             )
             return
-        await self._forward(scope, receive, send, upstream, rest, prefix)
+        await self._forward(scope, receive, send, upstream, rest, prefix, client_ip)
 
-    async def _admit(self, scope: Scope, send: Send) -> bool:
+    async def _admit(self, scope: Scope, send: Send, client_ip: str) -> bool:
         """Authentication and rate limiting; answers the request itself when refusing it."""
-        ip_key = "ip:" + self.proxies.client_ip(scope)
+        ip_key = "ip:" + client_ip
         if is_public(scope["method"], scope["path"]):
             return await self._take(ip_key, "ip", send)
         if not self.verifier.configured:
@@ -293,7 +295,7 @@ class Proxy:
 
     # -- forwarding ------------------------------------------------------------------------
 
-    def _request_headers(self, scope: Scope, service: str) -> CIMultiDict[str]:
+    def _request_headers(self, scope: Scope, service: str, client_ip: str) -> CIMultiDict[str]:
         raw: list[tuple[bytes, bytes]] = scope["headers"]
         # Headers named in "Connection" are hop-by-hop too (RFC 9110 §7.6.1).
         extra_skip: set[bytes] = set()
@@ -310,7 +312,7 @@ class Proxy:
         headers["X-Request-ID"] = scope["request_id"]
         # The client's address by the trusted-proxy rule (helpdesk_common.client_address):
         # replaced, not appended, so a service trusting the gateway reads just this one.
-        headers["X-Forwarded-For"] = self.proxies.client_ip(scope)
+        headers["X-Forwarded-For"] = client_ip
         headers["X-Forwarded-Proto"] = scope.get("scheme", "http")
         if host:
             headers["X-Forwarded-Host"] = host.decode("latin-1")
@@ -325,6 +327,7 @@ class Proxy:
         upstream: Upstream,
         rest: str,
         prefix: str,
+        client_ip: str,
     ) -> None:
         service = upstream.name
         limit = self.settings.max_request_body_bytes
@@ -353,7 +356,7 @@ class Proxy:
         request = _UpstreamRequest(
             method=scope["method"],
             url=upstream.url(_upstream_raw_path(scope, service, rest), _query(scope)),
-            headers=self._request_headers(scope, service),
+            headers=self._request_headers(scope, service, client_ip),
             data=data,
         )
         accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
