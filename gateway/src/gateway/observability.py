@@ -54,6 +54,7 @@ METRIC_LABELS_KEY = "gateway.metric_labels"
 _UNLABELLED = ("/metrics", "/health/live", "/health/ready")
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
 _REQUEST_ID_OUT = REQUEST_ID_HEADER.encode()
+_MAX_CACHED_SERIES = 2000
 
 
 def request_id_from(scope: Scope) -> str | None:
@@ -70,6 +71,7 @@ class GatewayContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,6 +99,17 @@ class GatewayContextMiddleware:
                 route = getattr(scope.get("route"), "path", None)
                 labels = ("gateway", route or "static")
             if labels[1] not in _UNLABELLED:
-                REQUESTS.labels(labels[0], labels[1], str(status)).inc()
-                LATENCY.labels(*labels).observe(time.perf_counter() - started)
+                self._observe(labels, status, time.perf_counter() - started)
             reset_correlation_id(token)
+
+    def _observe(self, labels: tuple[str, str], status: int, seconds: float) -> None:
+        # The metric children per (service, route, status), as prometheus_client's labels()
+        # takes a lock and builds a key on every call; routes are bounded (Proxy._route_label).
+        key = (*labels, status)
+        series = self._series.get(key)
+        if series is None:
+            series = (REQUESTS.labels(labels[0], labels[1], str(status)), LATENCY.labels(*labels))
+            if len(self._series) < _MAX_CACHED_SERIES:
+                self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)

@@ -59,6 +59,8 @@ class TrustedProxies:
         return _normal(hops[0]) if hops else peer
 
     def trusted(self, address: str) -> bool:
+        if not self.networks:
+            return False  # none trusted (the gateway's default): no address to parse
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
