@@ -163,3 +163,30 @@ async def test_batches_are_acknowledged_with_one_frame_when_safe_and_nothing_is_
         channel = await bus.channel()
         declared = await channel.declare_queue(queue, passive=True)
         assert declared.declaration_result.message_count == 0
+
+
+async def test_a_lingering_batch_gathers_events_arriving_apart_and_a_full_one_goes_at_once(
+    make_settings,
+):
+    seen: list[tuple[str, int]] = []
+    consumer = Consumer(name=f"batchlinger-{uuid.uuid4().hex[:6]}", batch_size=3, linger=1.0)
+
+    @consumer.on("unit.created")
+    async def remember(
+        session: AsyncSession, envelope: EventEnvelope, payload: EventPayload
+    ) -> None:
+        assert isinstance(payload, UnitCreated)
+        seen.append((payload.name, id(session)))
+
+    async with consuming(make_settings, consumer) as (_, _, bus):
+        started = asyncio.get_running_loop().time()
+        for name in ("a", "b", "c"):  # apart, while the consumer is idle
+            await publish(bus, unit_created(name))
+            await asyncio.sleep(0.1)
+        await eventually(lambda: len(seen) == 3, timeout=10)
+        # One transaction for the three, and no waiting for the linger's end once full.
+        assert len({session for _, session in seen}) == 1
+        assert asyncio.get_running_loop().time() - started < 0.9
+
+        await publish(bus, unit_created("d"))  # alone: goes when the linger ends
+        await eventually(lambda: len(seen) == 4, timeout=10)

@@ -21,6 +21,7 @@ channel is settled too, else one delivery at a time (``_Acks``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,10 @@ class Consumer:
     # Up to this many waiting deliveries are handled in one transaction; 1: one per event.
     batch_size: int = 1
     flush: Flush | None = None
+    # With ``batch_size`` > 1: a batch that got a free slot waits up to this many seconds
+    # for more deliveries before it runs (until it is full). Events arriving steadily but
+    # not quite together then share a transaction; the price is that much latency.
+    linger: float = 0.0
 
     def on(self, event_type: str) -> Callable[[Handler], Handler]:
         if event_type not in CATALOGUE:
@@ -181,9 +186,9 @@ class _Batcher:
 
     aio-pika runs the callback of every delivery as a task of its own. The first delivery
     to find no open batch opens one and waits for a free slot (``concurrency`` batches at
-    most are handled at once) and one more event-loop round; deliveries arriving meanwhile
-    join it, up to ``size``. So batches stay small while the consumer keeps up and grow
-    when it falls behind.
+    most are handled at once) and one more event-loop round, or up to ``linger`` seconds
+    unless the batch fills; deliveries arriving meanwhile join it, up to ``size``. So
+    batches stay small while the consumer keeps up and grow when it falls behind.
     """
 
     def __init__(
@@ -192,27 +197,40 @@ class _Batcher:
         *,
         size: int,
         concurrency: int,
+        linger: float = 0.0,
     ) -> None:
         self._run = run
         self._size = size
+        self._linger = linger
         self._slots = asyncio.Semaphore(concurrency)
         self._open: list[AbstractIncomingMessage] | None = None
+        self._filled = asyncio.Event()  # the open batch is full: stop lingering
 
     async def add(self, message: AbstractIncomingMessage) -> None:
         if self._open is not None and len(self._open) < self._size:
             self._open.append(message)
+            if len(self._open) == self._size:
+                self._filled.set()
             return  # the task that opened the batch handles (and acknowledges) it
         batch = [message]
         self._open = batch
+        self._filled = asyncio.Event()
         try:
             async with self._slots:
-                await asyncio.sleep(0)
+                await self._gather(batch)
                 if self._open is batch:
                     self._open = None
                 await self._run(batch)
         finally:
             if self._open is batch:
                 self._open = None
+
+    async def _gather(self, batch: list[AbstractIncomingMessage]) -> None:
+        """Let the deliveries already arriving (and, lingering, those soon to) join."""
+        await asyncio.sleep(0)
+        if self._linger > 0 and self._open is batch and len(batch) < self._size:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._filled.wait(), self._linger)
 
 
 class _Acks:
@@ -445,6 +463,7 @@ async def start_consumer(
             on_batch,
             size=consumer.batch_size,
             concurrency=max(1, settings.consumer_prefetch // consumer.batch_size),
+            linger=consumer.linger,
         )
         await queue.consume(batcher.add)
     else:

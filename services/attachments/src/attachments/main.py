@@ -44,7 +44,9 @@ def create_app(settings: AttachmentsSettings | None = None) -> FastAPI:
         routers=[files_router, internal_router],
         migrations=MIGRATIONS,
         consumers=[
-            tickets_consumer(batch_size=settings.consumer_batch_size),
+            tickets_consumer(
+                batch_size=settings.consumer_batch_size, linger=settings.consumer_linger_seconds
+            ),
             directory_consumer("attachments"),
         ],
         build_runtime=build_runtime,

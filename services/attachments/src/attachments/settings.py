@@ -27,6 +27,10 @@ class AttachmentsSettings(ServiceSettings):
     # (``consumer_prefetch // consumer_batch_size`` batches at once), their snapshots
     # written in one statement.
     consumer_batch_size: int = Field(default=16, ge=1)
+    # A batch waits up to this long for more events before it runs (unless full): steady
+    # events share transactions; the local copy is that much later (an upload meanwhile
+    # asks the tickets service, as for any ticket not heard of yet).
+    consumer_linger_seconds: float = Field(default=0.02, ge=0, le=1)
 
     # Object storage: any S3-compatible server (SeaweedFS, MinIO, a cloud's S3), path-style.
     s3_endpoint: str = "http://127.0.0.1:8333"

@@ -32,8 +32,8 @@ async def write_snapshots(session: AsyncSession) -> None:
     await upsert_snapshots(session, session.info.pop(_PENDING, []))
 
 
-def tickets_consumer(*, batch_size: int = 1) -> Consumer:
-    consumer = Consumer(CONSUMER, batch_size=batch_size, flush=write_snapshots)
+def tickets_consumer(*, batch_size: int = 1, linger: float = 0.0) -> Consumer:
+    consumer = Consumer(CONSUMER, batch_size=batch_size, flush=write_snapshots, linger=linger)
     for event_type in SUBSCRIPTIONS[CONSUMER]:
         consumer.on(event_type)(remember_ticket)
     return consumer

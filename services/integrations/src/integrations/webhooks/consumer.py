@@ -25,6 +25,9 @@ from integrations.webhooks import service
 
 CONSUMER_NAME = "integrations.webhooks"
 BATCH_SIZE = 64  # >= the prefetch (32 by default): one batch at a time, in order
+# A batch waits this long for more events unless full: steady events share a transaction.
+# Small beside the settle, which a new delivery waits anyway.
+LINGER_SECONDS = 0.05
 _PENDING = "integrations.pending_events"
 
 
@@ -42,7 +45,7 @@ def webhooks_consumer(*, settle_seconds: float = 0.3) -> Consumer:
             session, envelopes=session.info.pop(_PENDING, []), settle=settle
         )
 
-    consumer = Consumer(CONSUMER_NAME, batch_size=BATCH_SIZE, flush=record)
+    consumer = Consumer(CONSUMER_NAME, batch_size=BATCH_SIZE, flush=record, linger=LINGER_SECONDS)
     for event_type in SUBSCRIPTIONS[CONSUMER_NAME]:
         consumer.on(event_type)(collect)
     return consumer
