@@ -32,7 +32,6 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractMessage
 from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql as pg
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk_common.bus import (
@@ -107,6 +106,14 @@ def decode(message: AbstractIncomingMessage) -> tuple[EventEnvelope, EventPayloa
         raise PoisonMessage(f"undecodable event: {exc}") from exc
 
 
+# The inbox row of one event: a statement text, not a construct whose cache key SQLAlchemy
+# would compute again for every event.
+_INBOX = sa.text(
+    f"INSERT INTO {inbox_table.name} (consumer, event_id, event_type)"
+    " VALUES (:consumer, :event_id, :type) ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(sa.bindparam("event_id", type_=pg.UUID(as_uuid=True)))
+
+
 async def handle_once(
     sessionmaker: async_sessionmaker[AsyncSession],
     consumer: str,
@@ -119,10 +126,8 @@ async def handle_once(
     """Run the handler unless this consumer already processed the event; True if it ran."""
     async with sessionmaker() as session, session.begin():
         claimed = await session.execute(
-            pg_insert(inbox_table)
-            .values(consumer=consumer, event_id=envelope.event_id, event_type=envelope.event_type)
-            .on_conflict_do_nothing()
-            .returning(inbox_table.c.event_id)
+            _INBOX,
+            {"consumer": consumer, "event_id": envelope.event_id, "type": envelope.event_type},
         )
         if claimed.first() is None:
             return False
