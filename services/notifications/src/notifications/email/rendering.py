@@ -304,17 +304,20 @@ class Renderer:
         a new ticket's mail to twenty agents costs a render per language, not twenty."""
         shared: list[_Shared] = []
         result: list[Rendered] = []
+        shareable = True
         for recipient in recipients:
             language = self.language(recipient.language)
             found = next((s for s in shared if s.fits(recipient)), None)
-            if found is None:
+            if found is None and shareable:
                 found = self._shared(kind, language=language, recipient=recipient, context=context)
-                if found is None:  # the name is more than printed: a render of its own
-                    values = {**context, "recipient": recipient}
-                    result.append(self.render(kind, language=language, context=values))
-                    continue
-                shared.append(found)
-            result.append(found.personal(recipient.name))
+                if found is not None:
+                    shared.append(found)
+                shareable = found is not None
+            if found is None:  # the name is more than printed: each their own render
+                values = {**context, "recipient": recipient}
+                result.append(self.render(kind, language=language, context=values))
+            else:
+                result.append(found.personal(recipient.name))
         return result
 
     def _shared(
