@@ -60,7 +60,15 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     # The files on each ticket's timeline and submission form.
     "tickets.attachments": _ATTACHMENT_EVENTS,
     # Each ticket's unit and status: who may see its files, and whether it takes new ones.
-    "attachments.tickets": (*_TICKET_EVENTS, *_TICKET_EDITS),
+    # Only the events that can change them: ``ticket.resolved``, ``closed`` and ``reopened``
+    # come with a ``ticket.status_changed`` of the same snapshot, and a comment or the SLA
+    # scheduler's events leave the ticket's version as it was (the copy ignores them).
+    "attachments.tickets": (
+        "ticket.created",
+        "ticket.assigned",
+        "ticket.status_changed",
+        *_TICKET_EDITS,
+    ),
     # What outbound webhooks may deliver (integrations.webhooks).
     "integrations.webhooks": (*_TICKET_EVENTS, *_TICKET_EDITS, *_ATTACHMENT_EVENTS),
     **{f"{service}.directory": _IDENTITY_EVENTS for service in DIRECTORY_REPLICAS},
