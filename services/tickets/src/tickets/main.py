@@ -82,11 +82,12 @@ def create_app(settings: TicketsSettings | None = None) -> FastAPI:
         settings=settings,
         title="Helpdesk tickets",
         # The order does not matter for /tickets/export.csv, /count and /bulk: a ticket's
-        # path matches a ticket reference only (numbering.TicketRefConvertor).
+        # path matches a ticket reference only (numbering.TicketRefConvertor). The busiest
+        # first: a request is matched against the routes in order (~2 us each).
         routers=[
+            tickets_router,
             exports_router,
             queues_router,
-            tickets_router,
             documents_router,
             masterdata_router,
             directory_router,
