@@ -22,8 +22,8 @@ import ssl
 import time
 
 import aiosmtplib
+from aiosmtplib import SMTPResponse
 from aiosmtplib.protocol import SMTPProtocol
-from aiosmtplib.response import SMTPResponse
 
 from notifications.settings_admin.service import SmtpConfig
 
@@ -275,6 +275,8 @@ class SmtpConnection:
     def __init__(self, *, idle_close_seconds: float = 30.0) -> None:
         self._client: aiosmtplib.SMTP | None = None
         self._replies: _Replies | None = None
+        # The server's SIZE extension (RFC 1870), read once per connection, not per mail.
+        self._announce_size = False
         self._config: SmtpConfig | None = None
         self._last_used = 0.0
         self._idle_close = idle_close_seconds
@@ -334,7 +336,7 @@ class SmtpConnection:
                     recipient=recipient,
                     message=message,
                     options=options,
-                    announce_size=client.supports_extension("size"),
+                    announce_size=self._announce_size,
                     timeout=config.timeout,
                 )
             else:
@@ -369,6 +371,7 @@ class SmtpConnection:
         self._config = config
         if self._client.supports_extension("pipelining"):
             self._replies = _Replies.install(self._client)
+        self._announce_size = self._client.supports_extension("size")
         self._last_used = time.monotonic()
 
     async def close_if_idle(self) -> None:
