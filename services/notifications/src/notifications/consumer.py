@@ -83,7 +83,12 @@ def build_consumer(
             session, settings=settings, renderer=renderer, handoff=handoff
         )
 
-    consumer = Consumer(name=CONSUMER_NAME, batch_size=settings.consumer_batch_size, flush=flush)
+    consumer = Consumer(
+        name=CONSUMER_NAME,
+        batch_size=settings.consumer_batch_size,
+        flush=flush,
+        linger=settings.consumer_linger_seconds,
+    )
     for event_types, model, notify in ROUTES:
         handle = _handler(model, notify, settings=settings, renderer=renderer, handoff=handoff)
         for event_type in event_types:

@@ -18,8 +18,14 @@ class NotificationsSettings(ServiceSettings):
 
     service_name: str = "notifications"
     # Events waiting in the consumer's prefetch window are handled together, up to this many
-    # in one transaction (``consumer_prefetch // consumer_batch_size`` batches at once).
-    consumer_batch_size: int = Field(default=8, ge=1)
+    # in one transaction (``consumer_prefetch // consumer_batch_size`` batches at once). A
+    # batch plans its ticket events together: 0.6 ms of CPU per event in batches of 8, 0.35
+    # in batches of 16, about 2 ms alone.
+    consumer_batch_size: int = Field(default=16, ge=1)
+    # A batch with a free slot waits up to this long for more events (unless it fills): at
+    # a steady rate, events that do not quite arrive together still share a batch. Mail
+    # latency grows by as much at most.
+    consumer_linger_seconds: float = Field(default=0.02, ge=0, le=1)
     # Each event or batch being handled holds a connection. Connections beyond the pool's
     # size are closed as soon as they are returned, so a pool smaller than what is in flight
     # opens and closes PostgreSQL sessions non-stop (~90 in a 20 s benchmark with the default
