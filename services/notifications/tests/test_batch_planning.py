@@ -28,15 +28,12 @@ from helpdesk_common.contracts.tickets import (
     TicketSlaBreached,
     TicketStatusChanged,
 )
-from helpdesk_common.db import create_engine, create_sessionmaker, driver_connection
-from notifications.connection import transaction_connection
 from notifications.consumer import build_consumer
 from notifications.email.models import DigestItem, EmailDelivery
 from notifications.email.rendering import TEMPLATES, Renderer
 from notifications.inapp.models import Notification
 from notifications.preferences.models import NotificationPreference
 from notifications.routing.recipients import Recipient
-from notifications.settings import NotificationsSettings
 
 DELIVERY_FIELDS = (
     "event_type",
@@ -259,24 +256,3 @@ def test_a_name_used_otherwise_than_printed_is_rendered_per_recipient(tmp_path, 
     ]
     assert each == alone
     assert each[4].text.strip() == "-" and each[2].text.strip() == "BUDI"
-
-
-# -- the driver's connection, looked up once per transaction ----------------------------
-
-
-async def test_the_connection_is_kept_for_its_transaction_only(make_settings) -> None:
-    settings = make_settings(NotificationsSettings, schema=f"notif_conn_{uuid.uuid4().hex[:6]}")
-    engine = create_engine(settings, pooled=False)  # each transaction on a new connection
-    try:
-        async with create_sessionmaker(engine)() as session:
-            async with session.begin():
-                first = await transaction_connection(session)
-                assert await transaction_connection(session) is first
-                assert await driver_connection(session) is first
-            async with session.begin():
-                second = await transaction_connection(session)
-                assert second is await driver_connection(session)
-                assert second is not first
-                assert await second.fetchval("SELECT 1") == 1
-    finally:
-        await engine.dispose()

@@ -39,7 +39,6 @@ from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import Conflict, NotFound
 from helpdesk_common.pagination import after, cursor_int, decode_cursor, encode_cursor, page_of
 from notifications import arrays
-from notifications.connection import transaction_connection
 from notifications.email.models import EmailAttachment, EmailDelivery
 
 # -- waking the sender, handing deliveries over ------------------------------------------
@@ -193,7 +192,7 @@ async def enqueue_deliveries(
     claimed = outlet.reserve(len(rows)) if outlet is not None else 0
     ids = [uuid.uuid4() for _ in rows]
     try:
-        connection = await transaction_connection(session)
+        connection = await driver_connection(session)
         inserted = {
             record[0]
             for record in await connection.fetch(

@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import NotFound
 from helpdesk_common.pagination import after, cursor_int, decode_cursor, encode_cursor, page_of
 from notifications import arrays
-from notifications.connection import transaction_connection
 from notifications.inapp.models import Notification
 
 _NOTIFICATION_COLUMNS = (
@@ -28,7 +28,7 @@ _NOTIFICATION_COLUMNS = (
     ("addressed", "bool"),
 )
 _NAMES = arrays.names(_NOTIFICATION_COLUMNS)
-# One statement for all rows, one array per column (see notifications.connection);
+# One statement for all rows, one array per column (see helpdesk_common.db.driver_connection);
 # an event redelivered after a crash adds nothing.
 _ADD = f"""
 INSERT INTO notifications (id, {_NAMES})
@@ -45,7 +45,7 @@ ON CONFLICT ON CONSTRAINT uq_notifications_event_user DO NOTHING
 async def add_notifications(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    connection = await transaction_connection(session)
+    connection = await driver_connection(session)
     await connection.execute(
         _ADD,
         [uuid.uuid4() for _ in rows],

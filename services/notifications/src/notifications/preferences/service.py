@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import InvalidInput
-from notifications.connection import transaction_connection
 from notifications.preferences.models import NotificationPreference
 
 EmailMode = Literal["instant", "digest", "off"]
@@ -96,7 +96,7 @@ async def choices_of(
     kinds = sorted(set(events))
     if not ids or not kinds:
         return {}
-    connection = await transaction_connection(session)
+    connection = await driver_connection(session)
     rows = await connection.fetch(_CHOICES, ids, kinds)
     return {(user_id, event): _choice(in_app, email) for user_id, event, in_app, email in rows}
 

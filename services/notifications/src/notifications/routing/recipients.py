@@ -50,8 +50,8 @@ from helpdesk_common.contracts.tickets import (
     TicketEvent,
     TicketStatusChanged,
 )
+from helpdesk_common.db import driver_connection
 from helpdesk_common.directory import KnownUnit, KnownUser, directory_excerpt
-from notifications.connection import transaction_connection
 from notifications.preferences.service import DEFAULT_CHOICE, Choice, EmailMode, choices_of
 from notifications.settings import NotificationsSettings
 from notifications.triage.service import Triage, load_triage, new_ticket_staff, office_zone
@@ -177,7 +177,7 @@ async def _load_directory(
     roles: set[str],
     unit_ids: set[uuid.UUID],
 ) -> _Directory:
-    connection = await transaction_connection(session)
+    connection = await driver_connection(session)
     rows = await connection.fetch(_DIRECTORY, list(user_ids), sorted(roles), list(unit_ids))
     users: dict[uuid.UUID, KnownUser] = {}
     units: dict[uuid.UUID, KnownUnit] = {}

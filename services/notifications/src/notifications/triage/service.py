@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpdesk_common.contracts.identity import IT_STAFF_ROLES
+from helpdesk_common.db import driver_connection
 from helpdesk_common.directory import KnownUser, active_users, users_by_id
 from helpdesk_common.errors import InvalidInput
-from notifications.connection import transaction_connection
 from notifications.triage.models import TriageMember, TriageSettingsRow
 
 TriageMode = Literal["all_agents", "triage_group"]
@@ -78,7 +78,7 @@ SELECT s.mode, s.revision, s.updated_at, s.updated_by,
 
 
 async def load_triage(session: AsyncSession) -> Triage:
-    connection = await transaction_connection(session)
+    connection = await driver_connection(session)
     rows = await connection.fetch(_LOAD)
     if not rows:
         return Triage()
