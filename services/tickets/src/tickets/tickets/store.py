@@ -22,6 +22,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -54,6 +55,11 @@ CHANGE_COLUMNS = (
     "resolution_escalated_at", "escalation_level", "sla_paused_since", "sla_paused_seconds",
     "sla_next_check_at",
 )  # fmt: skip
+
+# The ticket's values in TICKET_COLUMNS' (CHANGE_COLUMNS') order, in one C call rather than
+# a generator of ~50 getattr calls per write.
+_TICKET_VALUES = attrgetter(*TICKET_COLUMNS)
+_CHANGE_VALUES = attrgetter(*CHANGE_COLUMNS)
 
 # -- reading ----------------------------------------------------------------------------
 
@@ -243,7 +249,7 @@ async def insert_ticket(
     ``events``, in one statement."""
     await connection.execute(
         CREATE_SQL,
-        *(getattr(ticket, name) for name in TICKET_COLUMNS),
+        *_TICKET_VALUES(ticket),
         *_line_arrays(lines),
         *_event_arrays(events, producer=producer),
     )
@@ -308,7 +314,7 @@ async def save_change(
         CHANGE_SQL,
         ticket.id,
         row_version,
-        *(getattr(ticket, name) for name in CHANGE_COLUMNS),
+        *_CHANGE_VALUES(ticket),
         *_line_arrays(lines),
         *_event_arrays(events, producer=producer),
     )
