@@ -1,9 +1,10 @@
 """Request ids and Prometheus metrics for everything the gateway answers.
 
-The shared ``RequestContextMiddleware`` labels requests by the FastAPI route template, which
-the proxied requests do not have (they never reach FastAPI's router); the gateway labels them
-by upstream service and route prefix instead, so it has a middleware of its own that keeps
-the same request-id contract (header ``X-Request-ID``, the shared correlation-id context).
+The services' request layer (``helpdesk_common.edge``) labels requests by the FastAPI route
+template, which the proxied requests do not have (they never reach FastAPI's router); the
+gateway labels them by upstream service and route prefix instead, so it has a middleware of
+its own that keeps the same request-id contract (header ``X-Request-ID``, the shared
+correlation-id context).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI, Query
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 
+from helpdesk_common.edge import ServiceEdgeMiddleware
 from helpdesk_common.errors import InvalidInput, install_error_handlers
 from helpdesk_common.inputs import (
     DATE_PATTERN,
@@ -29,7 +30,6 @@ from helpdesk_common.inputs import (
     SafeDateOrDateTime,
     SafeDateTime,
     SafeText,
-    TextGuardMiddleware,
     declare_text_guard,
 )
 from helpdesk_common.pagination import (
@@ -61,7 +61,7 @@ class Loose(BaseModel):
 
 def make_app() -> FastAPI:
     app = FastAPI()
-    app.add_middleware(TextGuardMiddleware)
+    app.add_middleware(ServiceEdgeMiddleware, max_body_bytes=1_000_000)
     install_error_handlers(app)
 
     @app.post("/things")

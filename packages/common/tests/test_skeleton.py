@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from helpdesk_common.aftercommit import Wakeup, after_commit
-from helpdesk_common.body_limit import BodySizeLimitMiddleware
 from helpdesk_common.db import create_engine, create_sessionmaker
+from helpdesk_common.edge import ServiceEdgeMiddleware
 from helpdesk_common.errors import (
     Conflict,
     DomainError,
@@ -156,7 +156,7 @@ async def test_bodies_over_the_limit_are_refused_before_they_are_read() -> None:
         received.append(len(body["text"]))
         return {"length": len(body["text"])}
 
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=100)
+    app.add_middleware(ServiceEdgeMiddleware, max_body_bytes=100)
     transport = httpx.ASGITransport(app=app)
 
     async def chunks() -> AsyncIterator[bytes]:

@@ -1,32 +1,13 @@
-"""Request bodies over a service's limit are refused with 413 before anything reads them.
-
-The checks are functions as well as a middleware: the app factory's one request layer
-(:mod:`helpdesk_common.edge`) runs them without a layer of their own."""
+"""Request bodies over a service's limit are refused with 413 before anything reads them:
+by Content-Length up front, else (chunked) as soon as the bytes received pass the limit.
+The app factory's one request layer (:mod:`helpdesk_common.edge`) runs these checks."""
 
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from helpdesk_common.errors import error_body
-
-
-class BodySizeLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` with 413: by Content-Length up front, else (chunked)
-    as soon as the bytes received pass the limit."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if declared_length(scope) > self.max_bytes:
-            await reject_too_large(send, self.max_bytes)
-            return
-        await self.app(scope, *limit_body(receive, send, self.max_bytes))
 
 
 def declared_length(scope: Scope) -> int:

@@ -1,14 +1,12 @@
 """The one pure ASGI layer the app factory puts in front of a service's routes.
 
 It does what four layers did, each a coroutine call with closures around ``send`` and
-``receive`` for every request: the request id and the metrics
-(:class:`~helpdesk_common.observability.RequestContextMiddleware`), the body-size limit
-(:class:`~helpdesk_common.body_limit.BodySizeLimitMiddleware`), the NUL guard on the path and
-query (:class:`~helpdesk_common.inputs.TextGuardMiddleware`) and the retry of a read whose
-database connection died (:class:`~helpdesk_common.errors.RetryReads`), in that order and
-with the same answers; those classes stay for apps that want one of them alone. What a
-request does not need costs nothing: the body is counted only when it may come without a
-Content-Length, the retry is armed for reads only.
+``receive`` for every request: the request id and the metrics, the body-size limit
+(:mod:`helpdesk_common.body_limit`), the NUL guard on the path and query
+(:func:`helpdesk_common.inputs.nul_refusal`) and the retry of a read whose database
+connection died (:func:`helpdesk_common.errors.run_read_retrying`), in that order and with
+the same answers. What a request does not need costs nothing: the body is counted only when
+it may come without a Content-Length, the retry is armed for reads only.
 """
 
 from __future__ import annotations

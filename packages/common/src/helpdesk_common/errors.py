@@ -440,8 +440,9 @@ _BROKER_OUTAGE = _Outage(
     BROKER_UNAVAILABLE,
     _OutageLog("broker"),
 )
-# In a request's scope: RetryReads would run it again (RETRY_ARMED_KEY), and its database
-# connection died under it, so it will (CONNECTION_LOST_KEY).
+# In a request's scope: the request layer's read retry would run it again
+# (RETRY_ARMED_KEY), and its database connection died under it, so it will
+# (CONNECTION_LOST_KEY).
 RETRY_ARMED_KEY = "helpdesk.retry_armed"
 CONNECTION_LOST_KEY = "helpdesk.database_connection_lost"
 
@@ -456,7 +457,7 @@ async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
     elif database_unavailable(exc):
         outage = _DATABASE_OUTAGE
         if connection_lost(exc) and request.scope.pop(RETRY_ARMED_KEY, False):
-            # RetryReads runs the request again: that run's outcome is the one that counts.
+            # run_read_retrying runs the request again: that run's outcome is the one that counts.
             request.scope[CONNECTION_LOST_KEY] = True
             return _unavailable_response(outage)
     else:
@@ -474,26 +475,12 @@ def _unavailable_response(outage: _Outage) -> JSONResponse:
     )
 
 
-class RetryReads:
-    """ASGI middleware: a GET or HEAD whose database connection died under it (a database
-    restart terminates every connection) runs once more, on a fresh connection, instead of
-    answering 503. Reads change nothing, so running one twice is safe; a write is not
-    repeated (it may have committed): it answers 503 and the client decides."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
-            await self.app(scope, receive, send)
-            return
-        await run_read_retrying(self.app, scope, receive, send)
-
-
 async def run_read_retrying(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    """Run the read ``app`` (a GET or HEAD), and once more if its database connection died
-    under it (what :class:`RetryReads` does; the app factory's one request layer,
-    :mod:`helpdesk_common.edge`, calls this directly)."""
+    """Run the read ``app`` (a GET or HEAD), and once more, on a fresh connection, if its
+    database connection died under it (a database restart terminates every connection)
+    instead of answering 503. Reads change nothing, so running one twice is safe; a write is
+    not repeated (it may have committed): it answers 503 and the client decides. Called by
+    the app factory's one request layer, :mod:`helpdesk_common.edge`."""
     held = False
 
     async def hold_a_lost_connections_503(message: Message) -> None:

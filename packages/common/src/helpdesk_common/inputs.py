@@ -11,9 +11,10 @@ they are a 422 naming the field:
   ``Annotated`` built on it). Its ``pattern`` (:data:`NO_NUL_PATTERN`) refuses NUL, and with
   a pattern pydantic also refuses a lone surrogate (``string_unicode``). The pattern is
   declared in the OpenAPI document, so generated clients and the contract fuzzer know it.
-- **Text in a query string or path**: :class:`TextGuardMiddleware` refuses NUL in any query
-  parameter (name or value) and in the path, for every route at once; :func:`declare_text_guard`
-  declares it as the same pattern on each string parameter of the OpenAPI document.
+- **Text in a query string or path**: :func:`nul_refusal` (asked by the app factory's request
+  layer, :mod:`helpdesk_common.edge`) refuses NUL in any query parameter (name or value) and
+  in the path, for every route at once; :func:`declare_text_guard` declares it as the same
+  pattern on each string parameter of the OpenAPI document.
   (Percent-decoding replaces invalid UTF-8, so no lone surrogate can come this way.)
 - **Dates and instants**: :data:`SafeDate` and :data:`SafeDateTime` stay within
   :data:`MIN_DATE` .. :data:`MAX_DATE` (years 1900-2200: any office's dates, and far from
@@ -49,7 +50,7 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from helpdesk_common.errors import error_body
 
@@ -260,26 +261,11 @@ def _nul_field(scope: Scope) -> str | None:
     return "query"
 
 
-class TextGuardMiddleware:
-    """Refuse a NUL character in the path or in any query parameter with 422
-    ``validation_error`` naming the parameter, before any route (or a database) sees it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal = nul_refusal(scope)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 def nul_refusal(scope: Scope) -> JSONResponse | None:
-    """The 422 for a NUL in the request's path or query, or None when there is none (what
-    :class:`TextGuardMiddleware` answers; the app factory's one request layer,
-    :mod:`helpdesk_common.edge`, asks this directly)."""
+    """The 422 ``validation_error`` naming the parameter for a NUL in the request's path or
+    query, or None when there is none: the app factory's one request layer
+    (:mod:`helpdesk_common.edge`) answers it before any route (or a database) sees the
+    text."""
     field = _nul_field(scope)
     if field is None:
         return None
@@ -321,7 +307,7 @@ def _declare_on_schema(schema: dict[str, Any]) -> None:
 
 
 def declare_text_guard(app: FastAPI) -> None:
-    """Declare what :class:`TextGuardMiddleware` enforces in the app's OpenAPI document:
+    """Declare what :func:`nul_refusal` enforces in the app's OpenAPI document:
     each free-text query or path parameter gets :data:`NO_NUL_PATTERN`."""
     generate = app.openapi
 

@@ -5,19 +5,15 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import time
 
 from fastapi.telemetry import TelemetryConfig
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from helpdesk_common.context import (
     REQUEST_ID_HEADER,
     current_correlation_id,
-    new_correlation_id,
-    reset_correlation_id,
-    set_correlation_id,
 )
 
 log = logging.getLogger("helpdesk.http")
@@ -164,46 +160,6 @@ def route_template(scope: Scope) -> str:
 
 # Probes and scrapes: not counted as requests.
 UNMEASURED_ROUTES = frozenset({"/metrics", "/health/live", "/health/ready"})
-
-
-class RequestContextMiddleware:
-    """Request id in and out, correlation id for logs and events, metrics per route.
-
-    A plain ASGI middleware (not ``BaseHTTPMiddleware``) so streaming bodies pass through
-    untouched and the hot path stays cheap. The app factory uses
-    :class:`helpdesk_common.edge.ServiceEdgeMiddleware`, which does this and the other
-    request checks in one layer.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = request_id_of(scope) or new_correlation_id()
-        token = set_correlation_id(request_id)
-        status = 500
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            route = route_template(scope)
-            if route not in UNMEASURED_ROUTES:
-                HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-                HTTP_LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
-            reset_correlation_id(token)
 
 
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
