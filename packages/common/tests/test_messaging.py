@@ -8,15 +8,21 @@ import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
+import aio_pika
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from helpdesk_common.bus import Bus, dead_letter_queue_name
+from helpdesk_common.bus import (
+    Bus,
+    dead_letter_queue_name,
+    declare_consumer_queues,
+    declare_exchange,
+)
 from helpdesk_common.consumer import Consumer, start_consumer
 from helpdesk_common.contracts import EventEnvelope, EventPayload
 from helpdesk_common.contracts.identity import UnitCreated
-from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
+from helpdesk_common.contracts.subscriptions import RETIRED_SUBSCRIPTIONS, SUBSCRIPTIONS
 from helpdesk_common.db import create_engine, create_sessionmaker
 from helpdesk_common.dead_letters import peek_dead_letters, replay_dead_letters
 from helpdesk_common.outbox import add_event, messaging_metadata, outbox_table, run_relay
@@ -246,3 +252,38 @@ async def test_a_consumer_whose_handlers_differ_from_its_subscription_refuses_to
         await bus.wait_connected()
         with pytest.raises(ValueError, match=r"contracts\.subscriptions"):
             await start_consumer(bus, consumer, sessionmaker)
+
+
+async def test_a_retired_subscription_is_unbound_from_an_installations_queue(make_settings):
+    """An installation's durable queue keeps the bindings of an older release until a start
+    unbinds the event types its consumer no longer takes (RETIRED_SUBSCRIPTIONS)."""
+    name = "attachments.tickets"
+    [retired, *_] = RETIRED_SUBSCRIPTIONS[name]
+    current = list(SUBSCRIPTIONS[name])
+    async with messaging_service(make_settings, relay=False) as (settings, _, bus):
+        await bus.wait_connected()
+        queue_name = settings.queue_name(name)
+        channel = await bus.channel(prefetch=10)
+        # The queue as the older release left it, bound to the retired type too.
+        await declare_consumer_queues(
+            channel, settings, queue=queue_name, event_types=[*current, retired]
+        )
+        queue = await declare_consumer_queues(
+            channel, settings, queue=queue_name, event_types=current
+        )
+        exchange = await declare_exchange(channel, settings)
+        for routing_key in (retired, current[0]):
+            await exchange.publish(aio_pika.Message(b"{}"), routing_key=routing_key)
+
+        routed: list[str | None] = []
+
+        async def arrived() -> bool:
+            while (message := await queue.get(no_ack=True, fail=False)) is not None:
+                routed.append(message.routing_key)
+            return current[0] in routed
+
+        # Published one after the other on one channel: the broker routed the retired type
+        # (published first) before the current one, if it routed it at all.
+        await eventually(arrived)
+        assert routed == [current[0]]
+        await channel.close()

@@ -28,7 +28,7 @@ from aio_pika.abc import (
 )
 from aiormq import spec
 
-from helpdesk_common.contracts.subscriptions import SUBSCRIPTIONS
+from helpdesk_common.contracts.subscriptions import RETIRED_SUBSCRIPTIONS, SUBSCRIPTIONS
 from helpdesk_common.errors import BrokerUnavailable
 from helpdesk_common.observability import EVENTS_PUBLISHED
 from helpdesk_common.settings import ServiceSettings
@@ -190,8 +190,12 @@ async def _declare_bound_queue(
     main = await channel.declare_queue(
         queue, durable=True, arguments=_main_queue_arguments(settings, queue)
     )
-    for event_type in event_types:
+    bound = set(event_types)
+    for event_type in bound:
         await main.bind(exchange, routing_key=event_type)
+    for event_type in RETIRED_SUBSCRIPTIONS.get(queue.removeprefix(settings.queue_prefix), ()):
+        if event_type not in bound:
+            await main.unbind(exchange, routing_key=event_type)
     return main
 
 

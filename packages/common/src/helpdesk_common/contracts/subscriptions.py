@@ -73,3 +73,19 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "integrations.webhooks": (*_TICKET_EVENTS, *_TICKET_EDITS, *_ATTACHMENT_EVENTS),
     **{f"{service}.directory": _IDENTITY_EVENTS for service in DIRECTORY_REPLICAS},
 }
+
+# Event types a queue was once bound to and no longer is. RabbitMQ keeps a durable queue's
+# bindings until told otherwise, so each start unbinds these from an installation's queue
+# (unbinding what is not bound is no error). The consumer would only acknowledge them as
+# ignored, but the broker would still route and deliver every one.
+RETIRED_SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "attachments.tickets": (
+        "ticket.commented",
+        "ticket.resolved",
+        "ticket.closed",
+        "ticket.reopened",
+        "ticket.sla_warning",
+        "ticket.sla_breached",
+        "ticket.escalated",
+    ),
+}
