@@ -392,8 +392,7 @@ def _steal_seconds() -> float:
 @contextlib.contextmanager
 def busy_cores(count: int) -> Iterator[None]:
     """``count`` processes spinning on the CPU for as long as the block runs: the system
-    under test gets a slower CPU, as on a VM whose host is busy (the reference loop, run
-    inside the block, shows by how much)."""
+    under test gets what is left of the cores, as on a VM whose host is busy."""
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
     try:
         yield

@@ -216,8 +216,9 @@ async def measure(
         api = Api(system.gateway_url, session)
         seeded = await seed(api, system.admin_password)
         await asyncio.sleep(2)  # the warm-up ticket's mails
-        # --busy-cores: processes spinning beside the system make its CPU slower, as on a
-        # VM whose host is busy; the reference loop is read under the same handicap.
+        # --busy-cores: processes spinning beside the system take cores from it, as a busy
+        # host takes them from a VM (the reference loop, one thread, still finds a free core
+        # of two with one busy: it cannot show this handicap).
         with busy_cores(args.busy_cores):
             loop_under_load = reference_loop_seconds()
             meter = CpuMeter(system.process.pid)
