@@ -79,13 +79,10 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
 # (unbinding what is not bound is no error). The consumer would only acknowledge them as
 # ignored, but the broker would still route and deliver every one.
 RETIRED_SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "attachments.tickets": (
-        "ticket.commented",
-        "ticket.resolved",
-        "ticket.closed",
-        "ticket.reopened",
-        "ticket.sla_warning",
-        "ticket.sla_breached",
-        "ticket.escalated",
+    # Until issue 16 it took every ticket event and edit.
+    "attachments.tickets": tuple(
+        event_type
+        for event_type in (*_TICKET_EVENTS, *_TICKET_EDITS)
+        if event_type not in SUBSCRIPTIONS["attachments.tickets"]
     ),
 }

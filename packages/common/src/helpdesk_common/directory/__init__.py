@@ -16,6 +16,7 @@ from helpdesk_common.directory.excerpt import (
     KnownUnit,
     KnownUser,
     directory_excerpt,
+    directory_rows,
 )
 from helpdesk_common.directory.models import (
     DirectoryOrganisation,
@@ -50,6 +51,7 @@ __all__ = [
     "directory_consumer_name",
     "directory_excerpt",
     "directory_metadata",
+    "directory_rows",
     "directory_schema_differences",
     "directory_standing",
     "include_directory_tables",

@@ -49,7 +49,7 @@ class DirectoryExcerpt:
         return sorted(found, key=lambda u: (u.full_name, str(u.user_id)))
 
 
-# Users by id, every active user with one of the roles, and the unit: one statement.
+# Users by id, every active user with one of the roles, and the units: one statement.
 _EXCERPT = """
 SELECT true, id, full_name, email, role, is_active, language, NULL::text
   FROM users
@@ -57,8 +57,31 @@ SELECT true, id, full_name, email, role, is_active, language, NULL::text
 UNION ALL
 SELECT false, id, name, contact_email, NULL, is_active, NULL, contact_name
   FROM units
- WHERE id = $3
+ WHERE id = ANY($3::uuid[])
 """
+
+
+async def directory_rows(
+    session: AsyncSession,
+    *,
+    user_ids: Iterable[uuid.UUID],
+    roles: Iterable[str] = (),
+    unit_ids: Iterable[uuid.UUID] = (),
+) -> tuple[dict[uuid.UUID, KnownUser], dict[uuid.UUID, KnownUnit]]:
+    """Users by id, the active users holding one of ``roles``, and the units ``unit_ids``,
+    in one statement (a batch consumer reads what all of its events concern at once)."""
+    connection = await driver_connection(session)
+    rows = await connection.fetch(
+        _EXCERPT, list(set(user_ids)), sorted(set(roles)), list(set(unit_ids))
+    )
+    users: dict[uuid.UUID, KnownUser] = {}
+    units: dict[uuid.UUID, KnownUnit] = {}
+    for is_user, key, name, email, role, active, language, contact_name in rows:
+        if is_user:
+            users[key] = KnownUser(key, name, email, role, active, language)
+        else:
+            units[key] = KnownUnit(key, name, contact_name, email, active)
+    return users, units
 
 
 async def directory_excerpt(
@@ -69,13 +92,7 @@ async def directory_excerpt(
     unit_id: uuid.UUID | None = None,
 ) -> DirectoryExcerpt:
     """Users by id, the active users holding one of ``roles``, and the unit ``unit_id``."""
-    connection = await driver_connection(session)
-    rows = await connection.fetch(_EXCERPT, list(set(user_ids)), sorted(set(roles)), unit_id)
-    users: dict[uuid.UUID, KnownUser] = {}
-    unit: KnownUnit | None = None
-    for is_user, key, name, email, role, active, language, contact_name in rows:
-        if is_user:
-            users[key] = KnownUser(key, name, email, role, active, language)
-        else:
-            unit = KnownUnit(key, name, contact_name, email, active)
-    return DirectoryExcerpt(users=users, unit=unit)
+    users, units = await directory_rows(
+        session, user_ids=user_ids, roles=roles, unit_ids=() if unit_id is None else (unit_id,)
+    )
+    return DirectoryExcerpt(users=users, unit=units.get(unit_id) if unit_id else None)

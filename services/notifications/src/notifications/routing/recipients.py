@@ -50,8 +50,7 @@ from helpdesk_common.contracts.tickets import (
     TicketEvent,
     TicketStatusChanged,
 )
-from helpdesk_common.db import driver_connection
-from helpdesk_common.directory import KnownUnit, KnownUser, directory_excerpt
+from helpdesk_common.directory import KnownUnit, KnownUser, directory_excerpt, directory_rows
 from notifications.preferences.service import DEFAULT_CHOICE, Choice, EmailMode, choices_of
 from notifications.settings import NotificationsSettings
 from notifications.triage.service import Triage, load_triage, new_ticket_staff, office_zone
@@ -157,19 +156,6 @@ class _Directory:
     units: dict[uuid.UUID, KnownUnit]
 
 
-# Users by id, every active user with one of the roles, and the units: one statement for a
-# whole batch of events (helpdesk_common.directory.directory_excerpt's, for many units).
-_DIRECTORY = """
-SELECT true, id, full_name, email, role, is_active, language, NULL::text
-  FROM users
- WHERE id = ANY($1::uuid[]) OR (is_active AND role = ANY($2::text[]))
-UNION ALL
-SELECT false, id, name, contact_email, NULL, is_active, NULL, contact_name
-  FROM units
- WHERE id = ANY($3::uuid[])
-"""
-
-
 async def _load_directory(
     session: AsyncSession,
     *,
@@ -177,15 +163,8 @@ async def _load_directory(
     roles: set[str],
     unit_ids: set[uuid.UUID],
 ) -> _Directory:
-    connection = await driver_connection(session)
-    rows = await connection.fetch(_DIRECTORY, list(user_ids), sorted(roles), list(unit_ids))
-    users: dict[uuid.UUID, KnownUser] = {}
-    units: dict[uuid.UUID, KnownUnit] = {}
-    for is_user, key, name, email, role, active, language, contact_name in rows:
-        if is_user:
-            users[key] = KnownUser(key, name, email, role, active, language)
-        else:
-            units[key] = KnownUnit(key, name, contact_name, email, active)
+    """What a whole batch of events concerns, in one statement."""
+    users, units = await directory_rows(session, user_ids=user_ids, roles=roles, unit_ids=unit_ids)
     return _Directory(users=users, units=units)
 
 
