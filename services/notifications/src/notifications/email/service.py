@@ -35,11 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from helpdesk_common.aftercommit import HELD_BY, Wakeup, after_commit
+from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.db import driver_connection
 from helpdesk_common.errors import Conflict, NotFound
 from helpdesk_common.pagination import after, cursor_int, decode_cursor, encode_cursor, page_of
 from notifications import arrays
 from notifications.email.models import EmailAttachment, EmailDelivery
+from notifications.email.rendering import Rendered
 
 # -- waking the sender, handing deliveries over ------------------------------------------
 
@@ -175,6 +177,31 @@ SELECT id, {_NAMES},
 ON CONFLICT ON CONSTRAINT uq_email_deliveries_event_recipient DO NOTHING
 RETURNING id
 """
+
+
+def delivery_row(
+    envelope: EventEnvelope,
+    *,
+    recipient: str,
+    recipient_name: str | None,
+    user_id: uuid.UUID | None,
+    rendered: Rendered,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The row of one mail for :func:`enqueue_deliveries`: ``envelope``'s event rendered for
+    one recipient, with ``extra`` columns (the ticket, an attachment)."""
+    return {
+        "event_id": envelope.event_id,
+        "event_type": envelope.event_type,
+        "recipient": recipient,
+        "recipient_name": recipient_name,
+        "user_id": user_id,
+        "language": rendered.language,
+        "subject": rendered.subject,
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        **extra,
+    }
 
 
 async def enqueue_deliveries(

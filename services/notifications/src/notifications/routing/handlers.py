@@ -25,7 +25,7 @@ from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.tickets import TicketEvent
 from notifications.email.digest import add_digest_items
 from notifications.email.rendering import Renderer
-from notifications.email.service import Handoff, enqueue_deliveries
+from notifications.email.service import Handoff, delivery_row, enqueue_deliveries
 from notifications.inapp.service import add_notifications
 from notifications.routing.recipients import PREFERENCE_OF_EVENT, Recipient, plan_recipients_of
 from notifications.settings import NotificationsSettings
@@ -153,19 +153,15 @@ class Rows:
                 self.counts[event_type, "digest"] += 1
             elif recipient.email is not None:
                 self.deliveries.append(
-                    {
-                        "event_id": event_id,
-                        "event_type": event_type,
-                        "ticket_id": ticket_id,
-                        "ticket_number": ticket_number,
-                        "recipient": recipient.email,
-                        "recipient_name": recipient.name or None,
-                        "user_id": recipient.user_id,
-                        "language": rendered.language,
-                        "subject": rendered.subject,
-                        "body_text": rendered.text,
-                        "body_html": rendered.html,
-                    }
+                    delivery_row(
+                        envelope,
+                        recipient=recipient.email,
+                        recipient_name=recipient.name or None,
+                        user_id=recipient.user_id,
+                        rendered=rendered,
+                        ticket_id=ticket_id,
+                        ticket_number=ticket_number,
+                    )
                 )
                 self.counts[event_type, "email"] += 1
             if recipient.user_id is not None and recipient.in_app:

@@ -20,7 +20,13 @@ from helpdesk_common.consumer import PoisonMessage
 from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.reports import ReportGenerated, ReportRecipient
 from notifications.email.rendering import Renderer
-from notifications.email.service import Attachment, Handoff, enqueue_deliveries, store_attachment
+from notifications.email.service import (
+    Attachment,
+    Handoff,
+    delivery_row,
+    enqueue_deliveries,
+    store_attachment,
+)
 from notifications.routing.handlers import NOTIFICATIONS_PLANNED
 from notifications.settings import NotificationsSettings
 
@@ -80,18 +86,14 @@ async def mail_report(
             },
         )
         deliveries.append(
-            {
-                "event_id": envelope.event_id,
-                "event_type": envelope.event_type,
-                "recipient": address,
-                "recipient_name": recipient.name or None,
-                "user_id": recipient.user_id,
-                "language": rendered.language,
-                "subject": rendered.subject,
-                "body_text": rendered.text,
-                "body_html": rendered.html,
-                "attachment_id": envelope.event_id,
-            }
+            delivery_row(
+                envelope,
+                recipient=address,
+                recipient_name=recipient.name or None,
+                user_id=recipient.user_id,
+                rendered=rendered,
+                attachment_id=envelope.event_id,
+            )
         )
     await enqueue_deliveries(session, rows=deliveries, handoff=handoff)
     NOTIFICATIONS_PLANNED.labels(envelope.event_type, "email").inc(len(deliveries))
