@@ -333,7 +333,7 @@ class Scripted:
                 else:
                     await self._say(writer, "500 Unknown command")
         except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+            return  # the client hung up mid-session: what some tests do on purpose
         finally:
             writer.close()
 
