@@ -9,7 +9,7 @@ from helpdesk_common.contracts import EventEnvelope
 from helpdesk_common.contracts.attachments import AttachmentAdded
 from notifications.email.rendering import Renderer
 from notifications.email.service import Handoff
-from notifications.routing.handlers import queue_notifications
+from notifications.routing.handlers import Rows
 from notifications.routing.recipients import plan_attachment_recipients
 from notifications.settings import NotificationsSettings
 
@@ -29,8 +29,8 @@ async def notify_attachment_added(
     recipients = await plan_attachment_recipients(session, payload=payload, settings=settings)
     if not recipients:
         return
-    await queue_notifications(
-        session,
+    rows = Rows()
+    rows.add(
         envelope=envelope,
         recipients=recipients,
         kind=TEMPLATE,
@@ -46,5 +46,5 @@ async def notify_attachment_added(
         ticket_number=payload.ticket.number,
         settings=settings,
         renderer=renderer,
-        handoff=handoff,
     )
+    await rows.write(session, handoff=handoff)

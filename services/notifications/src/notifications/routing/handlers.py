@@ -189,32 +189,3 @@ class Rows:
         await add_notifications(session, rows=self.in_app)
         for (event_type, channel), count in self.counts.items():
             NOTIFICATIONS_PLANNED.labels(event_type, channel).inc(count)
-
-
-async def queue_notifications(
-    session: AsyncSession,
-    *,
-    envelope: EventEnvelope,
-    recipients: list[Recipient],
-    kind: str,
-    context: dict[str, Any],
-    ticket_id: uuid.UUID,
-    ticket_number: str | None,
-    settings: NotificationsSettings,
-    renderer: Renderer,
-    handoff: Handoff | None = None,
-) -> None:
-    """Render ``kind`` for each recipient (in their language) and queue its mail (or its line
-    in their daily digest) and in-app notice, all pointing at the ticket."""
-    rows = Rows()
-    rows.add(
-        envelope=envelope,
-        recipients=recipients,
-        kind=kind,
-        context=context,
-        ticket_id=ticket_id,
-        ticket_number=ticket_number,
-        settings=settings,
-        renderer=renderer,
-    )
-    await rows.write(session, handoff=handoff)
