@@ -221,15 +221,20 @@ def _recipients() -> list[Recipient]:
     ]
 
 
-def test_rendering_once_per_kind_of_recipient_gives_each_their_own_mail(tickets) -> None:
-    renderer = Renderer()
-    context = _context(tickets)
+def _each_and_alone(renderer: Renderer, context: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The "created" mails of every sample recipient rendered together, and one by one."""
     recipients = _recipients()
     each = renderer.render_each("created", recipients=recipients, context=context)
     alone = [
         renderer.render("created", language=r.language, context={**context, "recipient": r})
         for r in recipients
     ]
+    return each, alone
+
+
+def test_rendering_once_per_kind_of_recipient_gives_each_their_own_mail(tickets) -> None:
+    renderer = Renderer()
+    each, alone = _each_and_alone(renderer, _context(tickets))
     assert each == alone
     assert "Siti &lt;b&gt;Rahma&lt;/b&gt;" in each[0].html and "Siti <b>Rahma</b>" in each[0].text
 
@@ -247,12 +252,6 @@ def test_a_name_used_otherwise_than_printed_is_rendered_per_recipient(tmp_path, 
         )
         (folder / "created.html").write_text("<p>{{ recipient.name[:3] }}</p>\n")
     renderer = Renderer(templates=Path(tmp_path))
-    context = _context(tickets)
-    recipients = _recipients()
-    each = renderer.render_each("created", recipients=recipients, context=context)
-    alone = [
-        renderer.render("created", language=r.language, context={**context, "recipient": r})
-        for r in recipients
-    ]
+    each, alone = _each_and_alone(renderer, _context(tickets))
     assert each == alone
     assert each[4].text.strip() == "-" and each[2].text.strip() == "BUDI"

@@ -338,6 +338,22 @@ class Scripted:
             writer.close()
 
 
+async def _refused_once(server: Scripted, error: type[BaseException]) -> bool:
+    """Send one mail to ``server``, which must fail with ``error``; whether the connection
+    stayed open after it."""
+    connection = SmtpConnection()
+    try:
+        with pytest.raises(error):
+            await connection.send(
+                config(server.port, timeout=2.0),
+                message("a@example.test"),
+                recipient="a@example.test",
+            )
+        return connection.is_open
+    finally:
+        await connection.close()
+
+
 async def test_pipelined_group_goes_out_at_once_and_replies_may_come_in_pieces():
     async with Scripted() as server:
         server.dribble = True
@@ -401,34 +417,14 @@ async def test_data_accepted_after_a_refused_recipient_gets_an_empty_message():
     """RFC 2920 3.1: a server may say 354 although no recipient was taken; the client must
     then send an empty message (which the server must not deliver), not the mail."""
     async with Scripted(RCPT="550 5.1.1 No such user") as server:
-        connection = SmtpConnection()
-        try:
-            with pytest.raises(aiosmtplib.SMTPRecipientRefused):
-                await connection.send(
-                    config(server.port, timeout=2.0),
-                    message("a@example.test"),
-                    recipient="a@example.test",
-                )
-            assert connection.is_open
-        finally:
-            await connection.close()
+        assert await _refused_once(server, aiosmtplib.SMTPRecipientRefused) is True
         assert server.messages == [b".\r\n"]
         assert "RSET" in server.commands
 
 
 async def test_replies_that_no_longer_pair_with_commands_close_the_connection():
     async with Scripted(MAIL="250 OK\r\n250 One too many") as server:
-        connection = SmtpConnection()
-        try:
-            with pytest.raises(SmtpProtocolError):
-                await connection.send(
-                    config(server.port, timeout=2.0),
-                    message("a@example.test"),
-                    recipient="a@example.test",
-                )
-            assert not connection.is_open
-        finally:
-            await connection.close()
+        assert await _refused_once(server, SmtpProtocolError) is False
         assert server.messages == []
 
 
@@ -441,14 +437,4 @@ async def test_a_server_that_hangs_up_mid_pipeline_is_a_disconnect():
             await super()._say(writer, *lines)
 
     async with HangingUp() as server:
-        connection = SmtpConnection()
-        try:
-            with pytest.raises(aiosmtplib.SMTPServerDisconnected):
-                await connection.send(
-                    config(server.port, timeout=2.0),
-                    message("a@example.test"),
-                    recipient="a@example.test",
-                )
-            assert not connection.is_open
-        finally:
-            await connection.close()
+        assert await _refused_once(server, aiosmtplib.SMTPServerDisconnected) is False
